@@ -1,0 +1,71 @@
+"""The command line: a thin layer over jobctl's Python API. `main()` is the one place where
+errors become stderr lines and exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+from jobctl.cli import admin, daemon, jobs, ops, queues  # noqa: F401  (register commands)
+from jobctl.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def _verbose(argv: list[str]) -> bool:
+    head = argv[: argv.index("--")] if "--" in argv else argv
+    return "-v" in head or "--verbose" in head
+
+
+def _one_line(exc: Exception) -> str:
+    problems = getattr(exc, "problems", None)
+    if problems and len(problems) > 1:
+        return f"{problems[0]} (and {len(problems) - 1} more: see `jobctl config check`)"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with the documented code."""
+    import typer
+
+    from jobctl.cli.compat import UsageError
+    from jobctl.errors import EXIT_FAILED, EXIT_USAGE, JobctlError
+
+    args = sys.argv[1:] if argv is None else argv
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="jobctl", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            sys.stderr.write(exc.ctx.get_help() + "\n")
+            sys.exit(EXIT_USAGE)
+        where = f"{exc.ctx.command_path}: " if exc.ctx else "jobctl: "
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"{where}error: {message}\n")
+        code = EXIT_USAGE
+    except typer.Abort:
+        sys.stderr.write("jobctl: aborted\n")
+        code = 130
+    except JobctlError as exc:
+        if _verbose(args):
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"jobctl: error: {_one_line(exc)}\n")
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("jobctl: interrupted\n")
+        code = 130
+    except BrokenPipeError:
+        code = EXIT_FAILED
+    except Exception as exc:  # a bug: one line unless -v
+        if _verbose(args):
+            raise
+        sys.stderr.write(
+            f"jobctl: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n"
+        )
+        code = EXIT_FAILED
+    sys.stdout.flush()
+    sys.exit(code)

@@ -1,0 +1,197 @@
+"""Client: the Python API over a jobctl database (the CLI and the tests use it)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jobctl.clock import utcnow
+from jobctl.config.model import Config
+from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
+from jobctl.errors import InvalidInput, NotFound, Unavailable
+from jobctl.paths import default_db_path, log_dir_for
+from jobctl.store import Store, db_path_from, open_store
+from jobctl.store.sqlite.daemons import DaemonInfo
+from jobctl.store.sqlite.jobs import CancelResult, Enqueued
+from jobctl.store.sqlite.stats import QueueFigures
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    queue: str
+    ready: int
+    scheduled: int
+    running: int
+    retrying: int
+    waiting: int
+    failed_24h: int
+    dead: int
+    lag_seconds: float
+    p95_wait_seconds: float | None
+    paused: bool
+    concurrency: int | None
+
+
+@dataclass(frozen=True)
+class Status:
+    queues: list[QueueStatus]
+    daemons: list[DaemonInfo]
+
+
+def _p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+class Client:
+    """Enqueue and inspect jobs. `db` is a path or sqlite:/// URL (default: $JOBCTL_DB or
+    the XDG/root default); `config` the effective config (default: none)."""
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, config: Config | None = None):
+        self.config = config or Config()
+        self.db_url = str(db or os.environ.get("JOBCTL_DB") or default_db_path())
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            sync = "NORMAL" if self.config.durability == "fast" else "FULL"
+            self._store = open_store(self.db_url, synchronous=sync)
+        return self._store
+
+    @property
+    def log_dir(self) -> Path:
+        if self.config.log_dir:
+            return Path(self.config.log_dir)
+        return log_dir_for(db_path_from(self.db_url))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- enqueue -------------------------------------------------------------------------
+    def enqueue(self, command: Sequence[str] | None = None, **options: Any) -> int:
+        """Enqueue one job; returns its id (an existing live job's id for a held --key).
+        Options are EnqueueOptions fields (job_type, payload, queue, run_at, ...)."""
+        opts = EnqueueOptions(command=list(command) if command else None, **options)
+        return self.enqueue_specs([build_spec(opts, self.config)])[0].id
+
+    def enqueue_options(self, options: Sequence[EnqueueOptions]) -> list[Enqueued]:
+        """Validate every option set first, then enqueue all in one transaction."""
+        return self.enqueue_specs([build_spec(o, self.config) for o in options])
+
+    def enqueue_specs(self, specs: Sequence[JobSpec], now: datetime | None = None) -> list[Enqueued]:
+        if not specs:
+            return []
+        return self.store.jobs.enqueue(specs, now or utcnow())
+
+    # --- reading -------------------------------------------------------------------------
+    def get(self, job_id: int) -> Job:
+        return self.store.jobs.get(job_id)
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        return self.store.jobs.attempts(job_id)
+
+    def list(
+        self,
+        states: Iterable[str] = (),
+        queue: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        return self.store.jobs.list(utcnow(), states, queue, since, limit)
+
+    def log_path(self, job_id: int, attempt: int | None = None) -> Path:
+        """The captured output file of an attempt (default: the latest)."""
+        attempts = self.attempts(job_id)
+        if not attempts:
+            raise NotFound(f"job {job_id} has not run yet: no output")
+        chosen = attempts[-1] if attempt is None else next(
+            (a for a in attempts if a.attempt == attempt), None
+        )
+        if chosen is None:
+            raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
+        if not chosen.log_path:
+            raise NotFound(f"job {job_id} attempt {chosen.attempt} captured no output")
+        return Path(chosen.log_path)
+
+    def status(self) -> Status:
+        now = utcnow()
+        figures = self.store.stats.queue_figures(now)
+        paused = self.store.queues.paused()
+        names = set(figures) | paused | {q.name for q in self.config.queues} | {"default"}
+        rows = []
+        for name in sorted(names):
+            f = figures.get(name) or QueueFigures(name)
+            queue_config = self.config.queue(name)
+            lag = now.timestamp() - f.oldest_ready_at if f.oldest_ready_at is not None else 0.0
+            rows.append(
+                QueueStatus(
+                    queue=name, ready=f.ready, scheduled=f.scheduled, running=f.running,
+                    retrying=f.retrying, waiting=f.waiting, failed_24h=f.failed_24h,
+                    dead=f.dead, lag_seconds=round(max(0.0, lag), 3),
+                    p95_wait_seconds=_p95(f.waits), paused=name in paused,
+                    concurrency=queue_config.concurrency if queue_config else None,
+                )  # fmt: skip
+            )
+        return Status(rows, self.store.daemons.live(now))
+
+    # --- acting --------------------------------------------------------------------------
+    def cancel(self, ids: Sequence[int], reason: str = "cancelled by operator") -> list[CancelResult]:
+        return self.store.jobs.cancel(list(ids), utcnow(), reason)
+
+    def retry(self, ids: Sequence[int]) -> list[int]:
+        return self.store.jobs.retry(list(ids), utcnow())
+
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+        return self.store.jobs.ids_in_state(states, queue)
+
+    def pause_queue(self, name: str, paused: bool = True) -> None:
+        if not self.config.knows_queue(name):
+            raise InvalidInput(f"unknown queue {name!r}")
+        self.store.queues.set_paused(name, paused, utcnow())
+
+    def purge_queue(self, name: str) -> int:
+        if not self.config.knows_queue(name):
+            raise InvalidInput(f"unknown queue {name!r}")
+        return self.store.jobs.purge_queue(name, utcnow())
+
+    def set_checkpoint(self, job_id: int, value: str) -> None:
+        self.store.jobs.set_checkpoint(job_id, value)
+
+    def wait(
+        self, ids: Sequence[int], timeout: float | None = None, poll: float = 0.05
+    ) -> list[Job]:
+        """Block until every job is terminal; Unavailable when `timeout` passes first.
+        Polls PRAGMA data_version (cheap) and re-reads only when the DB changed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pending = list(dict.fromkeys(ids))
+        for job_id in pending:
+            self.get(job_id)  # NotFound early
+        version = None
+        while True:
+            current = self.store.data_version()
+            if current != version:
+                version = current
+                jobs = [self.get(i) for i in pending]
+                if all(j.state in TERMINAL for j in jobs):
+                    return jobs
+            if deadline is not None and time.monotonic() >= deadline:
+                waiting = [str(j.id) for j in jobs if j.state not in TERMINAL]
+                raise Unavailable(f"timed out waiting for job(s) {', '.join(waiting)}")
+            time.sleep(poll)

@@ -1,0 +1,300 @@
+"""Validate config data into a Config, collecting every problem (file:line where known)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from jobctl.config.load import Document, read_document
+from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
+from jobctl.domain.durations import parse_seconds
+from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
+from jobctl.errors import ConfigError, InvalidInput
+
+TOP_KEYS = {
+    "queues", "job_types", "schedules", "retention", "daemon", "shadow_mode", "durability",
+    "strict_queues", "non_retryable_exit_codes", "log_cap", "log_dir", "kafka",
+}  # fmt: skip
+QUEUE_KEYS = {"name", "concurrency", "retry_policy", "max_depth", "shed", "rate_limit"}
+RETRY_KEYS = {"max_attempts", "backoff", "base", "max", "jitter"}
+JOB_TYPE_KEYS = {
+    "name", "command", "handler", "shell", "queue", "timeout", "user", "group", "retry_policy",
+}  # fmt: skip
+DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format"}
+SCHEDULE_KEYS = {
+    "name", "cron", "tz", "command", "job_type", "payload", "queue", "overlap", "misfire",
+    "jitter", "dst_gap", "dst_repeat", "timeout", "max_attempts", "shadow", "enabled", "shell",
+}  # fmt: skip
+
+
+class _Problems:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.items: list[str] = []
+
+    def add(self, path: tuple[Any, ...], message: str) -> None:
+        line = self.doc.line(path)
+        where = f"{self.doc.path}:{line}" if line else self.doc.path
+        self.items.append(f"{where}: {message}")
+
+    def guard(self, path: tuple[Any, ...], fn: Any, *args: Any) -> Any:
+        """Call fn(*args); an InvalidInput becomes a problem at `path` and None is returned."""
+        try:
+            return fn(*args)
+        except InvalidInput as exc:
+            self.add(path, str(exc))
+            return None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate; raises ConfigError listing every problem."""
+    config, problems = check_config(path)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def check_config(path: str | Path) -> tuple[Config, list[str]]:
+    """The config built from `path` and every problem found (empty when valid)."""
+    doc = read_document(path)
+    p = _Problems(doc)
+    data = doc.data
+    _unknown_keys(p, (), data, TOP_KEYS, "top-level key")
+    queues = _queues(p, data.get("queues"))
+    job_types = _job_types(p, data.get("job_types"))
+    schedules = _named_list(p, data.get("schedules"), ("schedules",), SCHEDULE_KEYS)
+    daemon = _daemon(p, data.get("daemon"))
+    retention = _retention(p, data.get("retention"))
+    config = Config(
+        source=str(path),
+        queues=tuple(queues),
+        job_types=tuple(job_types),
+        schedules=tuple(schedules),
+        retention=retention,
+        daemon=daemon,
+        durability=_choice(p, ("durability",), data.get("durability", "full"), ("full", "fast")),
+        strict_queues=bool(data.get("strict_queues", True)),
+        non_retryable_exit_codes=_exit_codes(p, data.get("non_retryable_exit_codes")),
+        log_cap=_log_cap(p, data.get("log_cap")),
+        log_dir=data.get("log_dir"),
+        shadow_mode=data.get("shadow_mode") or {},
+        kafka=data.get("kafka") or {},
+        raw=data,
+    )
+    _cross_check(p, config)
+    return config, p.items
+
+
+def _unknown_keys(p: _Problems, path: tuple[Any, ...], obj: Any, known: set[str], what: str) -> None:
+    if isinstance(obj, dict):
+        for key in obj:
+            if key not in known:
+                p.add((*path, key), f"unknown {what} {key!r}")
+
+
+def _named_list(
+    p: _Problems, value: Any, path: tuple[Any, ...], keys: set[str]
+) -> list[dict[str, Any]]:
+    """A list of mappings with unique `name`s; problems for anything else."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        p.add(path, f"{path[-1]} must be a list of entries with a name")
+        return []
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(value):
+        where = (*path, index)
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            p.add(where, f"{path[-1]}[{index}] must be a mapping with a name")
+            continue
+        if item["name"] in seen:
+            p.add((*where, "name"), f"duplicate name {item['name']!r} in {path[-1]}")
+            continue
+        seen.add(item["name"])
+        _unknown_keys(p, where, item, keys, f"key in {path[-1]} {item['name']!r}:")
+        out.append(item)
+    return out
+
+
+def _positive_int(p: _Problems, path: tuple[Any, ...], value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        p.add(path, f"{path[-1]} must be a positive integer, got {value!r}")
+        return None
+    return value
+
+
+def _seconds(p: _Problems, path: tuple[Any, ...], value: Any) -> float | None:
+    if value is None:
+        return None
+    return p.guard(path, parse_seconds, value, str(path[-1]))
+
+
+def _choice(p: _Problems, path: tuple[Any, ...], value: Any, choices: tuple[str, ...]) -> Any:
+    if value not in choices:
+        p.add(path, f"invalid {path[-1]} {value!r}: use {' or '.join(choices)}")
+        return choices[0]
+    return value
+
+
+def _retry(p: _Problems, path: tuple[Any, ...], value: Any) -> RetryPolicy | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        p.add(path, "retry_policy must be a mapping")
+        return None
+    _unknown_keys(p, path, value, RETRY_KEYS, "retry_policy key")
+    defaults = RetryPolicy()
+    max_attempts = _positive_int(p, (*path, "max_attempts"), value.get("max_attempts"))
+    backoff = p.guard((*path, "backoff"), parse_backoff, str(value.get("backoff", "exponential")))
+    jitter = p.guard((*path, "jitter"), parse_jitter, value.get("jitter"))
+    base = _seconds(p, (*path, "base"), value.get("base"))
+    cap = _seconds(p, (*path, "max"), value.get("max"))
+    return RetryPolicy(
+        max_attempts=max_attempts or defaults.max_attempts,
+        backoff=backoff or defaults.backoff,
+        base=defaults.base if base is None else base,
+        max=defaults.max if cap is None else cap,
+        jitter=jitter or defaults.jitter,
+    )
+
+
+def _queues(p: _Problems, value: Any) -> list[QueueConfig]:
+    out = []
+    for index, item in enumerate(_named_list(p, value, ("queues",), QUEUE_KEYS)):
+        path = ("queues", index)
+        shed = _choice(p, (*path, "shed"), item.get("shed", "defer"), ("defer", "reject"))
+        out.append(
+            QueueConfig(
+                name=item["name"],
+                concurrency=_positive_int(p, (*path, "concurrency"), item.get("concurrency")),
+                retry=_retry(p, (*path, "retry_policy"), item.get("retry_policy")),
+                max_depth=_positive_int(p, (*path, "max_depth"), item.get("max_depth")),
+                shed=shed,
+                rate_limit=item.get("rate_limit"),
+            )
+        )
+    return out
+
+
+def command_argv(value: Any, shell: bool) -> list[str]:
+    """A config `command`: an argv list, or a string (shlex-split, or `sh -c` with shell)."""
+    if isinstance(value, list) and value and all(isinstance(a, str | int | float) for a in value):
+        argv = [str(a) for a in value]
+        return ["/bin/sh", "-c", " ".join(argv)] if shell else argv
+    if isinstance(value, str) and value.strip():
+        if shell:
+            return ["/bin/sh", "-c", value]
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise InvalidInput(f"invalid command {value!r}: {exc}") from None
+    raise InvalidInput(f"invalid command {value!r}: give an argv list or a string")
+
+
+def _job_types(p: _Problems, value: Any) -> list[JobType]:
+    out = []
+    for index, item in enumerate(_named_list(p, value, ("job_types",), JOB_TYPE_KEYS)):
+        path = ("job_types", index)
+        shell = bool(item.get("shell", False))
+        command, handler = item.get("command"), item.get("handler")
+        if (command is None) == (handler is None):
+            p.add(path, f"job type {item['name']!r} needs exactly one of command or handler")
+        if handler is not None and (not isinstance(handler, str) or ":" not in handler):
+            p.add((*path, "handler"), f"invalid handler {handler!r}: use module:function")
+        argv = None if command is None else p.guard((*path, "command"), command_argv, command, shell)
+        out.append(
+            JobType(
+                name=item["name"],
+                command=argv,
+                handler=handler if isinstance(handler, str) else None,
+                shell=shell,
+                queue=item.get("queue"),
+                timeout=_seconds(p, (*path, "timeout"), item.get("timeout")),
+                user=item.get("user"),
+                group=item.get("group"),
+                retry=_retry(p, (*path, "retry_policy"), item.get("retry_policy")),
+            )
+        )
+    return out
+
+
+def _daemon(p: _Problems, value: Any) -> DaemonConfig:
+    if value is None:
+        return DaemonConfig()
+    if not isinstance(value, dict):
+        p.add(("daemon",), "daemon must be a mapping")
+        return DaemonConfig()
+    _unknown_keys(p, ("daemon",), value, DAEMON_KEYS, "daemon key")
+    defaults = DaemonConfig()
+    lease = _seconds(p, ("daemon", "lease"), value.get("lease"))
+    grace = _seconds(p, ("daemon", "grace"), value.get("grace"))
+    fmt = _choice(p, ("daemon", "log_format"), value.get("log_format", "logfmt"), ("logfmt", "json"))
+    return DaemonConfig(
+        concurrency=_positive_int(p, ("daemon", "concurrency"), value.get("concurrency"))
+        or defaults.concurrency,
+        lease=lease or defaults.lease,
+        grace=defaults.grace if grace is None else grace,
+        http=value.get("http"),
+        log_format=fmt,
+    )
+
+
+def _retention(p: _Problems, value: Any) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        p.add(("retention",), "retention must be a mapping of state: duration")
+        return {}
+    out = {}
+    for state, age in value.items():
+        if state not in ("succeeded", "dead", "cancelled"):
+            p.add(("retention", state), f"unknown retention state {state!r}")
+            continue
+        seconds = _seconds(p, ("retention", state), age)
+        if seconds is not None:
+            out[state] = seconds
+    return out
+
+
+def _exit_codes(p: _Problems, value: Any) -> frozenset[int]:
+    from jobctl.domain.failure import DEFAULT_NON_RETRYABLE_EXIT_CODES
+
+    if value is None:
+        return DEFAULT_NON_RETRYABLE_EXIT_CODES
+    if not isinstance(value, list) or not all(isinstance(c, int) and 0 < c < 256 for c in value):
+        p.add(("non_retryable_exit_codes",), "non_retryable_exit_codes must be a list of 1..255")
+        return DEFAULT_NON_RETRYABLE_EXIT_CODES
+    return frozenset(value)
+
+
+def _log_cap(p: _Problems, value: Any) -> int:
+    if value is None:
+        return 10 * 1024 * 1024
+    units = {"k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+    text = str(value).strip().lower()
+    number = text.rstrip("kmgib")
+    try:
+        size = int(float(number) * units.get(text[len(number) :], 1))
+    except ValueError:
+        size = 0
+    if size < 4096:
+        p.add(("log_cap",), f"invalid log_cap {value!r}: use bytes or e.g. 10MiB (at least 4KiB)")
+        return 10 * 1024 * 1024
+    return size
+
+
+def _cross_check(p: _Problems, config: Config) -> None:
+    """References between sections: queues named by job types and schedules must exist."""
+    if not config.queues:
+        return
+    for index, job_type in enumerate(config.job_types):
+        if job_type.queue and not config.knows_queue(job_type.queue):
+            p.add(("job_types", index, "queue"), f"unknown queue {job_type.queue!r}")
+    for index, schedule in enumerate(config.schedules):
+        queue = schedule.get("queue")
+        if queue and not config.knows_queue(queue):
+            p.add(("schedules", index, "queue"), f"unknown queue {queue!r}")

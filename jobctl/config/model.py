@@ -1,0 +1,76 @@
+"""The typed config tree, with SPEC defaults. Built once by config.load; code below the CLI
+receives these values, never raw dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobctl.domain.failure import DEFAULT_NON_RETRYABLE_EXIT_CODES
+from jobctl.domain.retry import RetryPolicy
+
+DEFAULT_QUEUE = "default"
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    name: str
+    concurrency: int | None = None  # None: limited only by each daemon's --concurrency
+    retry: RetryPolicy | None = None  # None: SPEC defaults / per-job options
+    max_depth: int | None = None
+    shed: str = "defer"  # defer | reject
+    rate_limit: str | None = None  # e.g. "20/s per tenant" (enforced in a later milestone)
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    command: list[str] | None = None
+    handler: str | None = None  # "module:function"
+    shell: bool = False
+    queue: str | None = None
+    timeout: float | None = None
+    user: str | None = None
+    group: str | None = None
+    retry: RetryPolicy | None = None
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    concurrency: int = 8
+    lease: float = 30.0
+    grace: float = 30.0
+    http: str | None = None
+    log_format: str = "logfmt"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective config. `source` is the file it came from (None: defaults only)."""
+
+    source: str | None = None
+    queues: tuple[QueueConfig, ...] = ()
+    job_types: tuple[JobType, ...] = ()
+    schedules: tuple[dict[str, Any], ...] = ()  # validated fully by the schedules milestone
+    retention: dict[str, float] = field(default_factory=dict)  # state -> seconds
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    durability: str = "full"  # full | fast
+    strict_queues: bool = True  # with queues declared, enqueue to an unknown queue is refused
+    non_retryable_exit_codes: frozenset[int] = DEFAULT_NON_RETRYABLE_EXIT_CODES
+    log_cap: int = 10 * 1024 * 1024
+    log_dir: str | None = None
+    shadow_mode: dict[str, Any] = field(default_factory=dict)
+    kafka: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`
+
+    def queue(self, name: str) -> QueueConfig | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+    def job_type(self, name: str) -> JobType | None:
+        return next((t for t in self.job_types if t.name == name), None)
+
+    def knows_queue(self, name: str) -> bool:
+        """Whether enqueue may use this queue (any name, unless queues are declared strictly)."""
+        if not self.queues or not self.strict_queues or name == DEFAULT_QUEUE:
+            return True
+        return self.queue(name) is not None

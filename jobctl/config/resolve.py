@@ -1,0 +1,201 @@
+"""Enqueue options + config → a validated JobSpec (job types, queue defaults, strict queues)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from jobctl.config.model import Config
+from jobctl.domain.job import JobSpec
+from jobctl.domain.retry import Backoff, RetryPolicy
+from jobctl.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class EnqueueOptions:
+    """What a caller (CLI, API, bulk line) asked for; None means "use the default"."""
+
+    command: list[str] | None = None
+    shell: bool = False
+    job_type: str | None = None
+    payload: Any = None
+    queue: str | None = None
+    name: str | None = None
+    priority: int | None = None
+    run_at: datetime | None = None
+    max_attempts: int | None = None
+    backoff: Backoff | None = None
+    backoff_base: float | None = None
+    backoff_max: float | None = None
+    timeout: float | None = None
+    key: str | None = None
+    ordering_key: str | None = None
+    depends_on: tuple[int, ...] = ()
+    tenant: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    schedule: str | None = None
+    nominal_at: datetime | None = None
+
+
+def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
+    """Validate and resolve; raises InvalidInput naming the bad value."""
+    command, handler, queue, timeout = _what_to_run(options, config)
+    if not config.knows_queue(queue):
+        known = ", ".join(sorted({q.name for q in config.queues} | {"default"}))
+        raise InvalidInput(f"unknown queue {queue!r} (configured: {known})")
+    retry = _retry_policy(options, config, queue)
+    if options.priority is not None and not -(2**31) <= options.priority < 2**31:
+        raise InvalidInput(f"invalid priority {options.priority}: out of range")
+    if options.timeout is not None and options.timeout <= 0:
+        raise InvalidInput(f"invalid timeout {options.timeout:g}s: must be positive")
+    for key in options.env:
+        if not key or "=" in key or "\0" in key:
+            raise InvalidInput(f"invalid --env name {key!r}")
+    job_type = config.job_type(options.job_type) if options.job_type else None
+    return JobSpec(
+        command=command,
+        job_type=options.job_type,
+        handler=handler,
+        payload=options.payload,
+        queue=queue,
+        name=options.name,
+        priority=options.priority or 0,
+        run_at=options.run_at,
+        retry=retry,
+        timeout=timeout,
+        key=options.key,
+        ordering_key=options.ordering_key,
+        depends_on=tuple(dict.fromkeys(options.depends_on)),
+        tenant=options.tenant,
+        env=dict(options.env),
+        cwd=options.cwd,
+        user=job_type.user if job_type else None,
+        group=job_type.group if job_type else None,
+        schedule=options.schedule,
+        nominal_at=options.nominal_at,
+    )
+
+
+def _what_to_run(
+    options: EnqueueOptions, config: Config
+) -> tuple[list[str] | None, str | None, str, float | None]:
+    """(argv, handler, queue, timeout) from the command or the job type."""
+    if options.job_type is not None:
+        if options.command:
+            raise InvalidInput("give either a command or --type, not both")
+        job_type = config.job_type(options.job_type)
+        if job_type is None:
+            known = ", ".join(t.name for t in config.job_types) or "none configured"
+            raise InvalidInput(f"unknown job type {options.job_type!r} (known: {known})")
+        queue = options.queue or job_type.queue or "default"
+        timeout = options.timeout if options.timeout is not None else job_type.timeout
+        return job_type.command, job_type.handler, queue, timeout
+    if not options.command or not any(part.strip() for part in options.command):
+        raise InvalidInput("empty command: give one after --, or use --type NAME")
+    argv = list(options.command)
+    if options.shell:
+        if len(argv) != 1:
+            raise InvalidInput("--shell takes the command as one string: -- 'cmd | other'")
+        argv = ["/bin/sh", "-c", argv[0]]
+    return argv, None, options.queue or "default", options.timeout
+
+
+def _retry_policy(options: EnqueueOptions, config: Config, queue: str) -> RetryPolicy:
+    """Per-job options over the job type's policy over the queue's policy over SPEC defaults."""
+    job_type = config.job_type(options.job_type) if options.job_type else None
+    queue_config = config.queue(queue)
+    policy = (job_type and job_type.retry) or (queue_config and queue_config.retry) or RetryPolicy()
+    changes: dict[str, Any] = {}
+    if options.max_attempts is not None:
+        if options.max_attempts < 1:
+            raise InvalidInput(f"invalid --max-attempts {options.max_attempts}: must be ≥ 1")
+        changes["max_attempts"] = options.max_attempts
+    if options.backoff is not None:
+        changes["backoff"] = options.backoff
+    if options.backoff_base is not None:
+        changes["base"] = options.backoff_base
+    if options.backoff_max is not None:
+        changes["max"] = options.backoff_max
+    return replace(policy, **changes) if changes else policy
+
+
+BULK_KEYS = {
+    "command", "shell", "job_type", "type", "payload", "queue", "name", "priority", "run_at",
+    "at", "in", "max_attempts", "backoff", "backoff_base", "backoff_max", "timeout", "key",
+    "ordering_key", "depends_on", "after", "tenant", "env", "cwd",
+}  # fmt: skip
+
+
+def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOptions:
+    """One bulk line (`enqueue --from`) or API body → EnqueueOptions; InvalidInput names
+    `where` and the bad field."""
+    from jobctl.domain.durations import parse_duration, parse_seconds, parse_time
+    from jobctl.domain.retry import parse_backoff
+
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"{where}: expected a JSON object")
+    unknown = sorted(set(obj) - BULK_KEYS)
+    if unknown:
+        raise InvalidInput(f"{where}: unknown field {unknown[0]!r}")
+
+    def field_(name: str, kinds: type | tuple[type, ...]) -> Any:
+        value = obj.get(name)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)
+                                  and kinds is not bool):  # fmt: skip
+            raise InvalidInput(f"{where}: invalid {name} {value!r}")
+        return value
+
+    command = obj.get("command")
+    if isinstance(command, str):
+        command = [command] if obj.get("shell") else command_split(command, where)
+    elif command is not None and not (
+        isinstance(command, list) and all(isinstance(a, str) for a in command)
+    ):
+        raise InvalidInput(f"{where}: invalid command {command!r}")
+    run_at = None
+    if obj.get("run_at") or obj.get("at"):
+        run_at = parse_time(str(obj.get("run_at") or obj.get("at")), now, what=f"{where}: run_at")
+    elif obj.get("in") is not None:
+        run_at = now + parse_duration(obj["in"], f"{where}: in")
+    deps = obj.get("depends_on", obj.get("after")) or []
+    if isinstance(deps, int):
+        deps = [deps]
+    if not isinstance(deps, list) or not all(isinstance(d, int) for d in deps):
+        raise InvalidInput(f"{where}: invalid depends_on {deps!r}")
+    env = field_("env", dict) or {}
+    seconds = {
+        k: parse_seconds(obj[k], f"{where}: {k}") if obj.get(k) is not None else None
+        for k in ("timeout", "backoff_base", "backoff_max")
+    }
+    return EnqueueOptions(
+        command=command,
+        shell=bool(obj.get("shell")),
+        job_type=field_("job_type", str) or field_("type", str),
+        payload=obj.get("payload"),
+        queue=field_("queue", str),
+        name=field_("name", str),
+        priority=field_("priority", int),
+        run_at=run_at,
+        max_attempts=field_("max_attempts", int),
+        backoff=parse_backoff(obj["backoff"]) if obj.get("backoff") else None,
+        backoff_base=seconds["backoff_base"],
+        backoff_max=seconds["backoff_max"],
+        timeout=seconds["timeout"],
+        key=field_("key", str),
+        ordering_key=field_("ordering_key", str),
+        depends_on=tuple(deps),
+        tenant=field_("tenant", str),
+        env={str(k): str(v) for k, v in env.items()},
+        cwd=field_("cwd", str),
+    )
+
+
+def command_split(text: str, where: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: invalid command {text!r}: {exc}") from None

@@ -1,0 +1,54 @@
+"""The JobctlError tree: every expected failure, each class carrying its exit code.
+
+`cli.main` is the one place that turns these into stderr lines and exit codes.
+"""
+
+from __future__ import annotations
+
+# Exit codes (SPEC "Global conventions").
+EXIT_OK = 0
+EXIT_FAILED = 1  # the operation failed
+EXIT_USAGE = 2  # usage / invalid input
+EXIT_NOT_FOUND = 3  # no such job, entry, schedule, ...
+EXIT_REFUSED = 4  # guard rail not confirmed, grace period not over, permission
+EXIT_UNAVAILABLE = 75  # lock busy, backpressure, DB busy beyond timeout, daemon running
+
+
+class JobctlError(Exception):
+    """Base of all expected failures; the message names the bad value."""
+
+    exit_code = EXIT_FAILED
+
+
+class InvalidInput(JobctlError):
+    """Bad user input: options, durations, JSON, config."""
+
+    exit_code = EXIT_USAGE
+
+
+class NotFound(JobctlError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class Refused(JobctlError):
+    exit_code = EXIT_REFUSED
+
+
+class Unavailable(JobctlError):
+    """Temporarily unavailable: retrying later may succeed."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class StoreError(JobctlError):
+    """The database could not be opened or written (permissions, corruption, disk)."""
+
+    exit_code = EXIT_FAILED
+
+
+class ConfigError(InvalidInput):
+    """A config file failed to load or validate; carries every problem found."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems) if problems else "invalid config")

@@ -1,0 +1,89 @@
+"""`jobctl explain ID`: why a job is not running right now, in one sentence plus the facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jobctl.config.model import Config
+from jobctl.domain.durations import iso_z
+from jobctl.domain.job import Job, State
+from jobctl.store import Store
+
+
+@dataclass(frozen=True)
+class Explanation:
+    id: int
+    state: str
+    reason: str
+    facts: dict[str, Any]
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    local = moment.astimezone()
+    return f"{iso_z(moment)} ({local.strftime('%H:%M:%S %Z')} local)"
+
+
+def explain(store: Store, config: Config, job_id: int, now: datetime) -> Explanation:
+    job = store.jobs.get(job_id)
+    state = job.display_state(now)
+    facts: dict[str, Any] = {"queue": job.queue, "attempts": job.attempts,
+                             "max_attempts": job.max_attempts}  # fmt: skip
+    reason = _reason(store, config, job, now, facts)
+    return Explanation(job.id, state, reason, facts)
+
+
+def _reason(store: Store, config: Config, job: Job, now: datetime, facts: dict[str, Any]) -> str:
+    if job.state in (State.SUCCEEDED, State.DEAD, State.CANCELLED):
+        facts["finished_at"] = iso_z(job.finished_at)
+        if job.error:
+            facts["error"] = job.error
+        return f"It is {job.state.value}: it finished at {_when(job.finished_at)}."
+    if job.state is State.RUNNING:
+        facts.update(runner=job.lease_owner, started_at=iso_z(job.started_at),
+                     lease_expires_at=iso_z(job.lease_expires_at))  # fmt: skip
+        return f"It is running (attempt {job.attempts}) since {_when(job.started_at)}."
+    if job.state is State.WAITING:
+        pending = [(i, s) for i, s in store.stats.dependency_states(job.id) if s != "succeeded"]
+        facts["waiting_on"] = [{"id": i, "state": s} for i, s in pending]
+        names = ", ".join(f"job {i} ({s})" for i, s in pending) or "its dependencies"
+        return f"It is waiting on {names}."
+    if job.run_at > now:
+        facts["run_at"] = iso_z(job.run_at)
+        if job.state is State.RETRYING:
+            facts["last_error"] = job.error
+            return f"It is retrying at {_when(job.run_at)} after attempt {job.attempts} failed."
+        return f"It is not due until {_when(job.run_at)}."
+    return _ready_but_blocked(store, config, job, now, facts)
+
+
+def _ready_but_blocked(
+    store: Store, config: Config, job: Job, now: datetime, facts: dict[str, Any]
+) -> str:
+    facts["due_since"] = iso_z(job.run_at)
+    if job.queue in store.queues.paused():
+        facts["paused"] = True
+        return f"Queue {job.queue!r} is paused (jobctl queue resume {job.queue})."
+    if job.ordering_key:
+        head = store.stats.ordering_head(job.ordering_key)
+        if head and head[0] != job.id:
+            facts["ordering_key_held_by"] = head[0]
+            return f"Ordering key {job.ordering_key!r} is held by job {head[0]} ({head[1]})."
+    queue_config = config.queue(job.queue)
+    if queue_config and queue_config.concurrency:
+        running = store.stats.running_in_queue(job.queue)
+        facts.update(running=running, concurrency=queue_config.concurrency)
+        if running >= queue_config.concurrency:
+            return (
+                f"Queue {job.queue!r} is at its concurrency limit "
+                f"({running}/{queue_config.concurrency} running)."
+            )
+    daemons = store.daemons.live(now)
+    serving = [d for d in daemons if d.queues is None or job.queue in d.queues]
+    facts["daemons"] = [f"{d.node}/{d.pid}" for d in serving]
+    if not serving:
+        return f"No live daemon serves queue {job.queue!r}: start one with `jobctl daemon`."
+    return "It is ready and should start within moments (daemons are busy or about to claim it)."

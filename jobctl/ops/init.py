@@ -1,0 +1,44 @@
+"""`jobctl init` and `config show`: the example config and the effective config document."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from jobctl.config.model import Config
+
+EXAMPLE_CONFIG = """\
+# jobctl configuration (YAML; TOML works too with a .toml name). Everything is optional.
+# Check it with `jobctl config check`; see the effective values with `jobctl config show`.
+
+# queues:
+#   - name: default
+#     concurrency: 4
+#   - name: bulk
+#     concurrency: 2
+#     retry_policy: {max_attempts: 3, backoff: fixed, base: 10s, max: 1h, jitter: full}
+
+# job_types:
+#   - name: send_email
+#     command: [/usr/local/bin/send-email, --fast]
+#     queue: default
+#     timeout: 30s
+
+# daemon: {concurrency: 8, lease: 30s, grace: 30s}
+# durability: full      # full: an acknowledged enqueue survives power loss; fast: NORMAL sync
+# non_retryable_exit_codes: [64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78]
+# log_cap: 10MiB        # per-attempt output kept on disk (the tail)
+"""
+
+
+def effective_config(config: Config) -> dict[str, Any]:
+    """The config with defaults filled in, as plain data."""
+    data = asdict(config)
+    data.pop("raw", None)
+    data["non_retryable_exit_codes"] = sorted(config.non_retryable_exit_codes)
+    for queue in data["queues"]:
+        if queue.get("retry"):
+            queue["retry_policy"] = queue.pop("retry")
+        else:
+            queue.pop("retry", None)
+    return data

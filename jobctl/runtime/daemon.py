@@ -1,0 +1,338 @@
+"""The daemon: claims ready jobs, runs them, records outcomes, keeps leases alive.
+
+One thread drives everything (`tick` + `executor.poll`); handler jobs run on a small pool.
+Tests drive `tick()` / `run_until_idle()` directly; `run()` is the service loop.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jobctl import __version__
+from jobctl.clock import Clock
+from jobctl.config.model import Config
+from jobctl.domain.job import Job
+from jobctl.runtime import outcomes
+from jobctl.runtime.eventlog import EventLog
+from jobctl.runtime.executor import AttemptResult, Executor
+from jobctl.runtime.handlers import HandlerPool
+from jobctl.runtime.launch import LaunchContext, build_launch
+from jobctl.runtime.systemd import Notifier
+from jobctl.store import Store
+from jobctl.store.sqlite.daemons import DaemonInfo
+from jobctl.store.sqlite.dispatch import Claim, Finish
+
+IDLE_POLL = 0.01  # seconds between cheap change checks while idle (PRAGMA data_version)
+RESCAN = 1.0  # full claim attempt at least this often, whatever the change detector says
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    node: str
+    concurrency: int = 8
+    queues: frozenset[str] | None = None
+    lease: float = 30.0
+    grace: float = 30.0
+    kill_grace: float = 5.0
+    burst: bool = False
+
+
+@dataclass
+class _Running:
+    job: Job
+    started: float  # monotonic
+
+
+class Daemon:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        options: DaemonOptions,
+        clock: Clock,
+        log: EventLog,
+        launch: LaunchContext,
+        notifier: Notifier | None = None,
+        reload_config: Callable[[], Config] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store, self.config, self.options, self.clock = store, config, options, clock
+        self.log, self.launch_ctx = log, launch
+        self.notifier = notifier or Notifier({})
+        self.reload_config = reload_config
+        self.rng = rng or random.Random()
+        self.runner = f"{options.node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.executor = Executor(clock.monotonic)
+        self.handlers = HandlerPool(options.concurrency, self.executor.wake)
+        self.running: dict[int, _Running] = {}
+        self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
+        self._pending: list[Finish] = []
+        self._spawns: list[tuple[int, int, int | None, int | None, str]] = []
+        self._dirty = True  # something may be claimable
+        self._version = -1
+        self._next_due: float | None = None
+        self._last_rescan = self._last_beat = self._last_reap = float("-inf")
+        self._last_watchdog = float("-inf")
+        self.stopping = False
+        self.reload_requested = False
+
+    # --- lifecycle -----------------------------------------------------------------------
+    @property
+    def heartbeat_interval(self) -> float:
+        return max(0.2, min(self.options.lease / 3, 10.0))
+
+    def start(self) -> None:
+        now = self.clock.now()
+        self.store.daemons.register(
+            DaemonInfo(
+                id=self.runner, node=self.options.node, host=socket.gethostname(),
+                pid=os.getpid(), version=__version__,
+                queues=sorted(self.options.queues) if self.options.queues else None,
+                started_at=now, heartbeat_at=now, heartbeat_interval=self.heartbeat_interval,
+            )  # fmt: skip
+        )
+        self.log.emit(now, "daemon.started", node=self.options.node, pid=os.getpid(),
+                      concurrency=self.options.concurrency, runner=self.runner)  # fmt: skip
+        self.notifier.ready(self._status_line())
+
+    def run(self) -> None:
+        """Serve until `stop()` (signal) or, in burst mode, until nothing is ready; then drain."""
+        self.start()
+        try:
+            while not self.stopping:
+                self.tick()
+                if self.options.burst and self._idle():
+                    break
+                self._wait()
+            self.drain()
+        finally:
+            self.close()
+
+    def run_until_idle(self, max_ticks: int = 1_000_000) -> None:
+        """Test harness (and --burst): tick until no job is ready or running."""
+        for _ in range(max_ticks):
+            self.tick()
+            if self._idle():
+                return
+            self._wait()
+
+    def stop(self) -> None:
+        """Ask the loop to stop claiming and drain (safe from a signal handler)."""
+        self.stopping = True
+        self.executor.wake()
+
+    def request_reload(self) -> None:
+        self.reload_requested = True
+        self.executor.wake()
+
+    def drain(self) -> None:
+        """Graceful stop: let running jobs finish within `grace`, then terminate the rest and
+        put them back without spending their attempt."""
+        self.notifier.stopping()
+        deadline = self.clock.monotonic() + self.options.grace
+        self.log.emit(self.clock.now(), "daemon.draining", running=len(self.running))
+        while self.running and self.clock.monotonic() < deadline:
+            self._collect(self.executor.poll(min(0.1, deadline - self.clock.monotonic())))
+            self._flush(self.clock.now())
+        for key in list(self.running):
+            self._terminating[key] = "drain"
+        self._collect(self.executor.shutdown(self.options.kill_grace))
+        self._flush(self.clock.now())
+        now = self.clock.now()
+        for job_id, entry in list(self.running.items()):  # handlers still on their threads
+            self.store.dispatch.requeue(job_id, entry.job.attempts, self.runner, now,
+                                        "daemon stopped before the job finished")  # fmt: skip
+            del self.running[job_id]
+
+    def close(self) -> None:
+        now = self.clock.now()
+        try:
+            self.store.daemons.stopped(self.runner, now)
+        finally:
+            self.handlers.shutdown()
+            self.executor.close()
+            self.log.emit(now, "daemon.stopped", node=self.options.node)
+
+    # --- one iteration -------------------------------------------------------------------
+    def tick(self) -> None:
+        if self.reload_requested:
+            self._reload()
+        self._collect(self.handlers.collect())
+        now = self.clock.now()
+        self._flush(now)
+        self._maintain(now)
+        if not self.stopping:
+            self._claim(now)
+
+    def _wait(self) -> None:
+        busy = bool(self.running)
+        timeout = 0.2 if busy else IDLE_POLL
+        if self._next_due is not None:
+            timeout = min(timeout, max(0.0, self._next_due - self.clock.now().timestamp()))
+        self._collect(self.executor.poll(timeout))
+
+    def _idle(self) -> bool:
+        return not self.running and not self._dirty and not self._pending
+
+    # --- claiming ------------------------------------------------------------------------
+    def _claim_wanted(self, now: datetime) -> bool:
+        version = self.store.data_version()
+        if version != self._version:
+            self._version = version
+            self._dirty = True
+        mono = self.clock.monotonic()
+        if mono - self._last_rescan >= RESCAN:
+            self._dirty = True
+        if self._next_due is not None and now.timestamp() >= self._next_due:
+            self._dirty = True
+        return self._dirty
+
+    def _claim(self, now: datetime) -> None:
+        free = self.options.concurrency - len(self.running)
+        if free <= 0 or not self._claim_wanted(now):
+            return
+        self._last_rescan = self.clock.monotonic()
+        limits = {q.name: q.concurrency for q in self.config.queues if q.concurrency}
+        jobs = self.store.dispatch.claim(
+            Claim(self.runner, self.options.node, free, self.options.lease,
+                  self.options.queues, limits),
+            now,
+        )  # fmt: skip
+        self._dirty = len(jobs) == free  # a full batch: there may be more
+        if not self._dirty:
+            self._next_due = self.store.dispatch.next_due(now, self.options.queues)
+        for job in jobs:
+            self._launch(job, now)
+        self._record_spawns()
+
+    def _launch(self, job: Job, now: datetime) -> None:
+        self.running[job.id] = _Running(job, self.clock.monotonic())
+        self.log.emit(now, "job.started", job_id=job.id, queue=job.queue, attempt=job.attempts)
+        if job.handler:
+            self.handlers.start(job.id, job.handler, job.payload, job.timeout)
+            return
+        launch = build_launch(job, self.launch_ctx, self.options.kill_grace)
+        started = self.executor.start(job.id, launch)
+        pid, pid_start = started if started else (None, None)
+        self._spawns.append((job.id, job.attempts, pid, pid_start, str(launch.log_path)))
+
+    def _record_spawns(self) -> None:
+        if self._spawns:
+            self.store.dispatch.record_spawns(self._spawns)
+            self._spawns = []
+
+    # --- outcomes ------------------------------------------------------------------------
+    def _collect(self, results: list[tuple[Hashable, object]]) -> None:
+        now = self.clock.now()
+        for key, result in results:
+            entry = self.running.get(key)  # type: ignore[call-overload]
+            if entry is None:
+                continue
+            reason = self._terminating.pop(entry.job.id, None)
+            if reason == "drain":
+                self.store.dispatch.requeue(entry.job.id, entry.job.attempts, self.runner, now,
+                                            "daemon stopped before the job finished")  # fmt: skip
+                del self.running[entry.job.id]
+                continue
+            if isinstance(result, AttemptResult):
+                finish = outcomes.from_process(
+                    entry.job, result, self.runner, now, self.rng,
+                    self.config.non_retryable_exit_codes,
+                )  # fmt: skip
+            else:
+                finish = outcomes.from_handler(
+                    entry.job, result, self.runner, now, self.rng,  # type: ignore[arg-type]
+                    cancelled=reason == "cancel",
+                )  # fmt: skip
+            self._pending.append(finish)
+
+    def _flush(self, now: datetime) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self.store.dispatch.finish(pending, now)
+        for finish in pending:
+            entry = self.running.pop(finish.job_id, None)
+            self.log.emit(
+                now, f"job.{finish.decision.state.value}", job_id=finish.job_id,
+                queue=entry.job.queue if entry else None, attempt=finish.attempt,
+                exit_code=finish.exit_code, signal=finish.signal,
+                failure_class=finish.decision.failure_class, duration=finish.duration,
+                error=finish.error if finish.decision.failure_class else None,
+            )  # fmt: skip
+        self._dirty = True  # slots, ordering keys and dependants may have been freed
+
+    # --- leases, heartbeats, cancels, expired leases -------------------------------------
+    def _maintain(self, now: datetime) -> None:
+        mono = self.clock.monotonic()
+        if mono - self._last_beat >= self.heartbeat_interval:
+            self._last_beat = mono
+            self.store.daemons.heartbeat(self.runner, now)
+            until = now + timedelta(seconds=self.options.lease)
+            self.store.dispatch.renew_leases(self.runner, list(self.running), until)
+            self.notifier.status(self._status_line())
+        if self.notifier.watchdog_interval and mono - self._last_watchdog >= (
+            self.notifier.watchdog_interval
+        ):
+            self._last_watchdog = mono
+            self.notifier.watchdog()
+        if self.running and self._dirty_since_version():
+            for job_id in self.store.dispatch.cancel_requested(self.runner):
+                self._cancel(job_id)
+        if mono - self._last_reap >= self.heartbeat_interval:
+            self._last_reap = mono
+            self._reap(now)
+
+    def _dirty_since_version(self) -> bool:
+        version = self.store.data_version()
+        if version != self._version:
+            self._version = version
+            self._dirty = True
+            return True
+        return False
+
+    def _cancel(self, job_id: int) -> None:
+        if job_id in self._terminating:
+            return
+        self._terminating[job_id] = "cancel"
+        self.log.emit(self.clock.now(), "job.cancelling", job_id=job_id)
+        entry = self.running[job_id]
+        if entry.job.handler:
+            return  # handler threads cannot be interrupted; the result is recorded cancelled
+        self.executor.cancel(job_id)
+
+    def _reap(self, now: datetime) -> None:
+        """Any daemon re-queues jobs whose runner stopped renewing its lease."""
+        expired = [e for e in self.store.dispatch.expired(now) if e.job.lease_owner != self.runner]
+        if not expired:
+            return
+        applied = self.store.dispatch.finish(
+            [outcomes.from_lost(e.job, now, self.rng) for e in expired], now
+        )
+        for finish in applied:
+            self.log.emit(now, "job.lost", level="warning", job_id=finish.job_id,
+                          attempt=finish.attempt, state=finish.decision.state.value,
+                          runner=finish.runner)  # fmt: skip
+        self._dirty = True
+
+    def _reload(self) -> None:
+        self.reload_requested = False
+        if self.reload_config is None:
+            return
+        now = self.clock.now()
+        try:
+            self.config = self.reload_config()
+        except Exception as exc:  # a bad config must not take the daemon down
+            self.log.emit(now, "config.reload_failed", level="error", error=str(exc))
+            return
+        self.log.emit(now, "config.reloaded", source=self.config.source)
+        self._dirty = True
+
+    def _status_line(self) -> str:
+        return f"running {len(self.running)}/{self.options.concurrency} jobs"

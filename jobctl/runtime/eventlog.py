@@ -1,0 +1,38 @@
+"""One line per event on stderr: logfmt (default) or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any, TextIO
+
+from jobctl.domain.durations import iso_z
+
+
+def _logfmt_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if text == "" or any(c in text for c in ' ="\n\\'):
+        return json.dumps(text)
+    return text
+
+
+class EventLog:
+    """Structured event lines: `ts=… level=info event=job.started job_id=7 …`."""
+
+    def __init__(self, fmt: str = "logfmt", stream: TextIO | None = None) -> None:
+        self.fmt = fmt
+        self.stream = stream or sys.stderr
+
+    def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
+        record = {"ts": iso_z(now), "level": level, "event": event}
+        record.update({k: v for k, v in fields.items() if v is not None})
+        if self.fmt == "json":
+            line = json.dumps(record, default=str)
+        else:
+            line = " ".join(f"{k}={_logfmt_value(v)}" for k, v in record.items())
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed stderr must never stop the daemon

@@ -1,0 +1,92 @@
+"""Running the daemon as a service: single-instance lock per node, signals, wiring."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from jobctl.clock import SystemClock
+from jobctl.config.model import Config
+from jobctl.errors import Unavailable
+from jobctl.runtime.daemon import Daemon, DaemonOptions
+from jobctl.runtime.eventlog import EventLog
+from jobctl.runtime.launch import LaunchContext, daemon_base_env
+from jobctl.runtime.systemd import Notifier
+from jobctl.store import db_path_from, open_store
+
+
+def default_node() -> str:
+    return os.environ.get("JOBCTL_NODE") or socket.gethostname()
+
+
+class InstanceLock:
+    """One daemon per DB per node: an flock on `<db>.<node>.lock`; the holder's pid is kept
+    beside it so a second daemon can name it."""
+
+    def __init__(self, db_path: Path, node: str) -> None:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in node)
+        self.path = db_path.with_name(f"{db_path.name}.{safe}.lock")
+        self.pid_path = self.path.with_suffix(".pid")
+        self._lock = None
+
+    def acquire(self) -> None:
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            holder = self._holder()
+            raise Unavailable(
+                f"a daemon is already running for this DB on node {self.path.suffixes[-2][1:]!r}"
+                f" (pid {holder})" if holder else "a daemon is already running for this DB"
+            ) from None
+        self._lock = lock
+        self.pid_path.write_text(f"{os.getpid()}\n")
+
+    def _holder(self) -> str | None:
+        try:
+            return self.pid_path.read_text().strip() or None
+        except OSError:
+            return None
+
+    def release(self) -> None:
+        if self._lock is not None:
+            try:
+                self.pid_path.unlink()
+            except OSError:
+                pass
+            self._lock.release()
+            self._lock = None
+
+
+def serve(
+    db_url: str,
+    config: Config,
+    options: DaemonOptions,
+    log_format: str,
+    log_dir: Path,
+    reload_config: Callable[[], Config],
+) -> None:
+    """Run the daemon in the foreground until SIGTERM/SIGINT (or burst idle); exit 0."""
+    db_path = db_path_from(db_url)
+    lock = InstanceLock(db_path, options.node)
+    lock.acquire()
+    store = open_store(db_url, synchronous="NORMAL")
+    try:
+        daemon = Daemon(
+            store, config, options, SystemClock(), EventLog(log_format),
+            LaunchContext(str(db_path), options.node, log_dir, config.log_cap, daemon_base_env()),
+            Notifier(), reload_config,
+        )  # fmt: skip
+        signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
+        signal.signal(signal.SIGINT, lambda *_: daemon.stop())
+        signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+        daemon.run()
+    finally:
+        store.close()
+        lock.release()

@@ -1,0 +1,82 @@
+"""The registry of daemons: each heartbeats; silent for 3 intervals means dead."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from jobctl.domain.durations import from_epoch
+from jobctl.store.sqlite.connection import Database
+
+SILENT_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    id: str
+    node: str
+    host: str
+    pid: int
+    version: str | None
+    queues: list[str] | None
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_interval: float
+
+
+class DaemonsRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register(self, info: DaemonInfo) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO daemons (id, node, host, pid, version, queues, started_at,"
+                " heartbeat_at, heartbeat_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.id, info.node, info.host, info.pid, info.version,
+                    json.dumps(info.queues) if info.queues is not None else None,
+                    info.started_at.timestamp(), info.heartbeat_at.timestamp(),
+                    info.heartbeat_interval,
+                ),
+            )  # fmt: skip
+
+    def heartbeat(self, daemon_id: str, now: datetime) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE daemons SET heartbeat_at = ? WHERE id = ?", (now.timestamp(), daemon_id)
+            )
+
+    def stopped(self, daemon_id: str, now: datetime) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE daemons SET stopped_at = ? WHERE id = ?", (now.timestamp(), daemon_id)
+            )
+
+    def live(self, now: datetime) -> list[DaemonInfo]:
+        """Daemons not stopped whose last heartbeat is within 3 of their intervals."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM daemons WHERE stopped_at IS NULL"
+                f" AND heartbeat_at >= ? - {SILENT_INTERVALS} * heartbeat_interval"
+                " ORDER BY node, started_at",
+                (now.timestamp(),),
+            ).fetchall()
+        return [
+            DaemonInfo(
+                id=r["id"], node=r["node"], host=r["host"], pid=r["pid"], version=r["version"],
+                queues=json.loads(r["queues"]) if r["queues"] else None,
+                started_at=from_epoch(r["started_at"]),  # type: ignore[arg-type]
+                heartbeat_at=from_epoch(r["heartbeat_at"]),  # type: ignore[arg-type]
+                heartbeat_interval=r["heartbeat_interval"],
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    def forget_stale(self, now: datetime, older_than: float = 7 * 86400) -> None:
+        """Drop rows of daemons gone for a week (the registry stays small)."""
+        with self.db.write() as conn:
+            conn.execute(
+                "DELETE FROM daemons WHERE heartbeat_at < ?", (now.timestamp() - older_than,)
+            )

@@ -1,0 +1,272 @@
+"""The daemon's side of jobs: claim, record the spawn, finish, leases, expired-lease requeue.
+
+Every method is one short write transaction; `now` always comes from the caller.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from jobctl.domain.failure import Decision
+from jobctl.domain.job import Job, State
+from jobctl.store.records import job_from_row
+from jobctl.store.sqlite.connection import Database
+from jobctl.store.sqlite.jobs import cascade_cancel, release_dependants
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What may be claimed: at most `slots` jobs, from `queues` (None: all), respecting
+    each queue's global concurrency `limits`."""
+
+    runner: str
+    node: str
+    slots: int
+    lease: float
+    queues: frozenset[str] | None = None
+    limits: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The end of one attempt, with the decision the domain made about it."""
+
+    job_id: int
+    attempt: int
+    runner: str
+    decision: Decision
+    exit_code: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    duration: float | None = None
+    max_rss: int | None = None
+    cpu_seconds: float | None = None
+    output_tail: str | None = None
+    expired_before: datetime | None = None  # reaper: apply only if the lease is still expired
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A running job whose lease ran out (its runner is presumed dead)."""
+
+    job: Job
+    attempt: int
+
+
+def _ph(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+class DispatchRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def claim(self, claim: Claim, now: datetime) -> list[Job]:
+        """Atomically move up to `slots` ready jobs to running for this runner (priority
+        first, then due time, then enqueue order). Paused queues, full queues and jobs
+        behind an earlier live job with the same ordering key are skipped."""
+        if claim.slots <= 0:
+            return []
+        ts = now.timestamp()
+        with self.db.write() as conn:
+            running = dict(
+                conn.execute(
+                    "SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue"
+                ).fetchall()
+            )
+            excluded = {r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 1")}
+            room = {}
+            for queue, limit in (claim.limits or {}).items():
+                room[queue] = limit - running.get(queue, 0)
+                if room[queue] <= 0:
+                    excluded.add(queue)
+            picked = self._pick(conn, claim, excluded, room, ts)
+            if not picked:
+                return []
+            rows = conn.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
+                " lease_owner = ?, lease_expires_at = ?, retry_after = NULL"
+                f" WHERE id IN ({_ph(picked)}) RETURNING *",
+                [ts, claim.runner, ts + claim.lease, *picked],
+            ).fetchall()
+            rows.sort(key=lambda r: picked.index(r["id"]))
+            conn.executemany(
+                "INSERT OR REPLACE INTO attempts (job_id, attempt, queue, node, runner, due_at,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r["id"], r["attempts"], r["queue"], claim.node, claim.runner, r["run_at"], ts)
+                    for r in rows
+                ],
+            )
+        return [job_from_row(r) for r in rows]
+
+    @staticmethod
+    def _pick(
+        conn: sqlite3.Connection,
+        claim: Claim,
+        excluded: set[str],
+        room: dict[str, int],
+        ts: float,
+    ) -> list[int]:
+        where = ["state IN ('queued', 'retrying')", "run_at <= ?"]
+        args: list[object] = [ts]
+        if excluded:
+            where.append(f"queue NOT IN ({_ph(list(excluded))})")
+            args += sorted(excluded)
+        if claim.queues is not None:
+            where.append(f"queue IN ({_ph(list(claim.queues))})")
+            args += sorted(claim.queues)
+        where.append(
+            "(ordering_key IS NULL OR id = (SELECT min(o.id) FROM jobs o"
+            " WHERE o.ordering_key = jobs.ordering_key"
+            " AND o.state IN ('waiting', 'queued', 'running', 'retrying')))"
+        )
+        sql = (
+            "SELECT id, queue FROM jobs WHERE " + " AND ".join(where)
+            + " ORDER BY priority DESC, run_at, id LIMIT ?"
+        )  # fmt: skip
+        picked: list[int] = []
+        for row in conn.execute(sql, [*args, claim.slots * 4]):
+            queue = row["queue"]
+            if queue in room:
+                if room[queue] <= 0:
+                    continue
+                room[queue] -= 1
+            picked.append(row["id"])
+            if len(picked) == claim.slots:
+                break
+        return picked
+
+    def record_spawns(
+        self, spawns: Sequence[tuple[int, int, int | None, int | None, str]]
+    ) -> None:
+        """Remember attempts' processes (for orphan cleanup) and log files:
+        (job_id, attempt, pid, pid_start, log_path) each."""
+        with self.db.write() as conn:
+            conn.executemany(
+                "UPDATE attempts SET pid = ?, pid_start = ?, log_path = ?"
+                " WHERE job_id = ? AND attempt = ?",
+                [(pid, start, path, job_id, attempt) for job_id, attempt, pid, start, path in spawns],
+            )
+
+    def next_due(self, now: datetime, queues: frozenset[str] | None = None) -> float | None:
+        """Epoch seconds of the earliest queued/retrying job not yet due, if any."""
+        sql = "SELECT min(run_at) FROM jobs WHERE state IN ('queued', 'retrying') AND run_at > ?"
+        args: list[object] = [now.timestamp()]
+        if queues is not None:
+            sql += f" AND queue IN ({_ph(list(queues))})"
+            args += sorted(queues)
+        with self.db.read() as conn:
+            return conn.execute(sql, args).fetchone()[0]
+
+    def finish(self, finishes: Sequence[Finish], now: datetime) -> list[Finish]:
+        """Apply attempt endings in one transaction. An ending whose lease was lost (the job
+        is no longer running this attempt for this runner) is discarded; returns those applied."""
+        if not finishes:
+            return []
+        ts = now.timestamp()
+        applied = []
+        with self.db.write() as conn:
+            for f in finishes:
+                if self._finish_one(conn, f, ts, now):
+                    applied.append(f)
+        return applied
+
+    @staticmethod
+    def _finish_one(conn: sqlite3.Connection, f: Finish, ts: float, now: datetime) -> bool:
+        d = f.decision
+        state = d.state
+        failure = d.failure_class.value if d.failure_class else None
+        terminal = state in (State.SUCCEEDED, State.DEAD, State.CANCELLED)
+        lease_guard = "" if f.expired_before is None else " AND lease_expires_at < ?"
+        guard_args = () if f.expired_before is None else (f.expired_before.timestamp(),)
+        row = conn.execute(
+            "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, failure_class = ?, error = ?,"
+            " output_tail = ?, finished_at = ?, retry_after = ?, run_at = coalesce(?, run_at),"
+            " lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0"
+            " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?"
+            + lease_guard + " RETURNING queue, payload",
+            (
+                state.value, f.exit_code, f.signal, failure, f.error, f.output_tail,
+                ts if terminal else None,
+                d.retry_after.timestamp() if d.retry_after else None,
+                d.retry_after.timestamp() if d.retry_after else None,
+                f.job_id, f.runner, f.attempt, *guard_args,
+            ),
+        ).fetchone()  # fmt: skip
+        if row is None:
+            return False
+        conn.execute(
+            "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
+            " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?",
+            (ts, f.exit_code, f.signal, failure, f.duration, f.max_rss, f.cpu_seconds,
+             f.job_id, f.attempt),
+        )  # fmt: skip
+        if d.to_dlq:
+            dlq_id = conn.execute(
+                "INSERT INTO dlq (job_id, queue, failure_class, error, payload, output_tail,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (f.job_id, row["queue"], failure, f.error, row["payload"], f.output_tail, ts),
+            ).lastrowid
+            conn.execute("UPDATE jobs SET dlq_id = ? WHERE id = ?", (dlq_id, f.job_id))
+        if state is State.SUCCEEDED:
+            release_dependants(conn, f.job_id, now)
+        elif state in (State.DEAD, State.CANCELLED):
+            cascade_cancel(conn, [f.job_id], now)
+        return True
+
+    def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
+        """Put a running attempt back without spending it (graceful stop ran out of time)."""
+        with self.db.write() as conn:
+            done = conn.execute(
+                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = ?,"
+                " lease_owner = NULL, lease_expires_at = NULL, error = ?"
+                " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?",
+                (now.timestamp(), reason, job_id, runner, attempt),
+            ).rowcount
+            if done:
+                conn.execute(
+                    "DELETE FROM attempts WHERE job_id = ? AND attempt = ?", (job_id, attempt)
+                )
+            return bool(done)
+
+    def renew_leases(self, runner: str, job_ids: Sequence[int], until: datetime) -> None:
+        """Extend the leases of this runner's running jobs (one statement per heartbeat)."""
+        if not job_ids:
+            return
+        with self.db.write() as conn:
+            for start in range(0, len(job_ids), 500):
+                chunk = list(job_ids[start : start + 500])
+                conn.execute(
+                    "UPDATE jobs SET lease_expires_at = ?"
+                    f" WHERE state = 'running' AND lease_owner = ? AND id IN ({_ph(chunk)})",
+                    [until.timestamp(), runner, *chunk],
+                )
+
+    def cancel_requested(self, runner: str) -> list[int]:
+        """This runner's running jobs that someone asked to cancel."""
+        with self.db.read() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ?"
+                    " AND cancel_requested = 1",
+                    (runner,),
+                )
+            ]
+
+    def expired(self, now: datetime, limit: int = 500) -> list[Expired]:
+        """Running jobs whose lease expired before `now`."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ? LIMIT ?",
+                (now.timestamp(), limit),
+            ).fetchall()
+        return [Expired(job_from_row(r), r["attempts"]) for r in rows]
+
+    def running_count(self) -> int:
+        with self.db.read() as conn:
+            return conn.execute("SELECT count(*) FROM jobs WHERE state = 'running'").fetchone()[0]

@@ -1,0 +1,279 @@
+"""Jobs: enqueue, read, list, cancel, retry, checkpoints. Claims and finishes live in dispatch.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State
+from jobctl.errors import InvalidInput, JobctlError, NotFound
+from jobctl.store.records import attempt_from_row, job_from_row, spec_row
+from jobctl.store.sqlite.connection import Database
+
+LIVE_SQL = "('waiting', 'queued', 'running', 'retrying')"
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    id: int
+    created: bool  # False: an existing live job held the idempotency key
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    id: int
+    outcome: str  # "cancelled" | "requested" (running: the daemon terminates it)
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+class JobsRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- enqueue -------------------------------------------------------------------------
+    def enqueue(self, specs: Sequence[JobSpec], now: datetime) -> list[Enqueued]:
+        """Create jobs in one transaction; all or nothing. A live job holding a spec's key
+        is returned instead of a new one. An unknown dependency id is InvalidInput."""
+        with self.db.write() as conn:
+            return [self._enqueue_one(conn, spec, now) for spec in specs]
+
+    def _enqueue_one(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> Enqueued:
+        if spec.key is not None:
+            row = conn.execute(
+                f"SELECT id FROM jobs WHERE key = ? AND state IN {LIVE_SQL}", (spec.key,)
+            ).fetchone()
+            if row:
+                return Enqueued(row[0], False)
+        state = State.QUEUED
+        if spec.depends_on:
+            state = self._dependency_state(conn, spec.depends_on)
+        values = spec_row(spec, now)
+        values["state"] = state.value
+        if state is State.CANCELLED:
+            values["finished_at"] = now.timestamp()
+            values["error"] = "a dependency ended dead or cancelled before this job was enqueued"
+        columns = ",".join(values)
+        job_id = conn.execute(
+            f"INSERT INTO jobs ({columns}) VALUES ({_placeholders(list(values))})",
+            list(values.values()),
+        ).lastrowid
+        assert job_id is not None
+        conn.executemany(
+            "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)",
+            [(job_id, dep) for dep in spec.depends_on],
+        )
+        return Enqueued(job_id, True)
+
+    @staticmethod
+    def _dependency_state(conn: sqlite3.Connection, deps: Sequence[int]) -> State:
+        rows = conn.execute(
+            f"SELECT id, state FROM jobs WHERE id IN ({_placeholders(deps)})", list(deps)
+        ).fetchall()
+        missing = sorted(set(deps) - {r["id"] for r in rows})
+        if missing:
+            raise InvalidInput(f"--after: unknown job id {missing[0]}")
+        states = {r["state"] for r in rows}
+        if states & {State.DEAD.value, State.CANCELLED.value}:
+            return State.CANCELLED
+        if states == {State.SUCCEEDED.value}:
+            return State.QUEUED
+        return State.WAITING
+
+    # --- reading -------------------------------------------------------------------------
+    def get(self, job_id: int) -> Job:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no job with id {job_id}")
+            deps = tuple(
+                r[0]
+                for r in conn.execute(
+                    "SELECT depends_on FROM job_deps WHERE job_id = ? ORDER BY depends_on",
+                    (job_id,),
+                )
+            )
+        return job_from_row(row, deps)
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM attempts WHERE job_id = ? ORDER BY attempt", (job_id,)
+            ).fetchall()
+        return [attempt_from_row(r) for r in rows]
+
+    def list(
+        self,
+        now: datetime,
+        states: Iterable[str] = (),
+        queue: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """Newest first. `states` may include "scheduled" (queued, not yet due)."""
+        where, args = [], []
+        wanted = set(states)
+        clauses = []
+        if "scheduled" in wanted:
+            clauses.append("(state = 'queued' AND run_at > ?)")
+            args.append(now.timestamp())
+            wanted.discard("scheduled")
+        if wanted:
+            clauses.append(f"state IN ({_placeholders(list(wanted))})")
+            args.extend(sorted(wanted))
+        if clauses:
+            where.append("(" + " OR ".join(clauses) + ")")
+        if queue is not None:
+            where.append("queue = ?")
+            args.append(queue)
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(since.timestamp())
+        sql = "SELECT * FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        with self.db.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+            deps = self._deps_of(conn, [r["id"] for r in rows])
+        return [job_from_row(r, deps.get(r["id"], ())) for r in rows]
+
+    @staticmethod
+    def _deps_of(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+        out: dict[int, list[int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for r in conn.execute(
+                f"SELECT job_id, depends_on FROM job_deps WHERE job_id IN ({_placeholders(chunk)})"
+                " ORDER BY depends_on",
+                chunk,
+            ):
+                out.setdefault(r[0], []).append(r[1])
+        return {k: tuple(v) for k, v in out.items()}
+
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+        wanted = sorted(set(states))
+        sql = f"SELECT id FROM jobs WHERE state IN ({_placeholders(wanted)})"
+        args: list[object] = list(wanted)
+        if queue:
+            sql += " AND queue = ?"
+            args.append(queue)
+        with self.db.read() as conn:
+            return [r[0] for r in conn.execute(sql + " ORDER BY id", args)]
+
+    # --- acting --------------------------------------------------------------------------
+    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> list[CancelResult]:
+        """Cancel each job: not running → cancelled now (dependants cascade); running →
+        cancel requested, its daemon terminates it. Terminal or unknown → error, nothing done."""
+        with self.db.write() as conn:
+            rows = {
+                r["id"]: r["state"]
+                for r in conn.execute(
+                    f"SELECT id, state FROM jobs WHERE id IN ({_placeholders(ids)})", list(ids)
+                )
+            }
+            for job_id in ids:
+                if job_id not in rows:
+                    raise NotFound(f"no job with id {job_id}")
+                if State(rows[job_id]) in TERMINAL:
+                    raise JobctlError(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
+            results = []
+            for job_id in ids:
+                if rows[job_id] == State.RUNNING.value:
+                    conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+                    results.append(CancelResult(job_id, "requested"))
+                else:
+                    conn.execute(
+                        "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
+                        " WHERE id = ?",
+                        (now.timestamp(), reason, job_id),
+                    )
+                    cascade_cancel(conn, [job_id], now)
+                    results.append(CancelResult(job_id, "cancelled"))
+            return results
+
+    def retry(self, ids: Sequence[int], now: datetime) -> list[int]:
+        """Dead, cancelled or retrying jobs run again now with a fresh attempt budget."""
+        retryable = {State.DEAD.value, State.CANCELLED.value, State.RETRYING.value}
+        with self.db.write() as conn:
+            rows = {
+                r["id"]: r["state"]
+                for r in conn.execute(
+                    f"SELECT id, state FROM jobs WHERE id IN ({_placeholders(ids)})", list(ids)
+                )
+            }
+            for job_id in ids:
+                if job_id not in rows:
+                    raise NotFound(f"no job with id {job_id}")
+                if rows[job_id] not in retryable:
+                    raise JobctlError(
+                        f"job {job_id} is {rows[job_id]}: only dead, cancelled or retrying jobs"
+                        " can be retried"
+                    )
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                conn.execute(
+                    "UPDATE jobs SET state = 'queued', run_at = ?, retry_after = NULL,"
+                    " budget_start = attempts, finished_at = NULL, cancel_requested = 0"
+                    f" WHERE id IN ({_placeholders(chunk)})",
+                    [now.timestamp(), *chunk],
+                )
+            return list(ids)
+
+    def set_checkpoint(self, job_id: int, value: str) -> None:
+        with self.db.write() as conn:
+            if not conn.execute(
+                "UPDATE jobs SET checkpoint = ? WHERE id = ?", (value, job_id)
+            ).rowcount:
+                raise NotFound(f"no job with id {job_id}")
+
+    def purge_queue(self, queue: str, now: datetime) -> int:
+        """Cancel every job of the queue that has not started; returns how many."""
+        with self.db.write() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'queue purged'"
+                    " WHERE queue = ? AND state IN ('waiting', 'queued', 'retrying') RETURNING id",
+                    (now.timestamp(), queue),
+                )
+            ]
+            cascade_cancel(conn, ids, now)
+            return len(ids)
+
+
+def cascade_cancel(conn: sqlite3.Connection, ids: Sequence[int], now: datetime) -> None:
+    """Cancel (transitively) the waiting dependants of jobs that ended dead or cancelled."""
+    frontier = list(ids)
+    while frontier:
+        found: list[int] = []
+        for start in range(0, len(frontier), 500):
+            chunk = frontier[start : start + 500]
+            found += [
+                r[0]
+                for r in conn.execute(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = ?,"
+                    " error = 'a dependency ended dead or cancelled'"
+                    " WHERE state = 'waiting' AND id IN (SELECT job_id FROM job_deps"
+                    f" WHERE depends_on IN ({_placeholders(chunk)})) RETURNING id",
+                    [now.timestamp(), *chunk],
+                )
+            ]
+        frontier = found
+
+
+def release_dependants(conn: sqlite3.Connection, job_id: int, now: datetime) -> None:
+    """A job succeeded: waiting dependants whose dependencies all succeeded become queued."""
+    conn.execute(
+        "UPDATE jobs SET state = 'queued', run_at = max(run_at, ?)"
+        " WHERE state = 'waiting' AND id IN (SELECT job_id FROM job_deps WHERE depends_on = ?)"
+        " AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on"
+        "   WHERE d.job_id = jobs.id AND p.state != 'succeeded')",
+        (now.timestamp(), job_id),
+    )
+

@@ -1,0 +1,48 @@
+"""Shared fixtures: real SQLite files in tmp_path (WAL), a store, a client, a manual clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobctl.client import Client
+from jobctl.config.model import Config
+from jobctl.store import Store, open_store
+from tests.support.clock import ManualClock
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's own jobctl DB, config or systemd socket."""
+    for name in list(os.environ):
+        if name.startswith(("JOBCTL_", "NOTIFY_SOCKET", "WATCHDOG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "jobctl.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    s = open_store(str(db_path))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(db_path: Path) -> Iterator[Client]:
+    c = Client(db_path, Config())
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
