@@ -1,0 +1,139 @@
+"""One attempt's output log: bytes as produced, the tail kept, disk and memory bounded.
+
+The log is written to `path` until it holds cap/2 bytes, then moved to `path.1` (replacing the
+previous one) and started afresh, so at most `cap` bytes are on disk. On close, if output was
+dropped, `path` becomes a one-line marker followed by `path.1` and the current part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+TAIL_BYTES = 4096
+MARKER = "[jobctl: {} bytes of earlier output dropped]\n"
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+_MODE = 0o640  # job output may hold secrets: not world-readable
+
+
+def _open(path: Path) -> int:
+    try:
+        return os.open(path, _FLAGS, _MODE)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, _FLAGS, _MODE)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class CappedLog:
+    """Append-only capture of one attempt's output (see the module docstring).
+
+    `cap` <= 0 disables the cap. A failing disk (ENOSPC, EIO) stops the writing, never the
+    counting: `total` and `tail()` stay exact."""
+
+    __slots__ = ("_closed", "_fd", "_half", "_old", "_rotated", "_size", "_tail", "path", "total")
+
+    def __init__(self, path: Path, cap: int) -> None:
+        self.path = path
+        self._old = path.with_name(path.name + ".1")
+        self._half = max(cap // 2, 1) if cap > 0 else 0
+        self._fd: int | None = _open(path)
+        self._size = 0
+        self._rotated = False
+        self._closed = False
+        self._tail = bytearray()
+        self.total = 0  # bytes produced by the attempt
+
+    def write(self, data: bytes) -> None:
+        """Append `data` (any bytes; nothing is decoded)."""
+        self.total += len(data)
+        if len(data) >= TAIL_BYTES:
+            self._tail[:] = data[-TAIL_BYTES:]
+        else:
+            self._tail += data
+            if len(self._tail) > 2 * TAIL_BYTES:
+                del self._tail[:-TAIL_BYTES]
+        if self._fd is None:
+            return
+        try:
+            self._append(data)
+        except OSError:
+            self._abandon()
+
+    def _append(self, data: bytes) -> None:
+        fd = self._fd
+        assert fd is not None
+        if not self._half:
+            _write_all(fd, data)
+            return
+        view = memoryview(data)
+        while view:
+            if self._size >= self._half:
+                fd = self._rotate(fd)
+            part = view[: self._half - self._size]
+            _write_all(fd, part)
+            self._size += len(part)
+            view = view[len(part) :]
+
+    def _rotate(self, fd: int) -> int:
+        self._fd = None
+        os.close(fd)
+        os.replace(self.path, self._old)
+        self._fd = fd = _open(self.path)
+        self._size = 0
+        self._rotated = True
+        return fd
+
+    def _abandon(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def tail(self) -> bytes:
+        """The last TAIL_BYTES bytes of output."""
+        return bytes(self._tail[-TAIL_BYTES:])
+
+    def note(self, line: str) -> None:
+        """Write a line of jobctl's own (e.g. why the spawn failed); not counted as output."""
+        if self._fd is not None:
+            try:
+                _write_all(self._fd, line.encode())
+            except OSError:
+                self._abandon()
+
+    def close(self) -> None:
+        """Finish the file: join the rotated parts behind the marker. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._abandon()
+        if self._rotated:
+            with contextlib.suppress(OSError):  # else keep both parts rather than lose them
+                self._join()
+
+    def _join(self) -> None:
+        parts = [self._old, self.path]
+        kept = sum(p.stat().st_size for p in parts)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        out = _open(tmp)
+        try:
+            _write_all(out, MARKER.format(self.total - kept).encode())
+            for part in parts:
+                with open(part, "rb") as src:
+                    size = os.fstat(src.fileno()).st_size
+                    offset = 0
+                    while offset < size:
+                        sent = os.sendfile(out, src.fileno(), offset, size - offset)
+                        if not sent:
+                            break
+                        offset += sent
+        finally:
+            os.close(out)
+        os.replace(tmp, self.path)
+        self._old.unlink()

@@ -1,0 +1,104 @@
+"""Start one attempt's process in a new session, cheaply, with one-line spawn errors.
+
+The common case (no cwd) uses os.posix_spawn (vfork + exec in glibc, reports exec errors
+synchronously). A cwd, which posix_spawn cannot set in Python, falls back to subprocess.Popen.
+The command is looked up on the PATH of the *child's* environment, as execvpe would.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import subprocess
+
+# Python ignores these; a child must start with the default actions (as Popen restores them).
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+class SpawnError(Exception):
+    """The attempt could not be started; the message is one line for the operator."""
+
+
+def spawn(
+    argv: list[str], env: dict[str, str], cwd: str | None, stdin_fd: int, out_fd: int
+) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Start `argv` as leader of a new session with stdin from `stdin_fd` and stdout+stderr to
+    `out_fd`; only these three fds are inherited. Returns (pid, the Popen if one was used: its
+    returncode must be set by whoever reaps the pid). Raises SpawnError."""
+    if not argv:
+        raise SpawnError("empty command")
+    try:
+        if cwd is None and min(stdin_fd, out_fd) > 2:
+            return _posix_spawn(argv, env, stdin_fd, out_fd), None
+        return _popen(argv, env, cwd, stdin_fd, out_fd)
+    except (ValueError, TypeError) as exc:  # e.g. an embedded NUL byte
+        raise SpawnError(f"invalid command {argv[0]!r}: {exc}") from None
+
+
+def _posix_spawn(argv: list[str], env: dict[str, str], stdin_fd: int, out_fd: int) -> int:
+    path = resolve(argv[0], env)
+    actions = [
+        (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
+        (os.POSIX_SPAWN_DUP2, out_fd, 1),
+        (os.POSIX_SPAWN_DUP2, out_fd, 2),
+    ]
+    try:
+        return os.posix_spawn(
+            path, argv, env, file_actions=actions, setsid=True,
+            setsigdef=_DEFAULT_SIGNALS, setsigmask=(),
+        )  # fmt: skip
+    except OSError as exc:
+        raise SpawnError(describe(exc, argv[0], path)) from None
+
+
+def _popen(
+    argv: list[str], env: dict[str, str], cwd: str | None, stdin_fd: int, out_fd: int
+) -> tuple[int, subprocess.Popen[bytes]]:
+    try:
+        popen = subprocess.Popen(
+            argv, stdin=stdin_fd, stdout=out_fd, stderr=out_fd, cwd=cwd, env=env,
+            close_fds=True, start_new_session=True,
+        )  # fmt: skip
+    except OSError as exc:
+        if cwd is not None and exc.filename == cwd:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise SpawnError(f"no such directory: {cwd}") from None
+            raise SpawnError(f"cannot enter directory {cwd}: {exc.strerror}") from None
+        raise SpawnError(describe(exc, argv[0], exc.filename or argv[0])) from None
+    return popen.pid, popen
+
+
+def resolve(name: str, env: dict[str, str]) -> str:
+    """The executable `name` runs as: itself if it holds a "/", else the first executable
+    regular file of that name on env's PATH. Raises SpawnError."""
+    if "/" in name:
+        return name
+    denied = None
+    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory, name)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            if os.access(path, os.X_OK):
+                return path
+            denied = denied or path
+    if denied:
+        raise SpawnError(f"not executable: {denied}")
+    raise SpawnError(f"command not found: {name}")
+
+
+def describe(exc: OSError, name: str, path: str) -> str:
+    """One line for a failed exec of `name` (found at `path`)."""
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        if "/" in path and os.path.isfile(path):  # the file is there: its #! interpreter is not
+            return f"cannot execute {path}: bad interpreter"
+        return f"command not found: {name}"
+    if exc.errno == errno.EACCES:
+        return f"not executable: {path}"
+    if exc.errno == errno.ENOEXEC:
+        return f"not executable: {path} (exec format error)"
+    return f"cannot execute {path}: {exc.strerror}"

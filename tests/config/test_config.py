@@ -1,0 +1,134 @@
+"""Config loading: SPEC shapes load unchanged; every problem reported with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobctl.config.check import check_config, load_config
+from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.domain.retry import Backoff
+from jobctl.errors import ConfigError, InvalidInput
+
+SPEC_CONFIG = """\
+job_types:                    # list, like queues; names are unique
+  - name: send_email
+    command: [/usr/local/bin/send-email, --fast]   # argv list; a string is split with shlex
+    queue: critical
+    timeout: 30s
+    user: mailer              # run as this user when the daemon is root
+  - name: resize_image
+    handler: myapp.jobs:resize   # Python callable, called with the payload (a dict)
+  - name: nightly_sql
+    command: "psql -f /srv/nightly.sql | tee /var/log/nightly.log"
+    shell: true               # only with shell: true is a string run by /bin/sh -c
+schedules:
+  - name: nightly-report
+    cron: "30 2 * * *"
+    tz: Europe/Berlin
+    command: [/usr/local/bin/report]   # or job_type: NAME with payload: {...}
+    queue: bulk
+    overlap: forbid
+    misfire: once
+retention: {succeeded: 7d, dead: 30d}
+daemon: {concurrency: 8, lease: 30s, http: "127.0.0.1:8765"}
+queues:
+  - name: critical
+    concurrency: 10
+    retry_policy: {max_attempts: 5, backoff: exponential}
+  - name: bulk
+    concurrency: 4
+    retry_policy: {max_attempts: 3, backoff: fixed, base: 10s, max: 1h, jitter: full}
+    max_depth: 10000          # backpressure guard
+    shed: defer               # defer | reject: what enqueue does above max_depth
+    rate_limit: 20/s per tenant
+shadow_mode: {enabled: true, sampling_percent: 25}
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_the_spec_example_loads_unchanged(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, SPEC_CONFIG))
+    assert [q.name for q in config.queues] == ["critical", "bulk"]
+    bulk = config.queue("bulk")
+    assert bulk and bulk.retry and bulk.retry.backoff is Backoff.FIXED and bulk.max_depth == 10000
+    email = config.job_type("send_email")
+    assert email and email.command == ["/usr/local/bin/send-email", "--fast"]
+    assert email.timeout == 30 and email.queue == "critical"
+    sql = config.job_type("nightly_sql")
+    assert sql and sql.command == ["/bin/sh", "-c",
+                                   "psql -f /srv/nightly.sql | tee /var/log/nightly.log"]
+    assert config.retention == {"succeeded": 7 * 86400, "dead": 30 * 86400}
+    assert config.daemon.lease == 30 and config.shadow_mode["sampling_percent"] == 25
+
+
+def test_toml_is_accepted(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[[queues]]\nname = "bulk"\nconcurrency = 2\n', "config.toml")
+    assert load_config(path).queue("bulk").concurrency == 2  # type: ignore[union-attr]
+
+
+def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+queues:
+  - name: a
+    concurrency: 0
+  - name: a
+job_types:
+  - name: t
+    command: [x]
+    queue: nowhere
+    timeout: 5x
+bogus: 1
+""")
+    _config, problems = check_config(path)
+    text = "\n".join(problems)
+    assert f"{path}:3: concurrency must be a positive integer" in text
+    assert f"{path}:4: duplicate name 'a'" in text
+    assert f"{path}:8: unknown queue 'nowhere'" in text
+    assert f"{path}:9: invalid timeout '5x'" in text
+    assert f"{path}:10: unknown top-level key 'bogus'" in text
+    assert len(problems) == 5
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "queues:\n  - name: a\n  bad: [\n")
+    with pytest.raises(ConfigError, match=rf"{path}:\d+: invalid YAML"):
+        load_config(path)
+
+
+def test_missing_config_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_strict_queues_refuse_unknown_names(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, "queues:\n  - name: bulk\n"))
+    with pytest.raises(InvalidInput, match="unknown queue 'other'"):
+        build_spec(EnqueueOptions(command=["true"], queue="other"), config)
+    assert build_spec(EnqueueOptions(command=["true"]), config).queue == "default"
+
+
+def test_job_type_resolves_command_queue_and_policy(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, SPEC_CONFIG))
+    spec = build_spec(EnqueueOptions(job_type="send_email", payload={"to": "x"}), config)
+    assert (spec.command, spec.queue, spec.timeout, spec.user) == (
+        ["/usr/local/bin/send-email", "--fast"], "critical", 30, "mailer")  # fmt: skip
+    assert spec.retry.max_attempts == 5
+    handler = build_spec(EnqueueOptions(job_type="resize_image"), config)
+    assert (handler.command, handler.handler) == (None, "myapp.jobs:resize")
+    with pytest.raises(InvalidInput, match="unknown job type 'nope'"):
+        build_spec(EnqueueOptions(job_type="nope"), config)
+
+
+def test_queue_retry_policy_is_the_default_and_options_override(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, SPEC_CONFIG))
+    spec = build_spec(EnqueueOptions(command=["true"], queue="bulk"), config)
+    assert (spec.retry.max_attempts, spec.retry.backoff, spec.retry.base) == (3, Backoff.FIXED, 10)
+    spec = build_spec(EnqueueOptions(command=["true"], queue="bulk", max_attempts=9), config)
+    assert spec.retry.max_attempts == 9 and spec.retry.backoff is Backoff.FIXED

@@ -1,0 +1,232 @@
+"""The real daemon as a process, driven through the real CLI (SPEC "Jobs", "Execution")."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support.cli import Jobctl
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def _marker() -> str:
+    return f"1000.{random.randint(100000, 999999)}"
+
+
+def _alive_with_arg(token: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if token in (proc.info["cmdline"] or []) and proc.info["status"] != "zombie":
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_success_captures_output_and_attempt_facts(jc: Jobctl) -> None:
+    jc.start_daemon()
+    job_id = jc.enqueue("--", "sh", "-c", "echo to-out; echo to-err >&2")
+    job = jc.wait_state(job_id, "succeeded")
+    assert (job["exit_code"], job["attempts"], job["failure_class"]) == (0, 1, None)
+    (attempt,) = job["attempt_log"]
+    assert attempt["exit_code"] == 0 and attempt["duration"] >= 0
+    assert attempt["max_rss"] and attempt["max_rss"] > 0
+    assert "to-out" in job["output_tail"] and "to-err" in job["output_tail"]
+    assert jc.ok("logs", str(job_id)) == "to-out\nto-err\n"
+
+
+def test_failure_retries_then_dies_with_a_dlq_entry(jc: Jobctl) -> None:
+    jc.start_daemon()
+    job_id = jc.enqueue("--max-attempts", "3", "--backoff-base", "100ms", "--backoff-max",
+                        "200ms", "--", "sh", "-c", "echo nope; exit 4")  # fmt: skip
+    job = jc.wait_state(job_id, "dead")
+    assert [a["attempt"] for a in job["attempt_log"]] == [1, 2, 3]
+    assert job["failure_class"] == "exit" and job["exit_code"] == 4
+    (entry,) = jc.json("dlq", "list")
+    assert entry["job_id"] == job_id and entry["id"] == job["dlq_id"]
+    assert "nope" in entry["output_tail"]
+
+
+def test_spawn_failure_is_not_retried(jc: Jobctl) -> None:
+    jc.start_daemon()
+    job_id = jc.enqueue("--", "/nonexistent/command-xyz")
+    job = jc.wait_state(job_id, "dead")
+    assert (job["attempts"], job["failure_class"]) == (1, "spawn")
+
+
+def test_timeout_kills_the_whole_process_tree(jc: Jobctl) -> None:
+    jc.start_daemon()
+    m1, m2 = _marker(), _marker()
+    script = f"sleep {m1} & setsid sleep {m2} & sleep {m1}"
+    job_id = jc.enqueue("--timeout", "1s", "--max-attempts", "1", "--", "sh", "-c", script)
+    wait_until(lambda: _alive_with_arg(m1), 15, what="the job's children")
+    job = jc.wait_state(job_id, "dead")
+    assert job["failure_class"] == "timeout"
+    wait_until(lambda: not _alive_with_arg(m1) and not _alive_with_arg(m2), 15,
+               what="no survivor of the timed-out tree")  # fmt: skip
+
+
+def test_cancel_of_a_running_job_terminates_it(jc: Jobctl) -> None:
+    jc.start_daemon()
+    marker = _marker()
+    job_id = jc.enqueue("--", "sleep", marker)
+    jc.wait_state(job_id, "running")
+    wait_until(lambda: _alive_with_arg(marker), 10, what="the job's process")
+    jc.ok("cancel", str(job_id))
+    assert jc.wait_state(job_id, "cancelled", "succeeded", "dead")["state"] == "cancelled"
+    wait_until(lambda: not _alive_with_arg(marker), 10, what="the process gone")
+
+
+def test_ordering_key_serialises_in_enqueue_order(jc: Jobctl) -> None:
+    log = jc.tmp / "order.log"
+    ids = [
+        jc.enqueue("--ordering-key", "acct-1", "--", "sh", "-c",
+                   f"echo start {n} >> {log}; sleep 0.2; echo end {n} >> {log}")  # fmt: skip
+        for n in range(4)
+    ]
+    jc.start_daemon("--concurrency", "4")
+    for job_id in ids:
+        jc.wait_state(job_id, "succeeded")
+    lines = log.read_text().split("\n")[:-1]
+    assert lines == [f"{kind} {n}" for n in range(4) for kind in ("start", "end")]
+
+
+def test_after_waits_and_a_dead_dependency_cascades(jc: Jobctl) -> None:
+    first = jc.enqueue("--max-attempts", "1", "--", "sh", "-c", "sleep 0.3; exit 1")
+    second = jc.enqueue("--after", str(first), "--", "true")
+    third = jc.enqueue("--after", str(second), "--", "true")
+    assert jc.show(second)["state"] == "waiting"
+    ok_first = jc.enqueue("--", "true")
+    ok_second = jc.enqueue("--after", str(ok_first), "--", "true")
+    jc.start_daemon("--concurrency", "4")
+    assert jc.wait_state(third, "cancelled")["state"] == "cancelled"
+    assert jc.show(second)["state"] == "cancelled"
+    done = jc.wait_state(ok_second, "succeeded")
+    assert done["started_at"] >= jc.show(ok_first)["finished_at"]
+
+
+def test_unknown_after_is_invalid_and_writes_nothing(jc: Jobctl) -> None:
+    res = jc.run("enqueue", "--after", "4242", "--", "true")
+    assert res.rc == 2 and "4242" in res.err and res.out == ""
+    assert jc.json("list") == []
+
+
+def test_key_deduplicates_while_live(jc: Jobctl) -> None:
+    a = jc.enqueue("--key", "deploy-42", "--in", "1h", "--", "true")
+    assert jc.enqueue("--key", "deploy-42", "--in", "1h", "--", "true") == a
+    assert len(jc.json("list")) == 1
+
+
+def test_wait_returns_the_exit_code_and_128_plus_signal(jc: Jobctl) -> None:
+    jc.start_daemon()
+    assert jc.run("enqueue", "--wait", "--max-attempts", "1", "--", "sh", "-c", "exit 9").rc == 9
+    res = jc.run("enqueue", "--wait", "--max-attempts", "1", "--", "sh", "-c", "kill -TERM $$")
+    assert res.rc == 128 + signal.SIGTERM
+    assert jc.run("enqueue", "--wait", "--", "true").rc == 0
+
+
+def test_non_utf8_and_huge_output_are_captured(jc: Jobctl) -> None:
+    jc.start_daemon()
+    binary = jc.enqueue("--", sys.executable, "-c",
+                        "import sys; sys.stdout.buffer.write(b'\\xff\\xfe ok\\n')")  # fmt: skip
+    huge = jc.enqueue("--", sys.executable, "-c",
+                      "import sys\nfor i in range(400000): print('line', i)\nprint('LAST')")
+    jc.wait_state(binary, "succeeded")
+    raw = jc.run("logs", str(binary))
+    assert "ok" in raw.out
+    job = jc.wait_state(huge, "succeeded")
+    assert job["output_tail"].rstrip().endswith("LAST")
+    assert "LAST" in jc.ok("logs", str(huge))
+
+
+def test_environment_payload_and_checkpoint(jc: Jobctl) -> None:
+    out = jc.tmp / "env.txt"
+    script = (
+        f'printf "%s|%s|%s|%s|" "$JOBCTL_JOB_ID" "$JOBCTL_QUEUE" "$JOBCTL_PAYLOAD" "$X" > {out};'
+        f" cat >> {out}; jobctl checkpoint set step-7"
+    )
+    job_id = jc.enqueue("--payload", '{"n": 1}', "--env", "X=y z", "--", "sh", "-c", script)
+    jc.start_daemon()
+    job = jc.wait_state(job_id, "succeeded", "dead")
+    assert job["state"] == "succeeded", job
+    assert out.read_text() == f'{job_id}|default|{{"n": 1}}|y z|{{"n": 1}}'
+    assert jc.json("show", str(job_id))["checkpoint"] == "step-7"
+
+
+def test_burst_runs_until_idle_and_exits_0(jc: Jobctl) -> None:
+    ids = [jc.enqueue("--", "true") for _ in range(5)]
+    later = jc.enqueue("--in", "1h", "--", "true")
+    assert jc.run("daemon", "--burst").rc == 0
+    assert {jc.show(i)["state"] for i in ids} == {"succeeded"}
+    assert jc.show(later)["state"] == "scheduled"
+
+
+def test_second_daemon_on_the_same_node_exits_75_naming_the_holder(jc: Jobctl) -> None:
+    first = jc.start_daemon()
+    res = jc.run("daemon", "--burst")
+    assert res.rc == 75 and str(first.pid) in res.err
+
+
+def test_sigterm_lets_a_job_finish_inside_the_grace_period(jc: Jobctl) -> None:
+    daemon = jc.start_daemon("--grace", "10s")
+    job_id = jc.enqueue("--", "sh", "-c", "sleep 1; echo done")
+    jc.wait_state(job_id, "running")
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(20) == 0
+    assert jc.show(job_id)["state"] == "succeeded"
+
+
+def test_sigterm_requeues_a_job_outliving_the_grace_without_spending_it(jc: Jobctl) -> None:
+    daemon = jc.start_daemon("--grace", "500ms")
+    marker = _marker()
+    job_id = jc.enqueue("--", "sleep", marker)
+    jc.wait_state(job_id, "running")
+    wait_until(lambda: _alive_with_arg(marker), 10, what="the job's process")
+    started = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
+    assert time.monotonic() - started < 15
+    job = jc.show(job_id)
+    assert (job["state"], job["attempts"]) == ("queued", 0)
+    assert not _alive_with_arg(marker)
+
+
+def test_handler_job_types_run_in_the_daemon(jc: Jobctl, tmp_path: Path) -> None:
+    (tmp_path / "handlers_mod.py").write_text(
+        "import json, os\n"
+        "def record(payload):\n"
+        "    open(os.environ['HANDLER_OUT'], 'a').write(json.dumps(payload) + '\\n')\n"
+        "def boom(payload):\n"
+        "    raise ValueError('bad payload')\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("job_types:\n  - name: record\n    handler: handlers_mod:record\n"
+                      "  - name: boom\n    handler: handlers_mod:boom\n")  # fmt: skip
+    jc.env.update(JOBCTL_CONFIG=str(config), PYTHONPATH=str(tmp_path),
+                  HANDLER_OUT=str(tmp_path / "out.jsonl"))  # fmt: skip
+    ok = jc.enqueue("--type", "record", "--payload", '{"a": 1}')
+    bad = jc.enqueue("--type", "boom", "--max-attempts", "1")
+    jc.start_daemon()
+    assert jc.wait_state(ok, "succeeded", "dead")["state"] == "succeeded"
+    assert (tmp_path / "out.jsonl").read_text() == '{"a": 1}\n'
+    dead = jc.wait_state(bad, "dead")
+    assert "bad payload" in (dead["output_tail"] or "")
+
+
+def test_a_job_enqueued_while_idle_starts_quickly(jc: Jobctl) -> None:
+    jc.start_daemon()
+    time.sleep(0.5)  # the daemon has gone idle
+    job_id = jc.enqueue("--", "true")
+    job = jc.wait_state(job_id, "succeeded", timeout=10)
+    assert job["attempts"] == 1
+

@@ -1,0 +1,87 @@
+"""Run the installed `jobctl` as a real subprocess, and the real daemon as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.waiting import wait_until
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+@dataclass(frozen=True)
+class Result:
+    rc: int
+    out: str
+    err: str
+
+
+class Jobctl:
+    """`jobctl` with its own DB under tmp_path and a clean environment."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.db = tmp / "jobctl.db"
+        bin_dir = Path(sys.executable).parent
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
+        self.env.update(JOBCTL_DB=str(self.db), NO_COLOR="1", PYTHONUNBUFFERED="1",
+                        PATH=f"{bin_dir}{os.pathsep}{self.env.get('PATH', '')}")  # fmt: skip
+        self.argv0 = [sys.executable, "-m", "jobctl"]
+        self.daemons: list[subprocess.Popen[bytes]] = []
+
+    def run(self, *args: str, input: bytes | None = None, timeout: float = 60) -> Result:
+        proc = subprocess.run([*self.argv0, *args], input=input, capture_output=True,
+                              env=self.env, timeout=timeout, cwd=self.tmp)  # fmt: skip
+        res = Result(proc.returncode, proc.stdout.decode(errors="replace"),
+                     proc.stderr.decode(errors="replace"))  # fmt: skip
+        assert TRACEBACK not in res.err, f"traceback from jobctl {args}:\n{res.err}"
+        return res
+
+    def ok(self, *args: str, **kw: Any) -> str:
+        res = self.run(*args, **kw)
+        assert res.rc == 0, f"jobctl {args} exited {res.rc}\n{res.out}\n{res.err}"
+        return res.out
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok("-o", "json", *args))
+
+    def enqueue(self, *args: str) -> int:
+        return int(self.ok("enqueue", *args).strip())
+
+    def show(self, job_id: int) -> dict[str, Any]:
+        return self.json("show", str(job_id))  # type: ignore[no-any-return]
+
+    def wait_state(self, job_id: int, *states: str, timeout: float = 30) -> dict[str, Any]:
+        return wait_until(lambda: (j := self.show(job_id))["state"] in states and j,
+                          timeout, 0.1, f"job {job_id} in {states}")  # fmt: skip
+
+    def start_daemon(self, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"daemon-{len(self.daemons)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen([*self.argv0, "daemon", "--grace", "2s", *args], env=self.env,
+                                stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+        log.close()
+        self.daemons.append(proc)
+        wait_until(lambda: any(d["pid"] == proc.pid for d in self.json("status")["daemons"])
+                   or proc.poll() is not None, 15, 0.1, "daemon registered")  # fmt: skip
+        assert proc.poll() is None, self.daemon_log(len(self.daemons) - 1)
+        return proc
+
+    def daemon_log(self, index: int = 0) -> str:
+        return (self.tmp / f"daemon-{index}.log").read_text(errors="replace")
+
+    def stop_daemons(self) -> None:
+        for proc in self.daemons:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
