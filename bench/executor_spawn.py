@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobctl.runtime.executor import Executor, Launch  # noqa: E402
+from jobctl.runtime.executor import Executor, Launch
 
 
 def run_executor(jobs: int, concurrency: int, log_dir: Path, cwd: str | None) -> float:
@@ -45,9 +45,7 @@ def run_executor(jobs: int, concurrency: int, log_dir: Path, cwd: str | None) ->
 
 def run_xargs(jobs: int, concurrency: int) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        f"seq {jobs} | xargs -P {concurrency} -n 1 true", shell=True, check=True
-    )
+    subprocess.run(f"seq {jobs} | xargs -P {concurrency} -n 1 true", shell=True, check=True)
     return time.perf_counter() - started
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.clock import utcnow
 from jobctl.config.model import Config
@@ -17,9 +17,10 @@ from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for
 from jobctl.store import Store, db_path_from, open_store
-from jobctl.store.sqlite.daemons import DaemonInfo
-from jobctl.store.sqlite.jobs import CancelResult, Enqueued
-from jobctl.store.sqlite.stats import QueueFigures
+
+if TYPE_CHECKING:
+    from jobctl.store.sqlite.daemons import DaemonInfo
+    from jobctl.store.sqlite.jobs import CancelResult, Enqueued
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _p95(values: list[float]) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 class Client:
@@ -95,7 +96,9 @@ class Client:
         """Validate every option set first, then enqueue all in one transaction."""
         return self.enqueue_specs([build_spec(o, self.config) for o in options])
 
-    def enqueue_specs(self, specs: Sequence[JobSpec], now: datetime | None = None) -> list[Enqueued]:
+    def enqueue_specs(
+        self, specs: Sequence[JobSpec], now: datetime | None = None
+    ) -> list[Enqueued]:
         if not specs:
             return []
         return self.store.jobs.enqueue(specs, now or utcnow())
@@ -121,8 +124,10 @@ class Client:
         attempts = self.attempts(job_id)
         if not attempts:
             raise NotFound(f"job {job_id} has not run yet: no output")
-        chosen = attempts[-1] if attempt is None else next(
-            (a for a in attempts if a.attempt == attempt), None
+        chosen = (
+            attempts[-1]
+            if attempt is None
+            else next((a for a in attempts if a.attempt == attempt), None)
         )
         if chosen is None:
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
@@ -131,6 +136,8 @@ class Client:
         return Path(chosen.log_path)
 
     def status(self) -> Status:
+        from jobctl.store.sqlite.stats import QueueFigures
+
         now = utcnow()
         figures = self.store.stats.queue_figures(now)
         paused = self.store.queues.paused()
@@ -142,17 +149,26 @@ class Client:
             lag = now.timestamp() - f.oldest_ready_at if f.oldest_ready_at is not None else 0.0
             rows.append(
                 QueueStatus(
-                    queue=name, ready=f.ready, scheduled=f.scheduled, running=f.running,
-                    retrying=f.retrying, waiting=f.waiting, failed_24h=f.failed_24h,
-                    dead=f.dead, lag_seconds=round(max(0.0, lag), 3),
-                    p95_wait_seconds=_p95(f.waits), paused=name in paused,
+                    queue=name,
+                    ready=f.ready,
+                    scheduled=f.scheduled,
+                    running=f.running,
+                    retrying=f.retrying,
+                    waiting=f.waiting,
+                    failed_24h=f.failed_24h,
+                    dead=f.dead,
+                    lag_seconds=round(max(0.0, lag), 3),
+                    p95_wait_seconds=_p95(f.waits),
+                    paused=name in paused,
                     concurrency=queue_config.concurrency if queue_config else None,
-                )  # fmt: skip
+                )
             )
         return Status(rows, self.store.daemons.live(now))
 
     # --- acting --------------------------------------------------------------------------
-    def cancel(self, ids: Sequence[int], reason: str = "cancelled by operator") -> list[CancelResult]:
+    def cancel(
+        self, ids: Sequence[int], reason: str = "cancelled by operator"
+    ) -> list[CancelResult]:
         return self.store.jobs.cancel(list(ids), utcnow(), reason)
 
     def retry(self, ids: Sequence[int]) -> list[int]:

@@ -39,7 +39,9 @@ def init(ctx: typer.Context) -> None:
 @config_app.command("check")
 def check(
     ctx: typer.Context,
-    file: Annotated[str | None, typer.Argument(help="Config file (default: the active one).")] = None,
+    file: Annotated[
+        str | None, typer.Argument(help="Config file (default: the active one).")
+    ] = None,
 ) -> None:
     """Validate a config: every problem listed with file:line; exit 2 if any."""
     from jobctl.config.check import check_config

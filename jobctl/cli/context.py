@@ -26,12 +26,16 @@ class AppState:
 
     def config(self) -> Config:
         if self._config is None:
-            from jobctl.config.check import load_config
             from jobctl.config.load import resolve_config_path
             from jobctl.config.model import Config
 
             path, _required = resolve_config_path(self.config_path)
-            self._config = load_config(path) if path else Config()
+            if path is None:
+                self._config = Config()
+            else:
+                from jobctl.config.check import load_config
+
+                self._config = load_config(path)
         return self._config
 
     def client(self) -> Client:

@@ -14,9 +14,7 @@ from jobctl.cli.context import state
 def daemon(
     ctx: typer.Context,
     concurrency: Annotated[int | None, typer.Option(help="Jobs run at once (default 8).")] = None,
-    queues: Annotated[
-        str | None, typer.Option(help="Only these queues, comma-separated.")
-    ] = None,
+    queues: Annotated[str | None, typer.Option(help="Only these queues, comma-separated.")] = None,
     http: Annotated[str | None, typer.Option(help="Serve the HTTP API on HOST:PORT.")] = None,
     burst: Annotated[bool, typer.Option(help="Exit 0 once no job is ready or running.")] = False,
     lease: Annotated[str | None, typer.Option(help="Lease of a claimed job (default 30s).")] = None,
@@ -27,9 +25,7 @@ def daemon(
         str | None,
         typer.Option(envvar="JOBCTL_NODE", help="Node name (default: the host name)."),
     ] = None,
-    log_format: Annotated[
-        str | None, typer.Option(help="logfmt or json (default logfmt).")
-    ] = None,
+    log_format: Annotated[str | None, typer.Option(help="logfmt or json (default logfmt).")] = None,
 ) -> None:
     """Run the daemon in the foreground: claim ready jobs and run them."""
     from jobctl.cli import parse
@@ -61,9 +57,13 @@ def daemon(
     if http or conf.http:
         raise InvalidInput("--http: the HTTP API is not available in this version yet")
     options = DaemonOptions(
-        node=node or default_node(), concurrency=concurrency or conf.concurrency, queues=wanted,
-        lease=lease_s, grace=conf.grace if grace_s is None else grace_s, burst=burst,
-    )  # fmt: skip
+        node=node or default_node(),
+        concurrency=concurrency or conf.concurrency,
+        queues=wanted,
+        lease=lease_s,
+        grace=conf.grace if grace_s is None else grace_s,
+        burst=burst,
+    )
 
     def reload() -> Config:
         path, _ = resolve_config_path(app_state.config_path)

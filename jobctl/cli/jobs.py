@@ -30,9 +30,7 @@ def enqueue(
     in_: Annotated[str | None, typer.Option("--in", help="Run after this duration.")] = None,
     priority: Annotated[int | None, typer.Option(help="Higher runs first.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Attempts before dead.")] = None,
-    backoff: Annotated[
-        str | None, typer.Option(help="exponential, fixed or linear.")
-    ] = None,
+    backoff: Annotated[str | None, typer.Option(help="exponential, fixed or linear.")] = None,
     backoff_base: Annotated[str | None, typer.Option(help="Backoff base duration.")] = None,
     backoff_max: Annotated[str | None, typer.Option(help="Backoff cap.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Kill the attempt after this.")] = None,
@@ -75,16 +73,26 @@ def enqueue(
             run_at = now + parse_duration(in_, "--in")
         options = [
             EnqueueOptions(
-                command=command or None, shell=shell, job_type=job_type,
-                payload=parse.payload(payload), queue=queue, name=name, priority=priority,
-                run_at=run_at, max_attempts=max_attempts,
+                command=command or None,
+                shell=shell,
+                job_type=job_type,
+                payload=parse.payload(payload),
+                queue=queue,
+                name=name,
+                priority=priority,
+                run_at=run_at,
+                max_attempts=max_attempts,
                 backoff=parse_backoff(backoff) if backoff else None,
                 backoff_base=parse.seconds(backoff_base, "--backoff-base"),
                 backoff_max=parse.seconds(backoff_max, "--backoff-max"),
-                timeout=parse.seconds(timeout, "--timeout"), key=key, ordering_key=ordering_key,
-                depends_on=tuple(parse.job_ids(after)), tenant=tenant, env=parse.env_pairs(env),
+                timeout=parse.seconds(timeout, "--timeout"),
+                key=key,
+                ordering_key=ordering_key,
+                depends_on=tuple(parse.job_ids(after)),
+                tenant=tenant,
+                env=parse.env_pairs(env),
                 cwd=cwd,
-            )  # fmt: skip
+            )
         ]
     client = app_state.client()
     enqueued = client.enqueue_options(options)
@@ -114,9 +122,12 @@ def list_(
     ctx: typer.Context,
     state_: Annotated[
         list[str] | None,
-        typer.Option("--state", help="waiting, queued, scheduled, running, retrying, "
-                     "succeeded, dead or cancelled (repeatable)."),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--state",
+            help="waiting, queued, scheduled, running, retrying, "
+            "succeeded, dead or cancelled (repeatable).",
+        ),
+    ] = None,
     queue: Queue = None,
     since: Since = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 100,
@@ -127,8 +138,16 @@ def list_(
     from jobctl.errors import InvalidInput
     from jobctl.ops.shapes import job_shape
 
-    valid = {"waiting", "queued", "scheduled", "running", "retrying", "succeeded", "dead",
-             "cancelled"}  # fmt: skip
+    valid = {
+        "waiting",
+        "queued",
+        "scheduled",
+        "running",
+        "retrying",
+        "succeeded",
+        "dead",
+        "cancelled",
+    }
     for value in state_ or []:
         if value not in valid:
             raise InvalidInput(f"invalid --state {value!r}: use one of {', '.join(sorted(valid))}")
@@ -141,8 +160,9 @@ def list_(
         return
     from jobctl.cli.views import job_rows
 
-    render.print_table(["id", "state", "queue", "attempts", "created", "name/command"],
-                       job_rows(jobs, now))  # fmt: skip
+    render.print_table(
+        ["id", "state", "queue", "attempts", "created", "name/command"], job_rows(jobs, now)
+    )
 
 
 @app.command()
@@ -162,8 +182,9 @@ def status(
 
 
 @app.command()
-def show(ctx: typer.Context, job: Annotated[str, typer.Argument(help="Job id.")],
-         output: Output = None) -> None:  # fmt: skip
+def show(
+    ctx: typer.Context, job: Annotated[str, typer.Argument(help="Job id.")], output: Output = None
+) -> None:
     """Everything about a job: command, payload, attempts, last error, output tail."""
     from jobctl.cli import views
 
@@ -250,15 +271,15 @@ def wait(
 
 
 @app.command()
-def explain(ctx: typer.Context, job: Annotated[str, typer.Argument(help="Job id.")],
-            output: Output = None) -> None:  # fmt: skip
+def explain(
+    ctx: typer.Context, job: Annotated[str, typer.Argument(help="Job id.")], output: Output = None
+) -> None:
     """Why this job is not running right now: one sentence plus the facts."""
     from jobctl.clock import utcnow
     from jobctl.ops.explain import explain as explain_job
 
     app_state = state(ctx)
-    result = explain_job(app_state.client().store, app_state.config(), parse.job_id(job),
-                         utcnow())  # fmt: skip
+    result = explain_job(app_state.client().store, app_state.config(), parse.job_id(job), utcnow())
     if wants_json(ctx, output):
         render.print_json(result.__dict__)
         return

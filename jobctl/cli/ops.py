@@ -15,8 +15,9 @@ from jobctl.cli.options import Output, Queue, Since
 checkpoint_app = typer.Typer(
     help="Read or save the checkpoint of the current job (inside a job).", no_args_is_help=True
 )
-dlq_app = typer.Typer(help="The dead-letter queue: jobs that ran out of attempts.",
-                      no_args_is_help=True)  # fmt: skip
+dlq_app = typer.Typer(
+    help="The dead-letter queue: jobs that ran out of attempts.", no_args_is_help=True
+)
 app.add_typer(checkpoint_app, name="checkpoint")
 app.add_typer(dlq_app, name="dlq")
 
@@ -66,14 +67,27 @@ def dlq_list(
         return
     render.print_table(
         ["id", "job", "queue", "class", "created", "replayed as", "error"],
-        [[e.id, e.job_id, e.queue, e.failure_class, render.local_time(e.created_at),
-          e.replayed_job_id, (e.error or "")[:60]] for e in entries],
-    )  # fmt: skip
+        [
+            [
+                e.id,
+                e.job_id,
+                e.queue,
+                e.failure_class,
+                render.local_time(e.created_at),
+                e.replayed_job_id,
+                (e.error or "")[:60],
+            ]
+            for e in entries
+        ],
+    )
 
 
 @dlq_app.command("show")
-def dlq_show(ctx: typer.Context, entry: Annotated[str, typer.Argument(help="DLQ entry id.")],
-             output: Output = None) -> None:  # fmt: skip
+def dlq_show(
+    ctx: typer.Context,
+    entry: Annotated[str, typer.Argument(help="DLQ entry id.")],
+    output: Output = None,
+) -> None:
     """One dead-letter entry: payload, error, output tail."""
     from jobctl.ops.shapes import dlq_shape
 

@@ -26,12 +26,18 @@ def list_queues(ctx: typer.Context, output: Output = None) -> None:
     rows = []
     for q in report.queues:
         conf = config.queue(q.queue)
-        rows.append({
-            "name": q.queue, "concurrency": conf.concurrency if conf else None,
-            "paused": q.paused, "ready": q.ready, "running": q.running,
-            "max_depth": conf.max_depth if conf else None, "shed": conf.shed if conf else None,
-            "rate_limit": conf.rate_limit if conf else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": q.queue,
+                "concurrency": conf.concurrency if conf else None,
+                "paused": q.paused,
+                "ready": q.ready,
+                "running": q.running,
+                "max_depth": conf.max_depth if conf else None,
+                "shed": conf.shed if conf else None,
+                "rate_limit": conf.rate_limit if conf else None,
+            }
+        )
     if wants_json(ctx, output):
         render.print_json(rows)
         return

@@ -25,8 +25,14 @@ def what(job: Job) -> str:
 
 def job_rows(jobs: list[Job], now: datetime) -> list[list[Any]]:
     return [
-        [j.id, j.display_state(now), j.queue, f"{j.attempts}/{j.max_attempts}",
-         render.local_time(j.created_at), what(j)]  # fmt: skip
+        [
+            j.id,
+            j.display_state(now),
+            j.queue,
+            f"{j.attempts}/{j.max_attempts}",
+            render.local_time(j.created_at),
+            what(j),
+        ]
         for j in jobs
     ]
 
@@ -53,43 +59,79 @@ def status(report: Status, as_json: bool) -> None:
             {
                 "queues": [
                     {
-                        "queue": q.queue, "ready": q.ready, "scheduled": q.scheduled,
-                        "running": q.running, "retrying": q.retrying, "waiting": q.waiting,
-                        "failed_24h": q.failed_24h, "dead": q.dead, "lag_seconds": q.lag_seconds,
-                        "p95_wait_seconds": q.p95_wait_seconds, "paused": q.paused,
-                    }  # fmt: skip
+                        "queue": q.queue,
+                        "ready": q.ready,
+                        "scheduled": q.scheduled,
+                        "running": q.running,
+                        "retrying": q.retrying,
+                        "waiting": q.waiting,
+                        "failed_24h": q.failed_24h,
+                        "dead": q.dead,
+                        "lag_seconds": q.lag_seconds,
+                        "p95_wait_seconds": q.p95_wait_seconds,
+                        "paused": q.paused,
+                    }
                     for q in report.queues
                 ],
                 "daemons": [
                     {
-                        "node": d.node, "host": d.host, "pid": d.pid, "version": d.version,
-                        "queues": d.queues, "started_at": iso_z(d.started_at),
+                        "node": d.node,
+                        "host": d.host,
+                        "pid": d.pid,
+                        "version": d.version,
+                        "queues": d.queues,
+                        "started_at": iso_z(d.started_at),
                         "heartbeat_at": iso_z(d.heartbeat_at),
-                    }  # fmt: skip
+                    }
                     for d in report.daemons
                 ],
             }
         )
         return
     render.print_table(
-        ["queue", "ready", "scheduled", "running", "retrying", "failed 24h", "dead", "lag",
-         "p95 wait"],
         [
-            [q.queue + (" (paused)" if q.paused else ""), q.ready, q.scheduled, q.running,
-             q.retrying, q.failed_24h, q.dead, format_duration(q.lag_seconds),
-             format_duration(q.p95_wait_seconds)]
+            "queue",
+            "ready",
+            "scheduled",
+            "running",
+            "retrying",
+            "failed 24h",
+            "dead",
+            "lag",
+            "p95 wait",
+        ],
+        [
+            [
+                q.queue + (" (paused)" if q.paused else ""),
+                q.ready,
+                q.scheduled,
+                q.running,
+                q.retrying,
+                q.failed_24h,
+                q.dead,
+                format_duration(q.lag_seconds),
+                format_duration(q.p95_wait_seconds),
+            ]
             for q in report.queues
         ],
-    )  # fmt: skip
+    )
     render.say("")
     if not report.daemons:
         render.say("no live daemon (start one with `jobctl daemon`)")
         return
     render.print_table(
         ["node", "host", "pid", "started", "last heartbeat"],
-        [[d.node, d.host, d.pid, render.local_time(d.started_at),
-          render.local_time(d.heartbeat_at)] for d in report.daemons],
-    )  # fmt: skip
+        [
+            [
+                d.node,
+                d.host,
+                d.pid,
+                render.local_time(d.started_at),
+                render.local_time(d.heartbeat_at),
+            ]
+            for d in report.daemons
+        ],
+    )
 
 
 def show(job: Job, attempts: list[Attempt], as_json: bool) -> None:
@@ -98,21 +140,30 @@ def show(job: Job, attempts: list[Attempt], as_json: bool) -> None:
         render.print_json(show_shape(job, attempts, now))
         return
     fields = [
-        ("id", job.id), ("name", job.name), ("state", job.display_state(now)),
+        ("id", job.id),
+        ("name", job.name),
+        ("state", job.display_state(now)),
         ("queue", job.queue),
         ("command", shlex.join(job.command) if job.command else None),
-        ("job type", job.job_type), ("handler", job.handler),
+        ("job type", job.job_type),
+        ("handler", job.handler),
         ("payload", None if job.payload is None else job_shape(job, now)["payload"]),
-        ("priority", job.priority), ("created", render.local_time(job.created_at)),
+        ("priority", job.priority),
+        ("created", render.local_time(job.created_at)),
         ("run at", render.local_time(job.run_at)),
         ("attempts", f"{job.attempts}/{job.max_attempts}"),
         ("timeout", format_duration(job.timeout) if job.timeout else None),
-        ("key", job.key), ("ordering key", job.ordering_key), ("tenant", job.tenant),
+        ("key", job.key),
+        ("ordering key", job.ordering_key),
+        ("tenant", job.tenant),
         ("depends on", ", ".join(map(str, job.depends_on)) or None),
         ("retry after", render.local_time(job.retry_after) if job.retry_after else None),
-        ("exit code", job.exit_code), ("failure", job.failure_class), ("error", job.error),
-        ("dlq entry", job.dlq_id), ("checkpoint", job.checkpoint),
-    ]  # fmt: skip
+        ("exit code", job.exit_code),
+        ("failure", job.failure_class),
+        ("error", job.error),
+        ("dlq entry", job.dlq_id),
+        ("checkpoint", job.checkpoint),
+    ]
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
         if value is not None:
@@ -120,14 +171,32 @@ def show(job: Job, attempts: list[Attempt], as_json: bool) -> None:
     if attempts:
         render.say("")
         render.print_table(
-            ["attempt", "node", "started", "duration", "exit", "signal", "failure", "max rss",
-             "cpu"],
-            [[a.attempt, a.node, render.local_time(a.started_at), format_duration(a.duration),
-              a.exit_code, a.signal, a.failure_class,
-              f"{a.max_rss // 1024} KiB" if a.max_rss else None,
-              f"{a.cpu_seconds:.2f}s" if a.cpu_seconds is not None else None]
-             for a in attempts],
-        )  # fmt: skip
+            [
+                "attempt",
+                "node",
+                "started",
+                "duration",
+                "exit",
+                "signal",
+                "failure",
+                "max rss",
+                "cpu",
+            ],
+            [
+                [
+                    a.attempt,
+                    a.node,
+                    render.local_time(a.started_at),
+                    format_duration(a.duration),
+                    a.exit_code,
+                    a.signal,
+                    a.failure_class,
+                    f"{a.max_rss // 1024} KiB" if a.max_rss else None,
+                    f"{a.cpu_seconds:.2f}s" if a.cpu_seconds is not None else None,
+                ]
+                for a in attempts
+            ],
+        )
     if job.output_tail:
         render.say("")
         render.say("--- output tail ---")

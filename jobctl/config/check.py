@@ -13,19 +13,52 @@ from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
 from jobctl.errors import ConfigError, InvalidInput
 
 TOP_KEYS = {
-    "queues", "job_types", "schedules", "retention", "daemon", "shadow_mode", "durability",
-    "strict_queues", "non_retryable_exit_codes", "log_cap", "log_dir", "kafka",
-}  # fmt: skip
+    "queues",
+    "job_types",
+    "schedules",
+    "retention",
+    "daemon",
+    "shadow_mode",
+    "durability",
+    "strict_queues",
+    "non_retryable_exit_codes",
+    "log_cap",
+    "log_dir",
+    "kafka",
+}
 QUEUE_KEYS = {"name", "concurrency", "retry_policy", "max_depth", "shed", "rate_limit"}
 RETRY_KEYS = {"max_attempts", "backoff", "base", "max", "jitter"}
 JOB_TYPE_KEYS = {
-    "name", "command", "handler", "shell", "queue", "timeout", "user", "group", "retry_policy",
-}  # fmt: skip
+    "name",
+    "command",
+    "handler",
+    "shell",
+    "queue",
+    "timeout",
+    "user",
+    "group",
+    "retry_policy",
+}
 DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format"}
 SCHEDULE_KEYS = {
-    "name", "cron", "tz", "command", "job_type", "payload", "queue", "overlap", "misfire",
-    "jitter", "dst_gap", "dst_repeat", "timeout", "max_attempts", "shadow", "enabled", "shell",
-}  # fmt: skip
+    "name",
+    "cron",
+    "tz",
+    "command",
+    "job_type",
+    "payload",
+    "queue",
+    "overlap",
+    "misfire",
+    "jitter",
+    "dst_gap",
+    "dst_repeat",
+    "timeout",
+    "max_attempts",
+    "shadow",
+    "enabled",
+    "shell",
+}
 
 
 class _Problems:
@@ -86,7 +119,9 @@ def check_config(path: str | Path) -> tuple[Config, list[str]]:
     return config, p.items
 
 
-def _unknown_keys(p: _Problems, path: tuple[Any, ...], obj: Any, known: set[str], what: str) -> None:
+def _unknown_keys(
+    p: _Problems, path: tuple[Any, ...], obj: Any, known: set[str], what: str
+) -> None:
     if isinstance(obj, dict):
         for key in obj:
             if key not in known:
@@ -205,7 +240,9 @@ def _job_types(p: _Problems, value: Any) -> list[JobType]:
             p.add(path, f"job type {item['name']!r} needs exactly one of command or handler")
         if handler is not None and (not isinstance(handler, str) or ":" not in handler):
             p.add((*path, "handler"), f"invalid handler {handler!r}: use module:function")
-        argv = None if command is None else p.guard((*path, "command"), command_argv, command, shell)
+        argv = (
+            None if command is None else p.guard((*path, "command"), command_argv, command, shell)
+        )
         out.append(
             JobType(
                 name=item["name"],
@@ -232,7 +269,9 @@ def _daemon(p: _Problems, value: Any) -> DaemonConfig:
     defaults = DaemonConfig()
     lease = _seconds(p, ("daemon", "lease"), value.get("lease"))
     grace = _seconds(p, ("daemon", "grace"), value.get("grace"))
-    fmt = _choice(p, ("daemon", "log_format"), value.get("log_format", "logfmt"), ("logfmt", "json"))
+    fmt = _choice(
+        p, ("daemon", "log_format"), value.get("log_format", "logfmt"), ("logfmt", "json")
+    )
     return DaemonConfig(
         concurrency=_positive_int(p, ("daemon", "concurrency"), value.get("concurrency"))
         or defaults.concurrency,
@@ -261,7 +300,7 @@ def _retention(p: _Problems, value: Any) -> dict[str, float]:
 
 
 def _exit_codes(p: _Problems, value: Any) -> frozenset[int]:
-    from jobctl.domain.failure import DEFAULT_NON_RETRYABLE_EXIT_CODES
+    from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES
 
     if value is None:
         return DEFAULT_NON_RETRYABLE_EXIT_CODES

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobctl.domain.failure import DEFAULT_NON_RETRYABLE_EXIT_CODES
-from jobctl.domain.retry import RetryPolicy
+from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
 DEFAULT_QUEUE = "default"
 

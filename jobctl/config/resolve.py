@@ -122,10 +122,30 @@ def _retry_policy(options: EnqueueOptions, config: Config, queue: str) -> RetryP
 
 
 BULK_KEYS = {
-    "command", "shell", "job_type", "type", "payload", "queue", "name", "priority", "run_at",
-    "at", "in", "max_attempts", "backoff", "backoff_base", "backoff_max", "timeout", "key",
-    "ordering_key", "depends_on", "after", "tenant", "env", "cwd",
-}  # fmt: skip
+    "command",
+    "shell",
+    "job_type",
+    "type",
+    "payload",
+    "queue",
+    "name",
+    "priority",
+    "run_at",
+    "at",
+    "in",
+    "max_attempts",
+    "backoff",
+    "backoff_base",
+    "backoff_max",
+    "timeout",
+    "key",
+    "ordering_key",
+    "depends_on",
+    "after",
+    "tenant",
+    "env",
+    "cwd",
+}
 
 
 def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOptions:
@@ -142,8 +162,9 @@ def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOpt
 
     def field_(name: str, kinds: type | tuple[type, ...]) -> Any:
         value = obj.get(name)
-        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)
-                                  and kinds is not bool):  # fmt: skip
+        if value is not None and (
+            not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool)
+        ):
             raise InvalidInput(f"{where}: invalid {name} {value!r}")
         return value
 

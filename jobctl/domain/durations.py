@@ -43,7 +43,9 @@ def parse_seconds(text: str | int | float, what: str = "duration") -> float:
     return parse_duration(text, what).total_seconds()
 
 
-def parse_time(text: str, now: datetime, local: tzinfo | None = None, what: str = "time") -> datetime:
+def parse_time(
+    text: str, now: datetime, local: tzinfo | None = None, what: str = "time"
+) -> datetime:
     """ISO 8601 (no offset = `local`, default the system zone) or relative `+5m` → aware UTC."""
     value = text.strip()
     if value.startswith("+"):

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from jobctl.domain.job import FailureClass, State
-from jobctl.domain.retry import RetryPolicy, retry_delay
-
-# sysexits usage/config range: a retry would fail the same way.
-DEFAULT_NON_RETRYABLE_EXIT_CODES = frozenset(range(64, 79))
+from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy, retry_delay
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,9 @@ def classify(ending: Ending) -> FailureClass | None:
     return FailureClass.EXIT
 
 
-def describe(ending: Ending, failure: FailureClass | None, timeout: float | None = None) -> str | None:
+def describe(
+    ending: Ending, failure: FailureClass | None, timeout: float | None = None
+) -> str | None:
     """One line for `show` and the DLQ: what went wrong."""
     if failure is None:
         return None

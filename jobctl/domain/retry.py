@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from jobctl.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import random
+
+# sysexits usage/config range: a retry would fail the same way.
+DEFAULT_NON_RETRYABLE_EXIT_CODES = frozenset(range(64, 79))
 
 
 class Backoff(StrEnum):
@@ -41,9 +47,7 @@ def parse_backoff(value: str) -> Backoff:
     try:
         return Backoff(value.strip().lower())
     except ValueError:
-        raise InvalidInput(
-            f"invalid backoff {value!r}: use exponential, fixed or linear"
-        ) from None
+        raise InvalidInput(f"invalid backoff {value!r}: use exponential, fixed or linear") from None
 
 
 def parse_jitter(value: str | None) -> Jitter:

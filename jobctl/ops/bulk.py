@@ -14,21 +14,21 @@ from jobctl.errors import InvalidInput
 def read_bulk(source: str, now: datetime) -> list[EnqueueOptions]:
     """Parse every line (blank lines skipped); the first bad line is InvalidInput naming it."""
     try:
-        stream = sys.stdin if source == "-" else Path(source).open(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read --from file {source!r}: {exc.strerror}") from None
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidInput(f"cannot read --from file {source!r}: {reason}") from None
     name = "stdin" if source == "-" else source
     out = []
-    with stream:
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            where = f"{name}:{number}"
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise InvalidInput(f"{where}: invalid JSON: {exc.msg}") from None
-            out.append(options_from_dict(obj, now, where))
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise InvalidInput(f"{where}: invalid JSON: {exc.msg}") from None
+        out.append(options_from_dict(obj, now, where))
     if not out:
         raise InvalidInput(f"--from {name}: no jobs in the file")
     return out

@@ -30,8 +30,11 @@ def _when(moment: datetime | None) -> str:
 def explain(store: Store, config: Config, job_id: int, now: datetime) -> Explanation:
     job = store.jobs.get(job_id)
     state = job.display_state(now)
-    facts: dict[str, Any] = {"queue": job.queue, "attempts": job.attempts,
-                             "max_attempts": job.max_attempts}  # fmt: skip
+    facts: dict[str, Any] = {
+        "queue": job.queue,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+    }
     reason = _reason(store, config, job, now, facts)
     return Explanation(job.id, state, reason, facts)
 
@@ -43,8 +46,11 @@ def _reason(store: Store, config: Config, job: Job, now: datetime, facts: dict[s
             facts["error"] = job.error
         return f"It is {job.state.value}: it finished at {_when(job.finished_at)}."
     if job.state is State.RUNNING:
-        facts.update(runner=job.lease_owner, started_at=iso_z(job.started_at),
-                     lease_expires_at=iso_z(job.lease_expires_at))  # fmt: skip
+        facts.update(
+            runner=job.lease_owner,
+            started_at=iso_z(job.started_at),
+            lease_expires_at=iso_z(job.lease_expires_at),
+        )
         return f"It is running (attempt {job.attempts}) since {_when(job.started_at)}."
     if job.state is State.WAITING:
         pending = [(i, s) for i, s in store.stats.dependency_states(job.id) if s != "succeeded"]

@@ -148,9 +148,8 @@ class Attempt:
                 return True  # the common case: one syscall, no /proc scan
             if self.killed:
                 self.kill(sel, now)
-            else:
-                self._hunt(now)
-            return False
+                return False
+            return self._hunt(now)
         if self.rfd is not None or proctree.alive(self.targets):
             return False
         more = proctree.members(self.pid, proctree.scan())  # forked since the last look?
@@ -163,8 +162,10 @@ class Attempt:
         self.targets = more
         return False
 
-    def _hunt(self, now: float) -> None:
+    def _hunt(self, now: float) -> bool:
         procs = self._stragglers()
+        if not procs and self.rfd is None:
+            return True  # only zombies left in the group
         if self.terminating:
             known = {p.pid for p in self.targets}
             proctree.terminate(None, [p for p in procs if p.pid not in known])
@@ -174,6 +175,7 @@ class Attempt:
             self.kill_at = now + self.launch.kill_grace
         self.targets = procs
         self.recheck_at = now + SETTLE_CHECK
+        return False
 
     def terminate(self, now: float, grace: float) -> None:
         """SIGTERM the tree (descendants are listed first: they reparent once their parent

@@ -91,14 +91,25 @@ class Daemon:
         now = self.clock.now()
         self.store.daemons.register(
             DaemonInfo(
-                id=self.runner, node=self.options.node, host=socket.gethostname(),
-                pid=os.getpid(), version=__version__,
+                id=self.runner,
+                node=self.options.node,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
                 queues=sorted(self.options.queues) if self.options.queues else None,
-                started_at=now, heartbeat_at=now, heartbeat_interval=self.heartbeat_interval,
-            )  # fmt: skip
+                started_at=now,
+                heartbeat_at=now,
+                heartbeat_interval=self.heartbeat_interval,
+            )
         )
-        self.log.emit(now, "daemon.started", node=self.options.node, pid=os.getpid(),
-                      concurrency=self.options.concurrency, runner=self.runner)  # fmt: skip
+        self.log.emit(
+            now,
+            "daemon.started",
+            node=self.options.node,
+            pid=os.getpid(),
+            concurrency=self.options.concurrency,
+            runner=self.runner,
+        )
         self.notifier.ready(self._status_line())
 
     def run(self) -> None:
@@ -146,8 +157,13 @@ class Daemon:
         self._flush(self.clock.now())
         now = self.clock.now()
         for job_id, entry in list(self.running.items()):  # handlers still on their threads
-            self.store.dispatch.requeue(job_id, entry.job.attempts, self.runner, now,
-                                        "daemon stopped before the job finished")  # fmt: skip
+            self.store.dispatch.requeue(
+                job_id,
+                entry.job.attempts,
+                self.runner,
+                now,
+                "daemon stopped before the job finished",
+            )
             del self.running[job_id]
 
     def close(self) -> None:
@@ -200,10 +216,16 @@ class Daemon:
         self._last_rescan = self.clock.monotonic()
         limits = {q.name: q.concurrency for q in self.config.queues if q.concurrency}
         jobs = self.store.dispatch.claim(
-            Claim(self.runner, self.options.node, free, self.options.lease,
-                  self.options.queues, limits),
+            Claim(
+                self.runner,
+                self.options.node,
+                free,
+                self.options.lease,
+                self.options.queues,
+                limits,
+            ),
             now,
-        )  # fmt: skip
+        )
         self._dirty = len(jobs) == free  # a full batch: there may be more
         if not self._dirty:
             self._next_due = self.store.dispatch.next_due(now, self.options.queues)
@@ -236,20 +258,33 @@ class Daemon:
                 continue
             reason = self._terminating.pop(entry.job.id, None)
             if reason == "drain":
-                self.store.dispatch.requeue(entry.job.id, entry.job.attempts, self.runner, now,
-                                            "daemon stopped before the job finished")  # fmt: skip
+                self.store.dispatch.requeue(
+                    entry.job.id,
+                    entry.job.attempts,
+                    self.runner,
+                    now,
+                    "daemon stopped before the job finished",
+                )
                 del self.running[entry.job.id]
                 continue
             if isinstance(result, AttemptResult):
                 finish = outcomes.from_process(
-                    entry.job, result, self.runner, now, self.rng,
+                    entry.job,
+                    result,
+                    self.runner,
+                    now,
+                    self.rng,
                     self.config.non_retryable_exit_codes,
-                )  # fmt: skip
+                )
             else:
                 finish = outcomes.from_handler(
-                    entry.job, result, self.runner, now, self.rng,  # type: ignore[arg-type]
+                    entry.job,
+                    result,
+                    self.runner,
+                    now,
+                    self.rng,  # type: ignore[arg-type]
                     cancelled=reason == "cancel",
-                )  # fmt: skip
+                )
             self._pending.append(finish)
 
     def _flush(self, now: datetime) -> None:
@@ -260,12 +295,17 @@ class Daemon:
         for finish in pending:
             entry = self.running.pop(finish.job_id, None)
             self.log.emit(
-                now, f"job.{finish.decision.state.value}", job_id=finish.job_id,
-                queue=entry.job.queue if entry else None, attempt=finish.attempt,
-                exit_code=finish.exit_code, signal=finish.signal,
-                failure_class=finish.decision.failure_class, duration=finish.duration,
+                now,
+                f"job.{finish.decision.state.value}",
+                job_id=finish.job_id,
+                queue=entry.job.queue if entry else None,
+                attempt=finish.attempt,
+                exit_code=finish.exit_code,
+                signal=finish.signal,
+                failure_class=finish.decision.failure_class,
+                duration=finish.duration,
                 error=finish.error if finish.decision.failure_class else None,
-            )  # fmt: skip
+            )
         self._dirty = True  # slots, ordering keys and dependants may have been freed
 
     # --- leases, heartbeats, cancels, expired leases -------------------------------------
@@ -316,9 +356,15 @@ class Daemon:
             [outcomes.from_lost(e.job, now, self.rng) for e in expired], now
         )
         for finish in applied:
-            self.log.emit(now, "job.lost", level="warning", job_id=finish.job_id,
-                          attempt=finish.attempt, state=finish.decision.state.value,
-                          runner=finish.runner)  # fmt: skip
+            self.log.emit(
+                now,
+                "job.lost",
+                level="warning",
+                job_id=finish.job_id,
+                attempt=finish.attempt,
+                state=finish.decision.state.value,
+                runner=finish.runner,
+            )
         self._dirty = True
 
     def _reload(self) -> None:

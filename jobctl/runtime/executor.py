@@ -13,27 +13,18 @@ import contextlib
 import math
 import os
 import selectors
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from jobctl.runtime import proctree
+from jobctl.runtime.attempt import Attempt
 from jobctl.runtime.logcap import CappedLog
-from jobctl.runtime.proctree import ProcInfo, kill_tree, process_start_ticks
+from jobctl.runtime.proctree import kill_tree, process_start_ticks
 from jobctl.runtime.spawn import SpawnError, spawn
-
-if TYPE_CHECKING:
-    from resource import struct_rusage
 
 __all__ = ["AttemptResult", "Executor", "Launch", "kill_tree", "process_start_ticks"]
 
-READ_SIZE = 1 << 16
-READS_PER_EVENT = 16  # then the other attempts get a turn
-SETTLE_CHECK = 0.05  # seconds between looks at stragglers that ignore the closed pipe
 _EXIT, _OUTPUT = 0, 1
 
 
@@ -81,8 +72,8 @@ class Executor:
         self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._sel.register(self._wake_fd, selectors.EVENT_READ, None)
         self._null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        self._attempts: dict[Hashable, _Attempt] = {}
-        self._timed: set[_Attempt] = set()
+        self._attempts: dict[Hashable, Attempt] = {}
+        self._timed: set[Attempt] = set()
         self._done: list[tuple[Hashable, AttemptResult]] = []
 
     # --- public API ----------------------------------------------------------------------
@@ -100,7 +91,7 @@ class Executor:
         except OSError as exc:
             self._fail(key, started, None, f"cannot open log {launch.log_path}: {exc.strerror}")
             return None
-        att = _Attempt(key, launch, log, started)
+        att = Attempt(key, launch, log, started)
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         try:
             stdin_fd = self._stdin(launch.stdin)
@@ -122,10 +113,8 @@ class Executor:
         att.pidfd = os.pidfd_open(att.pid)
         self._sel.register(att.pidfd, selectors.EVENT_READ, (_EXIT, att))
         self._sel.register(rfd, selectors.EVENT_READ, (_OUTPUT, att))
-        if launch.timeout is not None:
-            att.deadline = started + launch.timeout
-            self._timed.add(att)
         self._attempts[key] = att
+        self._track(att, False)
         return att.pid, att.pid_start
 
     def cancel(self, key: Hashable) -> None:
@@ -136,7 +125,8 @@ class Executor:
             return
         att.cancelled = True
         if not att.terminating:
-            self._terminate(att, att.launch.kill_grace)
+            att.terminate(self._mono(), att.launch.kill_grace)
+            self._track(att, False)
 
     def poll(self, timeout: float) -> list[tuple[Hashable, AttemptResult]]:
         """Wait up to `timeout` seconds, pumping output, reaping exits and enforcing deadlines;
@@ -155,10 +145,14 @@ class Executor:
                     woke = True
                     with contextlib.suppress(BlockingIOError):
                         os.eventfd_read(self._wake_fd)
-                elif sel_key.data[0] == _EXIT:
-                    self._on_exit(sel_key.data[1])
                 else:
-                    self._on_output(sel_key.data[1])
+                    kind, att = sel_key.data
+                    if self._attempts.get(att.key) is not att:
+                        continue  # completed earlier in this batch
+                    if kind == _EXIT:
+                        self._track(att, att.on_exit(self._sel, self._mono()))
+                    else:
+                        self._track(att, att.on_output(self._sel, self._mono()))
             if self._timed:
                 self._run_timers()
             results += self._take()
@@ -189,22 +183,22 @@ class Executor:
             if not att.reaped:
                 att.cancelled = True
                 if not att.terminating:
-                    self._terminate(att, grace)
+                    att.terminate(now, grace)
             if not att.killed:
                 att.kill_at = min(att.kill_at, now + grace)
-                self._timed.add(att)
+            self._track(att, False)
         results = self._take()
-        # The injected clock may stand still (tests): bound every phase in real time too.
-        for phase_end in (time.monotonic() + grace, time.monotonic() + grace + 2.0):
-            while self._attempts and time.monotonic() < phase_end:
-                results += self.poll(min(0.05, max(0.0, phase_end - time.monotonic())))
-            for att in list(self._attempts.values()):
-                self._escalate(att)
-                if att.reaped:
-                    self._complete(att)
+        # The injected clock may stand still (tests): bound each phase in real time too.
+        real_end = time.monotonic() + grace
+        for phase in ("grace", "killed"):
+            while self._attempts and time.monotonic() < real_end:
+                results += self.poll(min(0.05, max(0.0, real_end - time.monotonic())))
+            for att in [a for a in self._attempts.values() if not a.killed]:
+                att.kill(self._sel, self._mono())
+                self._track(att, False)
+            real_end = time.monotonic() + (2.0 if phase == "grace" else 0.0)
         for att in list(self._attempts.values()):  # unkillable (D state): give up on it
-            self._unwatch(att)
-            self._complete(att)
+            self._track(att, True)
         return results + self._take()
 
     def close(self) -> None:
@@ -264,7 +258,7 @@ class Executor:
         else:
             self._timed.discard(att)
 
-    def _result(self, att: _Attempt) -> AttemptResult:
+    def _result(self, att: Attempt) -> AttemptResult:
         exit_code = sig = None
         if att.status is not None:
             code = os.waitstatus_to_exitcode(att.status)

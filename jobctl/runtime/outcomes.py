@@ -14,44 +14,70 @@ from jobctl.store.sqlite.dispatch import Finish
 TAIL_BYTES = 4096
 
 
-def _decide(job: Job, ending: Ending, now: datetime, rng: random.Random,
-            non_retryable: frozenset[int]) -> tuple[Decision, str | None]:  # fmt: skip
+def _decide(
+    job: Job, ending: Ending, now: datetime, rng: random.Random, non_retryable: frozenset[int]
+) -> tuple[Decision, str | None]:
     decision = decide(ending, job.attempts_in_budget, job.retry, now, rng, non_retryable)
     return decision, describe(ending, classify(ending), job.timeout)
 
 
 def from_process(
-    job: Job, result: AttemptResult, runner: str, now: datetime, rng: random.Random,
+    job: Job,
+    result: AttemptResult,
+    runner: str,
+    now: datetime,
+    rng: random.Random,
     non_retryable: frozenset[int],
-) -> Finish:  # fmt: skip
+) -> Finish:
     ending = Ending(
-        exit_code=result.exit_code, signal=result.signal, timed_out=result.timed_out,
-        cancelled=result.cancelled, spawn_error=result.spawn_error,
-    )  # fmt: skip
+        exit_code=result.exit_code,
+        signal=result.signal,
+        timed_out=result.timed_out,
+        cancelled=result.cancelled,
+        spawn_error=result.spawn_error,
+    )
     decision, error = _decide(job, ending, now, rng, non_retryable)
     tail = result.output_tail[-TAIL_BYTES:].decode("utf-8", errors="replace")
     return Finish(
-        job_id=job.id, attempt=job.attempts, runner=runner, decision=decision,
-        exit_code=result.exit_code, signal=result.signal, error=error,
-        duration=round(result.duration, 6), max_rss=result.max_rss,
-        cpu_seconds=result.cpu_seconds, output_tail=tail,
-    )  # fmt: skip
+        job_id=job.id,
+        attempt=job.attempts,
+        runner=runner,
+        decision=decision,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        error=error,
+        duration=round(result.duration, 6),
+        max_rss=result.max_rss,
+        cpu_seconds=result.cpu_seconds,
+        output_tail=tail,
+    )
 
 
 def from_handler(
-    job: Job, result: HandlerResult, runner: str, now: datetime, rng: random.Random,
+    job: Job,
+    result: HandlerResult,
+    runner: str,
+    now: datetime,
+    rng: random.Random,
     cancelled: bool = False,
-) -> Finish:  # fmt: skip
+) -> Finish:
     ending = Ending(
-        exit_code=0 if result.ok else 1, timed_out=result.timed_out, cancelled=cancelled,
+        exit_code=0 if result.ok else 1,
+        timed_out=result.timed_out,
+        cancelled=cancelled,
         error=result.error,
-    )  # fmt: skip
+    )
     decision, error = _decide(job, ending, now, rng, frozenset())
     return Finish(
-        job_id=job.id, attempt=job.attempts, runner=runner, decision=decision,
-        exit_code=None if result.timed_out else (0 if result.ok else 1), error=error,
-        duration=round(result.duration, 6), output_tail=result.error,
-    )  # fmt: skip
+        job_id=job.id,
+        attempt=job.attempts,
+        runner=runner,
+        decision=decision,
+        exit_code=None if result.timed_out else (0 if result.ok else 1),
+        error=error,
+        duration=round(result.duration, 6),
+        output_tail=result.error,
+    )
 
 
 def from_lost(job: Job, now: datetime, rng: random.Random) -> Finish:
@@ -63,6 +89,10 @@ def from_lost(job: Job, now: datetime, rng: random.Random) -> Finish:
         ending = Ending(lost=True, error=f"runner {job.lease_owner} stopped renewing its lease")
         decision, error = _decide(job, ending, now, rng, frozenset())
     return Finish(
-        job_id=job.id, attempt=job.attempts, runner=job.lease_owner or "", decision=decision,
-        error=error, expired_before=now,
-    )  # fmt: skip
+        job_id=job.id,
+        attempt=job.attempts,
+        runner=job.lease_owner or "",
+        decision=decision,
+        error=error,
+        expired_before=now,
+    )

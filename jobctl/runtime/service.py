@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,7 +44,9 @@ class InstanceLock:
             holder = self._holder()
             raise Unavailable(
                 f"a daemon is already running for this DB on node {self.path.suffixes[-2][1:]!r}"
-                f" (pid {holder})" if holder else "a daemon is already running for this DB"
+                f" (pid {holder})"
+                if holder
+                else "a daemon is already running for this DB"
             ) from None
         self._lock = lock
         self.pid_path.write_text(f"{os.getpid()}\n")
@@ -56,10 +59,8 @@ class InstanceLock:
 
     def release(self) -> None:
         if self._lock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.pid_path.unlink()
-            except OSError:
-                pass
             self._lock.release()
             self._lock = None
 
@@ -79,10 +80,15 @@ def serve(
     store = open_store(db_url, synchronous="NORMAL")
     try:
         daemon = Daemon(
-            store, config, options, SystemClock(), EventLog(log_format),
+            store,
+            config,
+            options,
+            SystemClock(),
+            EventLog(log_format),
             LaunchContext(str(db_path), options.node, log_dir, config.log_cap, daemon_base_env()),
-            Notifier(), reload_config,
-        )  # fmt: skip
+            Notifier(),
+            reload_config,
+        )
         signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.stop())
         signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())

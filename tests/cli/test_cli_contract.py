@@ -11,11 +11,31 @@ import pytest
 from tests.support.cli import Jobctl
 
 JOB_KEYS = {
-    "id", "name", "queue", "state", "schedule", "nominal_at", "command", "job_type", "payload",
-    "priority", "run_at", "created_at", "started_at", "finished_at", "attempts", "max_attempts",
-    "exit_code", "failure_class", "key", "ordering_key", "tenant", "depends_on", "retry_after",
+    "id",
+    "name",
+    "queue",
+    "state",
+    "schedule",
+    "nominal_at",
+    "command",
+    "job_type",
+    "payload",
+    "priority",
+    "run_at",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "attempts",
+    "max_attempts",
+    "exit_code",
+    "failure_class",
+    "key",
+    "ordering_key",
+    "tenant",
+    "depends_on",
+    "retry_after",
     "dlq_id",
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -48,8 +68,9 @@ def _one_line_error(res, rc: int, *needles: str) -> None:  # type: ignore[no-unt
         (["--shell", "--", "echo", "two words"], "--shell"),
     ],
 )
-def test_bad_enqueue_input_exits_2_and_writes_nothing(jc: Jobctl, args: list[str],
-                                                      needle: str) -> None:  # fmt: skip
+def test_bad_enqueue_input_exits_2_and_writes_nothing(
+    jc: Jobctl, args: list[str], needle: str
+) -> None:
     (jc.tmp / "config.yaml").write_text("queues:\n  - name: default\n  - name: bulk\n")
     jc.env["JOBCTL_CONFIG"] = str(jc.tmp / "config.yaml")
     jc.enqueue("--", "true")
@@ -142,8 +163,17 @@ def test_json_shapes_have_the_spec_keys(jc: Jobctl) -> None:
     assert set(shown) >= JOB_KEYS | {"attempt_log", "output_tail"}
     status = jc.json("status")
     assert set(status) == {"queues", "daemons"}
-    assert {"queue", "ready", "scheduled", "running", "retrying", "failed_24h", "dead",
-            "lag_seconds", "paused"} <= set(status["queues"][0])  # fmt: skip
+    assert {
+        "queue",
+        "ready",
+        "scheduled",
+        "running",
+        "retrying",
+        "failed_24h",
+        "dead",
+        "lag_seconds",
+        "paused",
+    } <= set(status["queues"][0])
     assert set(jc.json("explain", str(job["id"]))) == {"id", "state", "reason", "facts"}
     assert jc.json("queue", "list")[0]["name"] == "default"
 

@@ -62,8 +62,11 @@ def test_the_spec_example_loads_unchanged(tmp_path: Path) -> None:
     assert email and email.command == ["/usr/local/bin/send-email", "--fast"]
     assert email.timeout == 30 and email.queue == "critical"
     sql = config.job_type("nightly_sql")
-    assert sql and sql.command == ["/bin/sh", "-c",
-                                   "psql -f /srv/nightly.sql | tee /var/log/nightly.log"]
+    assert sql and sql.command == [
+        "/bin/sh",
+        "-c",
+        "psql -f /srv/nightly.sql | tee /var/log/nightly.log",
+    ]
     assert config.retention == {"succeeded": 7 * 86400, "dead": 30 * 86400}
     assert config.daemon.lease == 30 and config.shadow_mode["sampling_percent"] == 25
 
@@ -74,7 +77,9 @@ def test_toml_is_accepted(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
 queues:
   - name: a
     concurrency: 0
@@ -85,7 +90,8 @@ job_types:
     queue: nowhere
     timeout: 5x
 bogus: 1
-""")
+""",
+    )
     _config, problems = check_config(path)
     text = "\n".join(problems)
     assert f"{path}:3: concurrency must be a positive integer" in text
@@ -118,7 +124,11 @@ def test_job_type_resolves_command_queue_and_policy(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, SPEC_CONFIG))
     spec = build_spec(EnqueueOptions(job_type="send_email", payload={"to": "x"}), config)
     assert (spec.command, spec.queue, spec.timeout, spec.user) == (
-        ["/usr/local/bin/send-email", "--fast"], "critical", 30, "mailer")  # fmt: skip
+        ["/usr/local/bin/send-email", "--fast"],
+        "critical",
+        30,
+        "mailer",
+    )
     assert spec.retry.max_attempts == 5
     handler = build_spec(EnqueueOptions(job_type="resize_image"), config)
     assert (handler.command, handler.handler) == (None, "myapp.jobs:resize")

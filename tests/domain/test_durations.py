@@ -13,9 +13,19 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     "text,seconds",
-    [("500ms", 0.5), ("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400),
-     ("1h30m", 5400), ("10", 10), ("2.5", 2.5), (" 1m30s ", 90), ("1w", 604800)],
-)  # fmt: skip
+    [
+        ("500ms", 0.5),
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("10", 10),
+        ("2.5", 2.5),
+        (" 1m30s ", 90),
+        ("1w", 604800),
+    ],
+)
 def test_durations_in_every_documented_form(text: str, seconds: float) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
@@ -50,8 +60,15 @@ def test_iso_z_is_utc_with_z() -> None:
 
 
 @pytest.mark.parametrize(
-    "seconds,text", [(0.25, "250ms"), (12.34, "12.3s"), (245, "4m05s"), (7800, "2h10m"),
-                     (273600, "3d04h"), (None, "-")],
-)  # fmt: skip
+    "seconds,text",
+    [
+        (0.25, "250ms"),
+        (12.34, "12.3s"),
+        (245, "4m05s"),
+        (7800, "2h10m"),
+        (273600, "3d04h"),
+        (None, "-"),
+    ],
+)
 def test_format_duration(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text

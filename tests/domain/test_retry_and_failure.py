@@ -91,8 +91,9 @@ def test_failure_retries_with_backoff_until_attempts_run_out() -> None:
     assert (last.state, last.to_dlq, last.failure_class) == (State.DEAD, True, FailureClass.EXIT)
 
 
-@pytest.mark.parametrize("ending", [Ending(spawn_error="not found"), Ending(exit_code=64),
-                                    Ending(exit_code=78)])  # fmt: skip
+@pytest.mark.parametrize(
+    "ending", [Ending(spawn_error="not found"), Ending(exit_code=64), Ending(exit_code=78)]
+)
 def test_non_retryable_failures_go_straight_to_the_dlq(ending: Ending) -> None:
     decision = decide(ending, 1, RetryPolicy(max_attempts=5), NOW, random.Random(0))
     assert decision.state is State.DEAD and decision.to_dlq

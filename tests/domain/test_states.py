@@ -8,14 +8,21 @@ from jobctl.domain.job import TERMINAL, State
 from jobctl.domain.states import TRANSITIONS, IllegalTransition, check_transition
 
 LEGAL = {
-    (State.WAITING, State.QUEUED), (State.WAITING, State.CANCELLED),
-    (State.QUEUED, State.RUNNING), (State.QUEUED, State.CANCELLED),
-    (State.RUNNING, State.SUCCEEDED), (State.RUNNING, State.RETRYING), (State.RUNNING, State.DEAD),
-    (State.RUNNING, State.CANCELLED), (State.RUNNING, State.QUEUED),
-    (State.RETRYING, State.RUNNING), (State.RETRYING, State.QUEUED),
+    (State.WAITING, State.QUEUED),
+    (State.WAITING, State.CANCELLED),
+    (State.QUEUED, State.RUNNING),
+    (State.QUEUED, State.CANCELLED),
+    (State.RUNNING, State.SUCCEEDED),
+    (State.RUNNING, State.RETRYING),
+    (State.RUNNING, State.DEAD),
+    (State.RUNNING, State.CANCELLED),
+    (State.RUNNING, State.QUEUED),
+    (State.RETRYING, State.RUNNING),
+    (State.RETRYING, State.QUEUED),
     (State.RETRYING, State.CANCELLED),
-    (State.DEAD, State.QUEUED), (State.CANCELLED, State.QUEUED),
-}  # fmt: skip
+    (State.DEAD, State.QUEUED),
+    (State.CANCELLED, State.QUEUED),
+}
 
 
 @pytest.mark.parametrize("current,target", sorted(itertools.product(State, State)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sys
@@ -47,8 +46,18 @@ def test_success_captures_output_and_attempt_facts(jc: Jobctl) -> None:
 
 def test_failure_retries_then_dies_with_a_dlq_entry(jc: Jobctl) -> None:
     jc.start_daemon()
-    job_id = jc.enqueue("--max-attempts", "3", "--backoff-base", "100ms", "--backoff-max",
-                        "200ms", "--", "sh", "-c", "echo nope; exit 4")  # fmt: skip
+    job_id = jc.enqueue(
+        "--max-attempts",
+        "3",
+        "--backoff-base",
+        "100ms",
+        "--backoff-max",
+        "200ms",
+        "--",
+        "sh",
+        "-c",
+        "echo nope; exit 4",
+    )
     job = jc.wait_state(job_id, "dead")
     assert [a["attempt"] for a in job["attempt_log"]] == [1, 2, 3]
     assert job["failure_class"] == "exit" and job["exit_code"] == 4
@@ -72,8 +81,11 @@ def test_timeout_kills_the_whole_process_tree(jc: Jobctl) -> None:
     wait_until(lambda: _alive_with_arg(m1), 15, what="the job's children")
     job = jc.wait_state(job_id, "dead")
     assert job["failure_class"] == "timeout"
-    wait_until(lambda: not _alive_with_arg(m1) and not _alive_with_arg(m2), 15,
-               what="no survivor of the timed-out tree")  # fmt: skip
+    wait_until(
+        lambda: not _alive_with_arg(m1) and not _alive_with_arg(m2),
+        15,
+        what="no survivor of the timed-out tree",
+    )
 
 
 def test_cancel_of_a_running_job_terminates_it(jc: Jobctl) -> None:
@@ -90,8 +102,14 @@ def test_cancel_of_a_running_job_terminates_it(jc: Jobctl) -> None:
 def test_ordering_key_serialises_in_enqueue_order(jc: Jobctl) -> None:
     log = jc.tmp / "order.log"
     ids = [
-        jc.enqueue("--ordering-key", "acct-1", "--", "sh", "-c",
-                   f"echo start {n} >> {log}; sleep 0.2; echo end {n} >> {log}")  # fmt: skip
+        jc.enqueue(
+            "--ordering-key",
+            "acct-1",
+            "--",
+            "sh",
+            "-c",
+            f"echo start {n} >> {log}; sleep 0.2; echo end {n} >> {log}",
+        )
         for n in range(4)
     ]
     jc.start_daemon("--concurrency", "4")
@@ -137,10 +155,15 @@ def test_wait_returns_the_exit_code_and_128_plus_signal(jc: Jobctl) -> None:
 
 def test_non_utf8_and_huge_output_are_captured(jc: Jobctl) -> None:
     jc.start_daemon()
-    binary = jc.enqueue("--", sys.executable, "-c",
-                        "import sys; sys.stdout.buffer.write(b'\\xff\\xfe ok\\n')")  # fmt: skip
-    huge = jc.enqueue("--", sys.executable, "-c",
-                      "import sys\nfor i in range(400000): print('line', i)\nprint('LAST')")
+    binary = jc.enqueue(
+        "--", sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'\\xff\\xfe ok\\n')"
+    )
+    huge = jc.enqueue(
+        "--",
+        sys.executable,
+        "-c",
+        "import sys\nfor i in range(400000): print('line', i)\nprint('LAST')",
+    )
     jc.wait_state(binary, "succeeded")
     raw = jc.run("logs", str(binary))
     assert "ok" in raw.out
@@ -210,10 +233,13 @@ def test_handler_job_types_run_in_the_daemon(jc: Jobctl, tmp_path: Path) -> None
         "    raise ValueError('bad payload')\n"
     )
     config = tmp_path / "config.yaml"
-    config.write_text("job_types:\n  - name: record\n    handler: handlers_mod:record\n"
-                      "  - name: boom\n    handler: handlers_mod:boom\n")  # fmt: skip
-    jc.env.update(JOBCTL_CONFIG=str(config), PYTHONPATH=str(tmp_path),
-                  HANDLER_OUT=str(tmp_path / "out.jsonl"))  # fmt: skip
+    config.write_text(
+        "job_types:\n  - name: record\n    handler: handlers_mod:record\n"
+        "  - name: boom\n    handler: handlers_mod:boom\n"
+    )
+    jc.env.update(
+        JOBCTL_CONFIG=str(config), PYTHONPATH=str(tmp_path), HANDLER_OUT=str(tmp_path / "out.jsonl")
+    )
     ok = jc.enqueue("--type", "record", "--payload", '{"a": 1}')
     bad = jc.enqueue("--type", "boom", "--max-attempts", "1")
     jc.start_daemon()
@@ -229,4 +255,3 @@ def test_a_job_enqueued_while_idle_starts_quickly(jc: Jobctl) -> None:
     job_id = jc.enqueue("--", "true")
     job = jc.wait_state(job_id, "succeeded", timeout=10)
     assert job["attempts"] == 1
-

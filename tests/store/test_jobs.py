@@ -31,16 +31,37 @@ def _succeed(store: Store, clock: ManualClock, job_id: int, runner: str = "node-
 
 
 def test_enqueue_then_get_round_trips_every_field(store: Store, clock: ManualClock) -> None:
-    spec = job_spec(["echo", "hi"], payload={"a": [1, 2]}, queue="q", name="n", priority=3,
-                    key="k", ordering_key="o", tenant="t", env={"A": "1"}, cwd="/tmp",
-                    timeout=5.0)  # fmt: skip
+    spec = job_spec(
+        ["echo", "hi"],
+        payload={"a": [1, 2]},
+        queue="q",
+        name="n",
+        priority=3,
+        key="k",
+        ordering_key="o",
+        tenant="t",
+        env={"A": "1"},
+        cwd="/tmp",
+        timeout=5.0,
+    )
     (entry,) = store.jobs.enqueue([spec], clock.now())
     job = store.jobs.get(entry.id)
     assert entry.created
     assert (job.command, job.payload, job.queue, job.name, job.priority) == (
-        ["echo", "hi"], {"a": [1, 2]}, "q", "n", 3)  # fmt: skip
+        ["echo", "hi"],
+        {"a": [1, 2]},
+        "q",
+        "n",
+        3,
+    )
     assert (job.key, job.ordering_key, job.tenant, job.env, job.cwd, job.timeout) == (
-        "k", "o", "t", {"A": "1"}, "/tmp", 5.0)  # fmt: skip
+        "k",
+        "o",
+        "t",
+        {"A": "1"},
+        "/tmp",
+        5.0,
+    )
     assert job.state is State.QUEUED and job.run_at == clock.now() == job.created_at
 
 
@@ -52,8 +73,9 @@ def test_unknown_id_is_not_found(store: Store) -> None:
 def test_claim_takes_priority_then_due_time_then_order(store: Store, clock: ManualClock) -> None:
     low = store.jobs.enqueue([job_spec()], clock.now())[0].id
     high = store.jobs.enqueue([job_spec(priority=5)], clock.now())[0].id
-    later = store.jobs.enqueue([job_spec(run_at=clock.now() + timedelta(minutes=1))],
-                               clock.now())[0].id  # fmt: skip
+    later = store.jobs.enqueue([job_spec(run_at=clock.now() + timedelta(minutes=1))], clock.now())[
+        0
+    ].id
     assert _ids(store, clock, slots=5) == [high, low]
     clock.advance(61)
     assert _ids(store, clock, slots=5) == [later]
@@ -100,8 +122,10 @@ def test_queue_concurrency_limit_is_global(store: Store, clock: ManualClock) -> 
 
 
 def test_ordering_key_runs_one_at_a_time_in_order(store: Store, clock: ManualClock) -> None:
-    ids = [e.id for e in store.jobs.enqueue([job_spec(ordering_key="k") for _ in range(3)],
-                                            clock.now())]  # fmt: skip
+    ids = [
+        e.id
+        for e in store.jobs.enqueue([job_spec(ordering_key="k") for _ in range(3)], clock.now())
+    ]
     assert _ids(store, clock, slots=5) == [ids[0]]
     assert _ids(store, clock, slots=5) == []
     _succeed(store, clock, ids[0])
@@ -161,14 +185,29 @@ def test_failure_retries_then_dies_into_the_dlq(store: Store, clock: ManualClock
         clock.advance(11)
         (job,) = store.dispatch.claim(claim(), clock.now())
         decision = decide(Ending(exit_code=3), job.attempts_in_budget, policy, clock.now(), rng)
-        store.dispatch.finish([Finish(job_id, job.attempts, "node-a:1:x", decision, exit_code=3,
-                                      error="exited with code 3", output_tail="boom")],
-                              clock.now())  # fmt: skip
+        store.dispatch.finish(
+            [
+                Finish(
+                    job_id,
+                    job.attempts,
+                    "node-a:1:x",
+                    decision,
+                    exit_code=3,
+                    error="exited with code 3",
+                    output_tail="boom",
+                )
+            ],
+            clock.now(),
+        )
     job = store.jobs.get(job_id)
     assert (job.state, job.attempts, job.failure_class) == (State.DEAD, 2, "exit")
     (entry,) = store.dlq.list()
     assert (entry.id, entry.job_id, entry.payload, entry.output_tail) == (
-        job.dlq_id, job_id, {"x": 1}, "boom")  # fmt: skip
+        job.dlq_id,
+        job_id,
+        {"x": 1},
+        "boom",
+    )
 
 
 def test_a_finish_after_the_lease_was_lost_is_discarded(store: Store, clock: ManualClock) -> None:
@@ -225,9 +264,10 @@ def test_cancel_of_a_finished_job_is_an_error(store: Store, clock: ManualClock) 
 def test_retry_gives_a_fresh_budget_and_keeps_history(store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.enqueue([job_spec(retry=RetryPolicy(max_attempts=1))], clock.now())[0].id
     (job,) = store.dispatch.claim(claim(), clock.now())
-    store.dispatch.finish([Finish(job_id, 1, "node-a:1:x",
-                                  Decision(State.DEAD, FailureClass.EXIT, to_dlq=True))],
-                          clock.now())  # fmt: skip
+    store.dispatch.finish(
+        [Finish(job_id, 1, "node-a:1:x", Decision(State.DEAD, FailureClass.EXIT, to_dlq=True))],
+        clock.now(),
+    )
     store.jobs.retry([job_id], clock.now())
     job = store.jobs.get(job_id)
     assert (job.state, job.attempts, job.attempts_in_budget) == (State.QUEUED, 1, 0)

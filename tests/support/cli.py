@@ -31,16 +31,29 @@ class Jobctl:
         self.db = tmp / "jobctl.db"
         bin_dir = Path(sys.executable).parent
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
-        self.env.update(JOBCTL_DB=str(self.db), NO_COLOR="1", PYTHONUNBUFFERED="1",
-                        PATH=f"{bin_dir}{os.pathsep}{self.env.get('PATH', '')}")  # fmt: skip
+        self.env.update(
+            JOBCTL_DB=str(self.db),
+            NO_COLOR="1",
+            PYTHONUNBUFFERED="1",
+            PATH=f"{bin_dir}{os.pathsep}{self.env.get('PATH', '')}",
+        )
         self.argv0 = [sys.executable, "-m", "jobctl"]
         self.daemons: list[subprocess.Popen[bytes]] = []
 
     def run(self, *args: str, input: bytes | None = None, timeout: float = 60) -> Result:
-        proc = subprocess.run([*self.argv0, *args], input=input, capture_output=True,
-                              env=self.env, timeout=timeout, cwd=self.tmp)  # fmt: skip
-        res = Result(proc.returncode, proc.stdout.decode(errors="replace"),
-                     proc.stderr.decode(errors="replace"))  # fmt: skip
+        proc = subprocess.run(
+            [*self.argv0, *args],
+            input=input,
+            capture_output=True,
+            env=self.env,
+            timeout=timeout,
+            cwd=self.tmp,
+        )
+        res = Result(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
         assert TRACEBACK not in res.err, f"traceback from jobctl {args}:\n{res.err}"
         return res
 
@@ -59,17 +72,33 @@ class Jobctl:
         return self.json("show", str(job_id))  # type: ignore[no-any-return]
 
     def wait_state(self, job_id: int, *states: str, timeout: float = 30) -> dict[str, Any]:
-        return wait_until(lambda: (j := self.show(job_id))["state"] in states and j,
-                          timeout, 0.1, f"job {job_id} in {states}")  # fmt: skip
+        return wait_until(
+            lambda: (j := self.show(job_id))["state"] in states and j,
+            timeout,
+            0.1,
+            f"job {job_id} in {states}",
+        )
 
     def start_daemon(self, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"daemon-{len(self.daemons)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([*self.argv0, "daemon", "--grace", "2s", *args], env=self.env,
-                                stdout=log, stderr=log, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [*self.argv0, "daemon", "--grace", "2s", *args],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         log.close()
         self.daemons.append(proc)
-        wait_until(lambda: any(d["pid"] == proc.pid for d in self.json("status")["daemons"])
-                   or proc.poll() is not None, 15, 0.1, "daemon registered")  # fmt: skip
+        wait_until(
+            lambda: (
+                any(d["pid"] == proc.pid for d in self.json("status")["daemons"])
+                or proc.poll() is not None
+            ),
+            15,
+            0.1,
+            "daemon registered",
+        )
         assert proc.poll() is None, self.daemon_log(len(self.daemons) - 1)
         return proc
 

@@ -2,29 +2,64 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.store.sqlite.connection import Database
-from jobctl.store.sqlite.daemons import DaemonsRepo
-from jobctl.store.sqlite.dispatch import DispatchRepo
-from jobctl.store.sqlite.dlq import DlqRepo
-from jobctl.store.sqlite.jobs import JobsRepo
-from jobctl.store.sqlite.queues import QueuesRepo
-from jobctl.store.sqlite.stats import StatsRepo
+
+if TYPE_CHECKING:
+    from jobctl.store.sqlite.daemons import DaemonsRepo
+    from jobctl.store.sqlite.dispatch import DispatchRepo
+    from jobctl.store.sqlite.dlq import DlqRepo
+    from jobctl.store.sqlite.jobs import JobsRepo
+    from jobctl.store.sqlite.queues import QueuesRepo
+    from jobctl.store.sqlite.stats import StatsRepo
 
 
 class SQLiteStore:
-    """The store over one SQLite file. One instance per thread."""
+    """The store over one SQLite file. One instance per thread. Repos load on first use,
+    so a one-shot CLI command imports only what it touches."""
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         self.path = path
         self.db = Database(path, synchronous)
-        self.jobs = JobsRepo(self.db)
-        self.dispatch = DispatchRepo(self.db)
-        self.dlq = DlqRepo(self.db)
-        self.queues = QueuesRepo(self.db)
-        self.daemons = DaemonsRepo(self.db)
-        self.stats = StatsRepo(self.db)
+
+    @cached_property
+    def jobs(self) -> JobsRepo:
+        from jobctl.store.sqlite.jobs import JobsRepo
+
+        return JobsRepo(self.db)
+
+    @cached_property
+    def dispatch(self) -> DispatchRepo:
+        from jobctl.store.sqlite.dispatch import DispatchRepo
+
+        return DispatchRepo(self.db)
+
+    @cached_property
+    def dlq(self) -> DlqRepo:
+        from jobctl.store.sqlite.dlq import DlqRepo
+
+        return DlqRepo(self.db)
+
+    @cached_property
+    def queues(self) -> QueuesRepo:
+        from jobctl.store.sqlite.queues import QueuesRepo
+
+        return QueuesRepo(self.db)
+
+    @cached_property
+    def daemons(self) -> DaemonsRepo:
+        from jobctl.store.sqlite.daemons import DaemonsRepo
+
+        return DaemonsRepo(self.db)
+
+    @cached_property
+    def stats(self) -> StatsRepo:
+        from jobctl.store.sqlite.stats import StatsRepo
+
+        return StatsRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -18,7 +18,9 @@ def _describe(exc: sqlite3.Error, path: Path) -> Exception:
     text = str(exc)
     low = text.lower()
     if "locked" in low or "busy" in low:
-        return Unavailable(f"database {path} is busy (locked by another process beyond the timeout)")
+        return Unavailable(
+            f"database {path} is busy (locked by another process beyond the timeout)"
+        )
     if "readonly" in low or "read-only" in low:
         return StoreError(f"database {path} is read-only: check its permissions")
     if "unable to open" in low:
@@ -49,9 +51,11 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
         raise StoreError(f"cannot create the directory {path.parent}: {exc.strerror}") from None
     with wrap_errors(path):
         conn = sqlite3.connect(
-            str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            str(path),
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
             check_same_thread=False,
-        )  # fmt: skip
+        )
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

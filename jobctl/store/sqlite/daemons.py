@@ -35,12 +35,17 @@ class DaemonsRepo:
                 "INSERT OR REPLACE INTO daemons (id, node, host, pid, version, queues, started_at,"
                 " heartbeat_at, heartbeat_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    info.id, info.node, info.host, info.pid, info.version,
+                    info.id,
+                    info.node,
+                    info.host,
+                    info.pid,
+                    info.version,
                     json.dumps(info.queues) if info.queues is not None else None,
-                    info.started_at.timestamp(), info.heartbeat_at.timestamp(),
+                    info.started_at.timestamp(),
+                    info.heartbeat_at.timestamp(),
                     info.heartbeat_interval,
                 ),
-            )  # fmt: skip
+            )
 
     def heartbeat(self, daemon_id: str, now: datetime) -> None:
         with self.db.write() as conn:
@@ -65,12 +70,16 @@ class DaemonsRepo:
             ).fetchall()
         return [
             DaemonInfo(
-                id=r["id"], node=r["node"], host=r["host"], pid=r["pid"], version=r["version"],
+                id=r["id"],
+                node=r["node"],
+                host=r["host"],
+                pid=r["pid"],
+                version=r["version"],
                 queues=json.loads(r["queues"]) if r["queues"] else None,
                 started_at=from_epoch(r["started_at"]),  # type: ignore[arg-type]
                 heartbeat_at=from_epoch(r["heartbeat_at"]),  # type: ignore[arg-type]
                 heartbeat_interval=r["heartbeat_interval"],
-            )  # fmt: skip
+            )
             for r in rows
         ]
 

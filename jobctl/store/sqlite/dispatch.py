@@ -125,9 +125,10 @@ class DispatchRepo:
             " AND o.state IN ('waiting', 'queued', 'running', 'retrying')))"
         )
         sql = (
-            "SELECT id, queue FROM jobs WHERE " + " AND ".join(where)
+            "SELECT id, queue FROM jobs WHERE "
+            + " AND ".join(where)
             + " ORDER BY priority DESC, run_at, id LIMIT ?"
-        )  # fmt: skip
+        )
         picked: list[int] = []
         for row in conn.execute(sql, [*args, claim.slots * 4]):
             queue = row["queue"]
@@ -140,16 +141,17 @@ class DispatchRepo:
                 break
         return picked
 
-    def record_spawns(
-        self, spawns: Sequence[tuple[int, int, int | None, int | None, str]]
-    ) -> None:
+    def record_spawns(self, spawns: Sequence[tuple[int, int, int | None, int | None, str]]) -> None:
         """Remember attempts' processes (for orphan cleanup) and log files:
         (job_id, attempt, pid, pid_start, log_path) each."""
         with self.db.write() as conn:
             conn.executemany(
                 "UPDATE attempts SET pid = ?, pid_start = ?, log_path = ?"
                 " WHERE job_id = ? AND attempt = ?",
-                [(pid, start, path, job_id, attempt) for job_id, attempt, pid, start, path in spawns],
+                [
+                    (pid, start, path, job_id, attempt)
+                    for job_id, attempt, pid, start, path in spawns
+                ],
             )
 
     def next_due(self, now: datetime, queues: frozenset[str] | None = None) -> float | None:
@@ -188,23 +190,41 @@ class DispatchRepo:
             " output_tail = ?, finished_at = ?, retry_after = ?, run_at = coalesce(?, run_at),"
             " lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0"
             " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?"
-            + lease_guard + " RETURNING queue, payload",
+            + lease_guard
+            + " RETURNING queue, payload",
             (
-                state.value, f.exit_code, f.signal, failure, f.error, f.output_tail,
+                state.value,
+                f.exit_code,
+                f.signal,
+                failure,
+                f.error,
+                f.output_tail,
                 ts if terminal else None,
                 d.retry_after.timestamp() if d.retry_after else None,
                 d.retry_after.timestamp() if d.retry_after else None,
-                f.job_id, f.runner, f.attempt, *guard_args,
+                f.job_id,
+                f.runner,
+                f.attempt,
+                *guard_args,
             ),
-        ).fetchone()  # fmt: skip
+        ).fetchone()
         if row is None:
             return False
         conn.execute(
             "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
             " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?",
-            (ts, f.exit_code, f.signal, failure, f.duration, f.max_rss, f.cpu_seconds,
-             f.job_id, f.attempt),
-        )  # fmt: skip
+            (
+                ts,
+                f.exit_code,
+                f.signal,
+                failure,
+                f.duration,
+                f.max_rss,
+                f.cpu_seconds,
+                f.job_id,
+                f.attempt,
+            ),
+        )
         if d.to_dlq:
             dlq_id = conn.execute(
                 "INSERT INTO dlq (job_id, queue, failure_class, error, payload, output_tail,"

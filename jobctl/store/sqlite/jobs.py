@@ -1,4 +1,4 @@
-"""Jobs: enqueue, read, list, cancel, retry, checkpoints. Claims and finishes live in dispatch.py."""
+"""Jobs: enqueue, read, list, cancel, retry, checkpoints (claims and finishes: dispatch.py)."""
 
 from __future__ import annotations
 
@@ -276,4 +276,3 @@ def release_dependants(conn: sqlite3.Connection, job_id: int, now: datetime) -> 
         "   WHERE d.job_id = jobs.id AND p.state != 'succeeded')",
         (now.timestamp(), job_id),
     )
-

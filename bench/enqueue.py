@@ -1,0 +1,173 @@
+"""Enqueue cost against raw sqlite3 on the same machine, same run, interleaved rounds.
+
+(a) single: `Client(db, Config(durability=...)).enqueue(["true"])`, one job per call (its own
+    transaction), vs a raw WAL connection doing BEGIN IMMEDIATE / INSERT ~200-byte row / COMMIT,
+    at the same `synchronous` (FULL = default durability, NORMAL = durability "fast").
+    Target: Client throughput >= 0.5 of raw.
+(b) bulk: `Client.enqueue_options([1000 EnqueueOptions])` (the in-process equivalent of
+    `jobctl enqueue --from FILE.jsonl`) vs raw executemany of 1000 rows in one transaction.
+    Target >= 0.3 of raw. The CLI subprocess wall time for the same 1000-line file is
+    reported too (informational, against the same raw figure).
+
+    /tmp/devvenv/bin/python bench/enqueue.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from _common import (
+    JOBCTL,
+    fresh_dir,
+    interleave,
+    isolated_env,
+    parser,
+    ratio_line,
+    say,
+    section,
+    spread,
+    timed,
+)
+
+from jobctl import Client
+from jobctl.config.model import Config
+from jobctl.config.resolve import EnqueueOptions
+
+BODY = json.dumps({"command": ["true"], "queue": "default", "pad": "x" * 150})  # ~200 bytes
+SYNC = {"full": "FULL", "fast": "NORMAL"}
+
+
+def raw_connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, state TEXT NOT NULL,"
+        " body TEXT NOT NULL, created_at REAL NOT NULL)"
+    )
+    return conn
+
+
+def raw_single(n: int, synchronous: str) -> float:
+    with fresh_dir() as tmp:
+        conn = raw_connect(tmp / "raw.db", synchronous)
+        try:
+
+            def work() -> None:
+                for i in range(n):
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute(
+                        "INSERT INTO t (state, body, created_at) VALUES ('queued', ?, ?)",
+                        (BODY, float(i)),
+                    )
+                    conn.execute("COMMIT")
+
+            return _per_op(work, n)
+        finally:
+            conn.close()
+
+
+def client_single(n: int, durability: str) -> float:
+    with fresh_dir() as tmp, Client(tmp / "jobs.db", Config(durability=durability)) as client:
+        client.store  # noqa: B018  (open + migrate before timing)
+        return _per_op(lambda: [client.enqueue(["true"]) for _ in range(n)], n)
+
+
+def raw_bulk(n: int) -> float:
+    with fresh_dir() as tmp:
+        conn = raw_connect(tmp / "raw.db", "FULL")
+        rows = [(BODY, float(i)) for i in range(n)]
+        try:
+
+            def work() -> None:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    "INSERT INTO t (state, body, created_at) VALUES ('queued', ?, ?)", rows
+                )
+                conn.execute("COMMIT")
+
+            return timed(work)
+        finally:
+            conn.close()
+
+
+def client_bulk(n: int) -> float:
+    with fresh_dir() as tmp, Client(tmp / "jobs.db") as client:
+        client.store  # noqa: B018
+        options = [EnqueueOptions(command=["true"]) for _ in range(n)]
+        return timed(lambda: client.enqueue_options(options))
+
+
+def cli_bulk(n: int) -> float:
+    with fresh_dir() as tmp:
+        src = tmp / "jobs.jsonl"
+        src.write_text("".join(json.dumps({"command": ["true"]}) + "\n" for _ in range(n)))
+        db = tmp / "jobs.db"
+        env = isolated_env(tmp)
+        subprocess.run(
+            [JOBCTL, "--db", str(db), "status"], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+        return timed(
+            lambda: subprocess.run(
+                [JOBCTL, "--db", str(db), "-q", "enqueue", "--from", str(src)],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+
+
+def _per_op(fn: Callable[[], object], n: int) -> float:
+    return timed(fn) / n
+
+
+def main() -> None:
+    args = parser(__doc__).parse_args()
+    rounds, n_single, n_bulk = (2, 200, 1000) if args.quick else (7, 1000, 1000)
+
+    section(f"(a) single-job transactions: {n_single} per round, {rounds} rounds (us per job)")
+    for durability, sync in SYNC.items():
+        res = interleave(
+            rounds,
+            {
+                "raw": lambda s=sync: raw_single(n_single, s),
+                "client": lambda d=durability: client_single(n_single, d),
+            },
+            label=f"{sync} ",
+        )
+        for name in ("raw", "client"):
+            per_s = 1 / statistics.median(res[name])
+            say(
+                f"synchronous={sync:6} {name:6}: {spread(res[name], 1e6, '.1f')} us/job"
+                f"  ({per_s:,.0f} jobs/s)"
+            )
+        say(ratio_line(f"synchronous={sync} client/raw throughput", res["client"], res["raw"], 0.5))
+
+    section(f"(b) bulk: {n_bulk} jobs in one transaction, {rounds} rounds (ms per batch)")
+    res = interleave(
+        rounds,
+        {
+            "raw": lambda: raw_bulk(n_bulk),
+            "client": lambda: client_bulk(n_bulk),
+            "cli": lambda: cli_bulk(n_bulk),
+        },
+        label="bulk ",
+    )
+    for name in ("raw", "client", "cli"):
+        rate = n_bulk / statistics.median(res[name])
+        say(f"{name:6}: {spread(res[name], 1e3, '.1f')} ms  ({rate:,.0f} jobs/s)")
+    say(ratio_line("bulk Client.enqueue_options/raw throughput", res["client"], res["raw"], 0.3))
+    ratio = statistics.median(res["raw"]) / statistics.median(res["cli"])
+    say(
+        f"bulk CLI `enqueue --from` (subprocess wall)/raw throughput: ratio {ratio:.3f}"
+        " (informational: includes interpreter start and imports)"
+    )
+
+
+if __name__ == "__main__":
+    main()
