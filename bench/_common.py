@@ -68,7 +68,7 @@ def interleave(
         order = names if n % 2 == 0 else names[::-1]
         for name in order:
             out[name].append(subjects[name]())
-        line = "  ".join(f"{name} {out[name][-1]:.4f}" for name in names)
+        line = "  ".join(f"{name} {out[name][-1]:.6g}" for name in names)
         sys.stderr.write(f"  {label}round {n + 1}/{rounds}: {line}\n")
     return out
 
@@ -84,6 +84,11 @@ def ratio_line(name: str, subject: list[float], baseline: list[float], target: f
     (1.0 = as fast as the baseline)."""
     ratio = statistics.median(baseline) / statistics.median(subject)
     return f"{name}: ratio {ratio:.3f}  {verdict(ratio, target)}"
+
+
+def machine_line() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"python {sys.version.split()[0]} at {PYTHON}; {os.cpu_count()} CPUs; loadavg {load}"
 
 
 def section(title: str) -> None:

@@ -3,8 +3,11 @@
 (xargs time / executor time: 1.0 means as fast as xargs, the target is >= 0.7).
 
     python bench/executor_spawn.py [--jobs 2000] [--concurrency 4] [--rounds 3] [--cwd]
+                                   [--log-dir DIR]
 
 --cwd gives every launch a cwd, which takes the subprocess.Popen path instead of posix_spawn.
+Each attempt creates its log file, as in the daemon; --log-dir puts them on another
+filesystem (e.g. /dev/shm) to tell file-creation cost apart from spawning cost.
 """
 
 from __future__ import annotations
@@ -55,10 +58,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cwd", action="store_true", help="set cwd (the Popen path)")
+    parser.add_argument("--log-dir", type=Path, default=None, help="where logs go (a temp dir)")
     args = parser.parse_args()
     ours: list[float] = []
     theirs: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="jobctl-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="jobctl-bench-", dir=args.log_dir) as tmp:
         cwd = tmp if args.cwd else None
         for n in range(args.rounds):
             log_dir = Path(tmp) / f"round{n}"
@@ -66,9 +70,10 @@ def main() -> None:
             theirs.append(run_xargs(args.jobs, args.concurrency))
             sys.stderr.write(f"round {n + 1}: executor {ours[-1]:.3f}s  xargs {theirs[-1]:.3f}s\n")
     ex, xa = statistics.median(ours), statistics.median(theirs)
+    where = args.log_dir or tempfile.gettempdir()
     sys.stdout.write(
         f"jobs={args.jobs} concurrency={args.concurrency} rounds={args.rounds}"
-        f" path={'popen' if args.cwd else 'posix_spawn'}\n"
+        f" path={'popen' if args.cwd else 'posix_spawn'} logs={where}\n"
         f"executor median {ex:.3f}s ({args.jobs / ex:.0f} jobs/s)\n"
         f"xargs    median {xa:.3f}s ({args.jobs / xa:.0f} jobs/s)\n"
         f"throughput ratio executor/xargs = {xa / ex:.2f}\n"

@@ -18,9 +18,10 @@ from jobctl import __version__
 from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.domain.job import Job
+from jobctl.errors import JobctlError
 from jobctl.runtime import outcomes
 from jobctl.runtime.eventlog import EventLog
-from jobctl.runtime.executor import AttemptResult, Executor
+from jobctl.runtime.executor import AttemptResult, Executor, kill_tree, process_start_ticks
 from jobctl.runtime.handlers import HandlerPool
 from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.systemd import Notifier
@@ -102,6 +103,7 @@ class Daemon:
                 heartbeat_interval=self.heartbeat_interval,
             )
         )
+        self._recover_orphans(now)
         self.log.emit(
             now,
             "daemon.started",
@@ -117,7 +119,12 @@ class Daemon:
         self.start()
         try:
             while not self.stopping:
-                self.tick()
+                try:
+                    self.tick()
+                except JobctlError as exc:  # DB busy or unwritable: keep the jobs, retry
+                    self.log.emit(self.clock.now(), "store.error", level="warning", error=str(exc))
+                    self._collect(self.executor.poll(0.5))
+                    continue
                 if self.options.burst and self._idle():
                     break
                 self._wait()
@@ -246,8 +253,12 @@ class Daemon:
 
     def _record_spawns(self) -> None:
         if self._spawns:
-            self.store.dispatch.record_spawns(self._spawns)
-            self._spawns = []
+            spawns, self._spawns = self._spawns, []
+            try:
+                self.store.dispatch.record_spawns(spawns)
+            except JobctlError:
+                self._spawns = spawns + self._spawns
+                raise
 
     # --- outcomes ------------------------------------------------------------------------
     def _collect(self, results: list[tuple[Hashable, object]]) -> None:
@@ -291,7 +302,11 @@ class Daemon:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        self.store.dispatch.finish(pending, now)
+        try:
+            self.store.dispatch.finish(pending, now)
+        except JobctlError:
+            self._pending = pending + self._pending  # nothing was applied: try again later
+            raise
         for finish in pending:
             entry = self.running.pop(finish.job_id, None)
             self.log.emit(
@@ -366,6 +381,28 @@ class Daemon:
                 runner=finish.runner,
             )
         self._dirty = True
+
+    def _recover_orphans(self, now: datetime) -> None:
+        """Kill the job processes a dead predecessor on this node left running (same pid and
+        start time), then re-queue their jobs as lost at once: no lease wait is needed."""
+        orphans = self.store.dispatch.orphans(self.options.node, self.runner)
+        for orphan in orphans:
+            if orphan.pid and orphan.pid_start == process_start_ticks(orphan.pid):
+                kill_tree(orphan.pid, self.options.kill_grace)
+                self.log.emit(
+                    now, "job.orphan_killed", level="warning", job_id=orphan.job.id, pid=orphan.pid
+                )
+        finishes = [outcomes.from_lost(o.job, now, self.rng, lease_expired=False) for o in orphans]
+        for finish in self.store.dispatch.finish(finishes, now):
+            self.log.emit(
+                now,
+                "job.lost",
+                level="warning",
+                job_id=finish.job_id,
+                attempt=finish.attempt,
+                state=finish.decision.state.value,
+                runner=finish.runner,
+            )
 
     def _reload(self) -> None:
         self.reload_requested = False

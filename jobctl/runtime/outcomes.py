@@ -80,8 +80,9 @@ def from_handler(
     )
 
 
-def from_lost(job: Job, now: datetime, rng: random.Random) -> Finish:
-    """A running job whose runner's lease expired: cancelled if that was asked, else lost."""
+def from_lost(job: Job, now: datetime, rng: random.Random, lease_expired: bool = True) -> Finish:
+    """A running job whose runner died: cancelled if that was asked, else lost. With
+    `lease_expired` the finish applies only while the lease is still expired."""
     if job.cancel_requested:
         decision = Decision(State.CANCELLED, None)
         error = "cancelled; its runner died before confirming"
@@ -94,5 +95,5 @@ def from_lost(job: Job, now: datetime, rng: random.Random) -> Finish:
         runner=job.lease_owner or "",
         decision=decision,
         error=error,
-        expired_before=now,
+        expired_before=now if lease_expired else None,
     )

@@ -12,9 +12,14 @@ import os
 import signal
 import stat
 import subprocess
+import time
 
 # Python ignores these; a child must start with the default actions (as Popen restores them).
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+# PATH lookups are remembered briefly, as a shell's `hash` does: a dozen stat() calls per spawn
+# are a measurable share of a short job. A vanished file is looked up again at once.
+_LOOKUP_TTL = 2.0
+_lookups: dict[tuple[str, str], tuple[str, float]] = {}
 
 
 class SpawnError(Exception):
@@ -38,17 +43,27 @@ def spawn(
 
 
 def _posix_spawn(argv: list[str], env: dict[str, str], stdin_fd: int, out_fd: int) -> int:
-    path = resolve(argv[0], env)
     actions = [
         (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
         (os.POSIX_SPAWN_DUP2, out_fd, 1),
         (os.POSIX_SPAWN_DUP2, out_fd, 2),
     ]
-    try:
+
+    def run(path: str) -> int:
         return os.posix_spawn(
             path, argv, env, file_actions=actions, setsid=True,
             setsigdef=_DEFAULT_SIGNALS, setsigmask=(),
         )  # fmt: skip
+
+    path = resolve(argv[0], env)
+    try:
+        try:
+            return run(path)
+        except FileNotFoundError:
+            if path == argv[0]:
+                raise
+            path = resolve(argv[0], env, fresh=True)  # the remembered lookup went stale
+            return run(path)
     except OSError as exc:
         raise SpawnError(describe(exc, argv[0], path)) from None
 
@@ -70,13 +85,27 @@ def _popen(
     return popen.pid, popen
 
 
-def resolve(name: str, env: dict[str, str]) -> str:
+def resolve(name: str, env: dict[str, str], fresh: bool = False) -> str:
     """The executable `name` runs as: itself if it holds a "/", else the first executable
-    regular file of that name on env's PATH. Raises SpawnError."""
+    regular file of that name on env's PATH (remembered for _LOOKUP_TTL unless `fresh`).
+    Raises SpawnError."""
     if "/" in name:
         return name
+    search = env.get("PATH", os.defpath)
+    now = time.monotonic()
+    known = _lookups.get((name, search))
+    if known is not None and not fresh and now - known[1] < _LOOKUP_TTL:
+        return known[0]
+    path = _search(name, search)
+    if len(_lookups) >= 1024:
+        _lookups.clear()
+    _lookups[(name, search)] = (path, now)
+    return path
+
+
+def _search(name: str, search: str) -> str:
     denied = None
-    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+    for directory in search.split(os.pathsep):
         path = os.path.join(directory, name)
         try:
             st = os.stat(path)

@@ -206,6 +206,23 @@ def test_a_non_executable_file_on_path_is_named(
     assert collect(executor, 1)["k"].spawn_error == f"not executable: {script}"
 
 
+def test_a_command_that_moved_on_path_is_found_again(
+    executor: Executor, logs: Path, tmp_path: Path
+) -> None:
+    # Given a command found (and remembered) in one PATH directory
+    first, second = tmp_path / "first", tmp_path / "second"
+    for directory, word in ((first, "one"), (second, "two")):
+        directory.mkdir()
+        (directory / "jobctl-cmd").write_text(f"#!/bin/sh\necho {word}\n")
+        (directory / "jobctl-cmd").chmod(0o755)
+    env = {**ENV, "PATH": f"{first}:{second}:{ENV['PATH']}"}
+    assert run(executor, job(logs, ["jobctl-cmd"], env=env)).output_tail == b"one\n"
+    # When it disappears from there, the next lookup finds the other one
+    (first / "jobctl-cmd").unlink()
+    executor.start("k2", job(logs, ["jobctl-cmd"], "b", env=env))
+    assert collect(executor, 1)["k2"].output_tail == b"two\n"
+
+
 def test_a_key_in_flight_cannot_be_started_twice(executor: Executor, logs: Path) -> None:
     executor.start("k", job(logs, ["true"]))
     with pytest.raises(ValueError, match="in flight"):

@@ -56,6 +56,15 @@ class Expired:
     attempt: int
 
 
+@dataclass(frozen=True)
+class Orphan:
+    """A running attempt started on this node by a runner that is no longer alive."""
+
+    job: Job
+    pid: int | None
+    pid_start: int | None
+
+
 def _ph(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
@@ -286,6 +295,19 @@ class DispatchRepo:
                 (now.timestamp(), limit),
             ).fetchall()
         return [Expired(job_from_row(r), r["attempts"]) for r in rows]
+
+    def orphans(self, node: str, runner: str) -> list[Orphan]:
+        """Running attempts recorded on `node` by any runner but `runner`. One daemon per
+        node holds the node's instance lock, so such a runner is a dead predecessor."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT j.*, a.pid AS attempt_pid, a.pid_start AS attempt_pid_start"
+                " FROM attempts a JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt"
+                " WHERE a.finished_at IS NULL AND a.node = ? AND j.state = 'running'"
+                " AND j.lease_owner != ?",
+                (node, runner),
+            ).fetchall()
+        return [Orphan(job_from_row(r), r["attempt_pid"], r["attempt_pid_start"]) for r in rows]
 
     def running_count(self) -> int:
         with self.db.read() as conn:

@@ -1,0 +1,419 @@
+"""The daemon end to end: drain throughput, dispatch latency, idle CPU and memory.
+
+(a) 2000 `true` jobs (bulk-enqueued), wall time of `jobctl daemon --burst --concurrency 4`
+    (start to exit, nothing subtracted) vs `seq 2000 | xargs -P 4 -n 1 true`.
+    Target: daemon throughput >= 0.7 of xargs.
+(b) 2000 Python handler jobs (`handler: benchmod:noop`), daemon --burst with --concurrency 1
+    and 4, vs a raw sqlite3 claim+finish loop (one UPDATE ... RETURNING transaction to claim,
+    one to finish; WAL, synchronous=NORMAL) in 1 and 4 worker processes.
+    Targets: >= 0.7 of raw with 1 worker, >= 0.35 with 4.
+(c) enqueue -> start latency on a live daemon idle for 1 s (and, unless --quick, 75 s):
+    a command job `sh -c 'date +%s.%N > FILE'` and a handler job that writes time.time(),
+    each against the timestamp taken just before Client.enqueue; baseline: spawning the same
+    command directly. Target: median <= 20 ms. Plus the idle daemon's CPU over 10 s
+    (target < 1% of a core).
+(d) daemon RSS after 100k no-op handler jobs (10k with --quick). Target <= 80 MB.
+
+    /tmp/devvenv/bin/python bench/drain.py [--quick] [--only a,b,c,d]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+from _common import (
+    JOBCTL,
+    fresh_dir,
+    interleave,
+    isolated_env,
+    machine_line,
+    parser,
+    percentile,
+    ratio_line,
+    say,
+    section,
+    spread,
+    timed,
+    wait_for,
+)
+
+from jobctl import Client
+from jobctl.config.check import load_config
+from jobctl.config.resolve import EnqueueOptions
+
+BENCHMOD = """\
+import time
+
+
+def noop(payload):
+    pass
+
+
+def stamp(payload):
+    stamped = time.time()
+    with open(payload["path"] + ".tmp", "w") as f:
+        f.write(repr(stamped))
+    import os
+
+    os.replace(payload["path"] + ".tmp", payload["path"])
+"""
+CONFIG = """\
+job_types:
+  - {name: noop, handler: "benchmod:noop"}
+  - {name: stamp, handler: "benchmod:stamp"}
+"""
+
+
+# --- setup ------------------------------------------------------------------------------
+def prepare(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """Write benchmod.py and the config into tmp; returns (db path, subprocess env)."""
+    (tmp / "benchmod.py").write_text(BENCHMOD)
+    (tmp / "config.yaml").write_text(CONFIG)
+    env = isolated_env(tmp, JOBCTL_CONFIG=str(tmp / "config.yaml"), PYTHONPATH=str(tmp))
+    return tmp / "jobs.db", env
+
+
+def enqueue_bulk(tmp: Path, db: Path, n: int, **fields: object) -> None:
+    config = load_config(tmp / "config.yaml")
+    with Client(db, config) as client:
+        for start in range(0, n, 10_000):
+            count = min(10_000, n - start)
+            client.enqueue_options([EnqueueOptions(**fields) for _ in range(count)])  # type: ignore[arg-type]
+
+
+def succeeded(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute("SELECT count(*) FROM jobs WHERE state = 'succeeded'").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def daemon_args(db: Path, concurrency: int, burst: bool) -> list[str]:
+    args = [JOBCTL, "--db", str(db), "daemon", "--concurrency", str(concurrency)]
+    return [*args, "--burst"] if burst else args
+
+
+def burst(tmp: Path, db: Path, env: dict[str, str], concurrency: int, expect: int) -> float:
+    with open(tmp / "daemon.log", "wb") as log:
+        took = timed(
+            lambda: subprocess.run(
+                daemon_args(db, concurrency, True),
+                env=env,
+                stderr=log,
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+        )
+    done = succeeded(db)
+    if done != expect:
+        raise SystemExit(f"daemon --burst left {expect - done} of {expect} jobs unfinished")
+    return took
+
+
+# --- (a) command jobs vs xargs ------------------------------------------------------------
+def daemon_true(n: int) -> float:
+    with fresh_dir() as tmp:
+        db, env = prepare(tmp)
+        enqueue_bulk(tmp, db, n, command=["true"])
+        return burst(tmp, db, env, 4, n)
+
+
+def xargs_true(n: int) -> float:
+    return timed(lambda: subprocess.run(f"seq {n} | xargs -P 4 -n 1 true", shell=True, check=True))
+
+
+def empty_burst() -> float:
+    with fresh_dir() as tmp:
+        db, env = prepare(tmp)
+        Client(db).store.close()
+        return burst(tmp, db, env, 4, 0)
+
+
+# --- (b) handler jobs vs a raw claim+finish loop --------------------------------------
+def daemon_noop(n: int, concurrency: int) -> float:
+    with fresh_dir() as tmp:
+        db, env = prepare(tmp)
+        enqueue_bulk(tmp, db, n, job_type="noop")
+        return burst(tmp, db, env, concurrency, n)
+
+
+def _raw_worker(path: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+    def noop(payload: object) -> None:
+        pass
+
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute(
+            "UPDATE t SET state = 'running', started_at = ?"
+            " WHERE id = (SELECT id FROM t WHERE state = 'queued' ORDER BY id LIMIT 1)"
+            " RETURNING id, payload",
+            (time.time(),),
+        ).fetchone()
+        conn.execute("COMMIT")
+        if row is None:
+            return
+        noop(row[1])
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "UPDATE t SET state = 'done', finished_at = ? WHERE id = ?", (time.time(), row[0])
+        )
+        conn.execute("COMMIT")
+
+
+def raw_loop(n: int, workers: int) -> float:
+    with fresh_dir() as tmp:
+        path = str(tmp / "raw.db")
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, state TEXT NOT NULL, payload TEXT,"
+            " started_at REAL, finished_at REAL)"
+        )
+        conn.execute("CREATE INDEX t_queued ON t (id) WHERE state = 'queued'")
+        conn.executemany("INSERT INTO t (state, payload) VALUES ('queued', 'null')", [()] * n)
+        ctx = multiprocessing.get_context("fork")
+
+        def run() -> None:
+            procs = [ctx.Process(target=_raw_worker, args=(path,)) for _ in range(workers)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+                if p.exitcode != 0:
+                    raise SystemExit(f"raw worker failed: exit {p.exitcode}")
+
+        took = timed(run)
+        done = conn.execute("SELECT count(*) FROM t WHERE state = 'done'").fetchone()[0]
+        conn.close()
+        if done != n:
+            raise SystemExit(f"raw loop finished {done} of {n}")
+        return took
+
+
+# --- (c) latency and idle CPU; (d) RSS ------------------------------------------------------
+@contextmanager
+def live_daemon(tmp: Path, db: Path, env: dict[str, str], concurrency: int) -> Iterator[int]:
+    """A running (non-burst) daemon; yields its pid once it has registered."""
+    Client(db).store.close()  # schema exists before the daemon and the client race for it
+    with open(tmp / "daemon.log", "wb") as log:
+        proc = subprocess.Popen(
+            daemon_args(db, concurrency, False), env=env, stderr=log, stdout=subprocess.DEVNULL
+        )
+        try:
+            with Client(db) as probe:
+                if not wait_for(lambda: bool(probe.status().daemons), 30, 0.05):
+                    raise SystemExit("the daemon did not register within 30 s")
+            yield proc.pid
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            if proc.wait(60) != 0:
+                say(f"warning: daemon exited {proc.returncode}")
+
+
+def stamp_of(path: Path) -> float:
+    """The epoch seconds a job wrote (both writers rename into place: complete once seen)."""
+    if not wait_for(path.exists, 30, 0.001):
+        raise SystemExit(f"no timestamp in {path} after 30 s")
+    return float(path.read_text())
+
+
+def date_cmd(path: Path) -> list[str]:
+    return ["sh", "-c", f"date +%s.%N > {path}.tmp && mv {path}.tmp {path}"]
+
+
+def latency(tmp: Path, client: Client, kind: str, n: int) -> float:
+    """Seconds from just before enqueue (or spawn, for the baseline) to the job's stamp."""
+    path = tmp / f"stamp-{kind}-{n}"
+    if kind == "direct":
+        t0 = time.time()
+        subprocess.Popen(date_cmd(path)).wait()
+        return stamp_of(path) - t0
+    t0 = time.time()
+    if kind == "command":
+        job = client.enqueue(date_cmd(path))
+    else:
+        job = client.enqueue(job_type="stamp", payload={"path": str(path)})
+    took = stamp_of(path) - t0
+    client.wait([job], timeout=30, poll=0.01)
+    return took
+
+
+def latency_series(tmp: Path, client: Client, samples: int, idle: float) -> dict[str, list[float]]:
+    counter = iter(range(10**9))
+
+    def one(kind: str) -> float:
+        time.sleep(idle)
+        return latency(tmp, client, kind, next(counter))
+
+    return interleave(
+        samples,
+        {k: (lambda k=k: one(k)) for k in ("command", "direct", "handler")},
+        label=f"idle {idle:g}s ",
+    )
+
+
+def report_latency(res: dict[str, list[float]], idle: float) -> None:
+    for kind, values in res.items():
+        p99 = percentile(values, 99) * 1e3
+        say(f"idle {idle:>4g}s {kind:8}: {spread(values, 1e3, '.2f')} ms  p99 {p99:.2f} ms")
+    med = statistics.median(res["command"]) * 1e3
+    ok = "PASS" if med <= 20 else "FAIL"
+    base = statistics.median(res["direct"]) * 1e3
+    say(
+        f"idle {idle:>4g}s command job median {med:.2f} ms = direct spawn {base:.2f} ms"
+        f" + {med - base:.2f} ms dispatch  {ok} (target median <= 20 ms)"
+    )
+    hmed = statistics.median(res["handler"]) * 1e3
+    say(
+        f"idle {idle:>4g}s handler job median {hmed:.2f} ms "
+        f"{'PASS' if hmed <= 20 else 'FAIL'} (target median <= 20 ms)"
+    )
+
+
+def idle_cpu(pid: int, seconds: float) -> None:
+    proc = psutil.Process(pid)
+    c0, x0, t0 = proc.cpu_times(), proc.num_ctx_switches(), time.monotonic()
+    time.sleep(seconds)
+    c1, x1, t1 = proc.cpu_times(), proc.num_ctx_switches(), time.monotonic()
+    used = (c1.user - c0.user) + (c1.system - c0.system)
+    share = used / (t1 - t0) * 100
+    wakeups = (x1.voluntary - x0.voluntary) / (t1 - t0)
+    say(
+        f"idle daemon CPU over {t1 - t0:.1f} s: {share:.2f}% of a core"
+        f" (user {c1.user - c0.user:.3f} s, sys {c1.system - c0.system:.3f} s,"
+        f" ~{wakeups:.0f} voluntary context switches/s)"
+        f"  {'PASS' if share < 1 else 'FAIL'} (target < 1%)"
+    )
+
+
+def vm_hwm(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+# --- main ---------------------------------------------------------------------------------
+def part_a(rounds: int, n: int) -> None:
+    section(f"(a) {n} `true` jobs: daemon --burst --concurrency 4 vs xargs -P 4 ({rounds} rounds)")
+    res = interleave(rounds, {"xargs": lambda: xargs_true(n), "daemon": lambda: daemon_true(n)})
+    for name in ("xargs", "daemon"):
+        rate = n / statistics.median(res[name])
+        say(f"{name:7}: {spread(res[name])} s  ({rate:,.0f} jobs/s)")
+    say(ratio_line("daemon/xargs throughput", res["daemon"], res["xargs"], 0.7))
+    empty = [empty_burst() for _ in range(3)]
+    say(f"(info, not subtracted) daemon --burst on an empty DB: {spread(empty)} s")
+
+
+def part_b(rounds: int, n: int) -> None:
+    section(f"(b) {n} handler jobs (benchmod:noop) vs raw claim+finish loop ({rounds} rounds)")
+    for workers, target in ((1, 0.7), (4, 0.35)):
+        res = interleave(
+            rounds,
+            {
+                "raw": lambda w=workers: raw_loop(n, w),
+                "daemon": lambda w=workers: daemon_noop(n, w),
+            },
+            label=f"{workers} worker(s) ",
+        )
+        for name in ("raw", "daemon"):
+            rate = n / statistics.median(res[name])
+            say(f"{workers} worker(s) {name:6}: {spread(res[name])} s  ({rate:,.0f} jobs/s)")
+        say(
+            ratio_line(
+                f"{workers} worker(s) daemon/raw throughput", res["daemon"], res["raw"], target
+            )
+        )
+
+
+def part_c(samples: int, long_samples: int) -> None:
+    section("(c) enqueue -> start latency on a live daemon (--concurrency 4), idle CPU")
+    with fresh_dir() as tmp:
+        db, env = prepare(tmp)
+        with (
+            live_daemon(tmp, db, env, 4) as pid,
+            Client(db, load_config(tmp / "config.yaml")) as client,
+        ):
+            client.store  # noqa: B018
+            report_latency(latency_series(tmp, client, samples, 1.0), 1.0)
+            time.sleep(1.0)
+            idle_cpu(pid, 10.0)
+            values = []
+            for n in range(long_samples):
+                time.sleep(75)
+                values.append(latency(tmp, client, "command", 1000 + n))
+                sys.stderr.write(f"  idle 75s sample {n + 1}/{long_samples}: {values[-1]:.4f}\n")
+            if values:
+                say(
+                    f"idle   75s command : {spread(values, 1e3, '.2f')} ms"
+                    f"  p99 {percentile(values, 99) * 1e3:.2f} ms"
+                    f"  {'PASS' if statistics.median(values) <= 0.02 else 'FAIL'}"
+                    " (target median <= 20 ms)"
+                )
+
+
+def part_d(n: int) -> None:
+    section(f"(d) daemon RSS after {n:,} no-op handler jobs (--concurrency 4)")
+    with fresh_dir() as tmp:
+        db, env = prepare(tmp)
+        Client(db).store.close()
+        with live_daemon(tmp, db, env, 4) as pid:
+            proc = psutil.Process(pid)
+            time.sleep(1.0)
+            rss0 = proc.memory_info().rss
+            enqueue_bulk(tmp, db, n, job_type="noop")
+            started = time.monotonic()
+            if not wait_for(lambda: succeeded(db) >= n, 1800, 0.5):
+                raise SystemExit("the daemon did not finish in 30 min")
+            took = time.monotonic() - started
+            time.sleep(1.0)
+            rss, hwm = proc.memory_info().rss, vm_hwm(pid)
+        mb = 1024 * 1024
+        say(
+            f"RSS idle before jobs {rss0 / mb:.1f} MB (baseline); after {n:,} jobs"
+            f" {rss / mb:.1f} MB (x{rss / rss0:.2f}); peak (VmHWM) {hwm / mb:.1f} MB"
+            f"  {'PASS' if rss <= 80 * mb else 'FAIL'} (target <= 80 MB)"
+        )
+        say(
+            f"(info) drained {n:,} jobs in {took:.1f} s ({n / took:,.0f} jobs/s, enqueued"
+            " while the daemon ran)"
+        )
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--only", default="a,b,c,d", help="comma-separated parts to run")
+    args = p.parse_args()
+    parts = set(args.only.split(","))
+    say(machine_line())
+    if args.quick:
+        rounds, n, samples, long_samples, rss_jobs = 2, 500, 8, 0, 10_000
+    else:
+        rounds, n, samples, long_samples, rss_jobs = 5, 2000, 30, 5, 100_000
+    if "a" in parts:
+        part_a(rounds, n)
+    if "b" in parts:
+        part_b(rounds, n)
+    if "c" in parts:
+        part_c(samples, long_samples)
+    if "d" in parts:
+        part_d(rss_jobs)
+    say(machine_line())
+
+
+if __name__ == "__main__":
+    main()
