@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -104,7 +105,22 @@ def daemon_args(db: Path, concurrency: int, burst: bool) -> list[str]:
     return [*args, "--burst"] if burst else args
 
 
-def burst(tmp: Path, db: Path, env: dict[str, str], concurrency: int, expect: int) -> float:
+FEED = 5000  # (d): jobs enqueued per chunk
+SPANS: dict[str, list[float]] = {}  # label -> in-daemon drain spans (from its event log)
+
+
+def log_span(path: Path) -> float:
+    """Seconds from the first job.started to the last job end in a daemon's logfmt log."""
+    stamps = []
+    for line in path.read_text().splitlines():
+        if " event=job." in line:
+            stamps.append(datetime.fromisoformat(line.split()[0][3:].replace("Z", "+00:00")))
+    return (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
+
+
+def burst(
+    tmp: Path, db: Path, env: dict[str, str], concurrency: int, expect: int, label: str = ""
+) -> float:
     with open(tmp / "daemon.log", "wb") as log:
         took = timed(
             lambda: subprocess.run(
@@ -118,6 +134,8 @@ def burst(tmp: Path, db: Path, env: dict[str, str], concurrency: int, expect: in
     done = succeeded(db)
     if done != expect:
         raise SystemExit(f"daemon --burst left {expect - done} of {expect} jobs unfinished")
+    if label:
+        SPANS.setdefault(label, []).append(log_span(tmp / "daemon.log"))
     return took
 
 
@@ -126,7 +144,7 @@ def daemon_true(n: int) -> float:
     with fresh_dir() as tmp:
         db, env = prepare(tmp)
         enqueue_bulk(tmp, db, n, command=["true"])
-        return burst(tmp, db, env, 4, n)
+        return burst(tmp, db, env, 4, n, "a")
 
 
 def xargs_true(n: int) -> float:
@@ -145,7 +163,7 @@ def daemon_noop(n: int, concurrency: int) -> float:
     with fresh_dir() as tmp:
         db, env = prepare(tmp)
         enqueue_bulk(tmp, db, n, job_type="noop")
-        return burst(tmp, db, env, concurrency, n)
+        return burst(tmp, db, env, concurrency, n, f"b{concurrency}")
 
 
 def _raw_worker(path: str) -> None:
@@ -308,6 +326,17 @@ def vm_hwm(pid: int) -> int:
 
 
 # --- main ---------------------------------------------------------------------------------
+def span_line(label: str, n: int, baseline: list[float]) -> None:
+    spans = SPANS.get(label, [])
+    if spans:
+        med = statistics.median(spans)
+        say(
+            f"  (info) in-daemon drain span, first job.started -> last job end, startup and"
+            f" shutdown excluded: {spread(spans)} s ({n / med:,.0f} jobs/s),"
+            f" ratio vs baseline {statistics.median(baseline) / med:.3f}"
+        )
+
+
 def part_a(rounds: int, n: int) -> None:
     section(f"(a) {n} `true` jobs: daemon --burst --concurrency 4 vs xargs -P 4 ({rounds} rounds)")
     res = interleave(rounds, {"xargs": lambda: xargs_true(n), "daemon": lambda: daemon_true(n)})
@@ -315,6 +344,7 @@ def part_a(rounds: int, n: int) -> None:
         rate = n / statistics.median(res[name])
         say(f"{name:7}: {spread(res[name])} s  ({rate:,.0f} jobs/s)")
     say(ratio_line("daemon/xargs throughput", res["daemon"], res["xargs"], 0.7))
+    span_line("a", n, res["xargs"])
     empty = [empty_burst() for _ in range(3)]
     say(f"(info, not subtracted) daemon --burst on an empty DB: {spread(empty)} s")
 
@@ -338,6 +368,7 @@ def part_b(rounds: int, n: int) -> None:
                 f"{workers} worker(s) daemon/raw throughput", res["daemon"], res["raw"], target
             )
         )
+        span_line(f"b{workers}", n, res["raw"])
 
 
 def part_c(samples: int, long_samples: int) -> None:
@@ -375,9 +406,16 @@ def part_d(n: int) -> None:
             proc = psutil.Process(pid)
             time.sleep(1.0)
             rss0 = proc.memory_info().rss
-            enqueue_bulk(tmp, db, n, job_type="noop")
             started = time.monotonic()
-            if not wait_for(lambda: succeeded(db) >= n, 1800, 0.5):
+            fed, trail = 0, []
+            while fed < n:  # keep at most ~2 chunks queued: RSS, not queue depth, is measured
+                chunk = min(FEED, n - fed)
+                enqueue_bulk(tmp, db, chunk, job_type="noop")
+                fed += chunk
+                if not wait_for(lambda f=fed: succeeded(db) >= f - FEED // 2, 1800, 0.2):
+                    raise SystemExit("the daemon did not keep up within 30 min")
+                trail.append(proc.memory_info().rss)
+            if not wait_for(lambda: succeeded(db) >= n, 1800, 0.2):
                 raise SystemExit("the daemon did not finish in 30 min")
             took = time.monotonic() - started
             time.sleep(1.0)
@@ -388,9 +426,11 @@ def part_d(n: int) -> None:
             f" {rss / mb:.1f} MB (x{rss / rss0:.2f}); peak (VmHWM) {hwm / mb:.1f} MB"
             f"  {'PASS' if rss <= 80 * mb else 'FAIL'} (target <= 80 MB)"
         )
+        marks = [trail[max(0, len(trail) * k // 5 - 1)] / mb for k in range(1, 6)]
+        say("(info) RSS at 20/40/60/80/100% fed: " + " ".join(f"{m:.1f}" for m in marks) + " MB")
         say(
-            f"(info) drained {n:,} jobs in {took:.1f} s ({n / took:,.0f} jobs/s, enqueued"
-            " while the daemon ran)"
+            f"(info) drained {n:,} jobs in {took:.1f} s ({n / took:,.0f} jobs/s; fed in chunks"
+            f" of {FEED:,} while the daemon ran)"
         )
 
 

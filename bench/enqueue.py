@@ -26,6 +26,7 @@ from _common import (
     fresh_dir,
     interleave,
     isolated_env,
+    machine_line,
     parser,
     ratio_line,
     say,
@@ -128,7 +129,8 @@ def _per_op(fn: Callable[[], object], n: int) -> float:
 
 def main() -> None:
     args = parser(__doc__).parse_args()
-    rounds, n_single, n_bulk = (2, 200, 1000) if args.quick else (7, 1000, 1000)
+    rounds, n_single, n_bulk = (2, 200, 1000) if args.quick else (9, 1000, 1000)
+    say(machine_line())
 
     section(f"(a) single-job transactions: {n_single} per round, {rounds} rounds (us per job)")
     for durability, sync in SYNC.items():

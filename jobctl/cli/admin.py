@@ -55,7 +55,7 @@ def check(
             render.say("no config file: defaults apply")
             return
         path = str(found)
-    _config, problems = check_config(path)
+    _config, problems = check_config(path, host_checks=True)
     if problems:
         for problem in problems:
             render.note(f"jobctl: error: {problem}")

@@ -88,8 +88,11 @@ def load_config(path: str | Path) -> Config:
     return config
 
 
-def check_config(path: str | Path) -> tuple[Config, list[str]]:
-    """The config built from `path` and every problem found (empty when valid)."""
+def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, list[str]]:
+    """The config built from `path` and every problem found (empty when valid). With
+    `host_checks` (`jobctl config check`), also what depends on this host: job types' users
+    and groups must exist and be usable by a root daemon. Loading never fails on those, so a
+    config written for another host still loads (the job fails to spawn instead)."""
     doc = read_document(path)
     p = _Problems(doc)
     data = doc.data
@@ -116,6 +119,8 @@ def check_config(path: str | Path) -> tuple[Config, list[str]]:
         raw=data,
     )
     _cross_check(p, config)
+    if host_checks:
+        _host_checks(p, config)
     return config, p.items
 
 
@@ -337,3 +342,14 @@ def _cross_check(p: _Problems, config: Config) -> None:
         queue = schedule.get("queue")
         if queue and not config.knows_queue(queue):
             p.add(("schedules", index, "queue"), f"unknown queue {queue!r}")
+
+
+def _host_checks(p: _Problems, config: Config) -> None:
+    from jobctl.config.identity import check_identity
+
+    for index, job_type in enumerate(config.job_types):
+        if job_type.user or job_type.group:
+            problem = check_identity(job_type.user, job_type.group)
+            if problem:
+                key = "user" if job_type.user else "group"
+                p.add(("job_types", index, key), f"job type {job_type.name!r}: {problem}")

@@ -152,7 +152,7 @@ class Attempt:
             return self._hunt(now)
         if self.rfd is not None or proctree.alive(self.targets):
             return False
-        more = proctree.members(self.pid, proctree.scan())  # forked since the last look?
+        more = self._members(None)  # forked since the last look?
         if not more:
             return True
         if self.killed:
@@ -171,7 +171,7 @@ class Attempt:
             proctree.terminate(None, [p for p in procs if p.pid not in known])
         else:
             self.terminating = True
-            proctree.terminate(self.pid, procs)
+            proctree.terminate(self._group(), procs)
             self.kill_at = now + self.launch.kill_grace
         self.targets = procs
         self.recheck_at = now + SETTLE_CHECK
@@ -181,15 +181,15 @@ class Attempt:
         """SIGTERM the tree (descendants are listed first: they reparent once their parent
         dies), SIGKILL at now + grace."""
         self.terminating = True
-        self.targets = proctree.members(self.pid, proctree.scan())
-        proctree.terminate(self.pid, self.targets)
+        self.targets = self._members(None)
+        proctree.terminate(self.pid, self.targets)  # not reaped: the pid is still its own
         self.kill_at = now + grace
 
     def kill(self, sel: selectors.BaseSelector, now: float) -> None:
         """The grace is over: SIGKILL everything; once reaped, stop waiting for EOF."""
         self.terminating = self.killed = True
         self.targets = self._stragglers()
-        proctree.signal_members(self.pid, self.targets, signal.SIGKILL)
+        proctree.signal_members(self._group(), self.targets, signal.SIGKILL)
         if self.reaped:
             self.pump(sel)
             self.close_pipe(sel)
@@ -199,5 +199,12 @@ class Attempt:
 
     def _stragglers(self) -> list[ProcInfo]:
         inode = os.fstat(self.rfd).st_ino if self.rfd is not None else None
-        found = proctree.members(self.pid, proctree.scan(), inode)
-        return proctree.union(proctree.alive(self.targets), found)
+        return proctree.union(proctree.alive(self.targets), self._members(inode))
+
+    def _members(self, pipe_inode: int | None) -> list[ProcInfo]:
+        return proctree.members(self.pid, proctree.scan(), pipe_inode, self.pid_start)
+
+    def _group(self) -> int | None:
+        """The attempt's process group id, None once the pid was recycled (the id is kept
+        while the group has members, so then the group is empty and the id not ours)."""
+        return None if proctree.recycled(self.pid, self.pid_start) else self.pid

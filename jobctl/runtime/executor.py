@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import selectors
+import signal
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class Launch:
     timeout: float | None = None  # seconds; on expiry the whole process tree is killed
     kill_grace: float = 5.0  # SIGTERM → SIGKILL delay on timeout, cancel and stragglers
     log_cap: int = 10 * 1024 * 1024  # bytes kept on disk (the tail); <= 0: no cap
+    user: str | None = None  # run as this user (the daemon must be root), never as root then
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,27 +95,13 @@ class Executor:
             self._fail(key, started, None, f"cannot open log {launch.log_path}: {exc.strerror}")
             return None
         att = Attempt(key, launch, log, started)
-        rfd, wfd = os.pipe2(os.O_CLOEXEC)
         try:
-            stdin_fd = self._stdin(launch.stdin)
-            try:
-                att.pid, att.popen = spawn(launch.argv, launch.env, launch.cwd, stdin_fd, wfd)
-            finally:
-                if stdin_fd != self._null:
-                    os.close(stdin_fd)
-        except (SpawnError, OSError) as exc:
-            os.close(rfd)
-            why = str(exc) if isinstance(exc, SpawnError) else f"cannot start: {exc.strerror}"
-            self._fail(key, started, log, why)
+            self._spawn(att)
+        except SpawnError as exc:
+            self._fail(key, started, log, str(exc))
             return None
-        finally:
-            os.close(wfd)
-        att.rfd = rfd
-        os.set_blocking(rfd, False)
-        att.pid_start = process_start_ticks(att.pid) or 0  # unreaped, so still readable
-        att.pidfd = os.pidfd_open(att.pid)
         self._sel.register(att.pidfd, selectors.EVENT_READ, (_EXIT, att))
-        self._sel.register(rfd, selectors.EVENT_READ, (_OUTPUT, att))
+        self._sel.register(att.rfd, selectors.EVENT_READ, (_OUTPUT, att))
         self._attempts[key] = att
         self._track(att, False)
         return att.pid, att.pid_start
@@ -228,6 +217,43 @@ class Executor:
             os.close(fd)
             raise
         return fd
+
+    def _spawn(self, att: Attempt) -> None:
+        """Start the attempt's process, with its output pipe and pidfd. On SpawnError nothing
+        is left open or running."""
+        launch = att.launch
+        try:
+            rfd, wfd = os.pipe2(os.O_CLOEXEC)
+        except OSError as exc:
+            raise SpawnError(f"cannot create the output pipe: {exc.strerror}") from None
+        try:
+            stdin_fd = self._stdin(launch.stdin)
+            try:
+                att.pid, att.popen = spawn(
+                    launch.argv, launch.env, launch.cwd, stdin_fd, wfd, launch.user, launch.group
+                )
+            finally:
+                if stdin_fd != self._null:
+                    os.close(stdin_fd)
+        except BaseException as exc:
+            os.close(rfd)
+            if isinstance(exc, OSError):
+                raise SpawnError(f"cannot pass the payload: {exc.strerror}") from None
+            raise
+        finally:
+            os.close(wfd)
+        att.rfd = rfd
+        os.set_blocking(rfd, False)
+        att.pid_start = process_start_ticks(att.pid) or 0  # unreaped, so still readable
+        try:
+            att.pidfd = os.pidfd_open(att.pid)
+        except OSError as exc:  # out of fds? Never leave a process running unwatched.
+            os.killpg(att.pid, signal.SIGKILL)
+            os.wait4(att.pid, 0)
+            if att.popen is not None:
+                att.popen.returncode = -signal.SIGKILL
+            os.close(rfd)
+            raise SpawnError(f"cannot watch the process: {exc.strerror}") from None
 
     def _fail(self, key: Hashable, started: float, log: CappedLog | None, why: str) -> None:
         if log is not None:

@@ -57,6 +57,8 @@ def build_launch(job: Job, ctx: LaunchContext, kill_grace: float = 5.0) -> Launc
         timeout=job.timeout,
         kill_grace=kill_grace,
         log_cap=ctx.log_cap,
+        user=job.user,
+        group=job.group,
     )
 
 

@@ -2,7 +2,8 @@
 
 The log is written to `path` until it holds cap/2 bytes, then moved to `path.1` (replacing the
 previous one) and started afresh, so at most `cap` bytes are on disk. On close, if output was
-dropped, `path` becomes a one-line marker followed by `path.1` and the current part.
+rotated, `path` becomes `path.1` and the current part joined, after a one-line marker saying how
+many bytes were dropped (if any were).
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ class CappedLog:
         tmp = self.path.with_name(self.path.name + ".tmp")
         out = _open(tmp)
         try:
-            _write_all(out, MARKER.format(self.total - kept).encode())
+            if self.total > kept:
+                _write_all(out, MARKER.format(self.total - kept).encode())
             for part in parts:
                 with open(part, "rb") as src:
                     size = os.fstat(src.fileno()).st_size

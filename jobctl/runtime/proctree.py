@@ -43,11 +43,14 @@ def read_stat(pid: int) -> ProcInfo | None:
     finally:
         os.close(fd)
     # comm (field 2) may hold spaces and parentheses: the fields resume after the last ")".
-    fields = data[data.rindex(b")") + 2 :].split()
-    return ProcInfo(
-        pid=pid, ppid=int(fields[1]), pgrp=int(fields[2]), sid=int(fields[3]),
-        start=int(fields[19]), live=fields[0] not in _DEAD_STATES,
-    )  # fmt: skip
+    try:
+        fields = data[data.rindex(b")") + 2 :].split()
+        return ProcInfo(
+            pid=pid, ppid=int(fields[1]), pgrp=int(fields[2]), sid=int(fields[3]),
+            start=int(fields[19]), live=fields[0] not in _DEAD_STATES,
+        )  # fmt: skip
+    except (ValueError, IndexError):  # gone while we read it
+        return None
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -68,31 +71,41 @@ def scan() -> list[ProcInfo]:
 
 
 def members(
-    leader: int, procs: Iterable[ProcInfo], pipe_inode: int | None = None
+    leader: int, procs: Iterable[ProcInfo], pipe_inode: int | None = None, start: int = 0
 ) -> list[ProcInfo]:
-    """Live processes belonging to the attempt whose main process is `leader`: its descendants,
-    its process group and session, and with `pipe_inode` every process holding that pipe open
-    for writing (which catches double-forked daemons that kept the job's output)."""
+    """Live processes belonging to the attempt whose main process is `leader` (started at
+    `start` ticks, 0: unknown): its descendants, its process group and session, and with
+    `pipe_inode` every process holding that pipe open for writing (which catches
+    double-forked daemons that kept the job's output). Once `leader` names another process,
+    its group and session are that one's: only the pipe holders are left to find."""
     procs = list(procs)
-    children: dict[int, list[ProcInfo]] = {}
-    for p in procs:
-        children.setdefault(p.ppid, []).append(p)
     found: dict[int, ProcInfo] = {}
-    stack = [leader]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child.pid not in found:
-                found[child.pid] = child
-                stack.append(child.pid)
-    for p in procs:
-        if p.pid == leader or p.pgrp == leader or p.sid == leader:
-            found[p.pid] = p
+    head = next((p for p in procs if p.pid == leader), None)
+    if head is None or not start or head.start == start:
+        children: dict[int, list[ProcInfo]] = {}
+        for p in procs:
+            children.setdefault(p.ppid, []).append(p)
+            if p.pid == leader or p.pgrp == leader or p.sid == leader:
+                found[p.pid] = p
+        stack, seen = [leader], {leader}
+        while stack:
+            for child in children.get(stack.pop(), ()):
+                if child.pid not in seen:
+                    seen.add(child.pid)
+                    found[child.pid] = child
+                    stack.append(child.pid)
     if pipe_inode is not None:
         link, me = f"pipe:[{pipe_inode}]", os.getpid()
         for p in procs:
             if p.pid not in found and p.pid != me and p.live and _writes_pipe(p.pid, link):
                 found[p.pid] = p
     return [p for p in found.values() if p.live]
+
+
+def recycled(pid: int, start: int) -> bool:
+    """Whether `pid` now names a process other than the one started at `start` ticks."""
+    info = read_stat(pid)
+    return info is not None and bool(start) and info.start != start
 
 
 def _writes_pipe(pid: int, link: str) -> bool:

@@ -14,6 +14,8 @@ import stat
 import subprocess
 import time
 
+from jobctl.config.identity import Identity, IdentityError, resolve_identity
+
 # Python ignores these; a child must start with the default actions (as Popen restores them).
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 # PATH lookups are remembered briefly, as a shell's `hash` does: a dozen stat() calls per spawn
@@ -27,17 +29,28 @@ class SpawnError(Exception):
 
 
 def spawn(
-    argv: list[str], env: dict[str, str], cwd: str | None, stdin_fd: int, out_fd: int
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str | None,
+    stdin_fd: int,
+    out_fd: int,
+    user: str | None = None,
+    group: str | None = None,
 ) -> tuple[int, subprocess.Popen[bytes] | None]:
     """Start `argv` as leader of a new session with stdin from `stdin_fd` and stdout+stderr to
-    `out_fd`; only these three fds are inherited. Returns (pid, the Popen if one was used: its
-    returncode must be set by whoever reaps the pid). Raises SpawnError."""
+    `out_fd`; only these three fds are inherited; as `user`/`group` when given. Returns (pid,
+    the Popen if one was used: its returncode must be set by whoever reaps the pid). Raises
+    SpawnError."""
     if not argv:
         raise SpawnError("empty command")
     try:
-        if cwd is None and min(stdin_fd, out_fd) > 2:
+        identity = resolve_identity(user, group)
+    except IdentityError as exc:
+        raise SpawnError(str(exc)) from None
+    try:
+        if cwd is None and identity is None and min(stdin_fd, out_fd) > 2:
             return _posix_spawn(argv, env, stdin_fd, out_fd), None
-        return _popen(argv, env, cwd, stdin_fd, out_fd)
+        return _popen(argv, env, cwd, stdin_fd, out_fd, identity)
     except (ValueError, TypeError) as exc:  # e.g. an embedded NUL byte
         raise SpawnError(f"invalid command {argv[0]!r}: {exc}") from None
 
@@ -69,12 +82,21 @@ def _posix_spawn(argv: list[str], env: dict[str, str], stdin_fd: int, out_fd: in
 
 
 def _popen(
-    argv: list[str], env: dict[str, str], cwd: str | None, stdin_fd: int, out_fd: int
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str | None,
+    stdin_fd: int,
+    out_fd: int,
+    identity: Identity | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
+    switch: dict[str, object] = {}
+    if identity is not None:
+        env = {**env, "USER": identity.name, "LOGNAME": identity.name, "HOME": identity.home}
+        switch = {"user": identity.uid, "group": identity.gid, "extra_groups": identity.groups}
     try:
         popen = subprocess.Popen(
             argv, stdin=stdin_fd, stdout=out_fd, stderr=out_fd, cwd=cwd, env=env,
-            close_fds=True, start_new_session=True,
+            close_fds=True, start_new_session=True, **switch,  # type: ignore[arg-type]
         )  # fmt: skip
     except OSError as exc:
         if cwd is not None and exc.filename == cwd:

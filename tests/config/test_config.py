@@ -142,3 +142,12 @@ def test_queue_retry_policy_is_the_default_and_options_override(tmp_path: Path) 
     assert (spec.retry.max_attempts, spec.retry.backoff, spec.retry.base) == (3, Backoff.FIXED, 10)
     spec = build_spec(EnqueueOptions(command=["true"], queue="bulk", max_attempts=9), config)
     assert spec.retry.max_attempts == 9 and spec.retry.backoff is Backoff.FIXED
+
+
+def test_config_check_flags_users_this_host_cannot_run_as(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "job_types:\n  - name: t\n    command: [id]\n    user: jobctl-no-such-user\n"
+    )
+    assert check_config(path)[1] == [], "loading does not depend on the host's users"
+    problems = check_config(path, host_checks=True)[1]
+    assert problems == [f"{path}:4: job type 't': unknown user 'jobctl-no-such-user'"]

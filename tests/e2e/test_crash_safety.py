@@ -126,3 +126,6 @@ def test_torture_two_daemons_four_enqueuers_five_kill9s(jc: Jobctl) -> None:
                     f"job {job_id}: an unfinished attempt overlaps the next {runs} {why}"
                 )
     assert not _pids_mentioning(marker), f"orphan processes remain {why}"
+    for index in range(len(jc.daemons)):
+        text = jc.daemon_log(index).lower()
+        assert "locked" not in text and "store.error" not in text, f"{text[-2000:]} {why}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -255,3 +257,66 @@ def test_a_job_enqueued_while_idle_starts_quickly(jc: Jobctl) -> None:
     job_id = jc.enqueue("--", "true")
     job = jc.wait_state(job_id, "succeeded", timeout=10)
     assert job["attempts"] == 1
+
+
+def test_sighup_reloads_queue_limits_without_dropping_work(jc: Jobctl, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("queues:\n  - name: default\n    concurrency: 1\n")
+    jc.env["JOBCTL_CONFIG"] = str(config)
+    flag = tmp_path / "go"
+    ids = [jc.enqueue("--", "sh", "-c", f"while [ ! -e {flag} ]; do sleep 0.05; done")
+           for _ in range(2)]  # fmt: skip
+    daemon = jc.start_daemon()
+    jc.wait_state(ids[0], "running")
+
+    def running() -> int:
+        return int(jc.json("status")["queues"][0]["running"])
+
+    assert running() == 1
+    config.write_text("queues:\n  - name: default\n    concurrency: 2\n")
+    daemon.send_signal(signal.SIGHUP)
+    wait_until(lambda: running() == 2, 10, what="the second job to start after the reload")
+    flag.touch()
+    for job_id in ids:
+        assert jc.wait_state(job_id, "succeeded")["attempts"] == 1
+    assert "config.reloaded" in jc.daemon_log()
+
+
+def test_logs_follow_streams_until_the_job_ends(jc: Jobctl, tmp_path: Path) -> None:
+    flag = tmp_path / "finish"
+    job_id = jc.enqueue(
+        "--", "sh", "-c", f"echo first; while [ ! -e {flag} ]; do sleep 0.05; done; echo second"
+    )
+    jc.start_daemon()
+    jc.wait_state(job_id, "running")
+    follower = subprocess.Popen([*jc.argv0, "logs", "-f", str(job_id)], env=jc.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert follower.stdout is not None
+    assert follower.stdout.readline() == b"first\n"
+    flag.touch()
+    out, err = follower.communicate(timeout=20)
+    assert out == b"second\n" and follower.returncode == 0, err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs the daemon to run as root")
+def test_job_type_user_runs_the_job_as_that_user_never_root(jc: Jobctl, tmp_path: Path) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "job_types:\n"
+        "  - name: as_nobody\n    command: [sh, -c, 'id -u; echo $USER']\n"
+        "    user: nobody\n"
+        "  - name: as_ghost\n    command: [true]\n    user: jobctl-no-such-user\n"
+    )
+    jc.env["JOBCTL_CONFIG"] = str(config)
+    ok = jc.enqueue("--type", "as_nobody")
+    ghost = jc.enqueue("--type", "as_ghost")
+    jc.start_daemon()
+    job = jc.wait_state(ok, "succeeded", "dead", "retrying")
+    assert job["state"] == "succeeded", job
+    assert job["output_tail"].split() == [str(nobody.pw_uid), "nobody"]
+    dead = jc.wait_state(ghost, "dead")
+    assert dead["failure_class"] == "spawn"
+    assert "jobctl-no-such-user" in jc.json("dlq", "list")[0]["error"]

@@ -26,6 +26,7 @@ from jobctl.runtime.executor import (
     kill_tree,
     process_start_ticks,
 )
+from jobctl.runtime.logcap import CappedLog
 from tests.support.waiting import wait_until
 
 PY = sys.executable
@@ -412,6 +413,35 @@ def test_huge_output_keeps_the_tail_within_the_cap(executor: Executor, logs: Pat
     assert kept == expected[-len(kept) :]
     assert result.output_bytes == size and result.output_tail == expected[-4096:]
     assert sorted(p.name for p in logs.iterdir()) == ["a.log"]
+
+
+@pytest.mark.parametrize(("cap", "size"), [(10_000, 200_000), (10_000, 9_000), (0, 50_000)])
+def test_capped_log_keeps_an_exact_tail_whatever_the_write_sizes(
+    tmp_path: Path, cap: int, size: int
+) -> None:
+    # Given output arriving in chunks of awkward sizes (around and across the rotation point)
+    rng = random.Random(3)
+    data = rng.randbytes(size)
+    log = CappedLog(tmp_path / "x.log", cap)
+    pos = 0
+    while pos < size:
+        n = rng.choice([1, 7, 100, 4999, 5000, 5001, 30_000])
+        log.write(data[pos : pos + n])
+        pos += n
+    log.close()
+    log.close()  # idempotent
+    # Then the file is the whole output, or a marker and at least half a cap of exact tail
+    text = (tmp_path / "x.log").read_bytes()
+    assert (log.total, log.tail()) == (size, data[-4096:])
+    if not cap or size <= cap:  # nothing dropped (though perhaps rotated once)
+        assert text == data
+    else:
+        marker = re.match(rb"\[jobctl: (\d+) bytes of earlier output dropped\]\n", text)
+        assert marker is not None
+        kept = text[marker.end() :]
+        assert cap // 2 <= len(kept) <= cap and kept == data[-len(kept) :]
+        assert int(marker.group(1)) == size - len(kept)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.log"]
 
 
 def test_many_attempts_run_at_once_and_complete_independently(

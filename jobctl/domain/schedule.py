@@ -1,0 +1,92 @@
+"""Schedules as values and the pure decisions about their fires: misfire and overlap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from jobctl.errors import InvalidInput
+
+MISFIRE_GRACE = timedelta(seconds=60)  # a fire handled later than this was missed
+MISFIRE_CAP = 100  # `misfire: all` runs at most this many missed fires
+
+
+class Overlap(StrEnum):
+    FORBID = "forbid"  # skip the fire (recorded) while the previous run is live
+    ALLOW = "allow"
+    REPLACE = "replace"  # cancel the live run, then start the new one
+
+
+class Misfire(StrEnum):
+    SKIP = "skip"
+    ONCE = "once"  # one catch-up run for all fires missed while no daemon was up
+    ALL = "all"  # every missed fire runs (capped)
+
+
+class Outcome(StrEnum):
+    """What became of one nominal fire (the missed-run ledger's reasons, plus success)."""
+
+    ENQUEUED = "enqueued"
+    SHADOW = "shadow"
+    OVERLAP = "overlap"
+    PAUSED = "paused"
+    NO_DAEMON = "no_daemon"
+    DST_SKIP = "dst_skip"
+
+
+def parse_choice(enum: type[StrEnum], value: str, option: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        choices = "|".join(m.value for m in enum)
+        raise InvalidInput(f"invalid {option} {value!r}: use {choices}") from None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    cron: str
+    tz: str
+    queue: str = "default"
+    command: list[str] | None = None
+    job_type: str | None = None
+    payload: Any = None
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+    enabled: bool = True
+    shadow: bool = False
+    overlap: Overlap = Overlap.FORBID
+    misfire: Misfire = Misfire.ONCE
+    jitter: float = 0.0
+    dst_gap: str = "run"
+    dst_repeat: str = "once"
+    timeout: float | None = None
+    max_attempts: int | None = None
+    origin: str = "cli"  # cli | config | import
+    source: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    cursor_at: datetime | None = None  # fires up to here are handled
+
+
+@dataclass(frozen=True)
+class FireDecision:
+    nominal_at: datetime
+    outcome: Outcome
+    run_at: datetime | None = None  # when enqueued: the fire time plus jitter
+
+
+def plan_missed(nominal: list[datetime], policy: Misfire) -> list[tuple[datetime, bool]]:
+    """Fires missed while no daemon ran → (nominal, run it?) by the misfire policy."""
+    if policy is Misfire.SKIP or not nominal:
+        return [(n, False) for n in nominal]
+    if policy is Misfire.ONCE:
+        return [(n, n == nominal[-1]) for n in nominal]
+    keep = set(nominal[-MISFIRE_CAP:])
+    return [(n, n in keep) for n in nominal]
+
+
+def is_missed(fire_at: datetime, now: datetime) -> bool:
+    return now - fire_at > MISFIRE_GRACE
