@@ -27,7 +27,7 @@ from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.systemd import Notifier
 from jobctl.store import Store
 from jobctl.store.sqlite.daemons import DaemonInfo
-from jobctl.store.sqlite.dispatch import Claim, Finish
+from jobctl.store.sqlite.dispatch import Claim, Finish, Spawn
 
 IDLE_POLL = 0.01  # seconds between cheap change checks while idle (PRAGMA data_version)
 RESCAN = 1.0  # full claim attempt at least this often, whatever the change detector says
@@ -74,7 +74,7 @@ class Daemon:
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
         self._pending: list[Finish] = []
-        self._spawns: list[tuple[int, int, int | None, int | None, str]] = []
+        self._spawns: list[Spawn] = []  # recorded with the next finish (or claim pass)
         self._dirty = True  # something may be claimable
         self._version = -1
         self._next_due: float | None = None
@@ -238,7 +238,6 @@ class Daemon:
             self._next_due = self.store.dispatch.next_due(now, self.options.queues)
         for job in jobs:
             self._launch(job, now)
-        self._record_spawns()
 
     def _launch(self, job: Job, now: datetime) -> None:
         self.running[job.id] = _Running(job, self.clock.monotonic())
@@ -249,16 +248,7 @@ class Daemon:
         launch = build_launch(job, self.launch_ctx, self.options.kill_grace)
         started = self.executor.start(job.id, launch)
         pid, pid_start = started if started else (None, None)
-        self._spawns.append((job.id, job.attempts, pid, pid_start, str(launch.log_path)))
-
-    def _record_spawns(self) -> None:
-        if self._spawns:
-            spawns, self._spawns = self._spawns, []
-            try:
-                self.store.dispatch.record_spawns(spawns)
-            except JobctlError:
-                self._spawns = spawns + self._spawns
-                raise
+        self._spawns.append(Spawn(job.id, job.attempts, pid, pid_start, str(launch.log_path)))
 
     # --- outcomes ------------------------------------------------------------------------
     def _collect(self, results: list[tuple[Hashable, object]]) -> None:
@@ -299,16 +289,28 @@ class Daemon:
             self._pending.append(finish)
 
     def _flush(self, now: datetime) -> None:
-        if not self._pending:
+        """Record spawned processes and finished attempts in one short transaction."""
+        if not self._pending and not self._spawns:
             return
         pending, self._pending = self._pending, []
+        spawns, self._spawns = self._spawns, []
         try:
-            self.store.dispatch.finish(pending, now)
-        except JobctlError:
-            self._pending = pending + self._pending  # nothing was applied: try again later
+            applied = {id(f) for f in self.store.dispatch.finish(pending, now, spawns)}
+        except JobctlError:  # nothing was applied: try again next tick
+            self._pending, self._spawns = pending + self._pending, spawns + self._spawns
             raise
         for finish in pending:
             entry = self.running.pop(finish.job_id, None)
+            if id(finish) not in applied:
+                self.log.emit(
+                    now,
+                    "job.finish_discarded",
+                    level="warning",
+                    job_id=finish.job_id,
+                    attempt=finish.attempt,
+                    reason="the lease was lost: another daemon re-queued the job",
+                )
+                continue
             self.log.emit(
                 now,
                 f"job.{finish.decision.state.value}",

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime
 from typing import Any, TextIO
 
 from jobctl.domain.durations import iso_z
 
+_QUOTE = re.compile(r'[\s="\\]')
+
 
 def _logfmt_value(value: Any) -> str:
+    if type(value) in (int, float):
+        return str(value)
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if text == "" or any(c in text for c in ' ="\n\\'):
+    if not text or _QUOTE.search(text):
         return json.dumps(text)
     return text
 

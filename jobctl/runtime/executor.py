@@ -89,11 +89,7 @@ class Executor:
         if key in self._attempts or any(k == key for k, _ in self._done):
             raise ValueError(f"attempt {key!r} is already in flight")
         started = self._mono()
-        try:
-            log = CappedLog(launch.log_path, launch.log_cap)
-        except OSError as exc:
-            self._fail(key, started, None, f"cannot open log {launch.log_path}: {exc.strerror}")
-            return None
+        log = CappedLog(launch.log_path, launch.log_cap)  # created on the first byte
         att = Attempt(key, launch, log, started)
         try:
             self._spawn(att)

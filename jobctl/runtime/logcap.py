@@ -3,7 +3,8 @@
 The log is written to `path` until it holds cap/2 bytes, then moved to `path.1` (replacing the
 previous one) and started afresh, so at most `cap` bytes are on disk. On close, if output was
 rotated, `path` becomes `path.1` and the current part joined, after a one-line marker saying how
-many bytes were dropped (if any were).
+many bytes were dropped (if any were). The file is created on the first byte: an attempt that
+prints nothing costs no file (creating one is a measurable share of a short job's cost).
 """
 
 from __future__ import annotations
@@ -38,13 +39,17 @@ class CappedLog:
     `cap` <= 0 disables the cap. A failing disk (ENOSPC, EIO) stops the writing, never the
     counting: `total` and `tail()` stay exact."""
 
-    __slots__ = ("_closed", "_fd", "_half", "_old", "_rotated", "_size", "_tail", "path", "total")
+    __slots__ = (
+        "_closed", "_fd", "_half", "_old", "_pending", "_rotated", "_size", "_tail", "path",
+        "total",
+    )  # fmt: skip
 
     def __init__(self, path: Path, cap: int) -> None:
         self.path = path
         self._old = path.with_name(path.name + ".1")
         self._half = max(cap // 2, 1) if cap > 0 else 0
-        self._fd: int | None = _open(path)
+        self._fd: int | None = None
+        self._pending = True  # not created yet
         self._size = 0
         self._rotated = False
         self._closed = False
@@ -60,12 +65,23 @@ class CappedLog:
             self._tail += data
             if len(self._tail) > 2 * TAIL_BYTES:
                 del self._tail[:-TAIL_BYTES]
-        if self._fd is None:
+        if self._fd is None and not self._create():
             return
         try:
             self._append(data)
         except OSError:
             self._abandon()
+
+    def _create(self) -> bool:
+        """Open the file on first use; False if it is abandoned or cannot be created."""
+        if not self._pending:
+            return False
+        self._pending = False
+        try:
+            self._fd = _open(self.path)
+        except OSError:
+            return False
+        return True
 
     def _append(self, data: bytes) -> None:
         fd = self._fd
@@ -92,6 +108,7 @@ class CappedLog:
         return fd
 
     def _abandon(self) -> None:
+        self._pending = False
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -102,7 +119,8 @@ class CappedLog:
 
     def note(self, line: str) -> None:
         """Write a line of jobctl's own (e.g. why the spawn failed); not counted as output."""
-        if self._fd is not None:
+        if self._fd is not None or self._create():
+            assert self._fd is not None
             try:
                 _write_all(self._fd, line.encode())
             except OSError:

@@ -49,6 +49,17 @@ class Finish:
 
 
 @dataclass(frozen=True)
+class Spawn:
+    """An attempt's process, recorded for orphan cleanup, and its log file."""
+
+    job_id: int
+    attempt: int
+    pid: int | None
+    pid_start: int | None
+    log_path: str
+
+
+@dataclass(frozen=True)
 class Expired:
     """A running job whose lease ran out (its runner is presumed dead)."""
 
@@ -81,11 +92,13 @@ class DispatchRepo:
             return []
         ts = now.timestamp()
         with self.db.write() as conn:
-            running = dict(
-                conn.execute(
-                    "SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue"
-                ).fetchall()
-            )
+            running = {}
+            if claim.limits:
+                running = dict(
+                    conn.execute(
+                        "SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue"
+                    ).fetchall()
+                )
             excluded = {r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 1")}
             room = {}
             for queue, limit in (claim.limits or {}).items():
@@ -150,18 +163,18 @@ class DispatchRepo:
                 break
         return picked
 
-    def record_spawns(self, spawns: Sequence[tuple[int, int, int | None, int | None, str]]) -> None:
-        """Remember attempts' processes (for orphan cleanup) and log files:
-        (job_id, attempt, pid, pid_start, log_path) each."""
+    def record_spawns(self, spawns: Sequence[Spawn]) -> None:
+        """Remember attempts' processes (for orphan cleanup) and log files."""
         with self.db.write() as conn:
-            conn.executemany(
-                "UPDATE attempts SET pid = ?, pid_start = ?, log_path = ?"
-                " WHERE job_id = ? AND attempt = ?",
-                [
-                    (pid, start, path, job_id, attempt)
-                    for job_id, attempt, pid, start, path in spawns
-                ],
-            )
+            self._record_spawns(conn, spawns)
+
+    @staticmethod
+    def _record_spawns(conn: sqlite3.Connection, spawns: Sequence[Spawn]) -> None:
+        conn.executemany(
+            "UPDATE attempts SET pid = ?, pid_start = ?, log_path = ?"
+            " WHERE job_id = ? AND attempt = ?",
+            [(s.pid, s.pid_start, s.log_path, s.job_id, s.attempt) for s in spawns],
+        )
 
     def next_due(self, now: datetime, queues: frozenset[str] | None = None) -> float | None:
         """Epoch seconds of the earliest queued/retrying job not yet due, if any."""
@@ -173,14 +186,19 @@ class DispatchRepo:
         with self.db.read() as conn:
             return conn.execute(sql, args).fetchone()[0]
 
-    def finish(self, finishes: Sequence[Finish], now: datetime) -> list[Finish]:
-        """Apply attempt endings in one transaction. An ending whose lease was lost (the job
-        is no longer running this attempt for this runner) is discarded; returns those applied."""
-        if not finishes:
+    def finish(
+        self, finishes: Sequence[Finish], now: datetime, spawns: Sequence[Spawn] = ()
+    ) -> list[Finish]:
+        """Apply attempt endings in one transaction (recording `spawns` in the same one). An
+        ending whose lease was lost (the job is no longer running this attempt for this runner)
+        is discarded; returns those applied."""
+        if not finishes and not spawns:
             return []
         ts = now.timestamp()
         applied = []
         with self.db.write() as conn:
+            if spawns:
+                self._record_spawns(conn, spawns)
             for f in finishes:
                 if self._finish_one(conn, f, ts, now):
                     applied.append(f)
@@ -200,7 +218,7 @@ class DispatchRepo:
             " lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0"
             " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?"
             + lease_guard
-            + " RETURNING queue, payload",
+            + " RETURNING queue, payload, has_dependants",
             (
                 state.value,
                 f.exit_code,
@@ -241,10 +259,11 @@ class DispatchRepo:
                 (f.job_id, row["queue"], failure, f.error, row["payload"], f.output_tail, ts),
             ).lastrowid
             conn.execute("UPDATE jobs SET dlq_id = ? WHERE id = ?", (dlq_id, f.job_id))
-        if state is State.SUCCEEDED:
-            release_dependants(conn, f.job_id, now)
-        elif state in (State.DEAD, State.CANCELLED):
-            cascade_cancel(conn, [f.job_id], now)
+        if row["has_dependants"]:
+            if state is State.SUCCEEDED:
+                release_dependants(conn, f.job_id, now)
+            elif state in (State.DEAD, State.CANCELLED):
+                cascade_cancel(conn, [f.job_id], now)
         return True
 
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:

@@ -63,10 +63,15 @@ class JobsRepo:
             list(values.values()),
         ).lastrowid
         assert job_id is not None
-        conn.executemany(
-            "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)",
-            [(job_id, dep) for dep in spec.depends_on],
-        )
+        if spec.depends_on:
+            conn.executemany(
+                "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)",
+                [(job_id, dep) for dep in spec.depends_on],
+            )
+            marks = _placeholders(spec.depends_on)
+            conn.execute(
+                f"UPDATE jobs SET has_dependants = 1 WHERE id IN ({marks})", list(spec.depends_on)
+            )
         return Enqueued(job_id, True)
 
     @staticmethod

@@ -48,6 +48,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             lease_owner TEXT,
             lease_expires_at REAL,
             cancel_requested INTEGER NOT NULL DEFAULT 0,
+            has_dependants INTEGER NOT NULL DEFAULT 0,  -- skip the dependants pass when 0
             checkpoint TEXT,
             output_tail TEXT
         );
