@@ -74,7 +74,7 @@ class Daemon:
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
         self._pending: list[Finish] = []
-        self._spawns: list[Spawn] = []  # recorded with the next finish (or claim pass)
+        self._spawns: list[Spawn] = []  # recorded at the end of each claim pass
         self._dirty = True  # something may be claimable
         self._version = -1
         self._next_due: float | None = None
@@ -238,6 +238,7 @@ class Daemon:
             self._next_due = self.store.dispatch.next_due(now, self.options.queues)
         for job in jobs:
             self._launch(job, now)
+        self._flush(now)  # pids on record at once: a crash right after still finds orphans
 
     def _launch(self, job: Job, now: datetime) -> None:
         self.running[job.id] = _Running(job, self.clock.monotonic())
