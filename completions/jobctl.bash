@@ -4,11 +4,12 @@
 
 _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
     case "$1" in
-        'jobctl') subs='init daemon enqueue list status show logs retry cancel wait explain config checkpoint dlq queue' ;;
+        'jobctl') subs='init daemon enqueue list status show logs retry cancel wait explain config checkpoint dlq queue schedule' ;;
         'jobctl config') subs='check show' ;;
         'jobctl checkpoint') subs='get set' ;;
         'jobctl dlq') subs='list show' ;;
         'jobctl queue') subs='list pause resume purge' ;;
+        'jobctl schedule') subs='add list show pause resume promote rm run next missed import' ;;
         *) subs='' ;;
     esac
 }
@@ -41,6 +42,18 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl queue pause') opts='-h --help'; vopts='  ' ;;
         'jobctl queue resume') opts='-h --help'; vopts='  ' ;;
         'jobctl queue purge') opts='--confirm -h --help'; vopts=' --confirm ' ;;
+        'jobctl schedule') opts='-h --help'; vopts='  ' ;;
+        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload -o --output ' ;;
+        'jobctl schedule list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl schedule show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl schedule pause') opts='-h --help'; vopts='  ' ;;
+        'jobctl schedule resume') opts='-h --help'; vopts='  ' ;;
+        'jobctl schedule promote') opts='-h --help'; vopts='  ' ;;
+        'jobctl schedule rm') opts='-h --help'; vopts='  ' ;;
+        'jobctl schedule run') opts='-h --help'; vopts='  ' ;;
+        'jobctl schedule next') opts='--tz -n --from -o --output -h --help'; vopts=' --tz -n --from -o --output ' ;;
+        'jobctl schedule missed') opts='--since -o --output -h --help'; vopts=' --since -o --output ' ;;
+        'jobctl schedule import') opts='--system --no-system --prefix --dry-run --no-dry-run --shadow --no-shadow -o --output -h --help'; vopts=' --prefix -o --output ' ;;
         *) opts=''; vopts=' ' ;;
     esac
 }

@@ -8,7 +8,11 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl config show' 'jobctl checkpoint' 'jobctl checkpoint get' \
         'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' 'jobctl dlq show' \
         'jobctl queue' 'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
-        'jobctl queue purge'
+        'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
+        'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
+        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule rm' \
+        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
+        'jobctl schedule import'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
         'jobctl daemon --concurrency' 'jobctl daemon --queues' 'jobctl daemon --http' \
         'jobctl daemon --lease' 'jobctl daemon --grace' 'jobctl daemon --node' \
@@ -31,7 +35,21 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl dlq list --queue' 'jobctl dlq list --since' 'jobctl dlq list --class' \
         'jobctl dlq list -o' 'jobctl dlq list --output' 'jobctl dlq show -o' \
         'jobctl dlq show --output' 'jobctl queue list -o' 'jobctl queue list --output' \
-        'jobctl queue purge --confirm'
+        'jobctl queue purge --confirm' 'jobctl schedule add --cron' \
+        'jobctl schedule add --tz' 'jobctl schedule add -Q' 'jobctl schedule add --queue' \
+        'jobctl schedule add --overlap' 'jobctl schedule add --misfire' \
+        'jobctl schedule add --jitter' 'jobctl schedule add --dst-gap' \
+        'jobctl schedule add --dst-repeat' 'jobctl schedule add --timeout' \
+        'jobctl schedule add --max-attempts' 'jobctl schedule add --type' \
+        'jobctl schedule add --payload' 'jobctl schedule add -o' \
+        'jobctl schedule add --output' 'jobctl schedule list -o' \
+        'jobctl schedule list --output' 'jobctl schedule show -o' \
+        'jobctl schedule show --output' 'jobctl schedule next --tz' \
+        'jobctl schedule next -n' 'jobctl schedule next --from' 'jobctl schedule next -o' \
+        'jobctl schedule next --output' 'jobctl schedule missed --since' \
+        'jobctl schedule missed -o' 'jobctl schedule missed --output' \
+        'jobctl schedule import --prefix' 'jobctl schedule import -o' \
+        'jobctl schedule import --output'
     set -l words (commandline -opc)
     set -e words[1]
     set -l path 'jobctl'
@@ -74,6 +92,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show t
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'checkpoint' -d 'Read or save the checkpoint of the current job (inside a job).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'queue' -d 'Inspect, pause, resume and purge queues.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'schedule' -d 'Cron-style schedules with time zones done right.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -l db -r -F -d 'Database path or URL.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -l config -r -F -d 'Config file (YAML or TOML).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -s o -l output -r -F -d 'Output: table or json.'
@@ -219,3 +238,77 @@ complete -c jobctl -n '__jobctl_at "jobctl queue resume"' -s h -l help -d 'Show 
 # jobctl queue purge
 complete -c jobctl -n '__jobctl_at "jobctl queue purge"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
 complete -c jobctl -n '__jobctl_at "jobctl queue purge"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'add' -d 'Create a schedule; lint warnings go to stderr.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'list' -d 'Every schedule with its next and last run.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'show' -d 'One schedule in full.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'pause' -d 'Stop firing (fires while paused are recorded as missed: paused).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'resume' -d 'Fire again.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'promote' -d 'Make a shadow schedule active: its fires run from now on.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'rm' -d 'Delete a schedule (its jobs and fire history stay).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'next' -d 'The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'missed' -d 'Nominal fires that did not run, and why (no_daemon, overlap, paused, shadow, dst_skip).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab; report every line that could not be imported.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule add
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l cron -r -F -d '5-field cron (6 with seconds), @daily, @every 5m.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l tz -r -F -d 'IANA time zone (default: the system\'s).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s Q -l queue -r -F -d 'Queue for its jobs.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l overlap -r -F -d 'forbid, allow or replace.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l misfire -r -F -d 'skip, once or all.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l jitter -r -F -d 'Spread starts randomly in [0, D].'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l dst-gap -r -F -d 'Fixed-time job in a skipped hour: run|skip.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l dst-repeat -r -F -d 'Fixed-time job in a repeated hour: once|both.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l timeout -r -F -d 'Timeout of each run.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-attempts -r -F -d 'Attempts per run.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l type -r -F -d 'A job type from config.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'JSON payload for --type.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule list
+complete -c jobctl -n '__jobctl_at "jobctl schedule list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule show
+complete -c jobctl -n '__jobctl_at "jobctl schedule show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule show"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule pause
+complete -c jobctl -n '__jobctl_at "jobctl schedule pause"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule resume
+complete -c jobctl -n '__jobctl_at "jobctl schedule resume"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule promote
+complete -c jobctl -n '__jobctl_at "jobctl schedule promote"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule rm
+complete -c jobctl -n '__jobctl_at "jobctl schedule rm"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule run
+complete -c jobctl -n '__jobctl_at "jobctl schedule run"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule next
+complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -l tz -r -F -d 'IANA time zone.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -s n -r -F -d 'How many fires.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -l from -r -F -d 'Start (default now); no offset = in --tz.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule missed
+complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule import
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l system -l no-system -d '/etc/crontab format: a user column.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l prefix -r -F -d 'Prefix of the created names.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l dry-run -l no-dry-run -d 'Show what would be created.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l shadow -l no-shadow -d 'Create shadow schedules (promote them after checking).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -s h -l help -d 'Show this message and exit.'

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from jobctl.cli import admin, daemon, jobs, ops, queues  # noqa: F401  (register commands)
+from jobctl.cli import admin, daemon, jobs, ops, queues, schedules  # noqa: F401  (registers)
 from jobctl.cli.app import app
 
 __all__ = ["app", "main"]

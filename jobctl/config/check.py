@@ -333,6 +333,13 @@ def _log_cap(p: _Problems, value: Any) -> int:
 
 def _cross_check(p: _Problems, config: Config) -> None:
     """References between sections: queues named by job types and schedules must exist."""
+    from jobctl.config.schedules import build_schedule
+
+    for index, entry in enumerate(config.schedules):
+        try:
+            build_schedule(entry["name"], entry, origin="config")
+        except InvalidInput as exc:
+            p.add(("schedules", index), f"schedule {entry['name']!r}: {exc}")
     if not config.queues:
         return
     for index, job_type in enumerate(config.job_types):

@@ -13,17 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobctl.errors import InvalidInput
 
-# cron's macros; the two aliases are written as SPEC's EXPR names them.
-MACROS = {
-    "@reboot": "@reboot",
-    "@yearly": "@yearly",
-    "@annually": "@yearly",
-    "@monthly": "@monthly",
-    "@weekly": "@weekly",
-    "@daily": "@daily",
-    "@midnight": "@daily",
-    "@hourly": "@hourly",
-}
+# cron(5)'s macros, kept as written (jobctl.domain.cron accepts each of them).
+MACROS = ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 ZONE_VARS = ("CRON_TZ", "TZ")  # CRON_TZ wins when both are in effect
 DEFAULT_SHELL = "/bin/sh"
 
@@ -109,11 +100,11 @@ def parse_crontab(
                 name, value = assignment.group(1), _unquote(assignment.group(2))
                 if name in ZONE_VARS:
                     zones[name] = _zone(name, value, zones)
-                else:
-                    env[name] = value
-                    note = f"MAILTO={value}: jobctl does not send mail; use health/alerts"
-                    if name == "MAILTO" and value and note not in notes:
-                        notes.append(note)
+                    continue
+                env[name] = value
+                note = f"MAILTO={value}: jobctl does not send mail; use health/alerts"
+                if name == "MAILTO" and value and note not in notes:
+                    notes.append(note)
                 continue
             tz = zones["CRON_TZ"] or zones["TZ"]
             entry = _entry(stripped, raw, source, number, system, prefix, check, env, tz)
@@ -139,7 +130,7 @@ def _entry(
         head, rest = _split(text, 1)
         if head[0] not in MACROS:
             raise _Reject(f"unknown macro {head[0]!r}: cron knows {' '.join(MACROS)}")
-        cron = MACROS[head[0]]
+        cron = head[0]
     else:
         head, rest = _split(text, 5)
         if len(head) < 5:

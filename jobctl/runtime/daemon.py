@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from jobctl import __version__
 from jobctl.clock import Clock
 from jobctl.config.model import Config
+from jobctl.config.schedules import config_schedules
 from jobctl.domain.job import Job
 from jobctl.errors import JobctlError
 from jobctl.runtime import outcomes
@@ -24,6 +25,7 @@ from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.executor import AttemptResult, Executor, kill_tree, process_start_ticks
 from jobctl.runtime.handlers import HandlerPool
 from jobctl.runtime.launch import LaunchContext, build_launch
+from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
 from jobctl.store import Store
 from jobctl.store.sqlite.daemons import DaemonInfo
@@ -71,6 +73,7 @@ class Daemon:
         self.runner = f"{options.node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.executor = Executor(clock.monotonic)
         self.handlers = HandlerPool(options.concurrency, self.executor.wake)
+        self.scheduler = Scheduler(store, clock, log, lambda: self.config, self.rng)
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
         self._pending: list[Finish] = []
@@ -104,6 +107,9 @@ class Daemon:
             )
         )
         self._recover_orphans(now)
+        self._reconcile_schedules(now)
+        if self.scheduler.start(now):
+            self._dirty = True
         self.log.emit(
             now,
             "daemon.started",
@@ -191,13 +197,20 @@ class Daemon:
         self._flush(now)
         self._maintain(now)
         if not self.stopping:
+            if self.scheduler.tick(now):
+                self._dirty = True
             self._claim(now)
 
     def _wait(self) -> None:
-        busy = bool(self.running)
-        timeout = 0.2 if busy else IDLE_POLL
-        if self._next_due is not None:
-            timeout = min(timeout, max(0.0, self._next_due - self.clock.now().timestamp()))
+        """Sleep until output, an exit, a wake(), the next due job or fire, or the next cheap
+        change check (only when a slot is free: a full daemon has nothing to claim)."""
+        full = len(self.running) >= self.options.concurrency
+        timeout = 0.2 if full else IDLE_POLL
+        now = self.clock.now().timestamp()
+        fire = self.scheduler.next_at()
+        for due in (self._next_due, fire.timestamp() if fire else None):
+            if due is not None:
+                timeout = min(timeout, max(0.0, due - now))
         self._collect(self.executor.poll(timeout))
 
     def _idle(self) -> bool:
@@ -418,7 +431,24 @@ class Daemon:
             self.log.emit(now, "config.reload_failed", level="error", error=str(exc))
             return
         self.log.emit(now, "config.reloaded", source=self.config.source)
+        self._reconcile_schedules(now)
+        self.scheduler.refresh(force=True)
         self._dirty = True
+
+    def _reconcile_schedules(self, now: datetime) -> None:
+        """Config-declared schedules are created, updated and removed to match the config."""
+        try:
+            counts = self.store.schedules.reconcile_config(
+                config_schedules(self.config.schedules), now
+            )
+        except JobctlError as exc:
+            self.log.emit(now, "schedules.reconcile_failed", level="error", error=str(exc))
+            return
+        if any(counts):
+            created, updated, removed = counts
+            self.log.emit(
+                now, "schedules.reconciled", created=created, updated=updated, removed=removed
+            )
 
     def _status_line(self) -> str:
         return f"running {len(self.running)}/{self.options.concurrency} jobs"

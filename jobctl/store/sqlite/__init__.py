@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from jobctl.store.sqlite.dlq import DlqRepo
     from jobctl.store.sqlite.jobs import JobsRepo
     from jobctl.store.sqlite.queues import QueuesRepo
+    from jobctl.store.sqlite.schedules import SchedulesRepo
     from jobctl.store.sqlite.stats import StatsRepo
 
 
@@ -54,6 +55,12 @@ class SQLiteStore:
         from jobctl.store.sqlite.daemons import DaemonsRepo
 
         return DaemonsRepo(self.db)
+
+    @cached_property
+    def schedules(self) -> SchedulesRepo:
+        from jobctl.store.sqlite.schedules import SchedulesRepo
+
+        return SchedulesRepo(self.db)
 
     @cached_property
     def stats(self) -> StatsRepo:

@@ -42,6 +42,10 @@ class JobsRepo:
         with self.db.write() as conn:
             return [self._enqueue_one(conn, spec, now) for spec in specs]
 
+    def enqueue_in(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> int:
+        """Enqueue inside the caller's write transaction (e.g. a schedule's fire)."""
+        return self._enqueue_one(conn, spec, now).id
+
     def _enqueue_one(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> Enqueued:
         if spec.key is not None:
             row = conn.execute(
@@ -187,20 +191,7 @@ class JobsRepo:
                     raise NotFound(f"no job with id {job_id}")
                 if State(rows[job_id]) in TERMINAL:
                     raise JobctlError(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
-            results = []
-            for job_id in ids:
-                if rows[job_id] == State.RUNNING.value:
-                    conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
-                    results.append(CancelResult(job_id, "requested"))
-                else:
-                    conn.execute(
-                        "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
-                        " WHERE id = ?",
-                        (now.timestamp(), reason, job_id),
-                    )
-                    cascade_cancel(conn, [job_id], now)
-                    results.append(CancelResult(job_id, "cancelled"))
-            return results
+            return request_cancel(conn, ids, now, reason)
 
     def retry(self, ids: Sequence[int], now: datetime) -> list[int]:
         """Dead, cancelled or retrying jobs run again now with a fresh attempt budget."""
@@ -250,6 +241,27 @@ class JobsRepo:
             ]
             cascade_cancel(conn, ids, now)
             return len(ids)
+
+
+def request_cancel(
+    conn: sqlite3.Connection, ids: Sequence[int], now: datetime, reason: str
+) -> list[CancelResult]:
+    """Live jobs: a running one gets a cancel request (its daemon terminates it); any other is
+    cancelled now, its waiting dependants with it. Terminal jobs are left alone."""
+    results = []
+    for job_id in ids:
+        if conn.execute(
+            "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'", (job_id,)
+        ).rowcount:
+            results.append(CancelResult(job_id, "requested"))
+        elif conn.execute(
+            "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
+            " WHERE id = ? AND state IN ('waiting', 'queued', 'retrying')",
+            (now.timestamp(), reason, job_id),
+        ).rowcount:
+            cascade_cancel(conn, [job_id], now)
+            results.append(CancelResult(job_id, "cancelled"))
+    return results
 
 
 def cascade_cancel(conn: sqlite3.Connection, ids: Sequence[int], now: datetime) -> None:

@@ -1,0 +1,311 @@
+"""schedule add | list | show | rm | pause | resume | run | promote | next | missed | import."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from jobctl.cli import parse, render
+from jobctl.cli.app import app
+from jobctl.cli.context import state, wants_json
+from jobctl.cli.options import Output, Since
+
+schedule_app = typer.Typer(
+    help="Cron-style schedules with time zones done right.", no_args_is_help=True
+)
+app.add_typer(schedule_app, name="schedule")
+
+Name = Annotated[str, typer.Argument(help="Schedule name.")]
+
+
+@schedule_app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Name,
+    command: Annotated[list[str] | None, typer.Argument(help="The command (after --).")] = None,
+    cron: Annotated[
+        str, typer.Option(help="5-field cron (6 with seconds), @daily, @every 5m.")
+    ] = "",
+    tz: Annotated[str | None, typer.Option(help="IANA time zone (default: the system's).")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", "-Q", help="Queue for its jobs.")] = None,
+    overlap: Annotated[str, typer.Option(help="forbid, allow or replace.")] = "forbid",
+    misfire: Annotated[str, typer.Option(help="skip, once or all.")] = "once",
+    jitter: Annotated[str | None, typer.Option(help="Spread starts randomly in [0, D].")] = None,
+    dst_gap: Annotated[
+        str, typer.Option(help="Fixed-time job in a skipped hour: run|skip.")
+    ] = "run",
+    dst_repeat: Annotated[
+        str, typer.Option(help="Fixed-time job in a repeated hour: once|both.")
+    ] = "once",
+    timeout: Annotated[str | None, typer.Option(help="Timeout of each run.")] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="Attempts per run.")] = None,
+    job_type: Annotated[str | None, typer.Option("--type", help="A job type from config.")] = None,
+    payload: Annotated[str | None, typer.Option(help="JSON payload for --type.")] = None,
+    shadow: Annotated[bool, typer.Option(help="Record fires without running (migration).")] = False,
+    output: Output = None,
+) -> None:
+    """Create a schedule; lint warnings go to stderr."""
+    from jobctl.clock import utcnow
+    from jobctl.config.schedules import build_schedule
+    from jobctl.errors import InvalidInput
+    from jobctl.ops.schedules import lint_schedule, schedule_shape
+
+    app_state = state(ctx)
+    if not cron:
+        raise InvalidInput("--cron is required")
+    schedule = build_schedule(
+        name,
+        {
+            "cron": cron,
+            "tz": tz,
+            "queue": queue,
+            "command": command or None,
+            "job_type": job_type,
+            "payload": parse.payload(payload),
+            "overlap": overlap,
+            "misfire": misfire,
+            "jitter": jitter,
+            "dst_gap": dst_gap,
+            "dst_repeat": dst_repeat,
+            "timeout": timeout,
+            "max_attempts": max_attempts,
+            "shadow": shadow,
+        },
+    )
+    config = app_state.config()
+    if not config.knows_queue(schedule.queue):
+        raise InvalidInput(f"unknown queue {schedule.queue!r}")
+    if job_type and config.job_type(job_type) is None:
+        raise InvalidInput(f"unknown job type {job_type!r}")
+    store = app_state.client().store
+    now = utcnow()
+    warnings = lint_schedule(store, schedule, now)
+    store.schedules.add(schedule, now)
+    for warning in warnings:
+        render.note(f"jobctl: warning: {warning}")
+    if wants_json(ctx, output):
+        render.print_json(schedule_shape(store, store.schedules.get(name), now))
+    elif not app_state.quiet:
+        render.note(f"schedule {name} added")
+
+
+@schedule_app.command("list")
+def list_schedules(ctx: typer.Context, output: Output = None) -> None:
+    """Every schedule with its next and last run."""
+    from jobctl.clock import utcnow
+    from jobctl.ops.schedules import schedule_shape
+
+    store = state(ctx).client().store
+    now = utcnow()
+    shapes = [schedule_shape(store, s, now) for s in store.schedules.list()]
+    if wants_json(ctx, output):
+        render.print_json(shapes)
+        return
+    render.print_table(
+        ["name", "cron", "tz", "queue", "state", "next run", "last run", "last state"],
+        [
+            [
+                s["name"],
+                s["cron"],
+                s["tz"],
+                s["queue"],
+                "shadow" if s["shadow"] else ("active" if s["enabled"] else "paused"),
+                s["next_run_at"],
+                s["last_run_at"],
+                s["last_state"],
+            ]
+            for s in shapes
+        ],
+    )
+
+
+@schedule_app.command("show")
+def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
+    """One schedule in full."""
+    from jobctl.clock import utcnow
+    from jobctl.ops.schedules import schedule_shape
+
+    store = state(ctx).client().store
+    shape = schedule_shape(store, store.schedules.get(name), utcnow())
+    if wants_json(ctx, output):
+        render.print_json(shape)
+        return
+    for key, value in shape.items():
+        render.say(f"{key}: {'-' if value is None else value}")
+
+
+def _set(ctx: typer.Context, name: str, message: str, **fields: object) -> None:
+    from jobctl.clock import utcnow
+
+    state(ctx).client().store.schedules.update(name, utcnow(), **fields)
+    render.note(f"schedule {name} {message}")
+
+
+@schedule_app.command("pause")
+def pause(ctx: typer.Context, name: Name) -> None:
+    """Stop firing (fires while paused are recorded as missed: paused)."""
+    _set(ctx, name, "paused", enabled=0)
+
+
+@schedule_app.command("resume")
+def resume(ctx: typer.Context, name: Name) -> None:
+    """Fire again."""
+    _set(ctx, name, "resumed", enabled=1)
+
+
+@schedule_app.command("promote")
+def promote(ctx: typer.Context, name: Name) -> None:
+    """Make a shadow schedule active: its fires run from now on."""
+    _set(ctx, name, "promoted: active", shadow=0)
+
+
+@schedule_app.command("rm")
+def rm(ctx: typer.Context, name: Name) -> None:
+    """Delete a schedule (its jobs and fire history stay)."""
+    state(ctx).client().store.schedules.remove(name)
+    render.note(f"schedule {name} removed")
+
+
+@schedule_app.command("run")
+def run(ctx: typer.Context, name: Name) -> None:
+    """Enqueue the schedule's job now, outside its timetable; prints the job id."""
+    from jobctl.config.resolve import EnqueueOptions
+
+    client = state(ctx).client()
+    s = client.store.schedules.get(name)
+    options = EnqueueOptions(
+        command=s.command,
+        job_type=s.job_type,
+        payload=s.payload,
+        queue=s.queue,
+        name=s.name,
+        timeout=s.timeout,
+        max_attempts=s.max_attempts,
+        env=dict(s.env),
+        schedule=s.name,
+    )
+    render.say(str(client.enqueue_options([options])[0].id))
+
+
+@schedule_app.command("next")
+def next_(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A cron expression or a schedule name.")],
+    tz: Annotated[str | None, typer.Option(help="IANA time zone.")] = None,
+    count: Annotated[int, typer.Option("-n", help="How many fires.")] = 5,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Start (default now); no offset = in --tz.")
+    ] = None,
+    output: Output = None,
+) -> None:
+    """The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted."""
+    from zoneinfo import ZoneInfo
+
+    from jobctl.clock import utcnow
+    from jobctl.config.schedules import check_zone, local_zone_name
+    from jobctl.domain.durations import parse_time
+    from jobctl.errors import InvalidInput
+    from jobctl.ops.schedules import next_listing
+
+    if count < 1:
+        raise InvalidInput(f"invalid -n {count}: at least 1")
+    store = state(ctx).client().store
+    zone_name = tz
+    if zone_name is None:
+        from jobctl.errors import NotFound
+
+        try:
+            zone_name = store.schedules.get(target).tz
+        except NotFound:
+            zone_name = local_zone_name()
+    zone = ZoneInfo(check_zone(zone_name))
+    start = parse_time(from_, utcnow(), zone, "--from") if from_ else utcnow()
+    fires = next_listing(store, target, tz, count, start)
+    if wants_json(ctx, output):
+        render.print_json(fires)
+        return
+    render.print_table(
+        ["local", "utc", "dst"], [[f["local"], f["at"], f["dst_note"]] for f in fires]
+    )
+
+
+@schedule_app.command("missed")
+def missed(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only this schedule.")] = None,
+    since: Since = None,
+    output: Output = None,
+) -> None:
+    """Nominal fires that did not run, and why (no_daemon, overlap, paused, shadow, dst_skip)."""
+    from jobctl.clock import utcnow
+    from jobctl.ops.schedules import missed_runs
+
+    rows = missed_runs(state(ctx).client().store, name, parse.since(since, utcnow()))
+    if wants_json(ctx, output):
+        render.print_json(rows)
+        return
+    render.print_table(
+        ["schedule", "nominal", "reason"],
+        [[r["schedule"], r["nominal_at"], r["reason"]] for r in rows],
+    )
+
+
+@schedule_app.command("import")
+def import_(
+    ctx: typer.Context,
+    crontab: Annotated[str, typer.Argument(help="A crontab file (- for stdin).")],
+    system: Annotated[bool, typer.Option(help="/etc/crontab format: a user column.")] = False,
+    prefix: Annotated[str, typer.Option(help="Prefix of the created names.")] = "cron-",
+    dry_run: Annotated[bool, typer.Option(help="Show what would be created.")] = False,
+    shadow: Annotated[
+        bool, typer.Option(help="Create shadow schedules (promote them after checking).")
+    ] = True,
+    output: Output = None,
+) -> None:
+    """Create schedules from a crontab; report every line that could not be imported."""
+    import sys
+    from pathlib import Path
+
+    from jobctl.clock import utcnow
+    from jobctl.errors import InvalidInput
+    from jobctl.ops.schedules import describe_command, import_crontab
+
+    try:
+        text = sys.stdin.read() if crontab == "-" else Path(crontab).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read crontab {crontab!r}: {exc}") from None
+    store = state(ctx).client().store
+    created, rejected, notes = import_crontab(
+        store, text, crontab, utcnow(), system, prefix, dry_run, shadow
+    )
+    if wants_json(ctx, output):
+        render.print_json(
+            {
+                "created": [
+                    {
+                        "name": s.name,
+                        "cron": s.cron,
+                        "tz": s.tz,
+                        "command": s.command,
+                        "shadow": s.shadow,
+                        "source": s.source,
+                    }
+                    for s in created
+                ],
+                "rejected": [
+                    {"source": r.source, "line": r.line, "text": r.raw, "reason": r.reason}
+                    for r in rejected
+                ],
+                "notes": notes,
+                "dry_run": dry_run,
+            }
+        )
+        return
+    verb = "would create" if dry_run else "created"
+    for s in created:
+        render.say(f"{verb} {s.name}  {s.cron}  {describe_command(s)}  ({s.source})")
+    for r in rejected:
+        render.say(f"not imported {r.source}:{r.line}: {r.reason}: {r.raw.strip()}")
+    for line in notes:
+        render.note(f"jobctl: note: {line}")

@@ -1,0 +1,159 @@
+"""Schedule operations for the CLI: views, `next`, lint on add, crontab import, missed runs."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jobctl.config.schedules import build_schedule, check_zone, local_zone_name
+from jobctl.domain.cron import parse_cron
+from jobctl.domain.crontab import ImportedEntry, RejectedLine, parse_crontab
+from jobctl.domain.durations import iso_z
+from jobctl.domain.fires import lint, next_fires
+from jobctl.domain.schedule import Outcome, Schedule
+from jobctl.errors import NotFound
+from jobctl.store import Store
+
+SAME_INSTANT_WARN = 5  # this many schedules firing at one instant without jitter: warn
+
+
+def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
+    expr, tz = parse_cron(s.cron), ZoneInfo(s.tz)
+    after = max(now, s.cursor_at) if s.cursor_at else now
+    upcoming = next_fires(expr, tz, after, 1, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat)
+    last = store.schedules.last_run(s.name)
+    return {
+        "name": s.name,
+        "cron": s.cron,
+        "tz": s.tz,
+        "queue": s.queue,
+        "command": s.command,
+        "job_type": s.job_type,
+        "enabled": s.enabled,
+        "shadow": s.shadow,
+        "overlap": s.overlap.value,
+        "misfire": s.misfire.value,
+        "jitter": s.jitter,
+        "dst_gap": s.dst_gap,
+        "dst_repeat": s.dst_repeat,
+        "next_run_at": iso_z(upcoming[0].at) if upcoming and s.enabled else None,
+        "last_run_at": iso_z(last.nominal_at) if last else None,
+        "last_state": last.state if last else None,
+        "last_job_id": last.job_id if last else None,
+        "origin": s.origin,
+        "source": s.source,
+    }
+
+
+def next_listing(
+    store: Store, target: str, tz: str | None, count: int, start: datetime
+) -> list[dict[str, Any]]:
+    """The next `count` fires of a schedule (by name) or an expression, strictly after
+    `start`, computed by the engine the daemon fires with."""
+    try:
+        s = store.schedules.get(target)
+        expr, zone, gap, repeat = parse_cron(s.cron), ZoneInfo(tz or s.tz), s.dst_gap, s.dst_repeat
+    except NotFound:
+        expr, zone, gap, repeat = (
+            parse_cron(target),
+            ZoneInfo(check_zone(tz or local_zone_name())),
+            "run",
+            "once",
+        )
+    return [
+        {"at": iso_z(f.at), "local": f.at.astimezone(zone).isoformat(), "dst_note": f.dst_note}
+        for f in next_fires(expr, zone, start, count, dst_gap=gap, dst_repeat=repeat)
+    ]
+
+
+def lint_schedule(store: Store, s: Schedule, now: datetime) -> list[str]:
+    """Warnings for `schedule add` / `config check`: never fires, DST trouble, a crowd."""
+    expr, zone = parse_cron(s.cron), ZoneInfo(s.tz)
+    warnings = list(lint(expr, zone, now))
+    if s.jitter == 0 and expr.kind == "cron":
+        mine = next_fires(expr, zone, now, 1)
+        if mine:
+            same = 1
+            for other in store.schedules.list():
+                if other.name == s.name or other.jitter:
+                    continue
+                theirs = next_fires(parse_cron(other.cron), ZoneInfo(other.tz), now, 1)
+                same += bool(theirs and theirs[0].at == mine[0].at)
+            if same >= SAME_INSTANT_WARN:
+                warnings.append(
+                    f"{same} schedules fire at {iso_z(mine[0].at)} without jitter: "
+                    "consider --jitter to spread the load"
+                )
+    return warnings
+
+
+def import_crontab(
+    store: Store,
+    text: str,
+    source: str,
+    now: datetime,
+    system: bool = False,
+    prefix: str = "cron-",
+    dry_run: bool = False,
+    shadow: bool = True,
+) -> tuple[list[Schedule], list[RejectedLine], list[str]]:
+    """Create a schedule per crontab line (shadow by default, so nothing runs twice while the
+    crontab is still active). Returns (created or would-be, rejected lines, notes)."""
+    parsed = parse_crontab(text, source, system=system, prefix=prefix)
+    rejected = list(parsed.rejected)
+    created = []
+    existing = {s.name for s in store.schedules.list()}
+    for entry in parsed.entries:
+        if entry.name in existing:
+            rejected.append(
+                RejectedLine(
+                    entry.source, entry.line, entry.raw, f"a schedule named {entry.name!r} exists"
+                )
+            )
+            continue
+        schedule = _from_entry(entry, shadow)
+        if not dry_run:
+            store.schedules.add(schedule, now)
+        created.append(schedule)
+    return created, rejected, list(parsed.notes)
+
+
+def _from_entry(entry: ImportedEntry, shadow: bool) -> Schedule:
+    command = list(entry.command)
+    if entry.stdin is not None:  # cron's % input: a here-document keeps it byte for byte
+        command = [command[0], "-c", f"{command[-1]} <<'JOBCTL_STDIN'\n{entry.stdin}\nJOBCTL_STDIN"]
+    schedule = build_schedule(
+        entry.name,
+        {
+            "cron": entry.cron,
+            "tz": entry.tz,
+            "command": command,
+            "shadow": shadow,
+            "source": f"{entry.source}:{entry.line}",
+        },
+        origin="import",
+    )
+    return replace(schedule, env=dict(entry.env))
+
+
+def describe_command(s: Schedule) -> str:
+    return shlex.join(s.command) if s.command else f"[{s.job_type}]"
+
+
+def missed_runs(store: Store, name: str | None, since: datetime | None) -> list[dict[str, Any]]:
+    """Nominal fires that did not run, and why (the missed-run ledger)."""
+    if name is not None:
+        store.schedules.get(name)
+    reasons = [o.value for o in Outcome if o is not Outcome.ENQUEUED]
+    return [
+        {
+            "schedule": f.schedule,
+            "nominal_at": iso_z(f.nominal_at),
+            "reason": f.outcome,
+            "lateness": f.lateness,
+        }
+        for f in store.schedules.fires(name, since, reasons)
+    ]

@@ -1,0 +1,231 @@
+"""The scheduler inside every daemon: due fires become jobs exactly once.
+
+Each schedule's next fire time is kept in memory and recomputed only when the schedule
+changed or fired, so an idle daemon with a thousand schedules does almost nothing. A fire is
+recorded under the unique key (schedule, nominal time) in the same transaction as its job:
+several daemons may race for it and only one wins.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from jobctl.clock import Clock
+from jobctl.config.model import Config
+from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.domain.cron import CronExpr, parse_cron
+from jobctl.domain.fires import dst_skipped, fires_between, next_fires
+from jobctl.domain.job import JobSpec
+from jobctl.domain.schedule import (
+    FireDecision,
+    Outcome,
+    Overlap,
+    Schedule,
+    is_missed,
+    plan_missed,
+)
+from jobctl.errors import JobctlError
+from jobctl.runtime.eventlog import EventLog
+from jobctl.store import Store
+
+MAX_FIRES_PER_PASS = 1000  # a long outage of a per-second schedule is recorded in part
+REFRESH = 1.0  # seconds between checks for changed schedules
+
+
+@dataclass
+class _Entry:
+    schedule: Schedule
+    expr: CronExpr
+    tz: ZoneInfo
+    next_at: datetime | None = None
+    key: tuple[object, ...] = field(default=())
+
+
+def schedule_key(s: Schedule) -> tuple[object, ...]:
+    return (s.updated_at, s.cursor_at)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        log: EventLog,
+        config: Callable[[], Config],
+        rng: random.Random,
+    ) -> None:
+        self.store, self.clock, self.log, self.config, self.rng = store, clock, log, config, rng
+        self.entries: dict[str, _Entry] = {}
+        self._marker: object = None
+        self._last_refresh = float("-inf")
+        self._started_at: datetime | None = None
+
+    # --- keeping the schedule set current --------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        """Reload schedules when any changed (a cheap count/max query decides)."""
+        mono = self.clock.monotonic()
+        if not force and mono - self._last_refresh < REFRESH:
+            return
+        self._last_refresh = mono
+        marker = self.store.schedules.changed_marker()
+        if marker == self._marker and not force:
+            return
+        self._marker = marker
+        fresh: dict[str, _Entry] = {}
+        for schedule in self.store.schedules.list():
+            old = self.entries.get(schedule.name)
+            if old is not None and old.key == schedule_key(schedule):
+                fresh[schedule.name] = old
+                continue
+            try:
+                entry = _Entry(schedule, parse_cron(schedule.cron), ZoneInfo(schedule.tz))
+            except (JobctlError, ValueError, KeyError) as exc:
+                self.log.emit(
+                    self.clock.now(),
+                    "schedule.invalid",
+                    level="error",
+                    schedule=schedule.name,
+                    error=str(exc),
+                )
+                continue
+            entry.key = schedule_key(schedule)
+            entry.next_at = self._next_after(entry, schedule.cursor_at or self.clock.now())
+            fresh[schedule.name] = entry
+        self.entries = fresh
+
+    def _next_after(self, entry: _Entry, after: datetime) -> datetime | None:
+        found = next_fires(
+            entry.expr,
+            entry.tz,
+            after,
+            1,
+            dst_gap=entry.schedule.dst_gap,
+            dst_repeat=entry.schedule.dst_repeat,
+        )
+        return found[0].at if found else None
+
+    def next_at(self) -> datetime | None:
+        """The earliest upcoming fire of any schedule (the daemon sleeps until then)."""
+        times = [e.next_at for e in self.entries.values() if e.next_at is not None]
+        return min(times) if times else None
+
+    # --- firing --------------------------------------------------------------------------
+    def start(self, now: datetime) -> int:
+        """At daemon start: load schedules and run @reboot ones once. Returns jobs enqueued."""
+        self._started_at = now
+        self.refresh(force=True)
+        enqueued = 0
+        for entry in self.entries.values():
+            if entry.expr.kind == "reboot":
+                enqueued += self._record(entry, [FireDecision(now, Outcome.ENQUEUED, now)], now)
+        return enqueued
+
+    def tick(self, now: datetime) -> int:
+        """Handle every schedule whose next fire is due; returns how many jobs were enqueued."""
+        self.refresh()
+        enqueued = 0
+        for entry in list(self.entries.values()):
+            if entry.next_at is not None and entry.next_at <= now:
+                enqueued += self._fire(entry, now)
+        return enqueued
+
+    def _fire(self, entry: _Entry, now: datetime) -> int:
+        s = entry.schedule
+        cursor = s.cursor_at or now
+        fires = deque(
+            fires_between(
+                entry.expr, entry.tz, cursor, now, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat
+            ),
+            maxlen=MAX_FIRES_PER_PASS,
+        )
+        missed = [f.at for f in fires if is_missed(f.at, now)]
+        run_missed = {at for at, run in plan_missed(missed, s.misfire) if run}
+        paused_queues = self.store.queues.paused()
+        live = self.store.schedules.live_job_ids(s.name)
+        decisions: list[FireDecision] = []
+        cancel: list[int] = []
+        for fire in fires:
+            if fire.at in missed and fire.at not in run_missed:
+                decisions.append(FireDecision(fire.at, Outcome.NO_DAEMON))
+            elif not s.enabled or s.queue in paused_queues:
+                decisions.append(FireDecision(fire.at, Outcome.PAUSED))
+            elif s.shadow:
+                decisions.append(FireDecision(fire.at, Outcome.SHADOW))
+            elif live and s.overlap is Overlap.FORBID:
+                decisions.append(FireDecision(fire.at, Outcome.OVERLAP))
+            else:
+                if live and s.overlap is Overlap.REPLACE:
+                    cancel += live
+                jitter = self.rng.uniform(0, s.jitter) if s.jitter else 0.0
+                run_at = fire.at + timedelta(seconds=jitter)
+                decisions.append(FireDecision(fire.at, Outcome.ENQUEUED, run_at))
+                live = [-1]  # this fire's job is live from now on
+        if s.dst_gap == "skip" and entry.expr.fixed_time:
+            decisions += [
+                FireDecision(n, Outcome.DST_SKIP)
+                for n in dst_skipped(entry.expr, entry.tz, cursor, now)
+            ]
+        count = self._record(entry, decisions, now, cancel)
+        entry.schedule = _with_cursor(s, now)
+        entry.next_at = self._next_after(entry, now)
+        return count
+
+    def _record(
+        self,
+        entry: _Entry,
+        decisions: list[FireDecision],
+        now: datetime,
+        cancel: list[int] | None = None,
+    ) -> int:
+        s = entry.schedule
+        planned: list[tuple[FireDecision, JobSpec | None]] = []
+        for decision in decisions:
+            spec = None
+            if decision.outcome is Outcome.ENQUEUED:
+                try:
+                    spec = self._spec(s, decision)
+                except JobctlError as exc:
+                    self.log.emit(
+                        now, "schedule.fire_failed", level="error", schedule=s.name, error=str(exc)
+                    )
+                    continue
+            planned.append((decision, spec))
+        recorded = self.store.schedules.record_fires(s.name, planned, now, now, cancel or ())
+        for decision, job_id in recorded:
+            self.log.emit(
+                now,
+                "schedule.fire",
+                schedule=s.name,
+                outcome=decision.outcome.value,
+                nominal_at=decision.nominal_at,
+                job_id=job_id,
+                lateness=round((now - decision.nominal_at).total_seconds(), 3),
+            )
+        return sum(1 for _, job_id in recorded if job_id is not None)
+
+    def _spec(self, s: Schedule, decision: FireDecision) -> JobSpec:
+        options = EnqueueOptions(
+            command=s.command,
+            job_type=s.job_type,
+            payload=s.payload,
+            queue=s.queue,
+            name=s.name,
+            run_at=decision.run_at,
+            max_attempts=s.max_attempts,
+            timeout=s.timeout,
+            env=dict(s.env),
+            schedule=s.name,
+            nominal_at=decision.nominal_at,
+        )
+        return build_spec(options, self.config())
+
+
+def _with_cursor(s: Schedule, cursor: datetime) -> Schedule:
+    from dataclasses import replace
+
+    return replace(s, cursor_at=cursor)

@@ -1,0 +1,296 @@
+"""Schedules and their fire ledger. A fire is recorded once per (schedule, nominal time):
+the primary key makes racing daemons harmless, and its job is enqueued in the same
+transaction only when the record was new."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jobctl.domain.durations import from_epoch
+from jobctl.domain.job import JobSpec
+from jobctl.domain.schedule import FireDecision, Misfire, Overlap, Schedule
+from jobctl.errors import InvalidInput, NotFound
+from jobctl.store.records import dumps, loads
+from jobctl.store.sqlite.connection import Database
+from jobctl.store.sqlite.jobs import JobsRepo, request_cancel
+
+COLUMNS = (
+    "name",
+    "cron",
+    "tz",
+    "queue",
+    "command",
+    "job_type",
+    "payload",
+    "env",
+    "stdin",
+    "enabled",
+    "shadow",
+    "overlap",
+    "misfire",
+    "jitter",
+    "dst_gap",
+    "dst_repeat",
+    "timeout",
+    "max_attempts",
+    "origin",
+    "source",
+)
+
+
+@dataclass(frozen=True)
+class FireRecord:
+    schedule: str
+    nominal_at: datetime
+    handled_at: datetime
+    outcome: str
+    job_id: int | None
+    lateness: float | None
+
+
+@dataclass(frozen=True)
+class LastRun:
+    nominal_at: datetime
+    job_id: int
+    state: str
+
+
+def _row_values(s: Schedule) -> list[Any]:
+    return [
+        s.name,
+        s.cron,
+        s.tz,
+        s.queue,
+        dumps(s.command),
+        s.job_type,
+        dumps(s.payload),
+        dumps(s.env) if s.env else None,
+        s.stdin,
+        int(s.enabled),
+        int(s.shadow),
+        s.overlap.value,
+        s.misfire.value,
+        s.jitter,
+        s.dst_gap,
+        s.dst_repeat,
+        s.timeout,
+        s.max_attempts,
+        s.origin,
+        s.source,
+    ]
+
+
+def _schedule(row: sqlite3.Row) -> Schedule:
+    return Schedule(
+        name=row["name"],
+        cron=row["cron"],
+        tz=row["tz"],
+        queue=row["queue"],
+        command=loads(row["command"]),
+        job_type=row["job_type"],
+        payload=loads(row["payload"]),
+        env=loads(row["env"]) or {},
+        stdin=row["stdin"],
+        enabled=bool(row["enabled"]),
+        shadow=bool(row["shadow"]),
+        overlap=Overlap(row["overlap"]),
+        misfire=Misfire(row["misfire"]),
+        jitter=row["jitter"],
+        dst_gap=row["dst_gap"],
+        dst_repeat=row["dst_repeat"],
+        timeout=row["timeout"],
+        max_attempts=row["max_attempts"],
+        origin=row["origin"],
+        source=row["source"],
+        created_at=from_epoch(row["created_at"]),
+        updated_at=from_epoch(row["updated_at"]),
+        cursor_at=from_epoch(row["cursor_at"]),
+    )
+
+
+class SchedulesRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, schedule: Schedule, now: datetime) -> None:
+        """Create; an existing name is InvalidInput. Fires start after `now`."""
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM schedules WHERE name = ?", (schedule.name,)).fetchone():
+                raise InvalidInput(f"schedule {schedule.name!r} already exists (rm it first)")
+            self._insert(conn, schedule, now)
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, schedule: Schedule, now: datetime) -> None:
+        ts = now.timestamp()
+        columns = (*COLUMNS, "created_at", "updated_at", "cursor_at")
+        marks = ", ".join("?" * len(columns))
+        conn.execute(
+            f"INSERT INTO schedules ({', '.join(columns)}) VALUES ({marks})",
+            [*_row_values(schedule), ts, ts, ts],
+        )
+
+    def get(self, name: str) -> Schedule:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM schedules WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no schedule named {name!r}")
+        return _schedule(row)
+
+    def list(self) -> list[Schedule]:
+        with self.db.read() as conn:
+            return [_schedule(r) for r in conn.execute("SELECT * FROM schedules ORDER BY name")]
+
+    def changed_marker(self) -> tuple[int, float | None]:
+        """Cheap: changes whenever a schedule is added, removed or edited."""
+        with self.db.read() as conn:
+            count, latest = conn.execute(
+                "SELECT count(*), max(updated_at) FROM schedules"
+            ).fetchone()
+        return count, latest
+
+    def remove(self, name: str) -> None:
+        with self.db.write() as conn:
+            if not conn.execute("DELETE FROM schedules WHERE name = ?", (name,)).rowcount:
+                raise NotFound(f"no schedule named {name!r}")
+
+    def update(self, name: str, now: datetime, **fields: Any) -> None:
+        """Set columns (enabled, shadow, ...) of one schedule."""
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.db.write() as conn:
+            done = conn.execute(
+                f"UPDATE schedules SET {sets}, updated_at = ? WHERE name = ?",
+                [*fields.values(), now.timestamp(), name],
+            ).rowcount
+            if not done:
+                raise NotFound(f"no schedule named {name!r}")
+
+    def reconcile_config(
+        self, schedules: Sequence[Schedule], now: datetime
+    ) -> tuple[int, int, int]:
+        """Make config-owned schedules match `schedules` (CLI-made ones are untouched): returns
+        (created, updated, removed). A CLI-made schedule of the same name is InvalidInput."""
+        created = updated = removed = 0
+        with self.db.write() as conn:
+            current = {r["name"]: r for r in conn.execute("SELECT * FROM schedules")}
+            wanted = {s.name for s in schedules}
+            for schedule in schedules:
+                row = current.get(schedule.name)
+                if row is None:
+                    self._insert(conn, schedule, now)
+                    created += 1
+                elif row["origin"] != "config":
+                    raise InvalidInput(
+                        f"config schedule {schedule.name!r} clashes with a {row['origin']}-made one"
+                    )
+                elif [row[c] for c in COLUMNS] != _row_values(schedule):
+                    sets = ", ".join(f"{c} = ?" for c in COLUMNS)
+                    conn.execute(
+                        f"UPDATE schedules SET {sets}, updated_at = ? WHERE name = ?",
+                        [*_row_values(schedule), now.timestamp(), schedule.name],
+                    )
+                    updated += 1
+            for name, row in current.items():
+                if row["origin"] == "config" and name not in wanted:
+                    conn.execute("DELETE FROM schedules WHERE name = ?", (name,))
+                    removed += 1
+        return created, updated, removed
+
+    # --- fires ---------------------------------------------------------------------------
+    def record_fires(
+        self,
+        name: str,
+        decisions: Sequence[tuple[FireDecision, JobSpec | None]],
+        cursor: datetime,
+        now: datetime,
+        cancel_ids: Sequence[int] = (),
+    ) -> list[tuple[FireDecision, int | None]]:
+        """In one transaction: record each fire not recorded yet, enqueue its job when it has a
+        spec, cancel `cancel_ids` (overlap: replace), advance the cursor. Returns the fires this
+        call recorded (another daemon may have recorded the rest) with their job ids."""
+        jobs = JobsRepo(self.db)
+        recorded = []
+        with self.db.write() as conn:
+            if cancel_ids:
+                request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
+            for decision, spec in decisions:
+                inserted = conn.execute(
+                    "INSERT OR IGNORE INTO fires (schedule, nominal_at, handled_at, outcome,"
+                    " lateness) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        decision.nominal_at.timestamp(),
+                        now.timestamp(),
+                        decision.outcome.value,
+                        (now - decision.nominal_at).total_seconds(),
+                    ),
+                ).rowcount
+                if not inserted:
+                    continue
+                job_id = None
+                if spec is not None:
+                    job_id = jobs.enqueue_in(conn, spec, now)
+                    conn.execute(
+                        "UPDATE fires SET job_id = ? WHERE schedule = ? AND nominal_at = ?",
+                        (job_id, name, decision.nominal_at.timestamp()),
+                    )
+                recorded.append((decision, job_id))
+            conn.execute(
+                "UPDATE schedules SET cursor_at = max(cursor_at, ?) WHERE name = ?",
+                (cursor.timestamp(), name),
+            )
+        return recorded
+
+    def live_job_ids(self, name: str) -> list[int]:
+        with self.db.read() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE schedule = ?"
+                    " AND state IN ('waiting', 'queued', 'running', 'retrying')",
+                    (name,),
+                )
+            ]
+
+    def last_run(self, name: str) -> LastRun | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT f.nominal_at, f.job_id, j.state FROM fires f JOIN jobs j ON j.id = f.job_id"
+                " WHERE f.schedule = ? ORDER BY f.nominal_at DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        if row is None:
+            return None
+        return LastRun(from_epoch(row[0]), row[1], row[2])  # type: ignore[arg-type]
+
+    def fires(
+        self, name: str | None, since: datetime | None, outcomes: Sequence[str] | None = None
+    ) -> list[FireRecord]:
+        """Recorded fires, newest first, optionally of one schedule / since / by outcome."""
+        where, args = [], []
+        if name is not None:
+            where.append("schedule = ?")
+            args.append(name)
+        if since is not None:
+            where.append("nominal_at >= ?")
+            args.append(since.timestamp())
+        if outcomes:
+            where.append(f"outcome IN ({', '.join('?' * len(outcomes))})")
+            args += list(outcomes)
+        sql = "SELECT * FROM fires" + (" WHERE " + " AND ".join(where) if where else "")
+        with self.db.read() as conn:
+            rows = conn.execute(sql + " ORDER BY nominal_at DESC LIMIT 10000", args).fetchall()
+        return [
+            FireRecord(
+                r["schedule"],
+                from_epoch(r["nominal_at"]),
+                from_epoch(r["handled_at"]),  # type: ignore[arg-type]
+                r["outcome"],
+                r["job_id"],
+                r["lateness"],
+            )
+            for r in rows
+        ]
