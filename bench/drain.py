@@ -7,7 +7,8 @@
     and 4, vs a raw sqlite3 claim+finish loop (one UPDATE ... RETURNING transaction to claim,
     one to finish; WAL, synchronous=NORMAL) in 1 and 4 worker processes.
     Targets: >= 0.7 of raw with 1 worker, >= 0.35 with 4.
-(c) enqueue -> start latency on a live daemon idle for 1 s (and, unless --quick, 75 s):
+(c) enqueue -> start latency on a live daemon idle for 1 s (and, unless --quick, 75 s; plus
+    0-50 ms of random jitter so samples do not phase-lock to the daemon's poll):
     a command job `sh -c 'date +%s.%N > FILE'` and a handler job that writes time.time(),
     each against the timestamp taken just before Client.enqueue; baseline: spawning the same
     command directly. Target: median <= 20 ms. Plus the idle daemon's CPU over 10 s
@@ -20,6 +21,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
 import signal
 import sqlite3
 import statistics
@@ -105,6 +107,7 @@ def daemon_args(db: Path, concurrency: int, burst: bool) -> list[str]:
     return [*args, "--burst"] if burst else args
 
 
+JITTER = 0.05  # (c): random extra idle, so samples do not phase-lock to the daemon's poll
 FEED = 5000  # (d): jobs enqueued per chunk
 SPANS: dict[str, list[float]] = {}  # label -> in-daemon drain spans (from its event log)
 
@@ -274,7 +277,7 @@ def latency_series(tmp: Path, client: Client, samples: int, idle: float) -> dict
     counter = iter(range(10**9))
 
     def one(kind: str) -> float:
-        time.sleep(idle)
+        time.sleep(idle + random.uniform(0, JITTER))
         return latency(tmp, client, kind, next(counter))
 
     return interleave(
@@ -385,7 +388,7 @@ def part_c(samples: int, long_samples: int) -> None:
             idle_cpu(pid, 10.0)
             values = []
             for n in range(long_samples):
-                time.sleep(75)
+                time.sleep(75 + random.uniform(0, JITTER))
                 values.append(latency(tmp, client, "command", 1000 + n))
                 sys.stderr.write(f"  idle 75s sample {n + 1}/{long_samples}: {values[-1]:.4f}\n")
             if values:

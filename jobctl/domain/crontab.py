@@ -14,7 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jobctl.errors import InvalidInput
 
 # cron(5)'s macros, kept as written (jobctl.domain.cron accepts each of them).
-MACROS = ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+MACROS = (
+    "@reboot",
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+)
 ZONE_VARS = ("CRON_TZ", "TZ")  # CRON_TZ wins when both are in effect
 DEFAULT_SHELL = "/bin/sh"
 

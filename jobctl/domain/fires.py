@@ -74,7 +74,8 @@ def fires_between(
     rules = _Rules(expr.fixed_time, dst_gap, dst_repeat, expr.has_seconds)
     first_day = start.astimezone(tz).date() - _DAY
     last_day = min(end.astimezone(tz).date() + _DAY, _MAX.date())
-    return _window(_ordered(expr.match, tz, first_day, last_day, rules), start, end)
+    fires = _ordered(expr.match, tz, first_day, last_day, rules, start.astimezone(UTC))
+    return _window(fires, start, end)
 
 
 def next_fires(
@@ -174,7 +175,7 @@ def _every_fires(period: int, tz: ZoneInfo, start: datetime, end: datetime) -> I
 
 
 def _ordered(
-    match: CronMatch, tz: ZoneInfo, first: date, last: date, rules: _Rules
+    match: CronMatch, tz: ZoneInfo, first: date, last: date, rules: _Rules, start: datetime
 ) -> Iterator[Fire]:
     """All fires of the days `first`..`last`, non-decreasing in `at`.
 
@@ -187,7 +188,9 @@ def _ordered(
             continue
         offset = _plain_offset(tz, day)
         if offset is not None:
-            plain = ((f.at, 1, next(order), f) for f in _plain_fires(match, tz, day, offset))
+            floor = (start + offset).replace(tzinfo=None)  # the window's start, as wall time
+            fires = _plain_fires(match, tz, day, offset, floor)
+            plain = ((f.at, 1, next(order), f) for f in fires)
             for item in heapq.merge(sorted(pending), plain):
                 yield item[3]
             pending = []
@@ -210,10 +213,23 @@ def _days(first: date, last: date) -> Iterator[date]:
         day += _DAY
 
 
-def _walls(match: CronMatch, day: date) -> Iterator[datetime]:
-    """The day's matching wall-clock times, naive and increasing (the day itself matches)."""
-    for hour, minute, second in itertools.product(match.hours, match.minutes, match.seconds):
-        yield datetime(day.year, day.month, day.day, hour, minute, second)
+def _walls(match: CronMatch, day: date, floor: datetime | None = None) -> Iterator[datetime]:
+    """The day's matching wall-clock times, naive and increasing (the day itself matches),
+    from `floor` on when given: a per-second schedule must not walk its whole day."""
+    low = (-1, -1, -1)
+    if floor is not None and floor.date() >= day:
+        if floor.date() > day:
+            return
+        low = (floor.hour, floor.minute, floor.second)
+    for hour in match.hours:
+        if hour < low[0]:
+            continue
+        for minute in match.minutes:
+            if (hour, minute) < low[:2]:
+                continue
+            for second in match.seconds:
+                if (hour, minute, second) >= low:
+                    yield datetime(day.year, day.month, day.day, hour, minute, second)
 
 
 def _plain_offset(tz: ZoneInfo, day: date) -> timedelta | None:
@@ -226,8 +242,10 @@ def _plain_offset(tz: ZoneInfo, day: date) -> timedelta | None:
     return offsets.pop() if len(offsets) == 1 else None
 
 
-def _plain_fires(match: CronMatch, tz: ZoneInfo, day: date, offset: timedelta) -> Iterator[Fire]:
-    for wall in _walls(match, day):
+def _plain_fires(
+    match: CronMatch, tz: ZoneInfo, day: date, offset: timedelta, floor: datetime
+) -> Iterator[Fire]:
+    for wall in _walls(match, day, floor):
         at = (wall - offset).replace(tzinfo=UTC)
         yield Fire(at, at.astimezone(tz))
 

@@ -17,6 +17,7 @@ from jobctl.domain.schedule import Outcome, Schedule
 from jobctl.errors import NotFound
 from jobctl.store import Store
 
+CRON_STDIN_VAR = "JOBCTL_CRON_STDIN"
 SAME_INSTANT_WARN = 5  # this many schedules firing at one instant without jitter: warn
 
 
@@ -122,9 +123,12 @@ def import_crontab(
 
 
 def _from_entry(entry: ImportedEntry, shadow: bool) -> Schedule:
-    command = list(entry.command)
-    if entry.stdin is not None:  # cron's % input: a here-document keeps it byte for byte
-        command = [command[0], "-c", f"{command[-1]} <<'JOBCTL_STDIN'\n{entry.stdin}\nJOBCTL_STDIN"]
+    command, env = list(entry.command), dict(entry.env)
+    if entry.stdin is not None:
+        # cron's % input goes to the whole shell command, byte for byte: it travels in the
+        # environment and is piped into a group (a trailing `# comment` cannot swallow it).
+        env[CRON_STDIN_VAR] = entry.stdin
+        command = [command[0], "-c", f'printf %s "${CRON_STDIN_VAR}" | {{\n{command[-1]}\n}}']
     schedule = build_schedule(
         entry.name,
         {
@@ -136,7 +140,7 @@ def _from_entry(entry: ImportedEntry, shadow: bool) -> Schedule:
         },
         origin="import",
     )
-    return replace(schedule, env=dict(entry.env))
+    return replace(schedule, env=env)
 
 
 def describe_command(s: Schedule) -> str:

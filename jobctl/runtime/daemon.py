@@ -27,11 +27,13 @@ from jobctl.runtime.handlers import HandlerPool
 from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
+from jobctl.runtime.wakeup import WalWatcher
 from jobctl.store import Store
 from jobctl.store.sqlite.daemons import DaemonInfo
 from jobctl.store.sqlite.dispatch import Claim, Finish, Spawn
 
 IDLE_POLL = 0.01  # seconds between cheap change checks while idle (PRAGMA data_version)
+WATCHED_POLL = 0.25  # the same, when inotify wakes us on other processes' commits
 RESCAN = 1.0  # full claim attempt at least this often, whatever the change detector says
 
 
@@ -72,6 +74,8 @@ class Daemon:
         self.rng = rng or random.Random()
         self.runner = f"{options.node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.executor = Executor(clock.monotonic)
+        self.watcher = WalWatcher(store.path, self.executor.wake)
+        self.idle_poll = IDLE_POLL
         self.handlers = HandlerPool(options.concurrency, self.executor.wake)
         self.scheduler = Scheduler(store, clock, log, lambda: self.config, self.rng)
         self.running: dict[int, _Running] = {}
@@ -106,6 +110,8 @@ class Daemon:
                 heartbeat_interval=self.heartbeat_interval,
             )
         )
+        if self.watcher.start():
+            self.idle_poll = WATCHED_POLL
         self._recover_orphans(now)
         self._reconcile_schedules(now)
         if self.scheduler.start(now):
@@ -184,6 +190,7 @@ class Daemon:
         try:
             self.store.daemons.stopped(self.runner, now)
         finally:
+            self.watcher.close()
             self.handlers.shutdown()
             self.executor.close()
             self.log.emit(now, "daemon.stopped", node=self.options.node)
@@ -205,7 +212,7 @@ class Daemon:
         """Sleep until output, an exit, a wake(), the next due job or fire, or the next cheap
         change check (only when a slot is free: a full daemon has nothing to claim)."""
         full = len(self.running) >= self.options.concurrency
-        timeout = 0.2 if full else IDLE_POLL
+        timeout = 0.2 if full else self.idle_poll
         now = self.clock.now().timestamp()
         fire = self.scheduler.next_at()
         for due in (self._next_due, fire.timestamp() if fire else None):

@@ -12,7 +12,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jobctl.clock import Clock
@@ -99,15 +99,20 @@ class Scheduler:
         self.entries = fresh
 
     def _next_after(self, entry: _Entry, after: datetime) -> datetime | None:
+        """The next fire, or the next wall time skipped by `--dst-gap skip` if that comes
+        first (it is recorded in the missed-run ledger when it passes)."""
+        s = entry.schedule
         found = next_fires(
-            entry.expr,
-            entry.tz,
-            after,
-            1,
-            dst_gap=entry.schedule.dst_gap,
-            dst_repeat=entry.schedule.dst_repeat,
+            entry.expr, entry.tz, after, 1, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat
         )
-        return found[0].at if found else None
+        due = found[0].at if found else None
+        if s.dst_gap == "skip" and entry.expr.fixed_time:
+            until = due or after + timedelta(days=400)
+            skipped = dst_skipped(entry.expr, entry.tz, after, until)
+            if skipped:
+                first = skipped[0].astimezone(UTC)
+                due = first if due is None else min(due, first)
+        return due
 
     def next_at(self) -> datetime | None:
         """The earliest upcoming fire of any schedule (the daemon sleeps until then)."""

@@ -62,6 +62,8 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute(f"PRAGMA synchronous = {synchronous}")
+            if synchronous == "NORMAL":  # the daemon: fewer, larger checkpoints per commit
+                conn.execute("PRAGMA wal_autocheckpoint = 4000")
             conn.execute("PRAGMA foreign_keys = ON")
             _migrate(conn)
         except BaseException:

@@ -54,8 +54,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, id)
             WHERE state IN ('queued', 'retrying');
-        CREATE INDEX jobs_ready_queue ON jobs (queue, run_at)
-            WHERE state IN ('queued', 'retrying');
+        CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('queued', 'retrying');
         CREATE INDEX jobs_running ON jobs (lease_owner, queue) WHERE state = 'running';
         CREATE UNIQUE INDEX jobs_live_key ON jobs (key)
             WHERE key IS NOT NULL AND state IN {LIVE_STATES_SQL};
@@ -63,7 +62,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE ordering_key IS NOT NULL AND state IN {LIVE_STATES_SQL};
         CREATE INDEX jobs_state_queue ON jobs (state, queue);
         CREATE INDEX jobs_created ON jobs (created_at);
-        CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
+        CREATE INDEX jobs_state_finished ON jobs (state, finished_at)
+            WHERE finished_at IS NOT NULL;
 
         CREATE TABLE job_deps (
             job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,

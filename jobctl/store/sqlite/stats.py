@@ -9,6 +9,7 @@ from datetime import datetime
 from jobctl.store.sqlite.connection import Database
 
 DAY = 86400.0
+WAIT_SAMPLE = 5000  # p95 wait over at most the latest attempts of the last hour
 
 
 @dataclass
@@ -66,8 +67,8 @@ class StatsRepo:
             waits: dict[str, list[float]] = defaultdict(list)
             for queue, wait in conn.execute(
                 "SELECT queue, started_at - due_at FROM attempts WHERE started_at >= ?"
-                " AND due_at IS NOT NULL",
-                (ts - 3600,),
+                " AND due_at IS NOT NULL ORDER BY started_at DESC LIMIT ?",
+                (ts - 3600, WAIT_SAMPLE),
             ):
                 waits[queue].append(max(0.0, wait))
             for queue, values in waits.items():

@@ -1,0 +1,91 @@
+"""Wake an idle daemon when another process commits to its SQLite DB, without polling.
+
+Every commit in WAL mode writes `<db>-wal`; inotify reports that write. A small thread turns
+each burst of events into wake() calls (one at once, one 2 ms later: the WAL frame lands just
+before SQLite updates the WAL index, so the first look may see no change yet). Where inotify
+is unavailable the daemon keeps its short poll of PRAGMA data_version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import struct
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+IN_MODIFY = 0x00000002
+IN_CREATE = 0x00000100
+IN_MOVED_TO = 0x00000080
+IN_CLOEXEC = 0o2000000
+_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then `len` bytes of name
+
+
+class WalWatcher:
+    """Calls `wake` whenever the DB's WAL file is written (by anyone)."""
+
+    def __init__(self, db_path: Path, wake: Callable[[], None]) -> None:
+        self.wal_name = (db_path.name + "-wal").encode()
+        self.directory = db_path.parent
+        self.wake = wake
+        self._fd = -1
+        self._stop_r, self._stop_w = -1, -1
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> bool:
+        """Start watching; False (and nothing started) where inotify cannot be used."""
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(IN_CLOEXEC)
+            if fd < 0:
+                return False
+            mask = IN_MODIFY | IN_CREATE | IN_MOVED_TO
+            if libc.inotify_add_watch(fd, bytes(self.directory), mask) < 0:
+                os.close(fd)
+                return False
+        except (OSError, AttributeError):
+            return False
+        self._fd = fd
+        self._stop_r, self._stop_w = os.pipe2(os.O_CLOEXEC)
+        self._thread = threading.Thread(target=self._run, name="wal-watch", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            ready, _, _ = select.select([self._fd, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return
+            try:
+                data = os.read(self._fd, 65536)
+            except OSError:
+                return
+            if self._mentions_wal(data):
+                self.wake()
+                time.sleep(0.002)
+                self.wake()
+
+    def _mentions_wal(self, data: bytes) -> bool:
+        offset = 0
+        while offset + _EVENT.size <= len(data):
+            _wd, _mask, _cookie, length = _EVENT.unpack_from(data, offset)
+            name = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
+            if name == self.wal_name:
+                return True
+            offset += _EVENT.size + length
+        return False
+
+    def close(self) -> None:
+        if self._thread is not None:
+            os.write(self._stop_w, b"x")
+            self._thread.join(timeout=2)
+            self._thread = None
+        for fd in (self._fd, self._stop_r, self._stop_w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._stop_r = self._stop_w = -1

@@ -1,0 +1,192 @@
+"""The scheduler tick by tick with a manual clock: misfire, overlap, shadow, pause, DST skip,
+exactly-once under racing schedulers."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jobctl.config.model import Config
+from jobctl.config.schedules import build_schedule
+from jobctl.domain.job import State
+from jobctl.runtime.eventlog import EventLog
+from jobctl.runtime.scheduler import Scheduler
+from jobctl.store import Store, open_store
+from tests.support.clock import ManualClock
+
+START = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def scheduler(store: Store, clock: ManualClock) -> Scheduler:
+    return Scheduler(store, clock, EventLog("logfmt", io.StringIO()), Config, random.Random(3))
+
+
+def add(store: Store, clock: ManualClock, name: str = "s", **fields: object) -> None:
+    spec = {"cron": "* * * * *", "tz": "UTC", "command": ["true"], **fields}
+    store.schedules.add(build_schedule(name, spec), clock.now())
+
+
+def outcomes(store: Store, name: str = "s") -> list[str]:
+    return [f.outcome for f in reversed(store.schedules.fires(name, None))]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+def test_each_due_fire_becomes_one_job_with_its_nominal_time(store: Store, clock) -> None:
+    add(store, clock)
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(61)
+    assert sched.tick(clock.now()) == 1
+    (job,) = store.jobs.list(clock.now())
+    assert (job.schedule, job.nominal_at, job.run_at) == (
+        "s",
+        START + timedelta(minutes=1),
+        START + timedelta(minutes=1),
+    )
+    assert sched.tick(clock.now()) == 0, "a handled fire is not fired again"
+
+
+@pytest.mark.parametrize(
+    "policy,jobs,ledger",
+    [
+        ("skip", 1, ["no_daemon"] * 5 + ["enqueued"]),
+        ("once", 2, ["no_daemon"] * 4 + ["enqueued", "enqueued"]),
+        ("all", 6, ["enqueued"] * 6),
+    ],
+)
+def test_misfire_policies_after_downtime(store: Store, clock, policy, jobs, ledger) -> None:
+    add(store, clock, misfire=policy, overlap="allow")
+    # Five fires (12:01-12:05) are more than the 60 s grace late; 12:06 is on time
+    clock.advance(5 * 60 + 90)
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    sched.tick(clock.now())
+    assert len(store.jobs.list(clock.now())) == jobs
+    assert outcomes(store) == ledger
+
+
+def test_overlap_forbid_records_the_skip(store: Store, clock) -> None:
+    add(store, clock, overlap="forbid")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(60)
+    sched.tick(clock.now())
+    clock.advance(60)  # the first job never ran: it is still live
+    sched.tick(clock.now())
+    assert outcomes(store) == ["enqueued", "overlap"]
+    assert len(store.jobs.list(clock.now())) == 1
+
+
+def test_overlap_replace_cancels_the_live_run(store: Store, clock) -> None:
+    add(store, clock, overlap="replace")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    for _ in range(2):
+        clock.advance(60)
+        sched.tick(clock.now())
+    first, second = sorted(store.jobs.list(clock.now()), key=lambda j: j.id)
+    assert (first.state, second.state) == (State.CANCELLED, State.QUEUED)
+
+
+def test_overlap_allow_enqueues_every_fire(store: Store, clock) -> None:
+    add(store, clock, overlap="allow")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    for _ in range(3):
+        clock.advance(60)
+        sched.tick(clock.now())
+    assert len(store.jobs.list(clock.now())) == 3
+
+
+def test_shadow_records_without_running_and_promote_activates(store: Store, clock) -> None:
+    add(store, clock, shadow=True)
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(60)
+    sched.tick(clock.now())
+    assert store.jobs.list(clock.now()) == []
+    store.schedules.update("s", clock.now(), shadow=0)
+    clock.advance(60)
+    sched.refresh(force=True)
+    sched.tick(clock.now())
+    assert outcomes(store) == ["shadow", "enqueued"]
+
+
+def test_paused_schedule_and_paused_queue_record_paused(store: Store, clock) -> None:
+    add(store, clock)
+    add(store, clock, "q", queue="held")
+    store.schedules.update("s", clock.now(), enabled=0)
+    store.queues.set_paused("held", True, clock.now())
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(60)
+    sched.tick(clock.now())
+    assert outcomes(store, "s") == ["paused"] and outcomes(store, "q") == ["paused"]
+
+
+def test_dst_gap_skip_is_recorded(store: Store) -> None:
+    clock = ManualClock(datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
+    add(store, clock, cron="30 2 * * *", tz="Europe/Berlin", dst_gap="skip")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(6 * 3600)  # past 2026-03-29 02:00 → 03:00 in Berlin
+    sched.tick(clock.now())
+    assert outcomes(store) == ["dst_skip"] and store.jobs.list(clock.now()) == []
+
+
+def test_dst_gap_run_fires_once_right_after_the_jump(store: Store) -> None:
+    clock = ManualClock(datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
+    add(store, clock, cron="30 2 * * *", tz="Europe/Berlin")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(6 * 3600)
+    sched.tick(clock.now())
+    (job,) = store.jobs.list(clock.now())
+    assert job.nominal_at == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 03:00 CEST
+
+
+def test_racing_schedulers_enqueue_each_fire_once(db_path, clock) -> None:
+    stores = [open_store(str(db_path)) for _ in range(3)]
+    try:
+        add(stores[0], clock, cron="* * * * * *", overlap="allow")
+        scheds = [scheduler(s, clock) for s in stores]
+        for sched in scheds:
+            sched.start(clock.now())
+        for _ in range(30):
+            clock.advance(1)
+            for sched in random.Random(1).sample(scheds, 3):
+                sched.tick(clock.now())
+        jobs = stores[0].jobs.list(clock.now(), limit=1000)
+        nominal = [j.nominal_at for j in jobs]
+        assert len(jobs) == 30 and len(set(nominal)) == 30
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_reboot_schedules_fire_at_start(store: Store, clock) -> None:
+    add(store, clock, cron="@reboot")
+    assert scheduler(store, clock).start(clock.now()) == 1
+    assert outcomes(store) == ["enqueued"]
+
+
+def test_config_reconcile_creates_updates_removes_only_config_schedules(store: Store, clock):
+    add(store, clock, "cli-made")
+    config_one = build_schedule(
+        "nightly", {"cron": "0 3 * * *", "tz": "UTC", "command": ["true"]}, origin="config"
+    )
+    assert store.schedules.reconcile_config([config_one], clock.now()) == (1, 0, 0)
+    changed = build_schedule(
+        "nightly", {"cron": "0 4 * * *", "tz": "UTC", "command": ["true"]}, origin="config"
+    )
+    assert store.schedules.reconcile_config([changed], clock.now()) == (0, 1, 0)
+    assert store.schedules.get("nightly").cron == "0 4 * * *"
+    assert store.schedules.reconcile_config([], clock.now()) == (0, 0, 1)
+    assert [s.name for s in store.schedules.list()] == ["cli-made"]
