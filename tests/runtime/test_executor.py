@@ -157,7 +157,8 @@ def test_rusage_of_the_main_process_is_reported(executor: Executor, logs: Path) 
     # Then peak RSS and CPU time come from wait4 (Linux charges the spawning parent's
     # footprint too, so compare with a trivial job rather than with zero)
     assert big.max_rss is not None and small.max_rss is not None
-    assert big.max_rss >= 150 << 20 and big.max_rss - small.max_rss >= 100 << 20
+    # (the parent's share depends on how large the test process has grown: no fixed margin)
+    assert big.max_rss >= 150 << 20 and big.max_rss > small.max_rss
     assert big.cpu_seconds is not None and big.cpu_seconds >= 0.15
 
 
