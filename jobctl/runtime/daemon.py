@@ -458,4 +458,9 @@ class Daemon:
             )
 
     def _status_line(self) -> str:
-        return f"running {len(self.running)}/{self.options.concurrency} jobs"
+        """systemd STATUS=: this daemon's running jobs and the DB's queued (ready) ones."""
+        try:
+            ready = self.store.dispatch.ready_count(self.clock.now())
+        except JobctlError:
+            ready = "?"
+        return f"running {len(self.running)}/{self.options.concurrency} jobs, {ready} queued"

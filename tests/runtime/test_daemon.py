@@ -174,7 +174,7 @@ def test_sd_notify_ready_watchdog_stopping(
         d = make_daemon(store, clock, tmp_path, notifier=notifier)
         d.start()
         ready = sock.recv(4096).decode()
-        assert "READY=1" in ready.splitlines() and "STATUS=running 0/8 jobs" in ready
+        assert "READY=1" in ready.splitlines() and "STATUS=running 0/8 jobs, 0 queued" in ready
         d.tick()
         seen = [sock.recv(4096).decode() for _ in range(2)]
         assert any("WATCHDOG=1" in m for m in seen)

@@ -332,6 +332,15 @@ class DispatchRepo:
             ).fetchall()
         return [Orphan(job_from_row(r), r["attempt_pid"], r["attempt_pid_start"]) for r in rows]
 
+    def ready_count(self, now: datetime) -> int:
+        """Jobs due and waiting for a slot (for systemd's STATUS= line)."""
+        with self.db.read() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM jobs INDEXED BY jobs_due"
+                " WHERE state IN ('queued', 'retrying') AND run_at <= ?",
+                (now.timestamp(),),
+            ).fetchone()[0]
+
     def running_count(self) -> int:
         with self.db.read() as conn:
             return conn.execute("SELECT count(*) FROM jobs WHERE state = 'running'").fetchone()[0]
