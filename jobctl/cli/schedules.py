@@ -170,21 +170,10 @@ def rm(ctx: typer.Context, name: Name) -> None:
 @schedule_app.command("run")
 def run(ctx: typer.Context, name: Name) -> None:
     """Enqueue the schedule's job now, outside its timetable; prints the job id."""
-    from jobctl.config.resolve import EnqueueOptions
+    from jobctl.config.schedules import fire_options
 
     client = state(ctx).client()
-    s = client.store.schedules.get(name)
-    options = EnqueueOptions(
-        command=s.command,
-        job_type=s.job_type,
-        payload=s.payload,
-        queue=s.queue,
-        name=s.name,
-        timeout=s.timeout,
-        max_attempts=s.max_attempts,
-        env=dict(s.env),
-        schedule=s.name,
-    )
+    options = fire_options(client.store.schedules.get(name))
     render.say(str(client.enqueue_options([options])[0].id))
 
 

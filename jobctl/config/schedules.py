@@ -4,11 +4,13 @@ validated Schedule values."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobctl.config.check import command_argv
+from jobctl.config.resolve import EnqueueOptions
 from jobctl.domain.cron import parse_cron
 from jobctl.domain.durations import parse_seconds
 from jobctl.domain.schedule import Misfire, Overlap, Schedule, parse_choice
@@ -98,3 +100,22 @@ def _one_of(value: str, choices: tuple[str, ...], option: str) -> str:
 def config_schedules(entries: tuple[dict[str, Any], ...]) -> list[Schedule]:
     """The config's `schedules:` list (already shape-checked) → Schedules (origin config)."""
     return [build_schedule(e["name"], e, origin="config") for e in entries]
+
+
+def fire_options(
+    s: Schedule, run_at: datetime | None = None, nominal_at: datetime | None = None
+) -> EnqueueOptions:
+    """What one run of a schedule enqueues (a fire, or `schedule run` when both are None)."""
+    return EnqueueOptions(
+        command=s.command,
+        job_type=s.job_type,
+        payload=s.payload,
+        queue=s.queue,
+        name=s.name,
+        run_at=run_at,
+        max_attempts=s.max_attempts,
+        timeout=s.timeout,
+        env=dict(s.env),
+        schedule=s.name,
+        nominal_at=nominal_at,
+    )

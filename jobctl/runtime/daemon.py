@@ -390,19 +390,7 @@ class Daemon:
         expired = [e for e in self.store.dispatch.expired(now) if e.job.lease_owner != self.runner]
         if not expired:
             return
-        applied = self.store.dispatch.finish(
-            [outcomes.from_lost(e.job, now, self.rng) for e in expired], now
-        )
-        for finish in applied:
-            self.log.emit(
-                now,
-                "job.lost",
-                level="warning",
-                job_id=finish.job_id,
-                attempt=finish.attempt,
-                state=finish.decision.state.value,
-                runner=finish.runner,
-            )
+        self._requeue_lost([outcomes.from_lost(e.job, now, self.rng) for e in expired], now)
         self._dirty = True
 
     def _recover_orphans(self, now: datetime) -> None:
@@ -416,6 +404,9 @@ class Daemon:
                     now, "job.orphan_killed", level="warning", job_id=orphan.job.id, pid=orphan.pid
                 )
         finishes = [outcomes.from_lost(o.job, now, self.rng, lease_expired=False) for o in orphans]
+        self._requeue_lost(finishes, now)
+
+    def _requeue_lost(self, finishes: list[Finish], now: datetime) -> None:
         for finish in self.store.dispatch.finish(finishes, now):
             self.log.emit(
                 now,

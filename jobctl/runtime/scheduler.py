@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from jobctl.clock import Clock
 from jobctl.config.model import Config
-from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.config.resolve import build_spec
+from jobctl.config.schedules import fire_options
 from jobctl.domain.cron import CronExpr, parse_cron
 from jobctl.domain.fires import dst_skipped, fires_between, next_fires
 from jobctl.domain.job import JobSpec
@@ -214,19 +215,7 @@ class Scheduler:
         return sum(1 for _, job_id in recorded if job_id is not None)
 
     def _spec(self, s: Schedule, decision: FireDecision) -> JobSpec:
-        options = EnqueueOptions(
-            command=s.command,
-            job_type=s.job_type,
-            payload=s.payload,
-            queue=s.queue,
-            name=s.name,
-            run_at=decision.run_at,
-            max_attempts=s.max_attempts,
-            timeout=s.timeout,
-            env=dict(s.env),
-            schedule=s.name,
-            nominal_at=decision.nominal_at,
-        )
+        options = fire_options(s, decision.run_at, decision.nominal_at)
         return build_spec(options, self.config())
 
 
