@@ -16,6 +16,8 @@ _QUOTE = re.compile(r'[\s="\\]')
 def _logfmt_value(value: Any) -> str:
     if type(value) in (int, float):
         return str(value)
+    if isinstance(value, datetime):
+        return iso_z(value) or ""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     if not text or _QUOTE.search(text):
         return json.dumps(text)
@@ -31,7 +33,13 @@ class EventLog:
 
     def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
         record = {"ts": iso_z(now), "level": level, "event": event}
-        record.update({k: v for k, v in fields.items() if v is not None})
+        record.update(
+            {
+                k: iso_z(v) if isinstance(v, datetime) else v
+                for k, v in fields.items()
+                if v is not None
+            }
+        )
         if self.fmt == "json":
             line = json.dumps(record, default=str)
         else:
