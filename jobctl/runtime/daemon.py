@@ -22,9 +22,10 @@ from jobctl.domain.job import Job
 from jobctl.errors import JobctlError
 from jobctl.runtime import outcomes
 from jobctl.runtime.eventlog import EventLog
-from jobctl.runtime.executor import AttemptResult, Executor, kill_tree, process_start_ticks
+from jobctl.runtime.executor import AttemptResult, Executor
 from jobctl.runtime.handlers import HandlerPool
 from jobctl.runtime.launch import LaunchContext, build_launch
+from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
 from jobctl.runtime.wakeup import WalWatcher
@@ -77,6 +78,7 @@ class Daemon:
         self.watcher = WalWatcher(store.path, self.executor.wake)
         self.idle_poll = IDLE_POLL
         self.handlers = HandlerPool(options.concurrency, self.executor.wake)
+        self.reaper = Reaper(store, log, self.rng, self.runner, options.node, options.kill_grace)
         self.scheduler = Scheduler(store, clock, log, lambda: self.config, self.rng)
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
@@ -112,7 +114,7 @@ class Daemon:
         )
         if self.watcher.start():
             self.idle_poll = WATCHED_POLL
-        self._recover_orphans(now)
+        self.reaper.recover_orphans(now)
         self._reconcile_schedules(now)
         if self.scheduler.start(now):
             self._dirty = True
@@ -365,7 +367,8 @@ class Daemon:
                 self._cancel(job_id)
         if mono - self._last_reap >= self.heartbeat_interval:
             self._last_reap = mono
-            self._reap(now)
+            if self.reaper.reap(now):
+                self._dirty = True
 
     def _dirty_since_version(self) -> bool:
         version = self.store.data_version()
@@ -384,39 +387,6 @@ class Daemon:
         if entry.job.handler:
             return  # handler threads cannot be interrupted; the result is recorded cancelled
         self.executor.cancel(job_id)
-
-    def _reap(self, now: datetime) -> None:
-        """Any daemon re-queues jobs whose runner stopped renewing its lease."""
-        expired = [e for e in self.store.dispatch.expired(now) if e.job.lease_owner != self.runner]
-        if not expired:
-            return
-        self._requeue_lost([outcomes.from_lost(e.job, now, self.rng) for e in expired], now)
-        self._dirty = True
-
-    def _recover_orphans(self, now: datetime) -> None:
-        """Kill the job processes a dead predecessor on this node left running (same pid and
-        start time), then re-queue their jobs as lost at once: no lease wait is needed."""
-        orphans = self.store.dispatch.orphans(self.options.node, self.runner)
-        for orphan in orphans:
-            if orphan.pid and orphan.pid_start == process_start_ticks(orphan.pid):
-                kill_tree(orphan.pid, self.options.kill_grace)
-                self.log.emit(
-                    now, "job.orphan_killed", level="warning", job_id=orphan.job.id, pid=orphan.pid
-                )
-        finishes = [outcomes.from_lost(o.job, now, self.rng, lease_expired=False) for o in orphans]
-        self._requeue_lost(finishes, now)
-
-    def _requeue_lost(self, finishes: list[Finish], now: datetime) -> None:
-        for finish in self.store.dispatch.finish(finishes, now):
-            self.log.emit(
-                now,
-                "job.lost",
-                level="warning",
-                job_id=finish.job_id,
-                attempt=finish.attempt,
-                state=finish.decision.state.value,
-                runner=finish.runner,
-            )
 
     def _reload(self) -> None:
         self.reload_requested = False
