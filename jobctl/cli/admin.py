@@ -56,6 +56,7 @@ def check(
             return
         path = str(found)
     _config, problems = check_config(path, host_checks=True)
+    _warn_double_dispatch(ctx)
     if problems:
         for problem in problems:
             render.note(f"jobctl: error: {problem}")
@@ -75,3 +76,15 @@ def show(ctx: typer.Context, output: Output = None) -> None:
     import yaml
 
     render.say(yaml.safe_dump(document, sort_keys=False).rstrip())
+
+
+def _warn_double_dispatch(ctx: typer.Context) -> None:
+    """Imported schedules still active in their crontab (only if the DB already exists)."""
+    from jobctl.ops.schedules import still_in_crontab
+    from jobctl.store import db_path_from
+
+    app_state = state(ctx)
+    if not db_path_from(app_state.db_url).exists():
+        return
+    for warning in still_in_crontab(app_state.client().store):
+        render.note(f"jobctl: warning: {warning}")

@@ -161,3 +161,33 @@ def missed_runs(store: Store, name: str | None, since: datetime | None) -> list[
         }
         for f in store.schedules.fires(name, since, reasons)
     ]
+
+
+def still_in_crontab(store: Store) -> list[str]:
+    """Warnings: an active (promoted) imported schedule whose crontab line is still there and
+    uncommented, so cron and jobctl would both run it."""
+    from pathlib import Path
+
+    warnings = []
+    parsed: dict[str, dict[int, ImportedEntry]] = {}
+    for s in store.schedules.list():
+        if s.origin != "import" or s.shadow or not s.source or ":" not in s.source:
+            continue
+        path, _, line = s.source.rpartition(":")
+        if path not in parsed:
+            try:
+                text = Path(path).read_text()
+            except (OSError, UnicodeDecodeError):
+                parsed[path] = {}
+                continue
+            system = parse_crontab(text, path, system=True)
+            user = parse_crontab(text, path)
+            best = system if len(system.entries) >= len(user.entries) else user
+            parsed[path] = {e.line: e for e in best.entries}
+        entry = parsed[path].get(int(line)) if line.isdigit() else None
+        if entry is not None and entry.cron == s.cron:
+            warnings.append(
+                f"schedule {s.name!r} is active and its line {s.source} is still in the crontab:"
+                " both cron and jobctl will run it (comment the line out)"
+            )
+    return warnings

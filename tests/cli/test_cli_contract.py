@@ -221,3 +221,19 @@ def test_version_and_init(jc: Jobctl) -> None:
     jc.ok("init")
     assert (jc.tmp / "etc" / "config.yaml").exists() and jc.db.exists()
     jc.ok("config", "check")
+
+
+def test_config_check_warns_when_a_promoted_import_is_still_in_the_crontab(jc: Jobctl) -> None:
+    crontab = jc.tmp / "crontab"
+    crontab.write_text("SHELL=/bin/sh\n15 3 * * * /usr/local/bin/backup\n")
+    config = jc.tmp / "config.yaml"
+    config.write_text("queues:\n  - name: default\n")
+    jc.env["JOBCTL_CONFIG"] = str(config)
+    jc.ok("schedule", "import", str(crontab))
+    name = jc.json("schedule", "list")[0]["name"]
+    assert "still in the crontab" not in jc.run("config", "check").err, "shadow: no warning"
+    jc.ok("schedule", "promote", name)
+    res = jc.run("config", "check")
+    assert res.rc == 0 and f"{crontab}:2 is still in the crontab" in res.err, res
+    crontab.write_text("SHELL=/bin/sh\n# 15 3 * * * /usr/local/bin/backup\n")
+    assert "still in the crontab" not in jc.run("config", "check").err
