@@ -189,28 +189,13 @@ def next_(
     output: Output = None,
 ) -> None:
     """The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted."""
-    from zoneinfo import ZoneInfo
-
     from jobctl.clock import utcnow
-    from jobctl.config.schedules import check_zone, local_zone_name
-    from jobctl.domain.durations import parse_time
     from jobctl.errors import InvalidInput
     from jobctl.ops.schedules import next_listing
 
     if count < 1:
         raise InvalidInput(f"invalid -n {count}: at least 1")
-    store = state(ctx).client().store
-    zone_name = tz
-    if zone_name is None:
-        from jobctl.errors import NotFound
-
-        try:
-            zone_name = store.schedules.get(target).tz
-        except NotFound:
-            zone_name = local_zone_name()
-    zone = ZoneInfo(check_zone(zone_name))
-    start = parse_time(from_, utcnow(), zone, "--from") if from_ else utcnow()
-    fires = next_listing(store, target, tz, count, start)
+    fires = next_listing(state(ctx).client().store, target, tz, count, from_, utcnow())
     if wants_json(ctx, output):
         render.print_json(fires)
         return

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.errors import ConfigError
+from jobctl.paths import default_config_path
 
 Locator = Callable[[tuple[Any, ...]], int | None]
 
@@ -94,12 +95,6 @@ def _toml(name: str, text: str) -> Document:
         return next((n for n, text in enumerate(lines, 1) if pattern.search(text)), None)
 
     return Document(name, data, line)
-
-
-def default_config_path() -> Path:
-    from jobctl.paths import default_config_path as _default
-
-    return _default()
 
 
 def resolve_config_path(explicit: str | None) -> tuple[Path | None, bool]:

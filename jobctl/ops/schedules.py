@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from jobctl.config.schedules import build_schedule, check_zone, local_zone_name
 from jobctl.domain.cron import parse_cron
 from jobctl.domain.crontab import ImportedEntry, RejectedLine, parse_crontab
-from jobctl.domain.durations import iso_z
+from jobctl.domain.durations import iso_z, parse_time
 from jobctl.domain.fires import lint, next_fires
 from jobctl.domain.schedule import Outcome, Schedule
 from jobctl.errors import NotFound
@@ -50,23 +50,21 @@ def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
 
 
 def next_listing(
-    store: Store, target: str, tz: str | None, count: int, start: datetime
+    store: Store, target: str, tz: str | None, count: int, start: str | None, now: datetime
 ) -> list[dict[str, Any]]:
     """The next `count` fires of a schedule (by name) or an expression, strictly after
-    `start`, computed by the engine the daemon fires with."""
+    `start` (default `now`; without an offset it is read in the zone), computed by the
+    engine the daemon fires with. The zone: `tz`, else the schedule's, else the system's."""
     try:
         s = store.schedules.get(target)
-        expr, zone, gap, repeat = parse_cron(s.cron), ZoneInfo(tz or s.tz), s.dst_gap, s.dst_repeat
+        expr, zone_name, gap, repeat = parse_cron(s.cron), tz or s.tz, s.dst_gap, s.dst_repeat
     except NotFound:
-        expr, zone, gap, repeat = (
-            parse_cron(target),
-            ZoneInfo(check_zone(tz or local_zone_name())),
-            "run",
-            "once",
-        )
+        expr, zone_name, gap, repeat = parse_cron(target), tz or local_zone_name(), "run", "once"
+    zone = ZoneInfo(check_zone(zone_name))
+    after = parse_time(start, now, zone, "--from") if start else now
     return [
         {"at": iso_z(f.at), "local": f.at.astimezone(zone).isoformat(), "dst_note": f.dst_note}
-        for f in next_fires(expr, zone, start, count, dst_gap=gap, dst_repeat=repeat)
+        for f in next_fires(expr, zone, after, count, dst_gap=gap, dst_repeat=repeat)
     ]
 
 
