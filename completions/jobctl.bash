@@ -4,7 +4,7 @@
 
 _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
     case "$1" in
-        'jobctl') subs='init daemon enqueue list status show logs retry cancel wait explain config checkpoint dlq queue schedule' ;;
+        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain config checkpoint dlq queue schedule' ;;
         'jobctl config') subs='check show' ;;
         'jobctl checkpoint') subs='get set' ;;
         'jobctl dlq') subs='list show' ;;
@@ -18,6 +18,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
     case "$1" in
         'jobctl') opts='--db --config -o --output -q --quiet -v --verbose --version -h --help'; vopts=' --db --config -o --output ' ;;
         'jobctl init') opts='-h --help'; vopts='  ' ;;
+        'jobctl audit') opts='--since --action --limit -o --output -h --help'; vopts=' --since --action --limit -o --output ' ;;
         'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format ' ;;
         'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name -o --output ' ;;
         'jobctl list') opts='--state -Q --queue --since --limit -o --output -h --help'; vopts=' --state -Q --queue --since --limit -o --output ' ;;

@@ -2,39 +2,41 @@
 # Install: copy to ~/.config/fish/completions/jobctl.fish (or the system completions dir).
 
 function __jobctl_path --description 'Print the jobctl command path of the command line'
-    set -l paths 'jobctl' 'jobctl init' 'jobctl daemon' 'jobctl enqueue' 'jobctl list' \
-        'jobctl status' 'jobctl show' 'jobctl logs' 'jobctl retry' 'jobctl cancel' \
-        'jobctl wait' 'jobctl explain' 'jobctl config' 'jobctl config check' \
-        'jobctl config show' 'jobctl checkpoint' 'jobctl checkpoint get' \
-        'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' 'jobctl dlq show' \
-        'jobctl queue' 'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
-        'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
-        'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
-        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule rm' \
-        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
-        'jobctl schedule import'
+    set -l paths 'jobctl' 'jobctl init' 'jobctl audit' 'jobctl daemon' 'jobctl enqueue' \
+        'jobctl list' 'jobctl status' 'jobctl show' 'jobctl logs' 'jobctl retry' \
+        'jobctl cancel' 'jobctl wait' 'jobctl explain' 'jobctl config' \
+        'jobctl config check' 'jobctl config show' 'jobctl checkpoint' \
+        'jobctl checkpoint get' 'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' \
+        'jobctl dlq show' 'jobctl queue' 'jobctl queue list' 'jobctl queue pause' \
+        'jobctl queue resume' 'jobctl queue purge' 'jobctl schedule' \
+        'jobctl schedule add' 'jobctl schedule list' 'jobctl schedule show' \
+        'jobctl schedule pause' 'jobctl schedule resume' 'jobctl schedule promote' \
+        'jobctl schedule rm' 'jobctl schedule run' 'jobctl schedule next' \
+        'jobctl schedule missed' 'jobctl schedule import'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
-        'jobctl daemon --concurrency' 'jobctl daemon --queues' 'jobctl daemon --http' \
-        'jobctl daemon --lease' 'jobctl daemon --grace' 'jobctl daemon --node' \
-        'jobctl daemon --log-format' 'jobctl enqueue --type' 'jobctl enqueue --payload' \
-        'jobctl enqueue --from' 'jobctl enqueue -Q' 'jobctl enqueue --queue' \
-        'jobctl enqueue --at' 'jobctl enqueue --in' 'jobctl enqueue --priority' \
-        'jobctl enqueue --max-attempts' 'jobctl enqueue --backoff' \
-        'jobctl enqueue --backoff-base' 'jobctl enqueue --backoff-max' \
-        'jobctl enqueue --timeout' 'jobctl enqueue --key' 'jobctl enqueue --ordering-key' \
-        'jobctl enqueue --after' 'jobctl enqueue --tenant' 'jobctl enqueue --env' \
-        'jobctl enqueue --cwd' 'jobctl enqueue --name' 'jobctl enqueue -o' \
-        'jobctl enqueue --output' 'jobctl list --state' 'jobctl list -Q' \
-        'jobctl list --queue' 'jobctl list --since' 'jobctl list --limit' \
-        'jobctl list -o' 'jobctl list --output' 'jobctl status -o' \
-        'jobctl status --output' 'jobctl show -o' 'jobctl show --output' \
-        'jobctl logs --attempt' 'jobctl retry --state' 'jobctl retry -Q' \
-        'jobctl retry --queue' 'jobctl retry --confirm' 'jobctl cancel --confirm' \
-        'jobctl wait --timeout' 'jobctl explain -o' 'jobctl explain --output' \
-        'jobctl config show -o' 'jobctl config show --output' 'jobctl dlq list -Q' \
-        'jobctl dlq list --queue' 'jobctl dlq list --since' 'jobctl dlq list --class' \
-        'jobctl dlq list -o' 'jobctl dlq list --output' 'jobctl dlq show -o' \
-        'jobctl dlq show --output' 'jobctl queue list -o' 'jobctl queue list --output' \
+        'jobctl audit --since' 'jobctl audit --action' 'jobctl audit --limit' \
+        'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
+        'jobctl daemon --queues' 'jobctl daemon --http' 'jobctl daemon --lease' \
+        'jobctl daemon --grace' 'jobctl daemon --node' 'jobctl daemon --log-format' \
+        'jobctl enqueue --type' 'jobctl enqueue --payload' 'jobctl enqueue --from' \
+        'jobctl enqueue -Q' 'jobctl enqueue --queue' 'jobctl enqueue --at' \
+        'jobctl enqueue --in' 'jobctl enqueue --priority' 'jobctl enqueue --max-attempts' \
+        'jobctl enqueue --backoff' 'jobctl enqueue --backoff-base' \
+        'jobctl enqueue --backoff-max' 'jobctl enqueue --timeout' 'jobctl enqueue --key' \
+        'jobctl enqueue --ordering-key' 'jobctl enqueue --after' \
+        'jobctl enqueue --tenant' 'jobctl enqueue --env' 'jobctl enqueue --cwd' \
+        'jobctl enqueue --name' 'jobctl enqueue -o' 'jobctl enqueue --output' \
+        'jobctl list --state' 'jobctl list -Q' 'jobctl list --queue' \
+        'jobctl list --since' 'jobctl list --limit' 'jobctl list -o' \
+        'jobctl list --output' 'jobctl status -o' 'jobctl status --output' \
+        'jobctl show -o' 'jobctl show --output' 'jobctl logs --attempt' \
+        'jobctl retry --state' 'jobctl retry -Q' 'jobctl retry --queue' \
+        'jobctl retry --confirm' 'jobctl cancel --confirm' 'jobctl wait --timeout' \
+        'jobctl explain -o' 'jobctl explain --output' 'jobctl config show -o' \
+        'jobctl config show --output' 'jobctl dlq list -Q' 'jobctl dlq list --queue' \
+        'jobctl dlq list --since' 'jobctl dlq list --class' 'jobctl dlq list -o' \
+        'jobctl dlq list --output' 'jobctl dlq show -o' 'jobctl dlq show --output' \
+        'jobctl queue list -o' 'jobctl queue list --output' \
         'jobctl queue purge --confirm' 'jobctl schedule add --cron' \
         'jobctl schedule add --tz' 'jobctl schedule add -Q' 'jobctl schedule add --queue' \
         'jobctl schedule add --overlap' 'jobctl schedule add --misfire' \
@@ -78,6 +80,7 @@ complete -c jobctl -f
 
 # jobctl
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'init' -d 'Create the database and a commented example config (an existing config is kept).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'audit' -d 'The audit log: who changed what, when, from where (oldest first).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'daemon' -d 'Run the daemon in the foreground: claim ready jobs and run them.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'enqueue' -d 'Enqueue a command or a job type; prints the new job id.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'list' -d 'List jobs, newest first.'
@@ -103,6 +106,13 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -s h -l help -d 'Show this message 
 
 # jobctl init
 complete -c jobctl -n '__jobctl_at "jobctl init"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl audit
+complete -c jobctl -n '__jobctl_at "jobctl audit"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
+complete -c jobctl -n '__jobctl_at "jobctl audit"' -l action -r -F -d 'Only this action, or a prefix like sweep (repeatable).'
+complete -c jobctl -n '__jobctl_at "jobctl audit"' -l limit -r -F -d 'At most this many of the newest entries.'
+complete -c jobctl -n '__jobctl_at "jobctl audit"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl audit"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl daemon
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l concurrency -r -F -d 'Jobs run at once (default 8).'

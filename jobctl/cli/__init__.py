@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import sys
 
-from jobctl.cli import admin, daemon, jobs, ops, queues, schedules  # noqa: F401  (registers)
+from jobctl.cli import (  # noqa: F401  (importing registers the commands)
+    admin,
+    audit,
+    daemon,
+    jobs,
+    ops,
+    queues,
+    schedules,
+)
 from jobctl.cli.app import app
 
 __all__ = ["app", "main"]

@@ -23,6 +23,16 @@ class AppState:
     verbose: bool = False
     _config: Config | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
+    _request_id: str | None = field(default=None, repr=False)
+
+    @property
+    def request_id(self) -> str:
+        """One id per invocation: audit entries, enqueued jobs and daemon log lines share it."""
+        if self._request_id is None:
+            from jobctl.ops.audit import new_request_id
+
+            self._request_id = new_request_id()
+        return self._request_id
 
     def config(self) -> Config:
         if self._config is None:

@@ -62,6 +62,7 @@ def resume(ctx: typer.Context, name: QueueName) -> None:
 @queue_app.command()
 def purge(ctx: typer.Context, name: QueueName, confirm: Confirm = None) -> None:
     """Cancel every job of the queue that has not started (needs --confirm QUEUE)."""
+    from jobctl.cli.audit import audited
     from jobctl.ops.guard import confirm_name
 
     client = state(ctx).client()
@@ -69,6 +70,7 @@ def purge(ctx: typer.Context, name: QueueName, confirm: Confirm = None) -> None:
         from jobctl.errors import InvalidInput
 
         raise InvalidInput(f"unknown queue {name!r}")
-    confirm_name(f"purge of queue {name}", name, confirm)
-    count = client.purge_queue(name)
+    guard = lambda: confirm_name(f"purge of queue {name}", name, confirm)  # noqa: E731
+    with audited(ctx, "queue.purge", name, {"confirm": confirm}, guard=guard):
+        count = client.purge_queue(name)
     render.say(f"purged {count} job(s) from queue {name}")

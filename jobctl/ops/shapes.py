@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jobctl.domain.audit import AuditEntry
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Attempt, Job
 from jobctl.store.sqlite.dlq import DeadLetter
@@ -76,4 +77,18 @@ def dlq_shape(entry: DeadLetter) -> dict[str, Any]:
         "output_tail": entry.output_tail,
         "created_at": iso_z(entry.created_at),
         "replayed_job_id": entry.replayed_job_id,
+    }
+
+
+def audit_shape(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": iso_z(entry.at),
+        "actor": entry.actor,
+        "uid": entry.uid,
+        "host": entry.host,
+        "request_id": entry.request_id,
+        "action": entry.action,
+        "target": entry.target,
+        "args": entry.args,
+        "outcome": entry.outcome,
     }

@@ -24,6 +24,7 @@ from jobctl.runtime import outcomes
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.executor import AttemptResult, Executor
 from jobctl.runtime.handlers import HandlerPool
+from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
@@ -67,12 +68,14 @@ class Daemon:
         notifier: Notifier | None = None,
         reload_config: Callable[[], Config] | None = None,
         rng: random.Random | None = None,
+        hooks: list[Hook] | None = None,
     ) -> None:
         self.store, self.config, self.options, self.clock = store, config, options, clock
         self.log, self.launch_ctx = log, launch
         self.notifier = notifier or Notifier({})
         self.reload_config = reload_config
         self.rng = rng or random.Random()
+        self.hooks = list(hooks or ())
         self.runner = f"{options.node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.executor = Executor(clock.monotonic)
         self.watcher = WalWatcher(store.path, self.executor.wake)
@@ -126,6 +129,7 @@ class Daemon:
             concurrency=self.options.concurrency,
             runner=self.runner,
         )
+        self._notify_hooks("on_start", self, now)
         self.notifier.ready(self._status_line())
 
     def run(self) -> None:
@@ -192,6 +196,7 @@ class Daemon:
         try:
             self.store.daemons.stopped(self.runner, now)
         finally:
+            self._notify_hooks("on_stop", now)
             self.watcher.close()
             self.handlers.shutdown()
             self.executor.close()
@@ -265,6 +270,8 @@ class Daemon:
     def _launch(self, job: Job, now: datetime) -> None:
         self.running[job.id] = _Running(job, self.clock.monotonic())
         self.log.emit(now, "job.started", job_id=job.id, queue=job.queue, attempt=job.attempts)
+        if self.hooks:
+            self._notify_hooks("on_claimed", job, now)
         if job.handler:
             self.handlers.start(job.id, job.handler, job.payload, job.timeout)
             return
@@ -346,6 +353,8 @@ class Daemon:
                 duration=finish.duration,
                 error=finish.error if finish.decision.failure_class else None,
             )
+            if self.hooks and entry is not None:
+                self._notify_hooks("on_finished", entry.job, finish, now)
         self._dirty = True  # slots, ordering keys and dependants may have been freed
 
     # --- leases, heartbeats, cancels, expired leases -------------------------------------
@@ -399,6 +408,7 @@ class Daemon:
             self.log.emit(now, "config.reload_failed", level="error", error=str(exc))
             return
         self.log.emit(now, "config.reloaded", source=self.config.source)
+        self._notify_hooks("on_reload", self.config, now)
         self._reconcile_schedules(now)
         self.scheduler.refresh(force=True)
         self._dirty = True
@@ -417,6 +427,20 @@ class Daemon:
             self.log.emit(
                 now, "schedules.reconciled", created=created, updated=updated, removed=removed
             )
+
+    def _notify_hooks(self, event: str, *args: object) -> None:
+        for hook in self.hooks:
+            try:
+                getattr(hook, event)(*args)
+            except Exception as exc:  # an observer must never take the daemon down
+                self.log.emit(
+                    self.clock.now(),
+                    "hook.failed",
+                    level="error",
+                    hook=hook.name,
+                    hook_event=event,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
 
     def _status_line(self) -> str:
         """systemd STATUS=: this daemon's running jobs and the DB's queued (ready) ones."""

@@ -14,6 +14,7 @@ from jobctl.config.model import Config
 from jobctl.errors import Unavailable
 from jobctl.runtime.daemon import Daemon, DaemonOptions
 from jobctl.runtime.eventlog import EventLog
+from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, daemon_base_env
 from jobctl.runtime.systemd import Notifier
 from jobctl.store import db_path_from, open_store
@@ -65,6 +66,13 @@ class InstanceLock:
             self._lock = None
 
 
+def build_hooks(db_url: str, config: Config, options: DaemonOptions) -> list[Hook]:
+    """The observers a served daemon runs with (metrics, HTTP, retention, ...): each
+    decides from the config and options whether it is wanted."""
+    hooks: list[Hook] = []
+    return hooks
+
+
 def serve(
     db_url: str,
     config: Config,
@@ -88,6 +96,7 @@ def serve(
             LaunchContext(str(db_path), options.node, log_dir, config.log_cap, daemon_base_env()),
             Notifier(),
             reload_config,
+            hooks=build_hooks(db_url, config, options),
         )
         signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.stop())

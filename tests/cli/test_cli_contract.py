@@ -146,8 +146,11 @@ def test_bulk_cancel_needs_the_count(jc: Jobctl) -> None:
 def test_purge_needs_the_queue_name(jc: Jobctl) -> None:
     jc.enqueue("--", "true")
     _one_line_error(jc.run("queue", "purge", "default"), 4)
-    jc.ok("queue", "purge", "default", "--confirm", "default")
+    purged = jc.run("queue", "purge", "default", "--confirm", "default")
+    assert purged.rc == 0 and "request id" in purged.err
     assert jc.json("list")[0]["state"] == "cancelled"
+    entries = [(a["action"], a["target"], a["outcome"]) for a in jc.json("audit")]
+    assert entries == [("queue.purge", "default", "refused"), ("queue.purge", "default", "ok")]
 
 
 def test_wait_timeout_exits_75(jc: Jobctl) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from jobctl.store.sqlite.connection import Database
 
 if TYPE_CHECKING:
+    from jobctl.store.sqlite.audit import AuditRepo
     from jobctl.store.sqlite.daemons import DaemonsRepo
     from jobctl.store.sqlite.dispatch import DispatchRepo
     from jobctl.store.sqlite.dlq import DlqRepo
@@ -67,6 +68,12 @@ class SQLiteStore:
         from jobctl.store.sqlite.stats import StatsRepo
 
         return StatsRepo(self.db)
+
+    @cached_property
+    def audit(self) -> AuditRepo:
+        from jobctl.store.sqlite.audit import AuditRepo
+
+        return AuditRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from jobctl.errors import StoreError, Unavailable
-from jobctl.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from jobctl.store.sqlite.schema import SCHEMA_VERSION, migrations_after, statements
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -96,11 +96,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, (_name, ddl) in enumerate(MIGRATIONS, start=1):
-            if number > version:
-                for statement in ddl.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+        for _number, _name, script in migrations_after(version):
+            for statement in statements(script):
+                conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

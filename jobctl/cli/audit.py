@@ -1,0 +1,97 @@
+"""`jobctl audit`, and `audited()`: the one way CLI commands record what they change."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import typer
+
+from jobctl.cli import parse, render
+from jobctl.cli.app import app
+from jobctl.cli.context import state, wants_json
+from jobctl.cli.options import Output, Since
+
+
+@contextlib.contextmanager
+def audited(
+    ctx: typer.Context,
+    action: str,
+    target: str | None,
+    args: dict[str, Any] | None = None,
+    guard: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Record `action` on `target` in the audit log with its outcome: `ok`, `refused` (a
+    guard rail said no) or `failed`. A dangerous action passes its `guard` (see
+    ops.guard) first; once it is confirmed, its request id is printed on stderr."""
+    from jobctl.clock import utcnow
+    from jobctl.errors import JobctlError, Refused
+    from jobctl.ops.audit import current_actor, record
+
+    app_state = state(ctx)
+    outcome = "failed"
+    try:
+        if guard is not None:
+            guard()
+            render.note(f"jobctl: request id {app_state.request_id}")
+        yield
+        outcome = "ok"
+    except Refused:
+        outcome = "refused"
+        raise
+    except typer.Exit as exc:  # a wrapper's own exit code
+        outcome = "ok" if exc.exit_code == 0 else "failed"
+        raise
+    finally:
+        with contextlib.suppress(JobctlError):
+            record(
+                app_state.client().store,
+                utcnow(),
+                current_actor(),
+                app_state.request_id,
+                action,
+                target,
+                args,
+                outcome,
+            )
+
+
+@app.command("audit")
+def audit_list(
+    ctx: typer.Context,
+    since: Since = None,
+    action: Annotated[
+        list[str] | None,
+        typer.Option("--action", help="Only this action, or a prefix like sweep (repeatable)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many of the newest entries.")] = 1000,
+    output: Output = None,
+) -> None:
+    """The audit log: who changed what, when, from where (oldest first)."""
+    from jobctl.clock import utcnow
+    from jobctl.errors import InvalidInput
+    from jobctl.ops.audit import query
+    from jobctl.ops.shapes import audit_shape
+
+    if limit < 1:
+        raise InvalidInput(f"invalid --limit {limit}: must be at least 1")
+    entries = query(state(ctx).client().store, parse.since(since, utcnow()), action or (), limit)
+    if wants_json(ctx, output):
+        render.print_json([audit_shape(e) for e in entries])
+        return
+    render.print_table(
+        ["at", "actor", "host", "request", "action", "target", "outcome"],
+        [
+            [
+                render.local_time(e.at),
+                e.actor,
+                e.host,
+                e.request_id,
+                e.action,
+                e.target,
+                e.outcome,
+            ]
+            for e in entries
+        ],
+    )
