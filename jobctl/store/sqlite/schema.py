@@ -1,5 +1,5 @@
-"""Ordered forward migrations, one SQL file each in `migrations/` (`NNNN_name.sql`, numbered
-from 1 without gaps); PRAGMA user_version records how far a DB has come.
+"""Ordered forward migrations, one SQL file each in `migrations/` (`NNNN_name.sql`); a DB's
+PRAGMA user_version is the number of the last migration applied to it.
 
 Only the file names are read at start-up; a file's text is read when a DB needs it.
 """
@@ -14,16 +14,23 @@ from pathlib import Path
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def _migration_files() -> list[str]:
-    names = sorted(n for n in os.listdir(MIGRATIONS_DIR) if n.endswith(".sql"))
-    for number, name in enumerate(names, start=1):
-        if not name.startswith(f"{number:04d}_"):
-            raise RuntimeError(f"migration {name} is out of sequence: expected {number:04d}_*")
-    return names
+def _migration_files() -> list[tuple[int, str]]:
+    found = []
+    for name in os.listdir(MIGRATIONS_DIR):
+        if name.endswith(".sql"):
+            number = name.split("_", 1)[0]
+            if not number.isdigit():
+                raise RuntimeError(f"migration {name} does not start with its number (NNNN_)")
+            found.append((int(number), name))
+    found.sort()
+    numbers = [n for n, _ in found]
+    if len(set(numbers)) != len(numbers):
+        raise RuntimeError(f"two migrations share a number: {[name for _, name in found]}")
+    return found
 
 
 MIGRATION_FILES = _migration_files()
-SCHEMA_VERSION = len(MIGRATION_FILES)
+SCHEMA_VERSION = MIGRATION_FILES[-1][0]
 
 
 def statements(script: str) -> Iterator[str]:
@@ -44,6 +51,6 @@ def statements(script: str) -> Iterator[str]:
 
 def migrations_after(version: int) -> Iterator[tuple[int, str, str]]:
     """(number, name, script) of every migration newer than `version`, in order."""
-    for number, name in enumerate(MIGRATION_FILES, start=1):
+    for number, name in MIGRATION_FILES:
         if number > version:
             yield number, name, (MIGRATIONS_DIR / name).read_text(encoding="utf-8")
