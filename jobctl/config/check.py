@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from jobctl.config.kafka import KafkaConfig, parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
 from jobctl.domain.durations import parse_seconds
@@ -115,7 +116,7 @@ def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, l
         log_cap=_log_cap(p, data.get("log_cap")),
         log_dir=data.get("log_dir"),
         shadow_mode=data.get("shadow_mode") or {},
-        kafka=data.get("kafka") or {},
+        kafka=_kafka(p, data.get("kafka")),
         raw=data,
     )
     _cross_check(p, config)
@@ -313,6 +314,13 @@ def _exit_codes(p: _Problems, value: Any) -> frozenset[int]:
         p.add(("non_retryable_exit_codes",), "non_retryable_exit_codes must be a list of 1..255")
         return DEFAULT_NON_RETRYABLE_EXIT_CODES
     return frozenset(value)
+
+
+def _kafka(p: _Problems, value: Any) -> KafkaConfig:
+    config, problems = parse_kafka(value)
+    for path, message in problems:
+        p.add(path, message)
+    return config
 
 
 def _log_cap(p: _Problems, value: Any) -> int:

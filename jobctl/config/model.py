@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobctl.config.kafka import KafkaConfig
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
 DEFAULT_QUEUE = "default"
@@ -59,7 +60,7 @@ class Config:
     log_cap: int = 10 * 1024 * 1024
     log_dir: str | None = None
     shadow_mode: dict[str, Any] = field(default_factory=dict)
-    kafka: dict[str, Any] = field(default_factory=dict)
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
     raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`
 
     def queue(self, name: str) -> QueueConfig | None:
