@@ -10,6 +10,7 @@ from jobctl.cli import (  # noqa: F401  (importing registers the commands)
     audit,
     daemon,
     jobs,
+    monitor,
     ops,
     queues,
     schedules,

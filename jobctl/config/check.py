@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from jobctl.config.health import HealthConfig, parse_health
 from jobctl.config.kafka import KafkaConfig, parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
@@ -26,6 +27,7 @@ TOP_KEYS = {
     "log_cap",
     "log_dir",
     "kafka",
+    "health",
 }
 QUEUE_KEYS = {"name", "concurrency", "retry_policy", "max_depth", "shed", "rate_limit"}
 RETRY_KEYS = {"max_attempts", "backoff", "base", "max", "jitter"}
@@ -117,6 +119,7 @@ def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, l
         log_dir=data.get("log_dir"),
         shadow_mode=data.get("shadow_mode") or {},
         kafka=_kafka(p, data.get("kafka")),
+        health=_health(p, data.get("health")),
         raw=data,
     )
     _cross_check(p, config)
@@ -318,6 +321,13 @@ def _exit_codes(p: _Problems, value: Any) -> frozenset[int]:
 
 def _kafka(p: _Problems, value: Any) -> KafkaConfig:
     config, problems = parse_kafka(value)
+    for path, message in problems:
+        p.add(path, message)
+    return config
+
+
+def _health(p: _Problems, value: Any) -> HealthConfig:
+    config, problems = parse_health(value)
     for path, message in problems:
         p.add(path, message)
     return config

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobctl.config.health import HealthConfig
 from jobctl.config.kafka import KafkaConfig
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
@@ -61,6 +62,7 @@ class Config:
     log_dir: str | None = None
     shadow_mode: dict[str, Any] = field(default_factory=dict)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)  # `jobctl health` thresholds
     raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`
 
     def queue(self, name: str) -> QueueConfig | None:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from jobctl.store.sqlite.daemons import DaemonsRepo
     from jobctl.store.sqlite.dispatch import DispatchRepo
     from jobctl.store.sqlite.dlq import DlqRepo
+    from jobctl.store.sqlite.health import HealthRepo
     from jobctl.store.sqlite.jobs import JobsRepo
     from jobctl.store.sqlite.queues import QueuesRepo
     from jobctl.store.sqlite.schedules import SchedulesRepo
@@ -68,6 +69,12 @@ class SQLiteStore:
         from jobctl.store.sqlite.stats import StatsRepo
 
         return StatsRepo(self.db)
+
+    @cached_property
+    def health(self) -> HealthRepo:
+        from jobctl.store.sqlite.health import HealthRepo
+
+        return HealthRepo(self.db)
 
     @cached_property
     def audit(self) -> AuditRepo:

@@ -1,0 +1,98 @@
+"""health and smoke: monitoring reports with Nagios exit codes (0 OK, 1 WARNING,
+2 CRITICAL, 3 UNKNOWN)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from jobctl.cli import render
+from jobctl.cli.app import app
+from jobctl.cli.context import state, wants_json
+from jobctl.cli.options import Output
+
+if TYPE_CHECKING:
+    from jobctl.config.model import Config
+    from jobctl.ops.report import Report
+
+Dur = Annotated[str | None, typer.Option(metavar="D", show_default=False)]
+Count = Annotated[int | None, typer.Option(metavar="N", min=0, show_default=False)]
+
+
+def _config_or_report(ctx: typer.Context) -> Config | Report:
+    """The config, or an UNKNOWN report when it does not load (a monitor never crashes)."""
+    from jobctl.errors import ConfigError
+    from jobctl.ops.report import Level, Probe, Report
+
+    try:
+        return state(ctx).config()
+    except ConfigError as exc:
+        first = exc.problems[0] if getattr(exc, "problems", None) else str(exc)
+        return Report.of([Probe("config", Level.UNKNOWN, None, f"config invalid: {first}")])
+
+
+def show_report(ctx: typer.Context, report: Report, output: str | None, title: str) -> None:
+    """Print `report` (JSON shape or one line per probe, the overall status first) and exit
+    with its Nagios code."""
+    if wants_json(ctx, output):
+        render.print_json(report.shape())
+    else:
+        counts = {}
+        for p in report.probes:
+            counts[p.status.name] = counts.get(p.status.name, 0) + 1
+        summary = ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items()))
+        render.say(f"{title} {report.status.name}: {len(report.probes)} probe(s), {summary}")
+        rows = [[p.status.name, p.name, _figure(p.value), p.message] for p in report.probes]
+        render.print_table(["status", "probe", "value", "message"], rows)
+    raise typer.Exit(report.exit_code)
+
+
+def _figure(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+@app.command()
+def health(
+    ctx: typer.Context,
+    max_lag: Dur = None,
+    warn_lag: Dur = None,
+    max_depth: Count = None,
+    warn_depth: Count = None,
+    max_heartbeat_age: Dur = None,
+    min_free_disk: Annotated[
+        str | None, typer.Option(metavar="SIZE|PCT", show_default=False)
+    ] = None,
+    output: Output = None,
+) -> None:
+    """Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk (Nagios codes)."""
+    from dataclasses import replace
+
+    from jobctl.clock import utcnow
+    from jobctl.config.health import parse_free_disk
+    from jobctl.domain.durations import parse_seconds
+    from jobctl.ops.health import check_url
+
+    changes: dict[str, object] = {}
+    for name, value in (
+        ("max_lag", max_lag),
+        ("warn_lag", warn_lag),
+        ("max_heartbeat_age", max_heartbeat_age),
+    ):
+        if value is not None:
+            changes[name] = parse_seconds(value, "--" + name.replace("_", "-"))
+    for name, count in (("max_depth", max_depth), ("warn_depth", warn_depth)):
+        if count is not None:
+            changes[name] = count
+    if min_free_disk is not None:
+        changes["min_free_disk"] = parse_free_disk(min_free_disk)
+    config = _config_or_report(ctx)
+    if not hasattr(config, "health"):
+        show_report(ctx, config, output, "HEALTH")  # type: ignore[arg-type]
+    thresholds = replace(config.health, **changes)  # type: ignore[union-attr]
+    report = check_url(state(ctx).db_url, config, utcnow(), thresholds)  # type: ignore[arg-type]
+    show_report(ctx, report, output, "HEALTH")
