@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from jobctl.store.sqlite.dlq import DlqRepo
     from jobctl.store.sqlite.health import HealthRepo
     from jobctl.store.sqlite.jobs import JobsRepo
+    from jobctl.store.sqlite.kafka import KafkaRepo
     from jobctl.store.sqlite.queues import QueuesRepo
     from jobctl.store.sqlite.schedules import SchedulesRepo
     from jobctl.store.sqlite.stats import StatsRepo
@@ -81,6 +82,12 @@ class SQLiteStore:
         from jobctl.store.sqlite.audit import AuditRepo
 
         return AuditRepo(self.db)
+
+    @cached_property
+    def kafka(self) -> KafkaRepo:
+        from jobctl.store.sqlite.kafka import KafkaRepo
+
+        return KafkaRepo(self.db)
 
     @property
     def url(self) -> str:
