@@ -96,3 +96,35 @@ def health(
     thresholds = replace(config.health, **changes)  # type: ignore[union-attr]
     report = check_url(state(ctx).db_url, config, utcnow(), thresholds)  # type: ignore[arg-type]
     show_report(ctx, report, output, "HEALTH")
+
+
+@app.command()
+def smoke(
+    ctx: typer.Context,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", "-Q", help="Queue to send a canary through (repeatable).", show_default=False
+        ),
+    ] = None,
+    timeout: Annotated[
+        str, typer.Option(metavar="D", help="Wait this long for each canary.")
+    ] = "60s",
+    tolerance: Annotated[
+        str, typer.Option(metavar="D", help="Allowed distance of a fire from its nominal time.")
+    ] = "60s",
+    output: Output = None,
+) -> None:
+    """Canary job per queue through the running daemon, and schedule punctuality (exit 0/2)."""
+    from jobctl.clock import SystemClock
+    from jobctl.domain.durations import parse_seconds
+    from jobctl.ops.smoke import smoke as run_smoke
+
+    wait = parse_seconds(timeout, "--timeout")
+    slack = parse_seconds(tolerance, "--tolerance")
+    config = _config_or_report(ctx)
+    if not hasattr(config, "health"):
+        show_report(ctx, config, output, "SMOKE")  # type: ignore[arg-type]
+    store = state(ctx).client().store
+    report = run_smoke(store, config, SystemClock(), queue, wait, slack)  # type: ignore[arg-type]
+    show_report(ctx, report, output, "SMOKE")
