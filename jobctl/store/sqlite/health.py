@@ -26,6 +26,7 @@ class RunningAttempt:
     attempt: int
     node: str | None
     pid: int | None
+    pid_start: int | None
     started_at: datetime
     command: str | None  # JSON argv as stored
 
@@ -109,15 +110,15 @@ class HealthRepo:
         """Open attempts of running jobs, oldest first, with the runner's pid."""
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT a.job_id, j.name, a.queue, a.attempt, a.node, a.pid, a.started_at,"
-                " j.command FROM attempts a INDEXED BY attempts_open"
+                "SELECT a.job_id, j.name, a.queue, a.attempt, a.node, a.pid, a.pid_start,"
+                " a.started_at, j.command FROM attempts a INDEXED BY attempts_open"
                 " JOIN jobs j ON j.id = a.job_id"
                 " WHERE a.finished_at IS NULL AND j.state = 'running'"
                 " ORDER BY a.started_at LIMIT ?",
                 (limit,),
             ).fetchall()
         return [
-            RunningAttempt(r[0], r[1], r[2], r[3], r[4], r[5], from_epoch(r[6]), r[7])  # type: ignore[arg-type]
+            RunningAttempt(r[0], r[1], r[2], r[3], r[4], r[5], r[6], from_epoch(r[7]), r[8])  # type: ignore[arg-type]
             for r in rows
         ]
 
