@@ -14,6 +14,7 @@ from jobctl.cli import (  # noqa: F401  (importing registers the commands)
     ops,
     queues,
     schedules,
+    sweep,
     top,
 )
 from jobctl.cli.app import app

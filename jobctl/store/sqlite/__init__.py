@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from jobctl.store.sqlite.queues import QueuesRepo
     from jobctl.store.sqlite.schedules import SchedulesRepo
     from jobctl.store.sqlite.stats import StatsRepo
+    from jobctl.store.sqlite.sweeps import SweepsRepo
 
 
 class SQLiteStore:
@@ -82,6 +83,12 @@ class SQLiteStore:
         from jobctl.store.sqlite.audit import AuditRepo
 
         return AuditRepo(self.db)
+
+    @cached_property
+    def sweeps(self) -> SweepsRepo:
+        from jobctl.store.sqlite.sweeps import SweepsRepo
+
+        return SweepsRepo(self.db)
 
     @cached_property
     def kafka(self) -> KafkaRepo:
