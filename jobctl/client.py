@@ -14,6 +14,7 @@ from jobctl.clock import utcnow
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
+from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for
 from jobctl.store import Store, db_path_from, open_store
@@ -99,9 +100,16 @@ class Client:
     def enqueue_specs(
         self, specs: Sequence[JobSpec], now: datetime | None = None
     ) -> list[Enqueued]:
+        """Enqueue validated specs in one transaction, applying each configured queue's
+        backpressure (max_depth + shed): a `reject` queue at its limit is Unavailable."""
         if not specs:
             return []
-        return self.store.jobs.enqueue(specs, now or utcnow())
+        return self.store.jobs.enqueue(specs, now or utcnow(), self.backpressure)
+
+    @property
+    def backpressure(self) -> dict[str, Backpressure]:
+        """Depth guards of the configured queues that have a max_depth."""
+        return {q.name: q.backpressure for q in self.config.queues if q.backpressure}
 
     # --- reading -------------------------------------------------------------------------
     def get(self, job_id: int) -> Job:
@@ -171,8 +179,8 @@ class Client:
     ) -> list[CancelResult]:
         return self.store.jobs.cancel(list(ids), utcnow(), reason)
 
-    def retry(self, ids: Sequence[int]) -> list[int]:
-        return self.store.jobs.retry(list(ids), utcnow())
+    def retry(self, ids: Sequence[int], request_id: str | None = None) -> list[int]:
+        return self.store.jobs.retry(list(ids), utcnow(), request_id)
 
     def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
         return self.store.jobs.ids_in_state(states, queue)

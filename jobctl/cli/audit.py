@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,21 @@ from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output, Since
 
 
+@dataclass
+class Audit:
+    """What will be recorded; the block may fill in what it learns (e.g. new job ids)."""
+
+    target: str | None
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def ids_target(ids: Sequence[int]) -> str:
+    """A list of job ids as an audit target: `7`, `3,7,9`, or `5..1004 (1000 jobs)`."""
+    if len(ids) <= 10:
+        return ",".join(str(i) for i in ids)
+    return f"{min(ids)}..{max(ids)} ({len(ids)} jobs)"
+
+
 @contextlib.contextmanager
 def audited(
     ctx: typer.Context,
@@ -21,21 +37,23 @@ def audited(
     target: str | None,
     args: dict[str, Any] | None = None,
     guard: Callable[[], None] | None = None,
-) -> Iterator[None]:
+) -> Iterator[Audit]:
     """Record `action` on `target` in the audit log with its outcome: `ok`, `refused` (a
     guard rail said no) or `failed`. A dangerous action passes its `guard` (see
-    ops.guard) first; once it is confirmed, its request id is printed on stderr."""
+    ops.guard) first; once it is confirmed, its request id is printed on stderr. The
+    yielded Audit may be updated inside the block (target, args)."""
     from jobctl.clock import utcnow
     from jobctl.errors import JobctlError, Refused
     from jobctl.ops.audit import current_actor, record
 
     app_state = state(ctx)
     outcome = "failed"
+    audit = Audit(target, dict(args or {}))
     try:
         if guard is not None:
             guard()
             render.note(f"jobctl: request id {app_state.request_id}")
-        yield
+        yield audit
         outcome = "ok"
     except Refused:
         outcome = "refused"
@@ -51,8 +69,8 @@ def audited(
                 current_actor(),
                 app_state.request_id,
                 action,
-                target,
-                args,
+                audit.target,
+                audit.args,
                 outcome,
             )
 

@@ -48,14 +48,20 @@ def list_queues(ctx: typer.Context, output: Output = None) -> None:
 @queue_app.command()
 def pause(ctx: typer.Context, name: QueueName) -> None:
     """Stop claiming from a queue (running jobs continue)."""
-    state(ctx).client().pause_queue(name, True)
+    from jobctl.cli.audit import audited
+
+    with audited(ctx, "queue.pause", name):
+        state(ctx).client().pause_queue(name, True)
     render.note(f"queue {name} paused")
 
 
 @queue_app.command()
 def resume(ctx: typer.Context, name: QueueName) -> None:
     """Claim from a paused queue again."""
-    state(ctx).client().pause_queue(name, False)
+    from jobctl.cli.audit import audited
+
+    with audited(ctx, "queue.resume", name):
+        state(ctx).client().pause_queue(name, False)
     render.note(f"queue {name} resumed")
 
 

@@ -37,6 +37,7 @@ class EnqueueOptions:
     cwd: str | None = None
     schedule: str | None = None
     nominal_at: datetime | None = None
+    request_id: str | None = None  # ties the job to the request that created it
 
 
 def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
@@ -75,6 +76,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         group=job_type.group if job_type else None,
         schedule=options.schedule,
         nominal_at=options.nominal_at,
+        request_id=options.request_id,
     )
 
 

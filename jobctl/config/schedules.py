@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jobctl.config.check import command_argv
 from jobctl.config.resolve import EnqueueOptions
 from jobctl.domain.cron import parse_cron
-from jobctl.domain.durations import parse_seconds
+from jobctl.domain.durations import iso_z, parse_seconds
 from jobctl.domain.schedule import Misfire, Overlap, Schedule, parse_choice
 from jobctl.errors import InvalidInput
 
@@ -103,9 +103,15 @@ def config_schedules(entries: tuple[dict[str, Any], ...]) -> list[Schedule]:
 
 
 def fire_options(
-    s: Schedule, run_at: datetime | None = None, nominal_at: datetime | None = None
+    s: Schedule,
+    run_at: datetime | None = None,
+    nominal_at: datetime | None = None,
+    request_id: str | None = None,
 ) -> EnqueueOptions:
-    """What one run of a schedule enqueues (a fire, or `schedule run` when both are None)."""
+    """What one run of a schedule enqueues (a fire, or `schedule run` when both are None).
+    A fire's request id is `fire:NAME:NOMINAL` (stable: the fire is enqueued exactly once)."""
+    if request_id is None and nominal_at is not None:
+        request_id = f"fire:{s.name}:{iso_z(nominal_at)}"
     return EnqueueOptions(
         command=s.command,
         job_type=s.job_type,
@@ -118,4 +124,5 @@ def fire_options(
         env=dict(s.env),
         schedule=s.name,
         nominal_at=nominal_at,
+        request_id=request_id,
     )

@@ -57,6 +57,7 @@ class JobSpec:
     group: str | None = None
     schedule: str | None = None
     nominal_at: datetime | None = None
+    request_id: str | None = None  # the CLI invocation, API call or fire that enqueued it
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class Job:
     cancel_requested: bool = False
     checkpoint: str | None = None
     output_tail: str | None = None
+    request_id: str | None = None
 
     @property
     def max_attempts(self) -> int:

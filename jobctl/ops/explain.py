@@ -9,6 +9,7 @@ from typing import Any
 from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Job, State
+from jobctl.domain.queues import RateLimit
 from jobctl.store import Store
 
 
@@ -66,6 +67,29 @@ def _reason(store: Store, config: Config, job: Job, now: datetime, facts: dict[s
     return _ready_but_blocked(store, config, job, now, facts)
 
 
+def _rate_limited(
+    store: Store, job: Job, rate: RateLimit, now: datetime, facts: dict[str, Any]
+) -> str | None:
+    """The reason when the job's rate-limit bucket has no claim left in its window."""
+    used, free_at = store.dispatch.rate_window(job.queue, job.tenant, rate, now)
+    facts.update(rate_limit=str(rate), claims_in_window=used, window_seconds=rate.per)
+    if rate.per_tenant:
+        facts["tenant"] = job.tenant
+    if used < rate.limit:
+        return None
+    facts["next_claim_at"] = iso_z(free_at)
+    who = f"tenant {job.tenant!r}" if job.tenant else "jobs without a tenant"
+    if rate.per_tenant:
+        return (
+            f"Tenant rate-limited: {who} used {used} of {rate} in queue {job.queue!r};"
+            f" the next claim is free at {_when(free_at)}."
+        )
+    return (
+        f"Queue rate-limited: {job.queue!r} used {used} of {rate};"
+        f" the next claim is free at {_when(free_at)}."
+    )
+
+
 def _ready_but_blocked(
     store: Store, config: Config, job: Job, now: datetime, facts: dict[str, Any]
 ) -> str:
@@ -87,6 +111,11 @@ def _ready_but_blocked(
                 f"Queue {job.queue!r} is at its concurrency limit "
                 f"({running}/{queue_config.concurrency} running)."
             )
+    rate = queue_config.rate if queue_config else None
+    if rate is not None:
+        blocked = _rate_limited(store, job, rate, now, facts)
+        if blocked:
+            return blocked
     daemons = store.daemons.live(now)
     serving = [d for d in daemons if d.queues is None or job.queue in d.queues]
     facts["daemons"] = [f"{d.node}/{d.pid}" for d in serving]

@@ -37,6 +37,7 @@ def job_shape(job: Job, now: datetime) -> dict[str, Any]:
         "depends_on": list(job.depends_on),
         "retry_after": iso_z(job.retry_after),
         "dlq_id": job.dlq_id,
+        "request_id": job.request_id,
     }
 
 

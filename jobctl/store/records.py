@@ -52,6 +52,7 @@ def spec_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
         "run_group": spec.group,
         "schedule": spec.schedule,
         "nominal_at": epoch(spec.nominal_at),
+        "request_id": spec.request_id,
     }
 
 
@@ -101,6 +102,7 @@ def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Jo
         cancel_requested=bool(row["cancel_requested"]),
         checkpoint=row["checkpoint"],
         output_tail=row["output_tail"],
+        request_id=row["request_id"],
     )
 
 

@@ -150,7 +150,11 @@ def test_purge_needs_the_queue_name(jc: Jobctl) -> None:
     assert purged.rc == 0 and "request id" in purged.err
     assert jc.json("list")[0]["state"] == "cancelled"
     entries = [(a["action"], a["target"], a["outcome"]) for a in jc.json("audit")]
-    assert entries == [("queue.purge", "default", "refused"), ("queue.purge", "default", "ok")]
+    assert entries == [
+        ("job.enqueue", "1", "ok"),
+        ("queue.purge", "default", "refused"),
+        ("queue.purge", "default", "ok"),
+    ]
 
 
 def test_wait_timeout_exits_75(jc: Jobctl) -> None:
@@ -160,7 +164,7 @@ def test_wait_timeout_exits_75(jc: Jobctl) -> None:
 
 def test_json_shapes_have_the_spec_keys(jc: Jobctl) -> None:
     job = jc.json("enqueue", "--", "echo", "x")
-    assert set(job) == JOB_KEYS
+    assert set(job) == JOB_KEYS | {"request_id"}  # extra: the request that enqueued it
     assert job["created_at"].endswith("Z")
     shown = jc.json("show", str(job["id"]))
     assert set(shown) >= JOB_KEYS | {"attempt_log", "output_tail"}

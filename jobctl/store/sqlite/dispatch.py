@@ -10,9 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from jobctl.domain.durations import from_epoch
 from jobctl.domain.failure import Decision
 from jobctl.domain.job import Job, State
+from jobctl.domain.queues import RateLimit
 from jobctl.store.records import job_from_row
+from jobctl.store.sqlite import rates
 from jobctl.store.sqlite.connection import Database
 from jobctl.store.sqlite.jobs import cascade_cancel, release_dependants
 
@@ -20,7 +23,7 @@ from jobctl.store.sqlite.jobs import cascade_cancel, release_dependants
 @dataclass(frozen=True)
 class Claim:
     """What may be claimed: at most `slots` jobs, from `queues` (None: all), respecting
-    each queue's global concurrency `limits`."""
+    each queue's global concurrency `limits` and `rates` (claims per window)."""
 
     runner: str
     node: str
@@ -28,6 +31,7 @@ class Claim:
     lease: float
     queues: frozenset[str] | None = None
     limits: Mapping[str, int] | None = None
+    rates: Mapping[str, RateLimit] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,8 @@ class DispatchRepo:
                 room[queue] = limit - running.get(queue, 0)
                 if room[queue] <= 0:
                     excluded.add(queue)
-            picked = self._pick(conn, claim, excluded, room, ts)
+            used = rates.usage(conn, claim.rates, ts) if claim.rates else None
+            picked = self._pick(conn, claim, excluded, room, ts, used)
             if not picked:
                 return []
             rows = conn.execute(
@@ -115,6 +120,17 @@ class DispatchRepo:
                 [ts, claim.runner, ts + claim.lease, *picked],
             ).fetchall()
             rows.sort(key=lambda r: picked.index(r["id"]))
+            if claim.rates:
+                limited = claim.rates
+                rates.record(
+                    conn,
+                    [
+                        rates.bucket(r["queue"], r["tenant"], limited[r["queue"]])
+                        for r in rows
+                        if r["queue"] in limited
+                    ],
+                    ts,
+                )
             conn.executemany(
                 "INSERT OR REPLACE INTO attempts (job_id, attempt, queue, node, runner, due_at,"
                 " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -132,9 +148,18 @@ class DispatchRepo:
         excluded: set[str],
         room: dict[str, int],
         ts: float,
+        used: dict[rates.Bucket, int] | None = None,
     ) -> list[int]:
         where = ["state IN ('queued', 'retrying')", "run_at <= ?"]
         args: list[object] = [ts]
+        limited = claim.rates or {}
+        if used is not None:
+            for queue, tenant in rates.exhausted(limited, used):
+                if limited[queue].per_tenant:
+                    where.append("NOT (queue = ? AND coalesce(tenant, '') = ?)")
+                    args += [queue, tenant]
+                else:
+                    excluded.add(queue)
         if excluded:
             where.append(f"queue NOT IN ({_ph(list(excluded))})")
             args += sorted(excluded)
@@ -148,21 +173,37 @@ class DispatchRepo:
         )
         sql = (
             # INDEXED BY: left alone, SQLite may sort every ready job on each claim
-            "SELECT id, queue FROM jobs INDEXED BY jobs_claim WHERE "
+            f"SELECT id, queue{', tenant' if limited else ''}"
+            " FROM jobs INDEXED BY jobs_claim WHERE "
             + " AND ".join(where)
             + " ORDER BY priority DESC, run_at, id LIMIT ?"
         )
         picked: list[int] = []
         for row in conn.execute(sql, [*args, claim.slots * 4]):
             queue = row["queue"]
-            if queue in room:
-                if room[queue] <= 0:
+            if queue in room and room[queue] <= 0:
+                continue
+            if used is not None and queue in limited:
+                key = rates.bucket(queue, row["tenant"], limited[queue])
+                if used.get(key, 0) >= limited[queue].limit:
                     continue
+                used[key] = used.get(key, 0) + 1
+            if queue in room:
                 room[queue] -= 1
             picked.append(row["id"])
             if len(picked) == claim.slots:
                 break
         return picked
+
+    def rate_window(
+        self, queue: str, tenant: str | None, rate: RateLimit, now: datetime
+    ) -> tuple[int, datetime | None]:
+        """Claims counted against this job's rate-limit bucket in the window ending at `now`,
+        and when the oldest of them leaves the window (a claim is free again then)."""
+        start = now.timestamp() - rate.per
+        with self.db.read() as conn:
+            count, oldest = rates.window(conn, rates.bucket(queue, tenant, rate), start)
+        return count, from_epoch(oldest + rate.per) if oldest is not None else None
 
     def record_spawns(self, spawns: Sequence[Spawn]) -> None:
         """Remember attempts' processes (for orphan cleanup) and log files."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State
+from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, JobctlError, NotFound
 from jobctl.store.records import attempt_from_row, job_from_row, spec_row
+from jobctl.store.sqlite.backpressure import Shedder
 from jobctl.store.sqlite.connection import Database
 
 LIVE_SQL = "('waiting', 'queued', 'running', 'retrying')"
@@ -36,23 +38,35 @@ class JobsRepo:
         self.db = db
 
     # --- enqueue -------------------------------------------------------------------------
-    def enqueue(self, specs: Sequence[JobSpec], now: datetime) -> list[Enqueued]:
+    def enqueue(
+        self,
+        specs: Sequence[JobSpec],
+        now: datetime,
+        backpressure: Mapping[str, Backpressure] | None = None,
+    ) -> list[Enqueued]:
         """Create jobs in one transaction; all or nothing. A live job holding a spec's key
-        is returned instead of a new one. An unknown dependency id is InvalidInput."""
+        is returned instead of a new one. An unknown dependency id is InvalidInput. A queue
+        in `backpressure` at its max_depth defers the job or, with shed reject, refuses the
+        whole batch (Unavailable)."""
         with self.db.write() as conn:
-            return [self._enqueue_one(conn, spec, now) for spec in specs]
+            shedder = Shedder(conn, backpressure) if backpressure else None
+            return [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
 
     def enqueue_in(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> int:
         """Enqueue inside the caller's write transaction (e.g. a schedule's fire)."""
         return self._enqueue_one(conn, spec, now).id
 
-    def _enqueue_one(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> Enqueued:
+    def _enqueue_one(
+        self, conn: sqlite3.Connection, spec: JobSpec, now: datetime, shedder: Shedder | None = None
+    ) -> Enqueued:
         if spec.key is not None:
             row = conn.execute(
                 f"SELECT id FROM jobs WHERE key = ? AND state IN {LIVE_SQL}", (spec.key,)
             ).fetchone()
             if row:
                 return Enqueued(row[0], False)
+        if shedder is not None:
+            spec = shedder.admit(spec, now)
         state = State.QUEUED
         if spec.depends_on:
             state = self._dependency_state(conn, spec.depends_on)
@@ -193,8 +207,11 @@ class JobsRepo:
                     raise JobctlError(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
             return request_cancel(conn, ids, now, reason)
 
-    def retry(self, ids: Sequence[int], now: datetime) -> list[int]:
-        """Dead, cancelled or retrying jobs run again now with a fresh attempt budget."""
+    def retry(
+        self, ids: Sequence[int], now: datetime, request_id: str | None = None
+    ) -> list[int]:
+        """Dead, cancelled or retrying jobs run again now with a fresh attempt budget (and,
+        given one, the request id of the retry, which the daemon's log lines then carry)."""
         retryable = {State.DEAD.value, State.CANCELLED.value, State.RETRYING.value}
         with self.db.write() as conn:
             rows = {
@@ -215,9 +232,10 @@ class JobsRepo:
                 chunk = list(ids[start : start + 500])
                 conn.execute(
                     "UPDATE jobs SET state = 'queued', run_at = ?, retry_after = NULL,"
-                    " budget_start = attempts, finished_at = NULL, cancel_requested = 0"
+                    " budget_start = attempts, finished_at = NULL, cancel_requested = 0,"
+                    " request_id = coalesce(?, request_id)"
                     f" WHERE id IN ({_placeholders(chunk)})",
-                    [now.timestamp(), *chunk],
+                    [now.timestamp(), request_id, *chunk],
                 )
             return list(ids)
 

@@ -1,0 +1,84 @@
+"""db backup | check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from jobctl.cli import render
+from jobctl.cli.app import app
+from jobctl.cli.context import state, wants_json
+from jobctl.cli.options import Output
+
+db_app = typer.Typer(help="Back up and check the database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("backup")
+def backup(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="Where to write the copy (a new file).")],
+    force: Annotated[bool, typer.Option(help="Replace PATH if it exists.")] = False,
+) -> None:
+    """Copy the database online (consistent while daemons write) into one file."""
+    from jobctl.cli.audit import audited
+    from jobctl.ops.backup import backup as backup_db
+    from jobctl.store import db_path_from
+
+    app_state = state(ctx)
+    db = db_path_from(app_state.db_url)
+    if not db.is_file():  # before audited(): recording the audit entry would create it
+        from jobctl.errors import NotFound
+
+        raise NotFound(f"no database at {db}")
+    with audited(ctx, "db.backup", path, {"force": force}) as audit:
+        copied = backup_db(db, path, force)
+        audit.args.update(size=copied.size, jobs=copied.jobs)
+    render.say(str(copied.path))
+    if not app_state.quiet:
+        render.note(f"backed up {db} to {copied.path}: {copied.size} bytes, {copied.jobs} jobs")
+
+
+@db_app.command("check")
+def check(ctx: typer.Context, output: Output = None) -> None:
+    """integrity_check + quick_check, and the schema version against this jobctl's; exit 1
+    on any problem."""
+    from jobctl.ops.backup import check as check_db
+    from jobctl.store import db_path_from
+
+    report = check_db(db_path_from(state(ctx).db_url))
+    if wants_json(ctx, output):
+        render.print_json(
+            {
+                "path": report.path,
+                "ok": report.ok,
+                "integrity_check": report.integrity,
+                "quick_check": report.quick,
+                "schema_version": report.schema_version,
+                "expected_schema_version": report.expected_version,
+                "problems": report.problems,
+                "notes": report.notes,
+            }
+        )
+    else:
+        render.say(f"database: {report.path}")
+        render.say(f"integrity_check: {_summary(report.integrity)}")
+        render.say(f"quick_check: {_summary(report.quick)}")
+        render.say(
+            f"schema version: {report.schema_version} (this jobctl: {report.expected_version})"
+        )
+        for note in report.notes:
+            render.note(f"jobctl: note: {note}")
+        for problem in report.problems:
+            render.note(f"jobctl: problem: {problem}")
+        render.say("ok" if report.ok else f"{len(report.problems)} problem(s)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _summary(rows: list[str]) -> str:
+    if rows == ["ok"]:
+        return "ok"
+    shown = "; ".join(rows[:5])
+    return shown + (f" (and {len(rows) - 5} more)" if len(rows) > 5 else "")
