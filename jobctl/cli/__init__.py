@@ -9,6 +9,7 @@ from jobctl.cli import (  # noqa: F401  (importing registers the commands)
     admin,
     audit,
     daemon,
+    db,
     jobs,
     monitor,
     ops,
