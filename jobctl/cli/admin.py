@@ -18,6 +18,7 @@ app.add_typer(config_app, name="config")
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the database and a commented example config (an existing config is kept)."""
+    from jobctl.cli.audit import audited
     from jobctl.config.load import resolve_config_path
     from jobctl.ops.init import EXAMPLE_CONFIG
     from jobctl.paths import default_config_path
@@ -25,14 +26,16 @@ def init(ctx: typer.Context) -> None:
     app_state = state(ctx)
     path, _ = resolve_config_path(app_state.config_path)
     target = path or default_config_path()
-    if target.exists():
-        render.note(f"config {target} exists: kept as it is")
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(EXAMPLE_CONFIG)
-        render.note(f"wrote example config {target}")
-    client = app_state.client()
-    client.store  # noqa: B018  (opening creates and migrates the DB)
+    with audited(ctx, "init", app_state.db_url, {"config": str(target)}) as audit:
+        if target.exists():
+            render.note(f"config {target} exists: kept as it is")
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(EXAMPLE_CONFIG)
+            audit.args["config_written"] = True
+            render.note(f"wrote example config {target}")
+        client = app_state.client()
+        client.store  # noqa: B018  (opening creates and migrates the DB)
     render.say(str(client.db_url))
 
 

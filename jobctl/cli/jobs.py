@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +10,9 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Confirm, JobIds, Output, Queue, Since
+
+if TYPE_CHECKING:
+    from jobctl.config.resolve import EnqueueOptions
 
 RETRY_CONFIRM_OVER = 100
 
@@ -52,6 +55,9 @@ def enqueue(
     output: Output = None,
 ) -> None:
     """Enqueue a command or a job type; prints the new job id."""
+    from dataclasses import replace
+
+    from jobctl.cli.audit import audited, ids_target
     from jobctl.clock import utcnow
     from jobctl.config.resolve import EnqueueOptions
     from jobctl.domain.durations import parse_duration, parse_time
@@ -64,7 +70,7 @@ def enqueue(
     if from_file is not None:
         if command or job_type:
             raise InvalidInput("--from takes jobs from the file: give no command or --type")
-        options = read_bulk(from_file, now)
+        options = [replace(o, request_id=app_state.request_id) for o in read_bulk(from_file, now)]
     else:
         if at and in_:
             raise InvalidInput("give --at or --in, not both")
@@ -92,10 +98,13 @@ def enqueue(
                 tenant=tenant,
                 env=parse.env_pairs(env),
                 cwd=cwd,
+                request_id=app_state.request_id,
             )
         ]
     client = app_state.client()
-    enqueued = client.enqueue_options(options)
+    with audited(ctx, "job.enqueue", None, _enqueue_args(options, from_file)) as audit:
+        enqueued = client.enqueue_options(options)
+        audit.target = ids_target([e.id for e in enqueued])
     if wants_json(ctx, output):
         from jobctl.ops.shapes import job_shape
 
@@ -108,6 +117,25 @@ def enqueue(
                 render.note(f"jobctl: job {entry.id} already holds key {key!r}; nothing created")
     if wait:
         _wait_and_exit(ctx, [e.id for e in enqueued], None)
+
+
+def _enqueue_args(options: list[EnqueueOptions], from_file: str | None) -> dict[str, Any]:
+    """What an enqueue's audit entry keeps: the bulk file and count, or the one job's options
+    (env secrets are redacted when recorded)."""
+    if from_file is not None:
+        return {"from": from_file, "count": len(options)}
+    o = options[0]
+    args = {
+        "command": o.command,
+        "job_type": o.job_type,
+        "queue": o.queue,
+        "run_at": o.run_at.isoformat() if o.run_at else None,
+        "key": o.key,
+        "tenant": o.tenant,
+        "depends_on": list(o.depends_on),
+        "env": dict(o.env),
+    }
+    return {k: v for k, v in args.items() if v not in (None, [], {})}
 
 
 def _wait_and_exit(ctx: typer.Context, ids: list[int], timeout: float | None) -> None:
@@ -222,10 +250,12 @@ def retry(
     confirm: Confirm = None,
 ) -> None:
     """Run jobs again now with a fresh attempt budget (history is kept)."""
+    from jobctl.cli.audit import audited, ids_target
     from jobctl.errors import InvalidInput
     from jobctl.ops.guard import confirm_count
 
-    client = state(ctx).client()
+    app_state = state(ctx)
+    client = app_state.client()
     if jobs and state_:
         raise InvalidInput("give job ids or --state, not both")
     if state_ is not None:
@@ -236,10 +266,13 @@ def retry(
         ids = parse.job_ids(jobs)
     else:
         raise InvalidInput("give job ids or --state dead|retrying")
+    guard = None
     if len(ids) > RETRY_CONFIRM_OVER:
-        confirm_count("retry", len(ids), confirm)
-    done = client.retry(ids)
-    if not state(ctx).quiet:
+        guard = lambda: confirm_count("retry", len(ids), confirm)  # noqa: E731
+    args = {"ids": ids if len(ids) <= 100 else len(ids), "state": state_, "queue": queue}
+    with audited(ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard):
+        done = client.retry(ids, app_state.request_id)
+    if not app_state.quiet:
         render.note(f"retrying {len(done)} job(s)")
     for job_id in done:
         render.say(str(job_id))
@@ -248,12 +281,17 @@ def retry(
 @app.command()
 def cancel(ctx: typer.Context, jobs: JobIds, confirm: Confirm = None) -> None:
     """Cancel jobs: queued ones at once; running ones are terminated by their daemon."""
+    from jobctl.cli.audit import audited, ids_target
     from jobctl.ops.guard import confirm_count
 
     ids = list(dict.fromkeys(parse.job_ids(jobs)))
+    guard = None
     if len(ids) > 1:
-        confirm_count("cancel", len(ids), confirm)
-    for result in state(ctx).client().cancel(ids):
+        guard = lambda: confirm_count("cancel", len(ids), confirm)  # noqa: E731
+    args = {"ids": ids if len(ids) <= 100 else len(ids), "confirm": confirm}
+    with audited(ctx, "job.cancel", ids_target(ids), args, guard=guard):
+        results = state(ctx).client().cancel(ids)
+    for result in results:
         if result.outcome == "requested":
             render.say(f"{result.id} cancelling (running: its daemon terminates it)")
         else:

@@ -8,6 +8,7 @@ import typer
 
 from jobctl.cli import parse, render
 from jobctl.cli.app import app
+from jobctl.cli.audit import audited
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output, Since
 
@@ -81,7 +82,9 @@ def add(
     store = app_state.client().store
     now = utcnow()
     warnings = lint_schedule(store, schedule, now)
-    store.schedules.add(schedule, now)
+    args = {"cron": cron, "tz": tz, "queue": queue, "command": command, "type": job_type}
+    with audited(ctx, "schedule.add", name, {k: v for k, v in args.items() if v is not None}):
+        store.schedules.add(schedule, now)
     for warning in warnings:
         render.note(f"jobctl: warning: {warning}")
     if wants_json(ctx, output):
@@ -135,35 +138,37 @@ def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
         render.say(f"{key}: {'-' if value is None else value}")
 
 
-def _set(ctx: typer.Context, name: str, message: str, **fields: object) -> None:
+def _set(ctx: typer.Context, name: str, action: str, message: str, **fields: object) -> None:
     from jobctl.clock import utcnow
 
-    state(ctx).client().store.schedules.update(name, utcnow(), **fields)
+    with audited(ctx, f"schedule.{action}", name):
+        state(ctx).client().store.schedules.update(name, utcnow(), **fields)
     render.note(f"schedule {name} {message}")
 
 
 @schedule_app.command("pause")
 def pause(ctx: typer.Context, name: Name) -> None:
     """Stop firing (fires while paused are recorded as missed: paused)."""
-    _set(ctx, name, "paused", enabled=0)
+    _set(ctx, name, "pause", "paused", enabled=0)
 
 
 @schedule_app.command("resume")
 def resume(ctx: typer.Context, name: Name) -> None:
     """Fire again."""
-    _set(ctx, name, "resumed", enabled=1)
+    _set(ctx, name, "resume", "resumed", enabled=1)
 
 
 @schedule_app.command("promote")
 def promote(ctx: typer.Context, name: Name) -> None:
     """Make a shadow schedule active: its fires run from now on."""
-    _set(ctx, name, "promoted: active", shadow=0)
+    _set(ctx, name, "promote", "promoted: active", shadow=0)
 
 
 @schedule_app.command("rm")
 def rm(ctx: typer.Context, name: Name) -> None:
     """Delete a schedule (its jobs and fire history stay)."""
-    state(ctx).client().store.schedules.remove(name)
+    with audited(ctx, "schedule.rm", name):
+        state(ctx).client().store.schedules.remove(name)
     render.note(f"schedule {name} removed")
 
 
@@ -172,9 +177,13 @@ def run(ctx: typer.Context, name: Name) -> None:
     """Enqueue the schedule's job now, outside its timetable; prints the job id."""
     from jobctl.config.schedules import fire_options
 
-    client = state(ctx).client()
-    options = fire_options(client.store.schedules.get(name))
-    render.say(str(client.enqueue_options([options])[0].id))
+    app_state = state(ctx)
+    client = app_state.client()
+    options = fire_options(client.store.schedules.get(name), request_id=app_state.request_id)
+    with audited(ctx, "schedule.run", name) as audit:
+        job_id = client.enqueue_options([options])[0].id
+        audit.args["job_id"] = job_id
+    render.say(str(job_id))
 
 
 @schedule_app.command("next")
@@ -239,6 +248,7 @@ def import_(
 ) -> None:
     """Create schedules from a crontab; report every line that could not be imported."""
     import sys
+    from contextlib import nullcontext
     from pathlib import Path
 
     from jobctl.clock import utcnow
@@ -250,9 +260,13 @@ def import_(
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read crontab {crontab!r}: {exc}") from None
     store = state(ctx).client().store
-    created, rejected, notes = import_crontab(
-        store, text, crontab, utcnow(), system, prefix, dry_run, shadow
-    )
+    args = {"system": system, "prefix": prefix, "shadow": shadow}
+    with audited(ctx, "schedule.import", crontab, args) if not dry_run else nullcontext() as audit:
+        created, rejected, notes = import_crontab(
+            store, text, crontab, utcnow(), system, prefix, dry_run, shadow
+        )
+        if audit is not None:
+            audit.args.update(created=[s.name for s in created], rejected=len(rejected))
     if wants_json(ctx, output):
         render.print_json(
             {

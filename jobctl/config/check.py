@@ -11,6 +11,7 @@ from jobctl.config.kafka import KafkaConfig, parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
 from jobctl.domain.durations import parse_seconds
+from jobctl.domain.queues import parse_rate_limit
 from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
 from jobctl.errors import ConfigError, InvalidInput
 
@@ -218,10 +219,17 @@ def _queues(p: _Problems, value: Any) -> list[QueueConfig]:
                 retry=_retry(p, (*path, "retry_policy"), item.get("retry_policy")),
                 max_depth=_positive_int(p, (*path, "max_depth"), item.get("max_depth")),
                 shed=shed,
-                rate_limit=item.get("rate_limit"),
+                rate_limit=_rate_limit(p, (*path, "rate_limit"), item.get("rate_limit")),
             )
         )
     return out
+
+
+def _rate_limit(p: _Problems, path: tuple[Any, ...], value: Any) -> str | None:
+    if value is None:
+        return None
+    parsed = p.guard(path, parse_rate_limit, value)
+    return None if parsed is None else str(value)
 
 
 def command_argv(value: Any, shell: bool) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from jobctl.config.health import HealthConfig
 from jobctl.config.kafka import KafkaConfig
+from jobctl.domain.queues import Backpressure, RateLimit, Shed, parse_rate_limit
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
 DEFAULT_QUEUE = "default"
@@ -20,7 +21,19 @@ class QueueConfig:
     retry: RetryPolicy | None = None  # None: SPEC defaults / per-job options
     max_depth: int | None = None
     shed: str = "defer"  # defer | reject
-    rate_limit: str | None = None  # e.g. "20/s per tenant" (enforced in a later milestone)
+    rate_limit: str | None = None  # e.g. "20/s per tenant" (validated by config.check)
+
+    @property
+    def rate(self) -> RateLimit | None:
+        """The parsed rate limit, enforced by the dispatcher's claim."""
+        return parse_rate_limit(self.rate_limit) if self.rate_limit else None
+
+    @property
+    def backpressure(self) -> Backpressure | None:
+        """The depth guard enqueue applies; None without max_depth (never shed)."""
+        if self.max_depth is None:
+            return None
+        return Backpressure(self.name, self.max_depth, Shed(self.shed))
 
 
 @dataclass(frozen=True)

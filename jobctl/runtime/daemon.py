@@ -249,6 +249,7 @@ class Daemon:
             return
         self._last_rescan = self.clock.monotonic()
         limits = {q.name: q.concurrency for q in self.config.queues if q.concurrency}
+        rates = {q.name: rate for q in self.config.queues if (rate := q.rate)}
         jobs = self.store.dispatch.claim(
             Claim(
                 self.runner,
@@ -257,6 +258,7 @@ class Daemon:
                 self.options.lease,
                 self.options.queues,
                 limits,
+                rates or None,
             ),
             now,
         )
@@ -269,7 +271,14 @@ class Daemon:
 
     def _launch(self, job: Job, now: datetime) -> None:
         self.running[job.id] = _Running(job, self.clock.monotonic())
-        self.log.emit(now, "job.started", job_id=job.id, queue=job.queue, attempt=job.attempts)
+        self.log.emit(
+            now,
+            "job.started",
+            job_id=job.id,
+            queue=job.queue,
+            attempt=job.attempts,
+            request_id=job.request_id,
+        )
         if self.hooks:
             self._notify_hooks("on_claimed", job, now)
         if job.handler:
@@ -352,6 +361,7 @@ class Daemon:
                 failure_class=finish.decision.failure_class,
                 duration=finish.duration,
                 error=finish.error if finish.decision.failure_class else None,
+                request_id=entry.job.request_id if entry else None,
             )
             if self.hooks and entry is not None:
                 self._notify_hooks("on_finished", entry.job, finish, now)
