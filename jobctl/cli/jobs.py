@@ -218,7 +218,8 @@ def show(
 
     client = state(ctx).client()
     job_id = parse.job_id(job)
-    views.show(client.get(job_id), client.attempts(job_id), wants_json(ctx, output))
+    replay_of = client.store.dlq.replay_of(job_id)
+    views.show(client.get(job_id), client.attempts(job_id), wants_json(ctx, output), replay_of)
 
 
 @app.command()

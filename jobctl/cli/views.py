@@ -134,10 +134,11 @@ def status(report: Status, as_json: bool) -> None:
     )
 
 
-def show(job: Job, attempts: list[Attempt], as_json: bool) -> None:
+def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None = None) -> None:
+    """`jobctl show`; `replay_of`: the DLQ entry this job was replayed from."""
     now = utcnow()
     if as_json:
-        render.print_json(show_shape(job, attempts, now))
+        render.print_json({**show_shape(job, attempts, now), "replay_of": replay_of})
         return
     fields = [
         ("id", job.id),
@@ -162,6 +163,7 @@ def show(job: Job, attempts: list[Attempt], as_json: bool) -> None:
         ("failure", job.failure_class),
         ("error", job.error),
         ("dlq entry", job.dlq_id),
+        ("replay of dlq entry", replay_of),
         ("checkpoint", job.checkpoint),
     ]
     width = max(len(name) for name, _ in fields)

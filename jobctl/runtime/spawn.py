@@ -36,9 +36,11 @@ def spawn(
     out_fd: int,
     user: str | None = None,
     group: str | None = None,
+    err_fd: int | None = None,
 ) -> tuple[int, subprocess.Popen[bytes] | None]:
     """Start `argv` as leader of a new session with stdin from `stdin_fd` and stdout+stderr to
-    `out_fd`; only these three fds are inherited; as `user`/`group` when given. Returns (pid,
+    `out_fd` (stderr to `err_fd` when given); only these fds are inherited; as `user`/`group`
+    when given. Returns (pid,
     the Popen if one was used: its returncode must be set by whoever reaps the pid). Raises
     SpawnError."""
     if not argv:
@@ -48,18 +50,21 @@ def spawn(
     except IdentityError as exc:
         raise SpawnError(str(exc)) from None
     try:
-        if cwd is None and identity is None and min(stdin_fd, out_fd) > 2:
-            return _posix_spawn(argv, env, stdin_fd, out_fd), None
-        return _popen(argv, env, cwd, stdin_fd, out_fd, identity)
+        err = out_fd if err_fd is None else err_fd
+        if cwd is None and identity is None and min(stdin_fd, out_fd, err) > 2:
+            return _posix_spawn(argv, env, stdin_fd, out_fd, err), None
+        return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err)
     except (ValueError, TypeError) as exc:  # e.g. an embedded NUL byte
         raise SpawnError(f"invalid command {argv[0]!r}: {exc}") from None
 
 
-def _posix_spawn(argv: list[str], env: dict[str, str], stdin_fd: int, out_fd: int) -> int:
+def _posix_spawn(
+    argv: list[str], env: dict[str, str], stdin_fd: int, out_fd: int, err_fd: int
+) -> int:
     actions = [
         (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
         (os.POSIX_SPAWN_DUP2, out_fd, 1),
-        (os.POSIX_SPAWN_DUP2, out_fd, 2),
+        (os.POSIX_SPAWN_DUP2, err_fd, 2),
     ]
 
     def run(path: str) -> int:
@@ -88,6 +93,7 @@ def _popen(
     stdin_fd: int,
     out_fd: int,
     identity: Identity | None = None,
+    err_fd: int | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
     switch: dict[str, object] = {}
     if identity is not None:
@@ -95,7 +101,8 @@ def _popen(
         switch = {"user": identity.uid, "group": identity.gid, "extra_groups": identity.groups}
     try:
         popen = subprocess.Popen(
-            argv, stdin=stdin_fd, stdout=out_fd, stderr=out_fd, cwd=cwd, env=env,
+            argv, stdin=stdin_fd, stdout=out_fd, stderr=out_fd if err_fd is None else err_fd,
+            cwd=cwd, env=env,
             close_fds=True, start_new_session=True, **switch,  # type: ignore[arg-type]
         )  # fmt: skip
     except OSError as exc:

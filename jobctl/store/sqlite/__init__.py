@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from jobctl.store.sqlite.dlq import DlqRepo
     from jobctl.store.sqlite.health import HealthRepo
     from jobctl.store.sqlite.jobs import JobsRepo
+    from jobctl.store.sqlite.locks import LocksRepo
     from jobctl.store.sqlite.kafka import KafkaRepo
+    from jobctl.store.sqlite.once import OnceRepo
     from jobctl.store.sqlite.queues import QueuesRepo
     from jobctl.store.sqlite.schedules import SchedulesRepo
     from jobctl.store.sqlite.stats import StatsRepo
@@ -95,6 +97,18 @@ class SQLiteStore:
         from jobctl.store.sqlite.kafka import KafkaRepo
 
         return KafkaRepo(self.db)
+
+    @cached_property
+    def once(self) -> OnceRepo:
+        from jobctl.store.sqlite.once import OnceRepo
+
+        return OnceRepo(self.db)
+
+    @cached_property
+    def locks(self) -> LocksRepo:
+        from jobctl.store.sqlite.locks import LocksRepo
+
+        return LocksRepo(self.db)
 
     @property
     def url(self) -> str:
