@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from jobctl.cli import render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output
+
+if TYPE_CHECKING:
+    from jobctl.config.model import Config
 
 config_app = typer.Typer(help="Validate and show the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -58,8 +61,8 @@ def check(
             render.say("no config file: defaults apply")
             return
         path = str(found)
-    _config, problems = check_config(path, host_checks=True)
-    _warn_double_dispatch(ctx)
+    config, problems = check_config(path, host_checks=True)
+    _warn_lint(ctx, config)
     if problems:
         for problem in problems:
             render.note(f"jobctl: error: {problem}")
@@ -81,13 +84,21 @@ def show(ctx: typer.Context, output: Output = None) -> None:
     render.say(yaml.safe_dump(document, sort_keys=False).rstrip())
 
 
-def _warn_double_dispatch(ctx: typer.Context) -> None:
-    """Imported schedules still active in their crontab (only if the DB already exists)."""
-    from jobctl.ops.schedules import still_in_crontab
-    from jobctl.store import db_path_from
+def _warn_lint(ctx: typer.Context, config: Config) -> None:
+    """Lint of the config's schedules (SPEC "Lint"); when the DB already exists, also against
+    its schedules and run history, and imported schedules still active in their crontab. An
+    absent or unusable DB is neither created nor an error here."""
+    from jobctl.clock import utcnow
+    from jobctl.errors import JobctlError
+    from jobctl.ops.schedules import lint_config, still_in_crontab
+    from jobctl.store import db_path_from, open_store
 
-    app_state = state(ctx)
-    if not db_path_from(app_state.db_url).exists():
-        return
-    for warning in still_in_crontab(app_state.client().store):
+    db_url, now = state(ctx).db_url, utcnow()
+    try:
+        store = open_store(db_url) if db_path_from(db_url).exists() else None
+        warnings = lint_config(store, config.schedules, now)
+        warnings += still_in_crontab(store) if store is not None else []
+    except JobctlError as exc:
+        warnings = [*lint_config(None, config.schedules, now), f"database not checked: {exc}"]
+    for warning in warnings:
         render.note(f"jobctl: warning: {warning}")

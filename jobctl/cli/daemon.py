@@ -26,6 +26,10 @@ def daemon(
         typer.Option(envvar="JOBCTL_NODE", help="Node name (default: the host name)."),
     ] = None,
     log_format: Annotated[str | None, typer.Option(help="logfmt or json (default logfmt).")] = None,
+    misfire_grace: Annotated[
+        str | None,
+        typer.Option(help="A fire due longer ago than this was missed: misfire policy (60s)."),
+    ] = None,
 ) -> None:
     """Run the daemon in the foreground: claim ready jobs and run them."""
     from jobctl.cli import parse
@@ -48,6 +52,9 @@ def daemon(
     if lease_s is None or lease_s < 1:
         raise InvalidInput(f"invalid --lease {lease!r}: at least 1s")
     grace_s = parse.seconds(grace, "--grace")
+    misfire_s = parse.seconds(misfire_grace, "--misfire-grace") if misfire_grace else 60.0
+    if misfire_s is None or misfire_s <= 0:
+        raise InvalidInput(f"invalid --misfire-grace {misfire_grace!r}: more than 0s")
     wanted = None
     if queues:
         wanted = frozenset(q.strip() for q in queues.split(",") if q.strip())
@@ -63,6 +70,7 @@ def daemon(
         lease=lease_s,
         grace=conf.grace if grace_s is None else grace_s,
         burst=burst,
+        misfire_grace=misfire_s,
     )
 
     def reload() -> Config:

@@ -106,7 +106,7 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
         render.print_json(shapes)
         return
     render.print_table(
-        ["name", "cron", "tz", "queue", "state", "next run", "last run", "last state"],
+        ["name", "cron", "tz", "queue", "state", "next run", "last run", "last state", "lint"],
         [
             [
                 s["name"],
@@ -117,6 +117,7 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
                 s["next_run_at"],
                 s["last_run_at"],
                 s["last_state"],
+                "p95 run time > interval" if s["run_time_warning"] else "",
             ]
             for s in shapes
         ],

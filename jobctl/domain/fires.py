@@ -31,6 +31,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX = datetime(9999, 12, 1, tzinfo=UTC)
 _DAY = timedelta(days=1)
 _SAMPLE_HOURS = range(0, 24, 3)
+INTERVAL_SAMPLE = 8  # expected_interval: the smallest gap among this many next fires
+RUN_TIME_MIN_RUNS = 3  # run_time_lint: fewer finished runs say nothing about p95
 _LINT_CONSEQUENCE = {
     "gap": "(clocks jump forward): it runs once right after the jump (skipped with --dst-gap skip)",
     "repeat": "(clocks fall back): it runs once, at the first pass (twice with --dst-repeat both)",
@@ -140,6 +142,43 @@ def lint(expr: CronExpr, tz: ZoneInfo, now: datetime) -> list[str]:
         if len(found) == 2:
             break
     return [found[kind] for kind in ("gap", "repeat") if kind in found]
+
+
+def expected_interval(
+    expr: CronExpr,
+    tz: ZoneInfo,
+    now: datetime,
+    *,
+    dst_gap: str = "run",
+    dst_repeat: str = "once",
+    sample: int = INTERVAL_SAMPLE,
+) -> float | None:
+    """Seconds a run may take before the next fire is due: the smallest gap between the next
+    `sample` fires after `now`. None with fewer than two fires in 5 years (`@reboot`)."""
+    if expr.kind == "every" and expr.every:
+        return float(expr.every)
+    fires = next_fires(expr, tz, now, sample, dst_gap=dst_gap, dst_repeat=dst_repeat)
+    gaps = [(b.at - a.at).total_seconds() for a, b in itertools.pairwise(fires)]
+    return min(gaps) if gaps else None
+
+
+def run_time_lint(text: str, durations: list[float], interval: float | None) -> str | None:
+    """The warning when the p95 of the latest run `durations` exceeds `interval` (so runs
+    pile up, or overlap policy drops/cancels fires); None below RUN_TIME_MIN_RUNS runs."""
+    if interval is None or len(durations) < RUN_TIME_MIN_RUNS:
+        return None
+    ordered = sorted(durations)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    if p95 <= interval:
+        return None
+    return (
+        f"'{text}': p95 run time {_seconds(p95)} of the last {len(ordered)} runs exceeds its"
+        f" interval {_seconds(interval)}: runs overlap (see --overlap)"
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3g}s" if value < 100 else f"{value:.0f}s"
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobctl.config.schedules import build_schedule, check_zone, local_zone_name
-from jobctl.domain.cron import parse_cron
+from jobctl.domain.cron import CronExpr, parse_cron
 from jobctl.domain.crontab import ImportedEntry, RejectedLine, parse_crontab
 from jobctl.domain.durations import iso_z, parse_time
-from jobctl.domain.fires import lint, next_fires
+from jobctl.domain.fires import (
+    RUN_TIME_MIN_RUNS,
+    expected_interval,
+    lint,
+    next_fires,
+    run_time_lint,
+)
 from jobctl.domain.schedule import Outcome, Schedule
-from jobctl.errors import NotFound
+from jobctl.errors import JobctlError, NotFound
 from jobctl.store import Store
 
 CRON_STDIN_VAR = "JOBCTL_CRON_STDIN"
 SAME_INSTANT_WARN = 5  # this many schedules firing at one instant without jitter: warn
+RUN_TIME_SAMPLE = 50  # the run-time lint's p95 is over at most this many latest attempts
 
 
 def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
@@ -46,6 +54,7 @@ def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
         "last_job_id": last.job_id if last else None,
         "origin": s.origin,
         "source": s.source,
+        "run_time_warning": run_time_warning(store, s, now),
     }
 
 
@@ -68,24 +77,66 @@ def next_listing(
     ]
 
 
-def lint_schedule(store: Store, s: Schedule, now: datetime) -> list[str]:
-    """Warnings for `schedule add` / `config check`: never fires, DST trouble, a crowd."""
+def lint_schedule(store: Store | None, s: Schedule, now: datetime) -> list[str]:
+    """Warnings for `schedule add` / `config check` (SPEC "Lint"): never fires, DST trouble,
+    a crowd firing at one instant, p95 run time over the interval. The last two need the
+    DB (`store`; None: skipped) and the run history of schedules of this name."""
     expr, zone = parse_cron(s.cron), ZoneInfo(s.tz)
     warnings = list(lint(expr, zone, now))
-    if s.jitter == 0 and expr.kind == "cron":
-        mine = next_fires(expr, zone, now, 1)
-        if mine:
-            same = 1
-            for other in store.schedules.list():
-                if other.name == s.name or other.jitter:
-                    continue
-                theirs = next_fires(parse_cron(other.cron), ZoneInfo(other.tz), now, 1)
-                same += bool(theirs and theirs[0].at == mine[0].at)
-            if same >= SAME_INSTANT_WARN:
-                warnings.append(
-                    f"{same} schedules fire at {iso_z(mine[0].at)} without jitter: "
-                    "consider --jitter to spread the load"
-                )
+    if store is None:
+        return warnings
+    crowd = _crowd_warning(store, s, expr, zone, now)
+    return warnings + [w for w in (crowd, run_time_warning(store, s, now)) if w]
+
+
+def _crowd_warning(
+    store: Store, s: Schedule, expr: CronExpr, zone: ZoneInfo, now: datetime
+) -> str | None:
+    if s.jitter or expr.kind != "cron":
+        return None
+    mine = next_fires(expr, zone, now, 1)
+    if not mine:
+        return None
+    same = 1
+    for other in store.schedules.list():
+        if other.name == s.name or other.jitter:
+            continue
+        theirs = next_fires(parse_cron(other.cron), ZoneInfo(other.tz), now, 1)
+        same += bool(theirs and theirs[0].at == mine[0].at)
+    if same < SAME_INSTANT_WARN:
+        return None
+    return (
+        f"{same} schedules fire at {iso_z(mine[0].at)} without jitter: "
+        "consider --jitter to spread the load"
+    )
+
+
+def run_time_warning(store: Store, s: Schedule, now: datetime) -> str | None:
+    """The lint warning when the p95 duration of the latest finished attempts of jobs of
+    schedule `s.name` exceeds the interval between its next fires; None without history."""
+    durations = store.schedules.run_durations(s.name, RUN_TIME_SAMPLE)
+    if len(durations) < RUN_TIME_MIN_RUNS:
+        return None
+    interval = expected_interval(
+        parse_cron(s.cron), ZoneInfo(s.tz), now, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat
+    )
+    return run_time_lint(s.cron, durations, interval)
+
+
+def lint_config(
+    store: Store | None, schedules: Sequence[dict[str, Any]], now: datetime
+) -> list[str]:
+    """`config check`'s lint of the config's `schedules:` (entries that do not validate are
+    the config's errors, not linted); with a DB, against its schedules and run history."""
+    warnings = []
+    for entry in schedules:
+        try:
+            schedule = build_schedule(entry["name"], entry, origin="config")
+        except (JobctlError, KeyError, TypeError):
+            continue
+        warnings += [
+            f"schedule {schedule.name!r}: {w}" for w in lint_schedule(store, schedule, now)
+        ]
     return warnings
 
 

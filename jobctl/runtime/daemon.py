@@ -48,6 +48,7 @@ class DaemonOptions:
     grace: float = 30.0
     kill_grace: float = 5.0
     burst: bool = False
+    misfire_grace: float = 60.0  # a fire handled later than this was missed (misfire policy)
 
 
 @dataclass
@@ -82,7 +83,14 @@ class Daemon:
         self.idle_poll = IDLE_POLL
         self.handlers = HandlerPool(options.concurrency, self.executor.wake)
         self.reaper = Reaper(store, log, self.rng, self.runner, options.node, options.kill_grace)
-        self.scheduler = Scheduler(store, clock, log, lambda: self.config, self.rng)
+        self.scheduler = Scheduler(
+            store,
+            clock,
+            log,
+            lambda: self.config,
+            self.rng,
+            timedelta(seconds=options.misfire_grace),
+        )
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
         self._pending: list[Finish] = []
@@ -213,6 +221,8 @@ class Daemon:
         if not self.stopping:
             if self.scheduler.tick(now):
                 self._dirty = True
+            if self.running and self.scheduler.take_replaced():
+                self._cancel_requested()  # overlap replace: before the new run starts
             self._claim(now)
 
     def _wait(self) -> None:
@@ -382,8 +392,7 @@ class Daemon:
             self._last_watchdog = mono
             self.notifier.watchdog()
         if self.running and self._dirty_since_version():
-            for job_id in self.store.dispatch.cancel_requested(self.runner):
-                self._cancel(job_id)
+            self._cancel_requested()
         if mono - self._last_reap >= self.heartbeat_interval:
             self._last_reap = mono
             if self.reaper.reap(now):
@@ -396,6 +405,10 @@ class Daemon:
             self._dirty = True
             return True
         return False
+
+    def _cancel_requested(self) -> None:
+        for job_id in self.store.dispatch.cancel_requested(self.runner):
+            self._cancel(job_id)
 
     def _cancel(self, job_id: int) -> None:
         if job_id in self._terminating:

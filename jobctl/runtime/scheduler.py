@@ -23,6 +23,7 @@ from jobctl.domain.cron import CronExpr, parse_cron
 from jobctl.domain.fires import dst_skipped, fires_between, next_fires
 from jobctl.domain.job import JobSpec
 from jobctl.domain.schedule import (
+    MISFIRE_GRACE,
     FireDecision,
     Outcome,
     Overlap,
@@ -59,8 +60,11 @@ class Scheduler:
         log: EventLog,
         config: Callable[[], Config],
         rng: random.Random,
+        misfire_grace: timedelta = MISFIRE_GRACE,
     ) -> None:
         self.store, self.clock, self.log, self.config, self.rng = store, clock, log, config, rng
+        self.misfire_grace = misfire_grace
+        self._replaced = False  # overlap replace asked to cancel live runs since the last take
         self.entries: dict[str, _Entry] = {}
         self._marker: object = None
         self._last_refresh = float("-inf")
@@ -115,6 +119,12 @@ class Scheduler:
                 due = first if due is None else min(due, first)
         return due
 
+    def take_replaced(self) -> bool:
+        """Whether a fire asked to cancel a live run (overlap replace) since the last call: the
+        daemon's own write, which SQLite's data_version does not show it."""
+        replaced, self._replaced = self._replaced, False
+        return replaced
+
     def next_at(self) -> datetime | None:
         """The earliest upcoming fire of any schedule (the daemon sleeps until then)."""
         times = [e.next_at for e in self.entries.values() if e.next_at is not None]
@@ -149,7 +159,7 @@ class Scheduler:
             ),
             maxlen=MAX_FIRES_PER_PASS,
         )
-        missed = [f.at for f in fires if is_missed(f.at, now)]
+        missed = [f.at for f in fires if is_missed(f.at, now, self.misfire_grace)]
         run_missed = {at for at, run in plan_missed(missed, s.misfire) if run}
         paused_queues = self.store.queues.paused()
         live = self.store.schedules.live_job_ids(s.name)
@@ -177,6 +187,7 @@ class Scheduler:
                 for n in dst_skipped(entry.expr, entry.tz, cursor, now)
             ]
         count = self._record(entry, decisions, now, cancel)
+        self._replaced = self._replaced or bool(cancel)
         entry.schedule = _with_cursor(s, now)
         entry.next_at = self._next_after(entry, now)
         return count

@@ -93,6 +93,25 @@ def test_overlap_replace_cancels_the_live_run(store: Store, clock) -> None:
         sched.tick(clock.now())
     first, second = sorted(store.jobs.list(clock.now()), key=lambda j: j.id)
     assert (first.state, second.state) == (State.CANCELLED, State.QUEUED)
+    assert sched.take_replaced() is True, "the daemon is told to look for cancel requests"
+    assert sched.take_replaced() is False
+
+
+def test_misfire_grace_is_the_schedulers_choice(store: Store, clock) -> None:
+    add(store, clock, cron="* * * * * *", misfire="skip", overlap="allow")
+    clock.advance(10.5)  # fires at +1 s … +10 s
+    sched = Scheduler(
+        store,
+        clock,
+        EventLog("logfmt", io.StringIO()),
+        Config,
+        random.Random(3),
+        timedelta(seconds=3),
+    )
+    sched.start(clock.now())
+    sched.tick(clock.now())
+    assert outcomes(store) == ["no_daemon"] * 7 + ["enqueued"] * 3
+    assert sched.take_replaced() is False
 
 
 def test_overlap_allow_enqueues_every_fire(store: Store, clock) -> None:

@@ -266,6 +266,19 @@ class SchedulesRepo:
             return None
         return LastRun(from_epoch(row[0]), row[1], row[2])  # type: ignore[arg-type]
 
+    def run_durations(self, name: str, limit: int) -> list[float]:
+        """Durations of the finished attempts of the schedule's latest `limit` runs' jobs
+        (its jobs newest first, by the jobs_schedule index): the run-time lint's sample."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT a.duration FROM jobs j INDEXED BY jobs_schedule"
+                " JOIN attempts a ON a.job_id = j.id"
+                " WHERE j.schedule = ? AND a.duration IS NOT NULL"
+                " ORDER BY j.id DESC LIMIT ?",
+                (name, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def fires(
         self, name: str | None, since: datetime | None, outcomes: Sequence[str] | None = None
     ) -> list[FireRecord]:

@@ -1,0 +1,158 @@
+"""Misfire and overlap policies with the real daemon process, seen through the CLI's JSON.
+
+Per-second schedules keep these tests to seconds: the daemon runs with a 1 s misfire grace,
+is stopped for a few fires and started again; the overlap schedules run commands longer
+than their interval."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from jobctl.clock import utcnow
+from tests.support.cli import Jobctl
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+GRACE = 1.0  # --misfire-grace of the daemons here: a fire handled later than this was missed
+DOWNTIME = 4.0  # seconds without a daemon: about four per-second fires are due meanwhile
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _jobs(jc: Jobctl, schedule: str) -> list[dict]:
+    return [j for j in jc.json("list", "--limit", "100000") if j["schedule"] == schedule]
+
+
+def _missed(jc: Jobctl, schedule: str) -> list[dict]:
+    return jc.json("schedule", "missed", schedule)
+
+
+def _catch_up(job: dict) -> bool:
+    """A job enqueued more than the grace after its nominal time: a misfire catch-up run."""
+    return (_at(job["created_at"]) - _at(job["nominal_at"])).total_seconds() > GRACE
+
+
+def test_misfire_policies_after_the_daemon_was_down(jc: Jobctl) -> None:
+    for policy in ("skip", "once", "all"):  # overlap allow: a queued catch-up skips nothing
+        misfire = ("--misfire", policy, "--overlap", "allow")
+        jc.ok("schedule", "add", f"m-{policy}", "--cron", "@every 1s", *misfire, "--", "true")
+    jc.start_daemon("--misfire-grace", f"{GRACE}s")
+    wait_until(
+        lambda: all(len(_jobs(jc, f"m-{p}")) >= 2 for p in ("skip", "once", "all")),
+        20,
+        0.2,
+        "fires while the daemon runs",
+    )
+    jc.stop_daemons()
+    down_from = utcnow()
+    time.sleep(DOWNTIME)  # the outage under test: fires fall due while no daemon runs
+    down_until = utcnow()
+    jc.start_daemon("--misfire-grace", f"{GRACE}s")
+    wait_until(
+        lambda: all(
+            any(
+                _at(j["nominal_at"]) > down_until + timedelta(seconds=1)
+                for j in _jobs(jc, f"m-{p}")
+            )
+            for p in ("skip", "once", "all")
+        ),
+        20,
+        0.2,
+        "fires after the restart",
+    )
+    jc.stop_daemons()
+    window = (down_from, down_until + timedelta(seconds=1))
+
+    def in_window(rows: list[dict]) -> list[dict]:
+        return [r for r in rows if window[0] < _at(r["nominal_at"]) <= window[1]]
+
+    for policy in ("skip", "once", "all"):
+        name = f"m-{policy}"
+        jobs, missed = _jobs(jc, name), _missed(jc, name)
+        assert {m["reason"] for m in missed} <= {"no_daemon"}, missed
+        nominal = sorted(
+            [_at(j["nominal_at"]) for j in jobs] + [_at(m["nominal_at"]) for m in missed]
+        )
+        gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(nominal)}
+        assert gaps == {1.0}, f"{name}: every second is in the ledger exactly once: {gaps}"
+        late_runs = [j for j in in_window(jobs) if _catch_up(j)]
+        skipped = in_window(missed)
+        assert all(m["lateness"] > GRACE for m in skipped), skipped
+        if policy == "skip":
+            assert len(skipped) >= 2 and late_runs == [], (skipped, late_runs)
+        elif policy == "once":
+            assert len(late_runs) == 1 and len(skipped) >= 1, (skipped, late_runs)
+            latest_skip = max(_at(m["nominal_at"]) for m in skipped)
+            assert _at(late_runs[0]["nominal_at"]) > latest_skip, "once runs the latest missed fire"
+        else:
+            assert skipped == [] and len(late_runs) >= 2, (skipped, late_runs)
+        assert all(j["state"] == "succeeded" for j in jobs), jobs
+
+
+def _spans(jc: Jobctl, jobs: list[dict]) -> list[tuple[datetime, datetime]]:
+    spans = []
+    for job in jobs:
+        for attempt in jc.json("show", str(job["id"]))["attempt_log"]:
+            if attempt["finished_at"]:
+                spans.append((_at(attempt["started_at"]), _at(attempt["finished_at"])))
+    return sorted(spans)
+
+
+def test_overlap_policies_with_runs_longer_than_the_interval(jc: Jobctl) -> None:
+    every = ("--cron", "@every 1s")
+    jc.ok("schedule", "add", "o-forbid", *every, "--overlap", "forbid", "--", "sleep", "2.5")
+    jc.ok("schedule", "add", "o-allow", *every, "--overlap", "allow", "--", "sleep", "2.5")
+    jc.ok("schedule", "add", "o-replace", *every, "--overlap", "replace", "--", "sleep", "30")
+    jc.start_daemon("--concurrency", "8")
+
+    def running(name: str) -> int:
+        return sum(j["state"] == "running" for j in _jobs(jc, name))
+
+    wait_until(lambda: running("o-allow") >= 2, 20, 0.1, "allow: two runs at once")
+    wait_until(
+        lambda: (
+            sum(j["state"] == "succeeded" for j in _jobs(jc, "o-forbid")) >= 2
+            and sum(j["state"] == "succeeded" for j in _jobs(jc, "o-allow")) >= 3
+        ),
+        30,
+        0.2,
+        "finished runs",
+    )
+    forbid_skips = _missed(jc, "o-forbid")
+    assert forbid_skips and {m["reason"] for m in forbid_skips} == {"overlap"}, forbid_skips
+    spans = _spans(jc, _jobs(jc, "o-forbid"))
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(spans)), f"forbid overlapped: {spans}"
+    assert _missed(jc, "o-allow") == [], "allow skips nothing"
+
+    replace_jobs = wait_until(
+        lambda: (
+            (jobs := _jobs(jc, "o-replace"))
+            and sum(j["state"] == "cancelled" for j in jobs) >= 2
+            and jobs
+        ),
+        20,
+        0.2,
+        "replace: earlier runs cancelled",
+    )
+    assert _missed(jc, "o-replace") == [], "replace skips nothing"
+    assert running("o-replace") <= 1
+    cancelled = [j for j in replace_jobs if j["state"] == "cancelled"]
+    (attempt,) = jc.json("show", str(cancelled[0]["id"]))["attempt_log"]
+    assert attempt["signal"] == 15, f"the running one was terminated: {attempt}"
+    assert attempt["duration"] < 10, "cancelled at the next fire, not at the end of its sleep"
+    newest = max(replace_jobs, key=lambda j: j["id"])
+    assert newest["state"] != "cancelled", "the newest fire is not cancelled"
+
+    # The lint sees that o-allow's real runs (2.5 s) outlast its 1 s interval.
+    shapes = {s["name"]: s for s in jc.json("schedule", "list")}
+    assert "exceeds its interval 1s" in (shapes["o-allow"]["run_time_warning"] or ""), shapes
+    jc.ok("schedule", "rm", "o-allow")
+    again = jc.run("schedule", "add", "o-allow", *every, "--", "sleep", "2.5")
+    assert again.rc == 0 and "p95 run time 2.5" in again.err, again
