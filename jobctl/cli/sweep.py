@@ -77,9 +77,10 @@ def mark(
     from jobctl.ops.audit import current_actor
 
     args: dict[str, Any] = {"target": target, "table": table, "where": where, "grace": grace_s}
-    with audited(ctx, "sweep.mark", name or table, args):
+    with audited(ctx, "sweep.mark", name or table, args) as audit:
         sweep = ops.mark(_store(ctx), request, utcnow(), current_actor().name)
-        args.update(id=sweep.id, name=sweep.name, marked=sweep.marked)
+        audit.target = sweep.name
+        audit.args.update(id=sweep.id, name=sweep.name, marked=sweep.marked)
     if wants_json(ctx, output):
         _show(ctx, sweep, output)
         return
@@ -188,7 +189,7 @@ def run(
         "marked": found.marked,
     }
     result = found
-    with audited(ctx, "sweep.run", found.name, args, guard=guard):
+    with audited(ctx, "sweep.run", found.name, args, guard=guard) as audit:
         label = f"sweep {found.id} ({found.name})"
         with SweepProgress(label, found.marked, found.done, state(ctx).quiet) as bar:
             try:
@@ -196,7 +197,7 @@ def run(
                                  on_progress=bar.update)  # fmt: skip
             finally:
                 latest = store.sweeps.get(found.id)
-                args["result"] = {
+                audit.args["result"] = {
                     "deleted": latest.deleted,
                     "skipped": latest.skipped,
                     "done": latest.done,

@@ -42,6 +42,13 @@ def _read_only_authorizer(action: int, arg1: str | None, *_rest: Any) -> int:
     return sqlite3.SQLITE_DENY
 
 
+def _first(cursor: sqlite3.Cursor) -> Any:
+    """The first row, with the statement run to its end: an unfinished read statement
+    would hold a SHARED lock and, in rollback-journal mode, block every writer."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
 class SQLiteTarget:
     """A SQLite file as a sweep target (it must exist; it is never created)."""
 
@@ -88,11 +95,13 @@ class SQLiteTarget:
         if name.lower().startswith(("sqlite_", "_jobctl_")):
             raise InvalidInput(f"invalid --table {name!r}: an internal table")
         with self._errors():
-            row = self.ro.execute(
-                "SELECT type, name FROM sqlite_schema WHERE name = ? COLLATE NOCASE"
-                " AND type IN ('table', 'view')",
-                (name,),
-            ).fetchone()
+            row = _first(
+                self.ro.execute(
+                    "SELECT type, name FROM sqlite_schema WHERE name = ? COLLATE NOCASE"
+                    " AND type IN ('table', 'view')",
+                    (name,),
+                )
+            )
         if row is None:
             raise InvalidInput(f"unknown --table {name!r}: no such table in {self.display}")
         if row[0] != "table":
@@ -132,11 +141,8 @@ class SQLiteTarget:
 
     def count_matching(self, table: TableRef, predicate: str) -> int:
         with self._errors():
-            return int(
-                self.ro.execute(
-                    f"SELECT count(*) FROM {quote_ident(table.name)} WHERE ({predicate})"
-                ).fetchone()[0]
-            )
+            sql = f"SELECT count(*) FROM {quote_ident(table.name)} WHERE ({predicate})"
+            return int(_first(self.ro.execute(sql))[0])
 
     def sample_matching(self, table: TableRef, predicate: str, limit: int) -> list[dict[str, Any]]:
         cols = self._cols(table)
@@ -191,10 +197,12 @@ class SQLiteTarget:
 
     def progress(self, plan: Plan) -> TargetProgress | None:
         try:
-            row = self.ro.execute(
-                "SELECT marked, done, deleted, skipped FROM _jobctl_sweeps WHERE token = ?",
-                (plan.token,),
-            ).fetchone()
+            row = _first(
+                self.ro.execute(
+                    "SELECT marked, done, deleted, skipped FROM _jobctl_sweeps WHERE token = ?",
+                    (plan.token,),
+                )
+            )
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return None
@@ -211,9 +219,11 @@ class SQLiteTarget:
             f" AND ({plan.predicate})"
         )
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT marked, done FROM _jobctl_sweeps WHERE token = ?", (plan.token,)
-            ).fetchone()
+            row = _first(
+                conn.execute(
+                    "SELECT marked, done FROM _jobctl_sweeps WHERE token = ?", (plan.token,)
+                )
+            )
             if row is None:
                 raise StoreError(f"the marks of this sweep are gone from {self.display}")
             marked, lo = row
