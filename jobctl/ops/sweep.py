@@ -121,7 +121,7 @@ def mark(
     if request.grace < 0:
         raise InvalidInput(f"invalid --grace {request.grace}: must not be negative")
     url = normalize_target(request.target)
-    target = open_target(url)
+    target = open_target(url, history=request.kind == sw.RETENTION)
     try:
         ref, predicate = _resolve(target, request.table, request.where)
         new = NewSweep(
@@ -227,7 +227,7 @@ def run(
     interrupted); the sweep is `done` once every marked row is processed."""
     if sweep.state == sw.DONE:
         return sweep
-    target = open_target(sweep.target)
+    target = open_target(sweep.target, history=sweep.kind == sw.RETENTION)
     try:
         plan = _plan(target, sweep)
         state = target.progress(plan)

@@ -16,6 +16,7 @@ from jobctl.runtime.daemon import Daemon, DaemonOptions
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, daemon_base_env
+from jobctl.runtime.retention import retention_hooks
 from jobctl.runtime.systemd import Notifier
 from jobctl.store import db_path_from, open_store
 
@@ -70,6 +71,7 @@ def build_hooks(db_url: str, config: Config, options: DaemonOptions) -> list[Hoo
     """The observers a served daemon runs with (metrics, HTTP, retention, ...): each
     decides from the config and options whether it is wanted."""
     hooks: list[Hook] = []
+    hooks += retention_hooks(db_url, config, SystemClock())  # history retention (sweeps)
     return hooks
 
 

@@ -124,8 +124,13 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
 
 
-def open_target(url: str) -> Target:
-    """Connect to a target given by its canonical URL (see normalize_target)."""
+def open_target(url: str, history: bool = False) -> Target:
+    """Connect to a target given by its canonical URL (see normalize_target); `history`:
+    jobctl's own DB, swept by retention (see targets.history)."""
+    if history:
+        from jobctl.store.targets.history import HistoryTarget
+
+        return HistoryTarget(Path(url.removeprefix("sqlite:///")))
     if is_postgres(url):
         from jobctl.store.targets.postgres import PostgresTarget
 

@@ -1,0 +1,91 @@
+"""The daemon's history retention: a `Periodic` thread with its own store connection runs
+a retention pass (ops.retention) every few minutes, in small batches and short
+transactions, so dispatch never waits for it. Stopping the daemon stops it between batches."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from jobctl.clock import Clock
+from jobctl.config.model import Config
+from jobctl.ops.audit import current_actor
+from jobctl.ops.retention import DAEMON_OPTIONS, Swept, expire_history
+from jobctl.ops.sweep_engine import RunOptions
+from jobctl.runtime.hooks import Hook, Periodic
+from jobctl.store import Store, db_path_from, open_store
+
+if TYPE_CHECKING:
+    from jobctl.runtime.daemon import Daemon
+
+INTERVAL_S = 600.0
+
+
+class RetentionHook(Hook):
+    name = "retention"
+
+    def __init__(
+        self,
+        db_url: str,
+        config: Config,
+        clock: Clock,
+        interval: float = INTERVAL_S,
+        options: RunOptions = DAEMON_OPTIONS,
+    ) -> None:
+        self.db_url, self.clock, self.interval, self.options = db_url, clock, interval, options
+        self.retention = dict(config.retention)
+        self._store: Store | None = None
+        self._stopping = threading.Event()
+        self._periodic: Periodic | None = None
+        self._daemon: Daemon | None = None
+
+    def on_start(self, daemon: Daemon, now: datetime) -> None:
+        self._daemon = daemon
+        self._periodic = Periodic("jobctl-retention", self.interval, self.work, self._failed)
+        self._periodic.start()
+
+    def on_reload(self, config: Config, now: datetime) -> None:
+        self.retention = dict(config.retention)
+
+    def on_stop(self, now: datetime) -> None:
+        self._stopping.set()
+        if self._periodic is not None:
+            self._periodic.stop(timeout=10.0)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def work(self) -> list[Swept]:
+        """One retention pass (on the caller's thread, with this hook's own connection)."""
+        if not self.retention or self._stopping.is_set():
+            return []
+        if self._store is None:
+            self._store = open_store(self.db_url)
+        swept = expire_history(
+            self._store,
+            str(db_path_from(self.db_url)),
+            self.retention,
+            self.clock,
+            current_actor(),
+            self.options,
+            self._stopping.is_set,
+        )
+        if self._daemon is not None:
+            for s in swept:
+                self._daemon.log.emit(
+                    self.clock.now(), "retention.swept", state=s.state, sweep_id=s.sweep_id,
+                    deleted=s.deleted, skipped=s.skipped, files=s.files,
+                )  # fmt: skip
+        return swept
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._daemon is not None:
+            self._daemon.log.emit(
+                self.clock.now(), "retention.failed", level="warning", error=str(exc)
+            )
+
+
+def retention_hooks(db_url: str, config: Config, clock: Clock) -> list[Hook]:
+    """The retention hook (idle while the config names no retention; SIGHUP may add it)."""
+    return [RetentionHook(db_url, config, clock)]
