@@ -69,31 +69,53 @@ FIXED = [
     ("ny-spring", "30 2 * * *", "run", "once", hours("2026-03-08", "07:00")),
     ("ny-spring", "30 2 * * *", "skip", "both", []),
     ("ny-spring", "0 1 * * *", "run", "once", hours("2026-03-08", "06:00")),
+    ("ny-spring", "0 1 * * *", "skip", "both", hours("2026-03-08", "06:00")),
     ("sydney-spring", "30 2 * * *", "run", "once", hours("2026-10-03", "16:00")),
     ("sydney-spring", "30 2 * * *", "skip", "once", []),
     ("sydney-spring", "0 1 * * *", "run", "once", hours("2026-10-03", "15:00")),
+    ("sydney-spring", "0 1 * * *", "skip", "both", hours("2026-10-03", "15:00")),
     ("lordhowe-spring", "15 2 * * *", "run", "once", hours("2026-10-03", "15:30")),
     ("lordhowe-spring", "15 2 * * *", "skip", "once", []),
     ("lordhowe-spring", "30 2 * * *", "run", "once", hours("2026-10-03", "15:30")),
+    ("lordhowe-spring", "30 2 * * *", "skip", "both", hours("2026-10-03", "15:30")),
     # 02:00 and 02:15 fall in the gap and run at the jump, the very instant 02:30 exists: once.
     ("lordhowe-spring", "0,15,30 2 * * *", "run", "once", hours("2026-10-03", "15:30")),
     ("lordhowe-spring", "0,15,30 2 * * *", "skip", "once", hours("2026-10-03", "15:30")),
     ("lordhowe-spring", "0 1 * * *", "run", "once", hours("2026-10-03", "14:30")),
+    ("lordhowe-spring", "0 1 * * *", "skip", "both", hours("2026-10-03", "14:30")),
     # Fall back: a repeated time runs at the first pass, or at both with "both".
     ("berlin-fall", "30 2 * * *", "run", "once", hours("2026-10-25", "00:30")),
     ("berlin-fall", "30 2 * * *", "run", "both", hours("2026-10-25", "00:30", "01:30")),
     ("berlin-fall", "0 1 * * *", "run", "both", hours("2026-10-24", "23:00")),
+    ("berlin-fall", "0 1 * * *", "run", "once", hours("2026-10-24", "23:00")),
     ("ny-fall", "30 2 * * *", "run", "both", hours("2026-11-01", "07:30")),
+    ("ny-fall", "30 2 * * *", "run", "once", hours("2026-11-01", "07:30")),
     ("ny-fall", "0 1 * * *", "run", "once", hours("2026-11-01", "05:00")),
     ("ny-fall", "0 1 * * *", "skip", "both", hours("2026-11-01", "05:00", "06:00")),
     ("sydney-fall", "30 2 * * *", "run", "once", hours("2026-04-04", "15:30")),
     ("sydney-fall", "30 2 * * *", "run", "both", hours("2026-04-04", "15:30", "16:30")),
     ("sydney-fall", "0 1 * * *", "run", "both", hours("2026-04-04", "14:00")),
+    ("sydney-fall", "0 1 * * *", "run", "once", hours("2026-04-04", "14:00")),
     ("lordhowe-fall", "45 1 * * *", "run", "once", hours("2026-04-04", "14:45")),
     ("lordhowe-fall", "45 1 * * *", "run", "both", hours("2026-04-04", "14:45", "15:15")),
     ("lordhowe-fall", "30 2 * * *", "run", "both", hours("2026-04-04", "16:00")),
     ("lordhowe-fall", "0 1 * * *", "run", "both", hours("2026-04-04", "14:00")),
+    ("lordhowe-fall", "30 2 * * *", "run", "once", hours("2026-04-04", "16:00")),
+    ("lordhowe-fall", "0 1 * * *", "run", "once", hours("2026-04-04", "14:00")),
 ]
+
+
+def test_the_fixed_time_table_covers_every_zone_expression_and_setting() -> None:
+    # Each transition day, for `30 2` and `0 1`: both --dst-gap values on a spring day, both
+    # --dst-repeat values on a fall day (the setting that matters there).
+    seen = {(day, expr, gap if "spring" in day else repeat) for day, expr, gap, repeat, _ in FIXED}
+    wanted = {
+        (day, expr, setting)
+        for day in DAYS
+        for expr in ("30 2 * * *", "0 1 * * *")
+        for setting in (("run", "skip") if "spring" in day else ("once", "both"))
+    }
+    assert wanted - seen == set()
 
 
 @pytest.mark.parametrize("day,expr,gap,repeat,expected", FIXED)
