@@ -41,7 +41,16 @@ def list_queues(ctx: typer.Context, output: Output = None) -> None:
     if wants_json(ctx, output):
         render.print_json(rows)
         return
-    headers = ["name", "concurrency", "paused", "ready", "running", "max_depth", "shed"]
+    headers = [
+        "name",
+        "concurrency",
+        "paused",
+        "ready",
+        "running",
+        "max_depth",
+        "shed",
+        "rate_limit",
+    ]
     render.print_table(headers, [[r[h] for h in headers] for r in rows])
 
 
