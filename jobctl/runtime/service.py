@@ -72,6 +72,10 @@ def build_hooks(db_url: str, config: Config, options: DaemonOptions) -> list[Hoo
     decides from the config and options whether it is wanted."""
     hooks: list[Hook] = []
     hooks += retention_hooks(db_url, config, SystemClock())  # history retention (sweeps)
+    if config.kafka.sample_interval:  # kafka lag samples; confluent-kafka loads only then
+        from jobctl.runtime.kafka_sampler import kafka_hooks
+
+        hooks += kafka_hooks(db_url, config, SystemClock())
     return hooks
 
 

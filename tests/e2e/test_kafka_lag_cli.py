@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from jobctl.store import open_store
 from tests.support.cli import TRACEBACK, Jobctl
 from tests.support.kafka import Broker, broker, unique
 from tests.support.waiting import wait_until
@@ -172,3 +173,26 @@ def test_sasl_password_stays_secret(jc: Jobctl, broker: Broker, tmp_path: Path) 
     assert jc.run(*base, "--sasl-password", "x").rc == 2  # no such option, by design
     missing = jc.run(*base, "--sasl-password-file", str(tmp_path / "none"))
     assert missing.rc == 2 and "cannot read the SASL password file" in missing.err
+
+
+def test_daemon_records_samples_of_configured_queues(
+    jc: Jobctl, broker: Broker, tmp_path: Path
+) -> None:
+    _topic, group = _setup(broker, partitions=1)  # committed 1 of 4, nobody consuming
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"kafka:\n  bootstrap_servers: {broker.bootstrap}\n  sample_interval: 200ms\n"
+        f"  queues:\n    orders: {{group: {group}}}\n"
+    )
+    jc.env["JOBCTL_CONFIG"] = str(config)
+    jc.start_daemon()
+    store = open_store(str(jc.db))
+    try:
+        wait_until(lambda: store.kafka.count() >= 3, 30, 0.1, "three samples from the daemon")
+    finally:
+        store.close()
+    res = jc.run("kafka-lag", "--queue", "orders", "-o", "json")  # judged on a full window
+    [entry] = json.loads(res.out)["groups"]
+    assert (res.rc, entry["status"]) == (2, "STOPPED"), entry
+    jc.stop_daemons()
+    assert "kafka.lag" in jc.daemon_log(0)

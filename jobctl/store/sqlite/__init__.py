@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from jobctl.store.sqlite.dlq import DlqRepo
     from jobctl.store.sqlite.health import HealthRepo
     from jobctl.store.sqlite.jobs import JobsRepo
-    from jobctl.store.sqlite.locks import LocksRepo
     from jobctl.store.sqlite.kafka import KafkaRepo
+    from jobctl.store.sqlite.locks import LocksRepo
     from jobctl.store.sqlite.once import OnceRepo
     from jobctl.store.sqlite.queues import QueuesRepo
     from jobctl.store.sqlite.schedules import SchedulesRepo
