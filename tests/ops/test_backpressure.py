@@ -3,6 +3,7 @@ HTTP API gets it too; rate limits explained; bad limits reported by config check
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import timedelta
 from pathlib import Path
 
@@ -119,3 +120,31 @@ def test_config_check_reports_a_bad_rate_limit_with_file_and_line(tmp_path: Path
         " optionally 'per tenant'"
     ]
     assert config.queue("ok").rate is not None
+
+
+def _enqueue_until_full(db: str, tries: int, out: multiprocessing.Queue) -> None:
+    created = 0
+    with _client(Path(db), QueueConfig("bulk", max_depth=50, shed="reject")) as c:
+        for _ in range(tries):
+            try:
+                c.enqueue(["true"], queue="bulk")
+                created += 1
+            except Unavailable:
+                pass
+    out.put(created)
+
+
+def test_racing_enqueuers_cannot_overfill_a_reject_queue(db_path: Path) -> None:
+    _client(db_path).close()  # create the DB once
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_enqueue_until_full, args=(str(db_path), 30, out)) for _ in range(4)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert sum(out.get(timeout=5) for _ in procs) == 50
+    with _client(db_path) as c:
+        assert len(c.list(queue="bulk", limit=1000)) == 50
