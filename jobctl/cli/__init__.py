@@ -12,11 +12,15 @@ from jobctl.cli import (  # noqa: F401  (importing registers the commands)
     db,
     jobs,
     kafka,
+    locks,
+    metrics,
     monitor,
+    once,
     ops,
     queues,
     schedules,
     sweep,
+    tokens,
     top,
 )
 from jobctl.cli.app import app

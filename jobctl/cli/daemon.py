@@ -61,8 +61,14 @@ def daemon(
         unknown = sorted(q for q in wanted if not config.knows_queue(q))
         if unknown:
             raise InvalidInput(f"unknown queue {unknown[0]!r} in --queues")
-    if http or conf.http:
-        raise InvalidInput("--http: the HTTP API is not available in this version yet")
+    if http is not None or conf.http:
+        from dataclasses import replace
+
+        from jobctl.runtime.http.address import parse_listen
+
+        listen = http if http is not None else conf.http
+        parse_listen(listen)  # a bad address is invalid input (exit 2) before anything starts
+        config = replace(config, daemon=replace(conf, http=listen))
     options = DaemonOptions(
         node=node or default_node(),
         concurrency=concurrency or conf.concurrency,

@@ -71,6 +71,10 @@ def build_hooks(db_url: str, config: Config, options: DaemonOptions) -> list[Hoo
     """The observers a served daemon runs with (metrics, HTTP, retention, ...): each
     decides from the config and options whether it is wanted."""
     hooks: list[Hook] = []
+    if config.daemon.http:  # imported only then: prometheus-client stays off other paths
+        from jobctl.runtime.http.hook import http_hooks
+
+        hooks += http_hooks(db_url, config)
     hooks += retention_hooks(db_url, config, SystemClock())  # history retention (sweeps)
     if config.kafka.sample_interval:  # kafka lag samples; confluent-kafka loads only then
         from jobctl.runtime.kafka_sampler import kafka_hooks

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
     from jobctl.store.sqlite.jobs import JobsRepo
     from jobctl.store.sqlite.kafka import KafkaRepo
     from jobctl.store.sqlite.locks import LocksRepo
+    from jobctl.store.sqlite.metrics import MetricsRepo
     from jobctl.store.sqlite.once import OnceRepo
     from jobctl.store.sqlite.queues import QueuesRepo
     from jobctl.store.sqlite.schedules import SchedulesRepo
     from jobctl.store.sqlite.stats import StatsRepo
     from jobctl.store.sqlite.sweeps import SweepsRepo
+    from jobctl.store.sqlite.tokens import TokensRepo
 
 
 class SQLiteStore:
@@ -93,10 +95,16 @@ class SQLiteStore:
         return SweepsRepo(self.db)
 
     @cached_property
-    def kafka(self) -> KafkaRepo:
-        from jobctl.store.sqlite.kafka import KafkaRepo
+    def tokens(self) -> TokensRepo:
+        from jobctl.store.sqlite.tokens import TokensRepo
 
-        return KafkaRepo(self.db)
+        return TokensRepo(self.db)
+
+    @cached_property
+    def metrics(self) -> MetricsRepo:
+        from jobctl.store.sqlite.metrics import MetricsRepo
+
+        return MetricsRepo(self.db)
 
     @cached_property
     def once(self) -> OnceRepo:
@@ -109,6 +117,12 @@ class SQLiteStore:
         from jobctl.store.sqlite.locks import LocksRepo
 
         return LocksRepo(self.db)
+
+    @cached_property
+    def kafka(self) -> KafkaRepo:
+        from jobctl.store.sqlite.kafka import KafkaRepo
+
+        return KafkaRepo(self.db)
 
     @property
     def url(self) -> str:

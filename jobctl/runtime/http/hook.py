@@ -1,0 +1,95 @@
+"""Start and stop the HTTP API with the daemon. The socket is bound when the hook is built
+(before the daemon starts), so a taken port fails the start-up with a clear message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+
+from jobctl.config.model import DEFAULT_QUEUE, Config
+from jobctl.errors import Unavailable
+from jobctl.ops import health
+from jobctl.runtime.hooks import Hook
+from jobctl.runtime.http import metrics
+from jobctl.runtime.http.address import format_addr
+from jobctl.runtime.http.routes import ApiApp
+from jobctl.runtime.http.server import PoolServer, Request, Response
+from jobctl.store import open_store
+
+if TYPE_CHECKING:
+    from jobctl.runtime.daemon import Daemon
+
+
+class HttpHook(Hook):
+    name = "http"
+
+    def __init__(
+        self,
+        db_url: str,
+        config: Config,
+        host: str,
+        port: int,
+        registry: CollectorRegistry,
+        workers: int = 16,
+    ) -> None:
+        self.db_url, self.config, self.registry = db_url, config, registry
+        self.app: ApiApp | None = None
+        self.collector: metrics.DbCollector | None = None
+        try:
+            self.server = PoolServer((host, port), self._serve, workers=workers)
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot listen on {format_addr(host, port)} (--http): {exc.strerror or exc}"
+            ) from None
+
+    def _serve(self, request: Request) -> Response:
+        if self.app is None:
+            return Response.error(503, "starting")
+        return self.app(request)
+
+    def _exposition(self) -> tuple[bytes, str]:
+        return metrics.exposition(self.registry), metrics.CONTENT_TYPE
+
+    def on_start(self, daemon: Daemon, now: datetime) -> None:
+        clock = daemon.clock
+        self.collector = metrics.DbCollector(
+            open_store(self.db_url, synchronous="NORMAL"),
+            lambda: self.config,
+            clock.now,
+            clock.monotonic,
+        )
+        self.registry.register(self.collector)
+        self.app = ApiApp(
+            self.db_url, lambda: self.config, clock, daemon.log, self._exposition, health.check
+        )
+        self.server.start()
+        host, port = self.server.server_address[:2]
+        daemon.log.emit(now, "http.listening", addr=format_addr(host, port))
+
+    def on_reload(self, config: Config, now: datetime) -> None:
+        self.config = config  # job types and queues; the listen address stays
+
+    def on_stop(self, now: datetime) -> None:
+        self.server.stop()
+        if self.app is not None:
+            self.app.close()
+        if self.collector is not None:
+            self.registry.unregister(self.collector)
+            self.collector.store.close()
+
+
+def http_hooks(db_url: str, config: Config) -> list[Hook]:
+    """The metrics counters and the HTTP server, when `config.daemon.http` asks for them."""
+    from jobctl.runtime.http.address import parse_listen
+
+    if not config.daemon.http:
+        return []
+    host, port = parse_listen(config.daemon.http)
+    registry = metrics.daemon_registry()
+    queues = sorted({DEFAULT_QUEUE} | {q.name for q in config.queues})
+    return [
+        metrics.MetricsHook(registry, queues),
+        HttpHook(db_url, config, host, port, registry),
+    ]

@@ -1,0 +1,217 @@
+"""`GET /openapi.json`: an OpenAPI 3.0 description of every route, body, response and the
+bearer security scheme (the schemathesis test runs against it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobctl import __version__
+from jobctl.runtime.http.jobs_api import INT_MAX, INT_MIN, MAX_ID
+
+_NULL_STR = {"type": "string", "nullable": True}
+_NULL_INT = {"type": "integer", "nullable": True}
+_NULL_TIME = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _json(description: str, ref: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+_ENQUEUE = {
+    "type": "object",
+    "description": "A configured job type and its payload. `job_class` is an alias of "
+    "`job_type` (give one, or both equal).",
+    "additionalProperties": False,
+    "properties": {
+        "job_type": {"type": "string", "minLength": 1},
+        "job_class": {"type": "string", "minLength": 1},
+        "payload": {"type": "object", "nullable": True},
+        "run_at": {"type": "string", "description": "ISO 8601 (no offset: local) or +5m"},
+        "queue": {"type": "string", "minLength": 1},
+        "key": {"type": "string", "minLength": 1, "description": "idempotency key"},
+        "name": {"type": "string", "minLength": 1},
+        "ordering_key": {"type": "string", "minLength": 1},
+        "tenant": {"type": "string", "minLength": 1},
+        "priority": {"type": "integer", "minimum": INT_MIN, "maximum": INT_MAX},
+        "max_attempts": {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+        "timeout": {"oneOf": [{"type": "number"}, {"type": "string"}]},
+    },
+}
+
+_JOB = {
+    "type": "object",
+    "required": ["id", "queue", "state", "created_at", "run_at", "attempts", "max_attempts"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": _NULL_STR,
+        "queue": {"type": "string"},
+        "state": {"type": "string"},
+        "schedule": _NULL_STR,
+        "nominal_at": _NULL_TIME,
+        "command": {"type": "array", "items": {"type": "string"}, "nullable": True},
+        "job_type": _NULL_STR,
+        "payload": {"nullable": True},
+        "priority": {"type": "integer"},
+        "run_at": {"type": "string", "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": _NULL_TIME,
+        "finished_at": _NULL_TIME,
+        "attempts": {"type": "integer"},
+        "max_attempts": {"type": "integer"},
+        "exit_code": _NULL_INT,
+        "failure_class": _NULL_STR,
+        "key": _NULL_STR,
+        "ordering_key": _NULL_STR,
+        "tenant": _NULL_STR,
+        "depends_on": {"type": "array", "items": {"type": "integer"}},
+        "retry_after": _NULL_TIME,
+        "dlq_id": _NULL_INT,
+    },
+}
+
+_REPORT = {
+    "type": "object",
+    "required": ["status", "probes"],
+    "properties": {
+        "status": {"type": "string", "enum": ["OK", "WARNING", "CRITICAL", "UNKNOWN"]},
+        "probes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "status", "value", "message"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "status": {"type": "string"},
+                    "value": {},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+_AUTH_ERRORS = {
+    "401": _error("No token, or an invalid or revoked one"),
+    "403": _error("The token lacks the scope"),
+}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document."""
+    job_id = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "jobctl daemon API", "version": __version__},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+                "EnqueueRequest": _ENQUEUE,
+                "Job": _JOB,
+                "Report": _REPORT,
+            },
+        },
+        "paths": {
+            "/internal/jobs": {
+                "post": {
+                    "summary": "Enqueue a job of a configured job type (scope: enqueue)",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/EnqueueRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("The new job", "Job"),
+                        "200": _json("A live job already held the idempotency key", "Job"),
+                        "400": _error("Malformed JSON, or not an object"),
+                        **_AUTH_ERRORS,
+                        "413": _error("Body over the limit (1 MiB by default)"),
+                        "422": _error("Unknown job type, queue or field; invalid value"),
+                        "503": _error("Backpressure: the queue is full (retry later)"),
+                    },
+                }
+            },
+            "/internal/jobs/{id}": {
+                "get": {
+                    "summary": "One job (scope: read)",
+                    "security": [{"bearer": []}],
+                    "parameters": [job_id],
+                    "responses": {
+                        "200": _json("The job", "Job"),
+                        **_AUTH_ERRORS,
+                        "404": _error("No such job"),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Health probes (no token)",
+                    "security": [],
+                    "responses": {
+                        "200": _json("OK or WARNING", "Report"),
+                        "503": _json("CRITICAL or UNKNOWN", "Report"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (no token)",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/status": {
+                "get": {
+                    "summary": "HTML status page (scope: read)",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": {
+                            "description": "The page",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        },
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3 document",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+    }

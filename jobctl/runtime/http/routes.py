@@ -1,0 +1,223 @@
+"""The API application: routing, auth, error mapping and access log lines.
+
+Each worker thread gets its own `Client` (its own SQLite connection). Errors become JSON
+`{"error": …}` bodies: 400 malformed body, 401/403 auth, 404 route or job, 405 method,
+413 body limit, 422 invalid input, 503 backpressure or an unavailable DB. Bad input never
+yields a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from jobctl.clock import Clock
+from jobctl.config.model import Config
+from jobctl.domain.audit import Actor
+from jobctl.errors import InvalidInput, JobctlError, NotFound
+from jobctl.ops import audit
+from jobctl.ops.shapes import job_shape
+from jobctl.runtime.eventlog import EventLog
+from jobctl.runtime.http import auth, jobs_api, openapi, status_page
+from jobctl.runtime.http.server import BadBody, BodyTooLarge, ReadTimeout, Request, Response
+from jobctl.store import Store, open_store
+
+RECENT_DEAD = 20
+HTML = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Call:
+    request: Request
+    store: Store  # this worker thread's own connection
+    config: Config
+    request_id: str
+    now: datetime
+    params: tuple[str, ...] = ()
+    token: str | None = None  # the name of the token that authorized the call
+
+
+Handler = Callable[["ApiApp", Call], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    methods: dict[str, tuple[Handler, str | None]]  # method -> (handler, scope or None)
+
+
+class ApiApp:
+    """Callable `Request -> Response` served by `server.PoolServer`."""
+
+    def __init__(
+        self,
+        db_url: str,
+        config: Callable[[], Config],
+        clock: Clock,
+        log: EventLog,
+        metrics: Callable[[], tuple[bytes, str]],
+        health: Callable[[Store, Config, datetime], Any],
+    ) -> None:
+        self.db_url, self.config, self.clock, self.log = db_url, config, clock, log
+        self.metrics, self.health = metrics, health
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+
+    def store(self) -> Store:
+        """This thread's store (SQLite connections are per thread)."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            sync = "NORMAL" if self.config().durability == "fast" else "FULL"
+            store = self._local.store = open_store(self.db_url, synchronous=sync)
+            with self._lock:
+                self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+
+    def __call__(self, request: Request) -> Response:
+        request_id = audit.new_request_id()
+        started = self.clock.monotonic()
+        try:
+            response = self._route(request, request_id)
+        except Exception as exc:  # a bug, not bad input: log it, answer 500
+            self.log.emit(
+                self.clock.now(),
+                "http.error",
+                level="error",
+                request_id=request_id,
+                path=request.path,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            response = Response.error(500, "internal error")
+        response.headers["X-Request-Id"] = request_id
+        self.log.emit(
+            self.clock.now(),
+            "http.request",
+            level="warning" if response.status >= 500 else "info",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            duration_ms=round((self.clock.monotonic() - started) * 1000, 1),
+            request_id=request_id,
+            **response.log,
+        )
+        return response
+
+    def _route(self, request: Request, request_id: str) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        for route in ROUTES:
+            match = route.pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            if method not in route.methods:
+                allowed = ", ".join(sorted(route.methods))
+                return Response.error(
+                    405, f"method {request.method} not allowed", headers={"Allow": allowed}
+                )
+            handler, scope = route.methods[method]
+            store = self.store()
+            now = self.clock.now()
+            call = Call(request, store, self.config(), request_id, now, match.groups())
+            if scope is not None:
+                token = auth.authorize(store, request.headers, scope)
+                if isinstance(token, Response):
+                    return token
+                call = replace(call, token=token.name)
+            return _guarded(handler, self, call)
+        return Response.error(404, f"no route {request.path}")
+
+
+def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
+    try:
+        return handler(app, call)
+    except ReadTimeout:
+        return Response.error(408, "timed out reading the request body", close=True)
+    except BodyTooLarge:
+        return Response.error(413, "request body too large", close=True)
+    except (BadBody, jobs_api.MalformedBody) as exc:
+        return Response.error(400, str(exc), close=isinstance(exc, BadBody))
+    except InvalidInput as exc:
+        return Response.error(422, str(exc))
+    except NotFound as exc:
+        return Response.error(404, str(exc))
+    except JobctlError as exc:  # Unavailable (backpressure, busy DB) or a store error
+        return Response.error(503, str(exc), headers={"Retry-After": "1"})
+
+
+def _enqueue(app: ApiApp, call: Call) -> Response:
+    body = jobs_api.parse_body(call.request.read_body())
+    created, job = jobs_api.enqueue(call.store, call.config, body, call.now, call.request_id)
+    if created:
+        actor = Actor(name=f"token:{call.token}", uid=None, host=socket.gethostname())
+        audit.record(
+            call.store,
+            call.now,
+            actor,
+            call.request_id,
+            "job.enqueue",
+            str(job["id"]),
+            {"job_type": job["job_type"], "queue": job["queue"], "via": "http"},
+        )
+    fields = {"job_id": job["id"], "queue": job["queue"], "attempt": job["attempts"]}
+    return Response.json(
+        201 if created else 200,
+        job,
+        headers={"Location": f"/internal/jobs/{job['id']}"},
+        log=fields,
+    )
+
+
+def _get_job(app: ApiApp, call: Call) -> Response:
+    job_id = jobs_api.job_id_from(call.params[0])
+    if job_id is None:
+        return Response.error(404, f"no job {call.params[0]!r}")
+    job = call.store.jobs.get(job_id)
+    return Response.json(200, job_shape(job, call.now))
+
+
+def _healthz(app: ApiApp, call: Call) -> Response:
+    report = app.health(call.store, call.config, call.now)
+    shape = report.shape()
+    return Response.json(200 if shape["status"] in ("OK", "WARNING") else 503, shape)
+
+
+def _metrics(app: ApiApp, call: Call) -> Response:
+    body, content_type = app.metrics()
+    return Response(200, body, content_type)
+
+
+def _status(app: ApiApp, call: Call) -> Response:
+    rows = status_page.queue_rows(call.store, call.config, call.now)
+    daemons = call.store.daemons.live(call.now)
+    dead = call.store.dlq.list(limit=RECENT_DEAD)
+    page = status_page.render(rows, daemons, dead, call.now)
+    return Response(200, page.encode(), HTML)
+
+
+_OPENAPI = json.dumps(openapi.document(), indent=1).encode()
+
+
+def _openapi(app: ApiApp, call: Call) -> Response:
+    return Response(200, _OPENAPI, "application/json")
+
+
+ROUTES = (
+    Route(re.compile(r"/internal/jobs"), {"POST": (_enqueue, "enqueue")}),
+    Route(re.compile(r"/internal/jobs/([^/]+)"), {"GET": (_get_job, "read")}),
+    Route(re.compile(r"/healthz"), {"GET": (_healthz, None)}),
+    Route(re.compile(r"/metrics"), {"GET": (_metrics, None)}),
+    Route(re.compile(r"/status"), {"GET": (_status, "read")}),
+    Route(re.compile(r"/openapi.json"), {"GET": (_openapi, None)}),
+)

@@ -1,0 +1,124 @@
+"""HTTP API parts without a daemon: listen addresses, the enqueue body, the status page,
+the OpenAPI document and the DB-derived metrics (real SQLite files, real registries)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from jobctl.client import Client
+from jobctl.config.model import Config, JobType
+from jobctl.errors import InvalidInput
+from jobctl.runtime.http import jobs_api, metrics, openapi, status_page
+from jobctl.runtime.http.address import parse_listen
+
+NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:8765", ("127.0.0.1", 8765)),
+        (":8765", ("127.0.0.1", 8765)),
+        ("8765", ("127.0.0.1", 8765)),
+        ("0", ("127.0.0.1", 0)),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),
+        ("[::1]:9000", ("::1", 9000)),
+    ],
+)
+def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "host:", "host:port", "1:70000", ":-1"])
+def test_bad_listen_addresses(text: str) -> None:
+    with pytest.raises(InvalidInput, match="--http"):
+        parse_listen(text)
+
+
+def test_body_accepts_job_class_as_an_alias_and_reads_run_at() -> None:
+    opts = jobs_api.options_from_body(
+        {"job_class": "send", "payload": {"a": 1}, "run_at": "2030-01-02T00:00:00Z"}, NOW, "r1"
+    )
+    assert (opts.job_type, opts.payload, opts.request_id) == ("send", {"a": 1}, "r1")
+    assert opts.run_at == datetime(2030, 1, 2, tzinfo=UTC)
+    relative = jobs_api.options_from_body({"job_type": "send", "run_at": "+5m"}, NOW, "r2")
+    assert relative.run_at == NOW + timedelta(minutes=5) and relative.payload == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"job_type": "s", "payload": "text"}, "payload"),
+        ({"job_type": "s", "run_at": "9999-12-31T23:59:59-14:00"}, "run_at"),
+        ({"job_type": "s", "priority": True}, "priority"),
+        ({"job_type": "s", "queue": ""}, "queue"),
+        ({"job_type": 3}, "job_type"),
+        ({"job_type": "s", "command": ["rm", "-rf", "/"]}, "command"),
+    ],
+)
+def test_bad_bodies_name_the_field(body: dict, needle: str) -> None:
+    with pytest.raises(InvalidInput, match=needle):
+        jobs_api.options_from_body(body, NOW, "r")
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[]", b'"x"', b"\xff", b"Infinity"])
+def test_malformed_bodies(raw: bytes) -> None:
+    with pytest.raises(jobs_api.MalformedBody):
+        jobs_api.parse_body(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", 1), ("0", None), ("-1", None), ("x", None), ("9" * 25, None), (str(2**63), None)],
+)
+def test_job_ids_in_paths(text: str, expected: int | None) -> None:
+    assert jobs_api.job_id_from(text) == expected
+
+
+def test_status_page_escapes_and_shows_the_figures(db_path: Path) -> None:
+    config = Config(job_types=(JobType("x", command=["true"]),))
+    with Client(db_path, config) as client:
+        client.enqueue(["true"], queue="<script>alert(1)</script>")
+        client.pause_queue("<script>alert(1)</script>")
+        rows = status_page.queue_rows(client.store, config, NOW)
+        page = status_page.render(rows, [], [], NOW)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for text in ("Queue", "Lag", "Failures (24h)", 'name="viewport"', 'http-equiv="refresh"'):
+        assert text in page
+    assert "No dead jobs." in page
+
+
+def test_openapi_document_references_resolve() -> None:
+    doc = openapi.document()
+    schemas = doc["components"]["schemas"]
+    text = repr(doc)
+    for ref in set(__import__("re").findall(r"#/components/schemas/(\w+)", text)):
+        assert ref in schemas, ref
+    post = doc["paths"]["/internal/jobs"]["post"]
+    assert {"201", "400", "401", "403", "413", "422"} <= set(post["responses"])
+
+
+def test_db_metrics_and_the_enqueued_counter(db_path: Path, tmp_path: Path) -> None:
+    with Client(db_path) as client:
+        client.enqueue(["true"])
+        registry = CollectorRegistry()
+        ticks = iter(range(1000))
+        collector = metrics.DbCollector(
+            client.store, lambda: client.config, lambda: NOW, lambda: float(next(ticks) * 10)
+        )
+        registry.register(collector)
+        client.enqueue(["true"], queue="bulk")
+        client.enqueue(["true"], queue="bulk")
+        text = generate_latest(registry).decode()
+        assert 'scheduler_enqueued_total{queue="bulk"} 2.0' in text, "only jobs after the start"
+        assert 'scheduler_queue_depth{queue="default"} 1.0' in text
+        assert 'scheduler_queue_depth{queue="bulk"} 2.0' in text
+        out = tmp_path / "jobctl.prom"
+        metrics.write_textfile(client.store, client.config, NOW, out)
+        assert 'scheduler_queue_depth{queue="bulk"} 2.0' in out.read_text()
+        assert not list(tmp_path.glob("jobctl.prom.*")), "no temporary file left behind"
