@@ -12,6 +12,7 @@ import pytest
 from jobctl.config.model import Config
 from jobctl.config.schedules import build_schedule
 from jobctl.domain.job import State
+from jobctl.domain.schedule import MISFIRE_CAP
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.store import Store, open_store
@@ -209,3 +210,28 @@ def test_config_reconcile_creates_updates_removes_only_config_schedules(store: S
     assert store.schedules.get("nightly").cron == "0 4 * * *"
     assert store.schedules.reconcile_config([], clock.now()) == (0, 0, 1)
     assert [s.name for s in store.schedules.list()] == ["cli-made"]
+
+
+def test_misfire_all_runs_at_most_the_cap_of_the_latest_missed_fires(store: Store, clock) -> None:
+    add(store, clock, cron="* * * * * *", misfire="all", overlap="allow")
+    clock.advance(300)  # 300 fires: the first 239 are more than the 60 s grace late
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    sched.tick(clock.now())
+    ledger = outcomes(store)
+    assert len(ledger) == 300
+    assert ledger == ["no_daemon"] * (239 - MISFIRE_CAP) + ["enqueued"] * (MISFIRE_CAP + 61)
+    assert len(store.jobs.list(clock.now(), limit=1000)) == MISFIRE_CAP + 61
+
+
+def test_jitter_spreads_each_run_within_its_bound(store: Store, clock) -> None:
+    add(store, clock, jitter="30s", overlap="allow")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    for _ in range(5):
+        clock.advance(60)
+        sched.tick(clock.now())
+    jobs = store.jobs.list(clock.now())
+    delays = [(j.run_at - j.nominal_at).total_seconds() for j in jobs]
+    assert len(delays) == 5 and all(0 <= d <= 30 for d in delays), delays
+    assert len(set(delays)) == 5, "each fire draws its own delay"
