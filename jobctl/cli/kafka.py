@@ -33,9 +33,15 @@ def _store(app_state: AppState) -> Store | None:
         return None
 
 
-def _render(report: LagReport, as_json: bool, watching: bool) -> None:
+def _age(seconds: float | None) -> str | None:
     from jobctl.domain.durations import format_duration
 
+    if seconds is None:
+        return None
+    return "0s" if seconds == 0 else format_duration(seconds)
+
+
+def _render(report: LagReport, as_json: bool, watching: bool) -> None:
     if as_json:
         if watching:
             render.say(json.dumps(report.shape(), ensure_ascii=False))
@@ -48,15 +54,14 @@ def _render(report: LagReport, as_json: bool, watching: bool) -> None:
         return
     for group in report.groups:
         rows: list[list[object]] = [
-            [p.topic, p.partition, p.committed, p.end, p.lag, format_duration(p.lag_seconds)]
+            [p.topic, p.partition, p.committed, p.end, p.lag, _age(p.lag_seconds)]
             for p in group.partitions
         ]
         rows += [[t["topic"], "total", None, None, t["total_lag"], None] for t in group.topics()]
         render.print_table(
             ["topic", "partition", "committed", "end", "lag", "lag_seconds"],
             rows,
-            title=f"group {group.group}: {group.verdict.status.value}, total lag"
-            f" {group.total_lag if group.total_lag is not None else '-'}: {group.verdict.reason}",
+            title=f"group {group.group}: {group.verdict.status.value}: {group.verdict.reason}",
         )
     if report.groups or report.report.status.name != "UNKNOWN":
         render.say(f"KAFKA-LAG {report.report.status.name}: {len(report.groups)} group(s)")

@@ -29,6 +29,8 @@ from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
 
+from jobctl.domain.durations import format_duration
+
 MIN_TREND_SAMPLES = 3
 DEFAULT_WINDOW = 10
 
@@ -81,7 +83,7 @@ class Verdict:
 
 def _span(samples: Sequence[Sample]) -> str:
     seconds = (samples[-1].at - samples[0].at).total_seconds()
-    return f"{len(samples)} samples over {seconds:g}s"
+    return f"{len(samples)} samples over {format_duration(seconds)}"
 
 
 def partition_trend(key: PartitionKey, window: Sequence[Sample]) -> Verdict | None:
@@ -157,7 +159,7 @@ def _stopped(
             return None
     return Verdict(
         LagStatus.STOPPED,
-        f"stopped: no active members and no commit on any partition for the whole window"
+        f"no active members and no commit on any partition for the whole window"
         f" ({_span(longest)}), total lag {total}",
     )
 
