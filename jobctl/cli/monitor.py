@@ -16,9 +16,6 @@ if TYPE_CHECKING:
     from jobctl.config.model import Config
     from jobctl.ops.report import Report
 
-Dur = Annotated[str | None, typer.Option(metavar="D", show_default=False)]
-Count = Annotated[int | None, typer.Option(metavar="N", min=0, show_default=False)]
-
 
 def _config_or_report(ctx: typer.Context) -> Config | Report:
     """The config, or an UNKNOWN report when it does not load (a monitor never crashes)."""
@@ -59,13 +56,55 @@ def _figure(value: object) -> str:
 @app.command()
 def health(
     ctx: typer.Context,
-    max_lag: Dur = None,
-    warn_lag: Dur = None,
-    max_depth: Count = None,
-    warn_depth: Count = None,
-    max_heartbeat_age: Dur = None,
+    max_lag: Annotated[
+        str | None,
+        typer.Option(
+            metavar="D",
+            help="CRITICAL when a queue's lag is over D (default 5m).",
+            show_default=False,
+        ),
+    ] = None,
+    warn_lag: Annotated[
+        str | None,
+        typer.Option(
+            metavar="D",
+            help="WARNING when a queue's lag is over D (default 1m).",
+            show_default=False,
+        ),
+    ] = None,
+    max_depth: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="CRITICAL when a queue has over N ready jobs.",
+            show_default=False,
+        ),
+    ] = None,
+    warn_depth: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="WARNING when a queue has over N ready jobs (default: its max_depth).",
+            show_default=False,
+        ),
+    ] = None,
+    max_heartbeat_age: Annotated[
+        str | None,
+        typer.Option(
+            metavar="D",
+            help="WARNING when a daemon's heartbeat is older (default: twice its interval).",
+            show_default=False,
+        ),
+    ] = None,
     min_free_disk: Annotated[
-        str | None, typer.Option(metavar="SIZE|PCT", show_default=False)
+        str | None,
+        typer.Option(
+            metavar="SIZE|PCT",
+            help="CRITICAL under this much free disk at the DB (default 5%).",
+            show_default=False,
+        ),
     ] = None,
     output: Output = None,
 ) -> None:
