@@ -77,20 +77,23 @@ def next_listing(
     ]
 
 
-def lint_schedule(store: Store | None, s: Schedule, now: datetime) -> list[str]:
+def lint_schedule(
+    store: Store | None, s: Schedule, now: datetime, others: Sequence[Schedule] | None = None
+) -> list[str]:
     """Warnings for `schedule add` / `config check` (SPEC "Lint"): never fires, DST trouble,
-    a crowd firing at one instant, p95 run time over the interval. The last two need the
-    DB (`store`; None: skipped) and the run history of schedules of this name."""
+    a crowd firing at one instant with `others` (default: the DB's schedules), p95 run time
+    over the interval (needs the DB, `store`, and the run history of this name)."""
     expr, zone = parse_cron(s.cron), ZoneInfo(s.tz)
     warnings = list(lint(expr, zone, now))
-    if store is None:
-        return warnings
-    crowd = _crowd_warning(store, s, expr, zone, now)
-    return warnings + [w for w in (crowd, run_time_warning(store, s, now)) if w]
+    if others is None:
+        others = store.schedules.list() if store is not None else []
+    crowd = _crowd_warning(s, expr, zone, others, now)
+    run_time = run_time_warning(store, s, now) if store is not None else None
+    return warnings + [w for w in (crowd, run_time) if w]
 
 
 def _crowd_warning(
-    store: Store, s: Schedule, expr: CronExpr, zone: ZoneInfo, now: datetime
+    s: Schedule, expr: CronExpr, zone: ZoneInfo, others: Sequence[Schedule], now: datetime
 ) -> str | None:
     if s.jitter or expr.kind != "cron":
         return None
@@ -98,7 +101,7 @@ def _crowd_warning(
     if not mine:
         return None
     same = 1
-    for other in store.schedules.list():
+    for other in others:
         if other.name == s.name or other.jitter:
             continue
         theirs = next_fires(parse_cron(other.cron), ZoneInfo(other.tz), now, 1)
@@ -127,17 +130,20 @@ def lint_config(
     store: Store | None, schedules: Sequence[dict[str, Any]], now: datetime
 ) -> list[str]:
     """`config check`'s lint of the config's `schedules:` (entries that do not validate are
-    the config's errors, not linted); with a DB, against its schedules and run history."""
-    warnings = []
+    the config's errors, not linted). A crowd counts the config's schedules and, with a DB,
+    its other schedules; the run-time check needs the DB's history."""
+    built = []
     for entry in schedules:
         try:
-            schedule = build_schedule(entry["name"], entry, origin="config")
+            built.append(build_schedule(entry["name"], entry, origin="config"))
         except (JobctlError, KeyError, TypeError):
             continue
-        warnings += [
-            f"schedule {schedule.name!r}: {w}" for w in lint_schedule(store, schedule, now)
-        ]
-    return warnings
+    everyone = {s.name: s for s in store.schedules.list()} if store is not None else {}
+    everyone.update((s.name, s) for s in built)
+    others = list(everyone.values())
+    return [
+        f"schedule {s.name!r}: {w}" for s in built for w in lint_schedule(store, s, now, others)
+    ]
 
 
 def import_crontab(

@@ -140,6 +140,21 @@ def test_lint_config_without_a_db_lints_what_needs_no_history(store: Store, cloc
     assert with_db[3].startswith("schedule 'busy': '* * * * *': p95 run time 61s")
 
 
+def test_lint_config_counts_a_crowd_among_the_config_and_the_db(store: Store, clock) -> None:
+    hourly = [
+        {"name": f"h{i}", "cron": "0 * * * *", "tz": "UTC", "command": ["true"]} for i in range(3)
+    ]
+    assert lint_config(None, hourly, NOW) == [], "three at one instant are no crowd"
+    five = [*hourly, *({**e, "name": f"x{i}"} for i, e in enumerate(hourly[:2]))]
+    crowd = lint_config(None, five, NOW)
+    assert len(crowd) == 5 and all("5 schedules fire at 2026-06-01T13:00:00Z" in w for w in crowd)
+    for index in range(2):  # two more in the DB, and a stale DB copy of a config schedule
+        store.schedules.add(_schedule(f"db{index}", "0 * * * *"), clock.now())
+    store.schedules.add(_schedule("h0", "30 * * * *"), clock.now())
+    with_db = lint_config(store, hourly, NOW)
+    assert len(with_db) == 3 and all("5 schedules" in w for w in with_db), "h0: the config's"
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOW)
