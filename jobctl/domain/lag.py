@@ -83,7 +83,7 @@ class Verdict:
 
 def _span(samples: Sequence[Sample]) -> str:
     seconds = (samples[-1].at - samples[0].at).total_seconds()
-    return f"{len(samples)} samples over {format_duration(seconds)}"
+    return f"{len(samples)} samples in {format_duration(seconds)}"
 
 
 def partition_trend(key: PartitionKey, window: Sequence[Sample]) -> Verdict | None:
