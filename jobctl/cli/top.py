@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+import signal
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -172,6 +173,10 @@ def _quit_pressed(timeout: float, keys: bool) -> bool:
     return os.read(sys.stdin.fileno(), 32).strip().lower().startswith(b"q")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _live(store: Any, config: Any, every: float) -> None:
     from rich.console import Console
     from rich.live import Live
@@ -181,6 +186,7 @@ def _live(store: Any, config: Any, every: float) -> None:
 
     sampler = ProcessSampler()
     console = Console()
+    signal.signal(signal.SIGTERM, _interrupt)  # leave the screen and restore the tty
     with _cbreak() as keys:
         try:
             with Live(console=console, screen=True, auto_refresh=False, transient=True) as live:

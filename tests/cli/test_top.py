@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 import termios
 import time
@@ -73,8 +74,8 @@ def jc(tmp_path: Path) -> Iterator[Jobctl]:
     j.stop_daemons()
 
 
-@pytest.mark.parametrize("key", [b"q", b"\x03"], ids=["q", "ctrl-c"])
-def test_top_draws_in_a_pty_and_quits_cleanly(jc: Jobctl, key: bytes) -> None:
+@pytest.mark.parametrize("key", [b"q", b"\x03", None], ids=["q", "ctrl-c", "sigterm"])
+def test_top_draws_in_a_pty_and_quits_cleanly(jc: Jobctl, key: bytes | None) -> None:
     run = PtyRun(jc)
     try:
         wait_until(lambda: b"Queues" in run.read() and b"default" in run.seen, 20, 0.05, "top drew")
@@ -82,7 +83,10 @@ def test_top_draws_in_a_pty_and_quits_cleanly(jc: Jobctl, key: bytes) -> None:
         assert b"Running" in run.seen and b"Recent failures" in run.seen
         during = termios.tcgetattr(run.slave)
         assert not during[3] & termios.ICANON, "cbreak mode while running"
-        run.send(key)
+        if key is None:
+            run.proc.send_signal(signal.SIGTERM)
+        else:
+            run.send(key)
         assert run.wait() == 0, run.seen[-2000:]
         assert b"\x1b[?1049l" in run.seen, "left the alternate screen"
         assert b"Traceback" not in run.seen
