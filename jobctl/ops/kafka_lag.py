@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from jobctl.clock import Clock
+from jobctl.errors import InvalidInput
 from jobctl.ops.kafka_report import (
     GroupSnapshot,
     LagReport,
@@ -105,7 +106,7 @@ def read_snapshots(request: LagRequest, clock: Clock, deadline: float) -> list[G
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient(client_config(request))
+    admin = _client(AdminClient, client_config(request))
     try:
         metadata = admin.list_topics(timeout=_remaining(clock, deadline))
     except KafkaException as exc:
@@ -139,6 +140,18 @@ def read_snapshots(request: LagRequest, clock: Clock, deadline: float) -> list[G
             rows.append(PartitionLag(topic, partition, offset, end, age))
         snapshots.append(GroupSnapshot(group, tuple(rows), members.get(group)))
     return snapshots
+
+
+def _client(factory: Any, conf: dict[str, Any]) -> Any:
+    """An AdminClient or Consumer; librdkafka rejecting a setting is invalid input."""
+    from confluent_kafka import KafkaException
+
+    try:
+        return factory(conf)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else exc
+        text = error.str() if hasattr(error, "str") else str(error)
+        raise InvalidInput(f"invalid Kafka client setting: {text}") from None
 
 
 def _age(stamp_ms: int | None, now_ms: float) -> float | None:
@@ -253,7 +266,7 @@ def _oldest_timestamps(
     found: dict[tuple[str, int, int], int] = {}
     if not wanted:
         return found
-    consumer = Consumer(conf)
+    consumer = _client(Consumer, conf)
     try:
         for batch in _rounds(sorted(wanted)):
             _read_round(consumer, batch, found, clock, deadline)

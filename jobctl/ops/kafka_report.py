@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobctl.config.kafka import KafkaConfig, KafkaQueue
+from jobctl.config.kafka import SECURITY_PROTOCOLS, KafkaConfig, KafkaQueue
 from jobctl.domain.lag import (
     DEFAULT_WINDOW,
     MIN_TREND_SAMPLES,
@@ -250,6 +250,11 @@ def build_request(
         )
     if window < MIN_TREND_SAMPLES:
         raise InvalidInput(f"invalid --window {window}: at least {MIN_TREND_SAMPLES} samples")
+    protocol = security.protocol or config.security_protocol
+    if protocol is not None and protocol.upper() not in SECURITY_PROTOCOLS:
+        raise InvalidInput(
+            f"invalid --security-protocol {protocol!r}: use {', '.join(SECURITY_PROTOCOLS)}"
+        )
     if timeout <= 0:
         raise InvalidInput(f"invalid --timeout {timeout:g}: must be over 0")
     path = password_file or config.sasl_password_file
@@ -261,7 +266,7 @@ def build_request(
         window=window,
         timeout=timeout,
         security=KafkaSecurity(
-            protocol=security.protocol or config.security_protocol,
+            protocol=protocol.upper() if protocol else None,
             mechanism=security.mechanism or config.sasl_mechanism,
             username=security.username or config.sasl_username,
             password=_read_password(path) if path else env_password,

@@ -196,3 +196,15 @@ def test_daemon_records_samples_of_configured_queues(
     assert (res.rc, entry["status"]) == (2, "STOPPED"), entry
     jc.stop_daemons()
     assert "kafka.lag" in jc.daemon_log(0)
+
+
+def test_invalid_client_settings_are_usage_errors(jc: Jobctl) -> None:
+    base = ["kafka-lag", "--bootstrap-servers", "127.0.0.1:9"]
+    res = jc.run(*base, "--security-protocol", "FOO")
+    assert res.rc == 2 and "invalid --security-protocol 'FOO'" in res.err
+    res = jc.run(*base, "--security-protocol", "sasl_plaintext", "--sasl-mechanism", "FOO")
+    assert res.rc == 2
+    assert res.err.strip().splitlines() == [
+        "jobctl: error: invalid Kafka client setting: Failed to create admin client:"
+        " Unsupported SASL mechanism: FOO"
+    ]
