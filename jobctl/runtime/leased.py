@@ -11,17 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from jobctl.clock import Clock
 from jobctl.errors import JobctlError
-from jobctl.ops import locks as lock_ops
-from jobctl.ops import once as once_ops
 from jobctl.runtime.proctree import process_start_ticks, read_stat
 from jobctl.runtime.wrapped import Lease, Wrapped, run_wrapped
 from jobctl.store import Store
-from jobctl.store.sqlite.locks import LockInfo
-from jobctl.store.sqlite.once import OnceRecord
+
+if TYPE_CHECKING:  # each command loads only its own half
+    from jobctl.store.sqlite.locks import LockInfo
+    from jobctl.store.sqlite.once import OnceRecord
 
 POLL = 0.05  # seconds between cheap looks (PRAGMA data_version) while waiting for a name
 RECHECK = 1.0  # look again at least this often (a dead holder changes nothing in the DB)
@@ -67,6 +68,8 @@ def run_once(
 ) -> OnceResult:  # fmt: skip
     """Run `argv` as NAME unless it already succeeded; with `wait` (seconds, inf: forever)
     wait out a run elsewhere, then report done or run it (the other one failed)."""
+    from jobctl.ops import once as once_ops
+
     holder = uuid.uuid4().hex
     deadline = clock.monotonic() + (wait if wait is not None else 0.0)
     while True:
@@ -89,6 +92,8 @@ def _run_claimed(
     store: Store, db_url: str, record: OnceRecord, argv: list[str], clock: Clock,
     log_dir: Path, note: Note | None,
 ) -> OnceResult:  # fmt: skip
+    from jobctl.ops import once as once_ops
+
     name, holder = record.name, record.holder
     assert holder is not None
     env = {**os.environ, "JOBCTL_ONCE": name, "JOBCTL_DB": db_url}
@@ -158,6 +163,8 @@ def run_locked(
 ) -> LockResult:  # fmt: skip
     """Run `argv` holding lock NAME (lease `ttl`, renewed every ttl/3, released at the end);
     with `wait` poll until it is free or `wait` seconds pass."""
+    from jobctl.ops import locks as lock_ops
+
     lock_ops.validate(name, ttl)
     holder_id = uuid.uuid4().hex
     deadline = clock.monotonic() + (wait or 0.0)
