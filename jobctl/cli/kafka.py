@@ -132,7 +132,9 @@ def kafka_lag(
     """Consumer lag per group/topic/partition, in messages and seconds, with a Burrow-style
     verdict over the recorded samples. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
     from jobctl.clock import SystemClock
+    from jobctl.domain.durations import iso_z
     from jobctl.domain.lag import Thresholds
+    from jobctl.errors import InvalidInput
     from jobctl.ops.kafka_lag import INSTALL_HINT, check_lag, client_available
     from jobctl.ops.kafka_report import KafkaSecurity, build_request
 
@@ -156,6 +158,8 @@ def kafka_lag(
         env_password=os.environ.get(PASSWORD_ENV) or None,
     )
     interval = parse.seconds(watch, "--watch")
+    if interval is not None and interval <= 0:
+        raise InvalidInput(f"invalid --watch {watch!r}: must be over 0")
     as_json = wants_json(ctx, output)
     if not client_available():
         render.note(f"jobctl: {INSTALL_HINT}")
@@ -166,6 +170,8 @@ def kafka_lag(
         while True:
             report = check_lag(request, clock, store)
             code = report.exit_code
+            if interval is not None and not as_json:
+                render.say(f"== {iso_z(clock.now())}")
             _render(report, as_json, watching=interval is not None)
             if interval is None:
                 break

@@ -9,12 +9,17 @@ librdkafka's own log lines go to a silent logger: failures surface as one report
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 from jobctl.clock import Clock
-from jobctl.errors import InvalidInput
+from jobctl.ops.kafka_client import (
+    PROBE_GROUP,
+    client_config,
+    make_client,
+    oldest_timestamps,
+    remaining,
+)
 from jobctl.ops.kafka_report import (
     GroupSnapshot,
     LagReport,
@@ -26,37 +31,10 @@ from jobctl.ops.kafka_report import (
 from jobctl.store import Store
 
 INSTALL_HINT = "kafka-lag needs confluent-kafka: pip install 'jobctl[kafka]'"
-PROBE_GROUP = "jobctl-kafka-lag"  # the Consumer's group.id; it never joins nor commits
-OFFSET_INVALID = -1001
-
-_SILENT = logging.getLogger("jobctl.kafka.librdkafka")
-_SILENT.addHandler(logging.NullHandler())
-_SILENT.propagate = False
 
 
 class _Unreachable(Exception):
     """The cluster did not answer within the deadline (message: why)."""
-
-
-def client_config(request: LagRequest) -> dict[str, Any]:
-    """librdkafka settings shared by the admin client and the consumer."""
-    conf: dict[str, Any] = {
-        "bootstrap.servers": request.bootstrap_servers,
-        "logger": _SILENT,
-        "log_level": 0,
-        "error_cb": lambda _err: None,
-        "socket.connection.setup.timeout.ms": max(1000, int(request.timeout * 1000)),
-    }
-    sec = request.security
-    for key, value in (
-        ("security.protocol", sec.protocol),
-        ("sasl.mechanism", sec.mechanism),
-        ("sasl.username", sec.username),
-        ("sasl.password", sec.password),
-    ):
-        if value is not None:
-            conf[key] = value
-    return conf
 
 
 def client_available() -> bool:
@@ -82,15 +60,11 @@ def check_lag(request: LagRequest, clock: Clock, store: Store | None = None) -> 
     return evaluate(snapshots, request, clock.now(), store)
 
 
-def _remaining(clock: Clock, deadline: float) -> float:
-    return max(deadline - clock.monotonic(), 0.01)
-
-
 def _result(future: Any, clock: Clock, deadline: float, request: LagRequest, what: str) -> Any:
     from confluent_kafka import KafkaException
 
     try:
-        return future.result(timeout=_remaining(clock, deadline))
+        return future.result(timeout=remaining(clock, deadline))
     except KafkaException as exc:
         error = exc.args[0] if exc.args else exc
         text = error.str() if hasattr(error, "str") else str(error)
@@ -106,9 +80,9 @@ def read_snapshots(request: LagRequest, clock: Clock, deadline: float) -> list[G
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = _client(AdminClient, client_config(request))
+    admin = make_client(AdminClient, client_config(request))
     try:
-        metadata = admin.list_topics(timeout=_remaining(clock, deadline))
+        metadata = admin.list_topics(timeout=remaining(clock, deadline))
     except KafkaException as exc:
         raise _Unreachable(
             f"cannot reach Kafka at {request.bootstrap_servers} within {request.timeout:g}s"
@@ -126,32 +100,32 @@ def read_snapshots(request: LagRequest, clock: Clock, deadline: float) -> list[G
         for (t, p), c in offsets.items()
         if c is not None and ends.get((t, p), 0) > c
     }
-    stamps = _oldest_timestamps(request, behind, clock, deadline)
+    stamps = oldest_timestamps(request, behind, clock, deadline)
     now_ms = clock.now().timestamp() * 1000
-    snapshots = []
-    for group in groups:
-        rows = []
-        for (topic, partition), offset in sorted(committed[group].items()):
-            end = ends.get((topic, partition), 0)
-            age: float | None = None
-            if offset is not None:
-                stamp = stamps.get((topic, partition, offset))
-                age = 0.0 if end <= offset else _age(stamp, now_ms)
-            rows.append(PartitionLag(topic, partition, offset, end, age))
-        snapshots.append(GroupSnapshot(group, tuple(rows), members.get(group)))
-    return snapshots
+    return [
+        GroupSnapshot(group, _rows(committed[group], ends, stamps, now_ms), members.get(group))
+        for group in groups
+    ]
 
 
-def _client(factory: Any, conf: dict[str, Any]) -> Any:
-    """An AdminClient or Consumer; librdkafka rejecting a setting is invalid input."""
-    from confluent_kafka import KafkaException
-
-    try:
-        return factory(conf)
-    except KafkaException as exc:
-        error = exc.args[0] if exc.args else exc
-        text = error.str() if hasattr(error, "str") else str(error)
-        raise InvalidInput(f"invalid Kafka client setting: {text}") from None
+def _rows(
+    committed: dict[tuple[str, int], int | None],
+    ends: dict[tuple[str, int], int],
+    stamps: dict[tuple[str, int, int], int | None],
+    now_ms: float,
+) -> tuple[PartitionLag, ...]:
+    rows = []
+    for (topic, partition), offset in sorted(committed.items()):
+        end = ends.get((topic, partition), 0)
+        age: float | None = None
+        if offset is not None:
+            key = (topic, partition, offset)
+            if end <= offset or (key in stamps and stamps[key] is None):
+                age = 0.0  # nothing left to consume
+            else:
+                age = _age(stamps.get(key), now_ms)
+        rows.append(PartitionLag(topic, partition, offset, end, age))
+    return tuple(rows)
 
 
 def _age(stamp_ms: int | None, now_ms: float) -> float | None:
@@ -215,7 +189,7 @@ def _members(admin: Any, groups: list[str], clock: Clock, deadline: float) -> di
     out = {}
     for group, future in admin.describe_consumer_groups(groups).items():
         try:
-            described = future.result(timeout=_remaining(clock, deadline))
+            described = future.result(timeout=remaining(clock, deadline))
         except Exception:  # a broker without DescribeGroups: membership unknown
             continue
         if described.members or described.state in live:
@@ -243,77 +217,3 @@ def _end_offsets(
         (tp.topic, tp.partition): _result(f, clock, deadline, request, "ListOffsets").offset
         for tp, f in futures.items()
     }
-
-
-def _oldest_timestamps(
-    request: LagRequest,
-    wanted: set[tuple[str, int, int]],
-    clock: Clock,
-    deadline: float,
-) -> dict[tuple[str, int, int], int]:
-    """(topic, partition, offset) -> timestamp (ms) of the first message at or after that
-    offset. Partitions are assigned (never subscribed) in rounds, one offset per partition
-    per round (two groups may sit at different offsets); never commits."""
-    from confluent_kafka import Consumer
-
-    conf = client_config(request) | {
-        "group.id": PROBE_GROUP,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "fetch.wait.max.ms": 10,
-    }
-    found: dict[tuple[str, int, int], int] = {}
-    if not wanted:
-        return found
-    consumer = _client(Consumer, conf)
-    try:
-        for batch in _rounds(sorted(wanted)):
-            _read_round(consumer, batch, found, clock, deadline)
-    finally:
-        consumer.close()
-    return found
-
-
-def _rounds(wanted: list[tuple[str, int, int]]) -> Iterable[list[tuple[str, int, int]]]:
-    pending = list(wanted)
-    while pending:
-        seen: set[tuple[str, int]] = set()
-        batch, rest = [], []
-        for item in pending:
-            (rest if item[:2] in seen else batch).append(item)
-            seen.add(item[:2])
-        yield batch
-        pending = rest
-
-
-def _read_round(
-    consumer: Any,
-    batch: list[tuple[str, int, int]],
-    found: dict[tuple[str, int, int], int],
-    clock: Clock,
-    deadline: float,
-) -> None:
-    from confluent_kafka import TopicPartition
-
-    at = {(t, p): o for t, p, o in batch}
-    consumer.assign([TopicPartition(t, p, o) for t, p, o in batch])
-    missing = set(at)
-    while missing and clock.monotonic() < deadline:
-        for message in consumer.consume(
-            len(missing), timeout=min(0.2, _remaining(clock, deadline))
-        ):
-            key = (message.topic(), message.partition())
-            if message.error() is None and key in missing and message.offset() >= at[key]:
-                kind, stamp = message.timestamp()
-                if kind:  # 0: TIMESTAMP_NOT_AVAILABLE
-                    found[(*key, at[key])] = stamp
-                missing.discard(key)
-                _pause(consumer, key)
-    consumer.unassign()
-
-
-def _pause(consumer: Any, key: tuple[str, int]) -> None:
-    from confluent_kafka import TopicPartition
-
-    consumer.pause([TopicPartition(*key)])
