@@ -167,6 +167,12 @@ ENVIRONMENT = [
     ("JOBCTL_CONFIG", "Config file; the default for \\fB--config\\fR."),
     ("JOBCTL_OUTPUT", "Output format, table or json; the default for \\fB--output\\fR."),
     ("JOBCTL_NODE", "Node name of a daemon (default: the host name). Also set for every job."),
+    (
+        "JOBCTL_KAFKA_PASSWORD",
+        "SASL password for \\fBkafka-lag\\fR and the daemon's lag sampler (unless "
+        "\\fB--sasl-password-file\\fR or kafka.sasl_password_file is given).",
+    ),
+    ("JOBCTL_KAFKA_BOOTSTRAP_SERVERS", "The default for \\fBkafka-lag --bootstrap-servers\\fR."),
     ("NO_COLOR", "When set, output has no colour. Colour is only used on a terminal anyway."),
     ("XDG_STATE_HOME", "Base of the default database path (default: ~/.local/state)."),
     ("XDG_CONFIG_HOME", "Base of the default config path (default: ~/.config)."),
