@@ -14,8 +14,10 @@ from typing import Any
 
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.domain.audit import Actor
 from jobctl.domain.durations import parse_seconds, parse_time
 from jobctl.errors import InvalidInput
+from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
 from jobctl.store import Store
 
@@ -117,17 +119,25 @@ def options_from_body(body: dict[str, Any], now: datetime, request_id: str) -> E
 
 
 def enqueue(
-    store: Store, config: Config, body: dict[str, Any], now: datetime, request_id: str
+    store: Store,
+    config: Config,
+    body: dict[str, Any],
+    now: datetime,
+    request_id: str,
+    actor: Actor,
 ) -> tuple[bool, dict[str, Any]]:
     """Enqueue one job as `jobctl enqueue --type` would (config resolution, strict queues,
-    backpressure); returns (created?, job shape). InvalidInput / Unavailable propagate."""
+    backpressure), audited as `job.enqueue` by `actor` in the same transaction; returns
+    (created?, job shape). InvalidInput / Unavailable propagate."""
     options = options_from_body(body, now, request_id)
     try:
         spec = build_spec(options, config)
     except (OverflowError, ValueError) as exc:  # a value the domain cannot represent
         raise InvalidInput(f"invalid job: {exc}") from None
     guards = {q.name: q.backpressure for q in config.queues if q.backpressure}
-    done = store.jobs.enqueue([spec], now, guards)[0]
+    args = {"job_type": spec.job_type, "queue": spec.queue, "via": "http"}
+    entry = audit.entry(now, actor, request_id, "job.enqueue", None, args)
+    done = store.jobs.enqueue([spec], now, guards, audit=entry)[0]
     return done.created, job_shape(store.jobs.get(done.id), now)
 
 

@@ -66,6 +66,7 @@ class ApiApp:
     ) -> None:
         self.db_url, self.config, self.clock, self.log = db_url, config, clock, log
         self.metrics, self.health = metrics, health
+        self.host = socket.gethostname()
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
@@ -158,18 +159,8 @@ def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
 
 def _enqueue(app: ApiApp, call: Call) -> Response:
     body = jobs_api.parse_body(call.request.read_body())
-    created, job = jobs_api.enqueue(call.store, call.config, body, call.now, call.request_id)
-    if created:
-        actor = Actor(name=f"token:{call.token}", uid=None, host=socket.gethostname())
-        audit.record(
-            call.store,
-            call.now,
-            actor,
-            call.request_id,
-            "job.enqueue",
-            str(job["id"]),
-            {"job_type": job["job_type"], "queue": job["queue"], "via": "http"},
-        )
+    actor = Actor(name=f"token:{call.token}", uid=None, host=app.host)
+    created, job = jobs_api.enqueue(call.store, call.config, body, call.now, call.request_id, actor)
     fields = {"job_id": job["id"], "queue": job["queue"], "attempt": job["attempts"]}
     return Response.json(
         201 if created else 200,

@@ -124,6 +124,7 @@ def _read_chunked(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     server_version = "jobctl"
     sys_version = ""
     server: PoolServer

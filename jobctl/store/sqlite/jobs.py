@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, JobctlError, NotFound
 from jobctl.store.records import attempt_from_row, job_from_row, spec_row
+from jobctl.store.sqlite.audit import AuditRepo
 from jobctl.store.sqlite.backpressure import Shedder
 from jobctl.store.sqlite.connection import Database
 
@@ -43,14 +45,20 @@ class JobsRepo:
         specs: Sequence[JobSpec],
         now: datetime,
         backpressure: Mapping[str, Backpressure] | None = None,
+        audit: AuditEntry | None = None,
     ) -> list[Enqueued]:
         """Create jobs in one transaction; all or nothing. A live job holding a spec's key
         is returned instead of a new one. An unknown dependency id is InvalidInput. A queue
         in `backpressure` at its max_depth defers the job or, with shed reject, refuses the
-        whole batch (Unavailable)."""
+        whole batch (Unavailable). `audit`, when given, is recorded in the same transaction
+        if a job was created (its target: the new ids)."""
         with self.db.write() as conn:
             shedder = Shedder(conn, backpressure) if backpressure else None
-            return [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
+            done = [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
+            created = [str(d.id) for d in done if d.created]
+            if audit is not None and created:
+                AuditRepo.record_in(conn, replace(audit, target=",".join(created)))
+            return done
 
     def enqueue_in(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> int:
         """Enqueue inside the caller's write transaction (e.g. a schedule's fire)."""
