@@ -1,7 +1,7 @@
 """The sweep engine: delete a sweep's marked rows batch by batch until done, interrupted,
 told to stop, or `max_rows` is reached. Each batch is one short transaction in the target
-that also moves the target's progress cursor, so any interruption resumes exactly there.
-A batch that runs long halves the batch size (other writers are not starved)."""
+that also moves the target's progress cursor, so any interruption resumes exactly there;
+the pause between batches lets other writers in."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from jobctl.clock import Clock
 from jobctl.domain.sweep import Progress
 from jobctl.errors import StoreError
 from jobctl.store.targets import BatchResult, Plan, Target, TargetProgress
-
-SLOW_BATCH_S = 0.1  # a batch transaction longer than this halves the batch
 
 
 @dataclass(frozen=True)
@@ -46,10 +44,7 @@ def sweep_marked(
             limit = min(limit, options.max_rows - processed)
             if limit <= 0:
                 break
-        started = clock.monotonic()
         result = target.sweep_batch(plan, limit)
-        if clock.monotonic() - started > SLOW_BATCH_S and batch > 1:
-            batch = max(1, batch // 2)
         if result.done <= done and result.deleted == 0 and result.skipped == 0:
             break  # another runner finished it
         processed += result.deleted + result.skipped
