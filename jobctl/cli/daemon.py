@@ -61,13 +61,13 @@ def daemon(
         unknown = sorted(q for q in wanted if not config.knows_queue(q))
         if unknown:
             raise InvalidInput(f"unknown queue {unknown[0]!r} in --queues")
-    if http is not None or conf.http:
+    if http is not None or conf.http is not None:
         from dataclasses import replace
 
         from jobctl.runtime.http.address import parse_listen
 
-        listen = http if http is not None else conf.http
-        parse_listen(listen)  # a bad address is invalid input (exit 2) before anything starts
+        listen = http if http is not None else str(conf.http)
+        parse_listen(listen, "--http" if http is not None else "daemon.http")  # exit 2 early
         config = replace(config, daemon=replace(conf, http=listen))
     options = DaemonOptions(
         node=node or default_node(),

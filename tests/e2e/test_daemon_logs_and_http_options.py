@@ -103,3 +103,47 @@ def test_a_taken_port_fails_the_start_with_75(jc: Jobctl) -> None:
         )
     assert proc.returncode == 75, proc
     assert f"127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_healthz_is_503_when_health_is_critical(jc: Jobctl, tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        "queues:\n  - name: default\n  - name: other\nhealth: {max_depth: 1}\n"
+    )
+    jc.env["JOBCTL_CONFIG"] = str(tmp_path / "config.yaml")
+    for _ in range(3):
+        jc.enqueue("--", "true")
+    jc.start_daemon("--http", "0", "--queues", "other")  # nobody runs `default`
+    r = httpx.get(f"{_listen(jc)}/healthz", timeout=10)
+    assert r.status_code == 503, r.text
+    report = r.json()
+    assert report["status"] == "CRITICAL"
+    assert any(p["name"] == "queue_depth" and p["status"] == "CRITICAL" for p in report["probes"])
+
+
+def test_metrics_textfile_without_a_daemon(jc: Jobctl, tmp_path: Path) -> None:
+    jc.enqueue("-Q", "bulk", "--", "true")
+    out = tmp_path / "textfile" / "jobctl.prom"
+    out.parent.mkdir()
+    jc.ok("metrics", "--textfile", str(out))
+    text = out.read_text()
+    assert 'scheduler_queue_depth{queue="bulk"} 1.0' in text
+    assert "# TYPE scheduler_dlq_entries gauge" in text
+    assert [p.name for p in out.parent.iterdir()] == ["jobctl.prom"], "renamed into place"
+    assert 'scheduler_queue_depth{queue="bulk"} 1.0' in jc.ok("metrics")
+    res = jc.run("metrics", "--textfile", str(tmp_path / "missing" / "x.prom"))
+    assert res.rc == 2 and "--textfile" in res.err
+
+
+def test_token_commands_are_audited_and_never_show_the_secret_again(jc: Jobctl) -> None:
+    created = jc.json("token", "create", "ci", "--scope", "read,enqueue")
+    assert created["scopes"] == ["enqueue", "read"] and created["created_at"].endswith("Z")
+    table = jc.ok("token", "list")
+    assert "ci" in table and created["token"] not in table
+    assert created["token"] not in jc.ok("-o", "json", "token", "list")
+    assert jc.run("token", "create", "ci", "--scope", "read").rc == 2, "name taken"
+    assert jc.run("token", "create", "x", "--scope", "root").rc == 2, "unknown scope"
+    jc.ok("token", "revoke", "ci")
+    assert jc.run("token", "revoke", "ci").rc == 3
+    actions = [(e["action"], e["target"], e["outcome"]) for e in jc.json("audit")]
+    assert ("token.create", "ci", "ok") in actions and ("token.revoke", "ci", "ok") in actions
+    assert all(created["token"] not in json.dumps(e) for e in jc.json("audit"))

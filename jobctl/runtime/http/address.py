@@ -7,15 +7,15 @@ from jobctl.errors import InvalidInput
 DEFAULT_HOST = "127.0.0.1"
 
 
-def parse_listen(text: str) -> tuple[str, int]:
+def parse_listen(text: str | int, what: str = "--http") -> tuple[str, int]:
     """The (host, port) to bind; InvalidInput naming the bad value. Port 0: ephemeral."""
-    value = text.strip()
+    value = str(text).strip()
     host, sep, port_text = value.rpartition(":")
     if not sep:
         host, port_text = "", value
     host = host.strip("[]") or DEFAULT_HOST
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise InvalidInput(f"invalid --http {text!r}: use HOST:PORT, :PORT or PORT (0-65535)")
+        raise InvalidInput(f"invalid {what} {text!r}: use HOST:PORT, :PORT or PORT (0-65535)")
     return host, int(port_text)
 
 

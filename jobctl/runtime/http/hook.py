@@ -86,7 +86,7 @@ def http_hooks(db_url: str, config: Config) -> list[Hook]:
 
     if not config.daemon.http:
         return []
-    host, port = parse_listen(config.daemon.http)
+    host, port = parse_listen(config.daemon.http, "daemon.http")
     registry = metrics.daemon_registry()
     queues = sorted({DEFAULT_QUEUE} | {q.name for q in config.queues})
     return [
