@@ -107,7 +107,10 @@ def kafka_lag(
         typer.Option("--watch", help="Sample every D until Ctrl-C; exit with the last status."),
     ] = None,
     window: Annotated[
-        int, typer.Option("--window", help="Samples per partition the trend is judged on.")
+        int,
+        typer.Option(
+            "--window", help="Newest samples per partition the trend is judged on (>= 3)."
+        ),
     ] = 10,
     timeout: Annotated[
         str, typer.Option("--timeout", help="Give up on the cluster after this long.")
