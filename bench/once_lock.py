@@ -3,7 +3,8 @@
 1. `true` run bare, under `jobctl once run NAME -- true` (a fresh NAME each round, so it
    really runs) and under `jobctl lock NAME -- true`, against `jobctl lock list` (the CLI's
    own start-up + DB open), interleaved. Reports the time each wrapper adds to a bare `true`
-   and to the CLI start-up (target: the wrapper itself adds <= 60 ms).
+   and to the CLI start-up (target: the wrapper itself adds <= 60 ms), in wall time and in
+   CPU time (user + system, steadier on a loaded machine).
 2. `jobctl dlq replay --all` of N dead letters (default 100,000; --quick 10,000) against
    `jobctl enqueue --from FILE.jsonl` of N jobs (the same number of new jobs, bulk path).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -43,19 +45,31 @@ def run(argv: list[str], env: dict[str, str]) -> float:
     return timed(lambda: subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL))
 
 
-def wrappers(tmp: Path, rounds: int) -> None:
-    section(f"wrapper overhead: `true`, {rounds} interleaved rounds")
-    env = isolated_env(tmp, JOBCTL_DB=str(tmp / "w.db"))
+def cpu(argv: list[str], env: dict[str, str]) -> float:
+    """CPU seconds (user + system) of the process and the children it reaped: less at the
+    mercy of a loaded machine than wall time."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrappers(tmp: Path, rounds: int, measure=run, unit: str = "wall") -> None:
+    section(f"wrapper overhead ({unit} time): `true`, {rounds} interleaved rounds")
+    env = isolated_env(tmp, JOBCTL_DB=str(tmp / f"w-{unit}.db"))
     names = itertools.count()
     run([JOBCTL, "lock", "list"], env)  # create the DB first
     times = interleave(
         rounds,
         {
-            "bare": lambda: run(["true"], env),
-            "cli": lambda: run([JOBCTL, "lock", "list"], env),
-            "once": lambda: run([JOBCTL, "once", "run", f"n{next(names)}", "--", "true"], env),
-            "lock": lambda: run([JOBCTL, "lock", "bench", "--", "true"], env),
+            "bare": lambda: measure(["true"], env),
+            "cli": lambda: measure([JOBCTL, "lock", "list"], env),
+            "once": lambda: measure([JOBCTL, "once", "run", f"n{next(names)}", "--", "true"], env),
+            "lock": lambda: measure([JOBCTL, "lock", "bench", "--", "true"], env),
         },
+        label=f"{unit} ",
     )
     for name, values in times.items():
         say(f"{name:5} {spread(values, 1000, '.1f')} ms")
@@ -118,11 +132,15 @@ def replay(tmp: Path, count: int, rounds: int) -> None:
 
 
 def main() -> None:
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--no-replay", action="store_true", help="only the wrapper overhead")
+    args = p.parse_args()
     say(machine_line())
     with fresh_dir() as tmp:
         wrappers(tmp, 5 if args.quick else 20)
-        replay(tmp, 10_000 if args.quick else 100_000, 1 if args.quick else 3)
+        wrappers(tmp, 5 if args.quick else 20, cpu, "cpu")
+        if not args.no_replay:
+            replay(tmp, 10_000 if args.quick else 100_000, 1 if args.quick else 3)
 
 
 if __name__ == "__main__":
