@@ -64,6 +64,10 @@ class SQLiteTarget:
                 uri + "?mode=rw", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S
             )
             self.rw.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if _first(self.rw.execute("PRAGMA journal_mode"))[0] == "wal":
+                # per connection, the user's DB is unchanged: in WAL mode each batch stays
+                # atomic and consistent; only the last batches may be redone after a power cut
+                self.rw.execute("PRAGMA synchronous = NORMAL")
             if foreign_keys:
                 self.rw.execute("PRAGMA foreign_keys = ON")
             self.ro = sqlite3.connect(
