@@ -142,6 +142,7 @@ def dlq_replay(
     request = dlq.ReplayRequest(
         ids=tuple(parse.job_ids(entries)), all=all_, queue=queue, failure_class=class_,
         since=parse.since(since, now), again=again, dry_run=dry_run,
+        request_id=state(ctx).request_id,
     )  # fmt: skip
     dlq.selection(request)  # bad input fails before anything is recorded
     store = state(ctx).client().store

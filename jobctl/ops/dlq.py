@@ -19,14 +19,16 @@ from jobctl.store.sqlite.dlq import DeadLetter, Decide, Replayed, Selection
 __all__ = ["Replayed", "Selection", "decide", "purge", "replay", "replay_shape", "spec_of"]
 
 
-def spec_of(job: Job) -> JobSpec:
+def spec_of(job: Job, request_id: str | None = None) -> JobSpec:
     """The spec of a fresh job that does what the dead `job` did: same command or job type,
-    payload, queue and options, a fresh attempt budget, no dependencies, due now."""
+    payload, queue and options, a fresh attempt budget, no dependencies, due now; created by
+    the request `request_id` (the replay's)."""
     return JobSpec(
         command=job.command, job_type=job.job_type, handler=job.handler, payload=job.payload,
         queue=job.queue, name=job.name, priority=job.priority, retry=job.retry,
         timeout=job.timeout, key=job.key, ordering_key=job.ordering_key, tenant=job.tenant,
         env=dict(job.env), cwd=job.cwd, user=job.user, group=job.group, schedule=job.schedule,
+        request_id=request_id,
     )  # fmt: skip
 
 
@@ -54,6 +56,7 @@ class ReplayRequest:
     since: datetime | None = None
     again: bool = False
     dry_run: bool = False
+    request_id: str | None = None  # the replay's, given to the jobs it creates
 
 
 def selection(request: ReplayRequest) -> Selection:
@@ -73,8 +76,9 @@ def selection(request: ReplayRequest) -> Selection:
 def replay(store: Store, request: ReplayRequest, now: datetime) -> list[Replayed]:
     """Replay the requested entries in one transaction (nothing written for a dry run)."""
     return store.dlq.replay(
-        selection(request), now, decide(request.again), spec_of, dry_run=request.dry_run
-    )
+        selection(request), now, decide(request.again),
+        lambda job: spec_of(job, request.request_id), dry_run=request.dry_run,
+    )  # fmt: skip
 
 
 def purge(store: Store, older_than: datetime | None) -> int:

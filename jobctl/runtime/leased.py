@@ -128,10 +128,11 @@ def _run_claimed(
     return OnceResult("ran", store.once.get(name), result.wrapper_code)
 
 
-def _tail(result: Wrapped) -> str:
+def _tail(result: Wrapped) -> str | None:
+    """The output tail to store: None when CMD printed nothing."""
     if result.spawn_error is not None:
         return f"[jobctl: spawn failed: {result.spawn_error}]\n"
-    return result.output_tail.decode("utf-8", errors="replace")
+    return result.output_tail.decode("utf-8", errors="replace") or None
 
 
 def _renewed(renew: Callable[[], bool], name: str, note: Note | None) -> bool:

@@ -49,6 +49,8 @@ def test_replay_runs_a_new_job_linked_both_ways_and_only_once(jc: Jobctl) -> Non
     (forced,) = jc.json("dlq", "replay", str(entry["id"]), "--again")
     assert forced["action"] == "replayed" and forced["replayed_job_id"] not in (new_id, None)
     assert [a["action"] for a in jc.json("audit", "--action", "dlq")] == ["dlq.replay"] * 4
+    replays = jc.json("audit", "--action", "dlq")
+    assert replays[0]["request_id"] == new["request_id"], "the new job carries the replay's id"
 
 
 def test_a_key_held_by_a_live_job_is_skipped_and_reported(jc: Jobctl) -> None:

@@ -350,3 +350,12 @@ def test_a_tty_user_confirms_by_typing_the_exact_name(jc: Jobctl) -> None:
     rc, seen = run_on_tty(jc, b"t\n", "once", "reset", "t")
     assert rc == 0, seen
     assert jc.json("once", "list") == []
+
+
+def test_a_command_that_cannot_start_is_127_and_a_failed_run(jc: Jobctl) -> None:
+    res = jc.run("once", "run", "nf", "--", "no-such-command-xyz")
+    assert res.rc == 127 and "command not found: no-such-command-xyz" in res.err
+    shown = jc.json("once", "show", "nf")
+    assert shown["state"] == "failed" and "spawn failed" in shown["output_tail"]
+    assert jc.run("lock", "nf", "--", "no-such-command-xyz").rc == 127
+    assert jc.json("lock", "list") == []
