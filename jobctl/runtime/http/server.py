@@ -2,8 +2,9 @@
 
 Why not `ThreadingHTTPServer` as is: it starts one thread per connection without bound.
 Here a fixed pool of workers takes accepted connections from a bounded queue (a full queue
-is answered 503 at once), every socket read and write has a timeout (a slow or silent client
-is dropped and never holds more than one worker), request bodies are capped (checked
+is answered 503 at once), every socket read and write has a timeout and a whole request has
+a deadline (a slow, silent or trickling client is dropped and never holds more than one
+worker for long), request bodies are capped (checked
 against Content-Length before reading, counted while de-chunking), and each worker keeps its
 own store connection (SQLite connections are per thread). The daemon's dispatcher runs on
 its own thread and never waits for any of this.
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 DEFAULT_BODY_LIMIT = 1024 * 1024
 DEFAULT_WORKERS = 16
 DEFAULT_TIMEOUT = 5.0  # seconds per socket read/write, and for an idle keep-alive connection
+DEFAULT_DEADLINE = 15.0  # seconds for a whole request (line, headers, body) to arrive
 
 
 class BodyTooLarge(Exception):
@@ -136,6 +138,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.timeout = self.server.socket_timeout
         super().setup()
 
+    def handle_one_request(self) -> None:
+        self.server.reading(self.connection)  # from the request line to the end of the body
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.done_reading(self.connection)
+
     def handle_expect_100(self) -> bool:
         length = self.headers.get("Content-Length") or ""
         if length.strip().isdigit() and int(length) > self.server.body_limit:
@@ -172,6 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Response.error(code, message or "bad request", close=True))
 
     def _send(self, response: Response, head: bool = False) -> None:
+        self.server.done_reading(self.connection)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -204,6 +214,7 @@ class PoolServer(socketserver.TCPServer):
         body_limit: int = DEFAULT_BODY_LIMIT,
         socket_timeout: float = DEFAULT_TIMEOUT,
         backlog: int = 64,
+        request_deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -216,6 +227,8 @@ class PoolServer(socketserver.TCPServer):
         ]
         self._thread: threading.Thread | None = None
         self._open: set[Any] = set()  # connections being served (shut down on stop)
+        self._reading: dict[Any, float] = {}  # connection -> when its request began
+        self.request_deadline = request_deadline
         self._lock = threading.Lock()
 
     @property
@@ -252,6 +265,27 @@ class PoolServer(socketserver.TCPServer):
                 with self._lock:
                     self._open.discard(request)
                 self.shutdown_request(request)
+
+    def reading(self, conn: Any) -> None:
+        with self._lock:
+            self._reading[conn] = time.monotonic()
+
+    def done_reading(self, conn: Any) -> None:
+        with self._lock:
+            self._reading.pop(conn, None)
+
+    def service_actions(self) -> None:
+        """Between accepts (every poll interval): drop connections whose request has not
+        arrived in full within the deadline (a client trickling bytes beats the per-read
+        timeout, not this)."""
+        cutoff = time.monotonic() - self.request_deadline
+        with self._lock:
+            late = [conn for conn, began in self._reading.items() if began < cutoff]
+            for conn in late:
+                del self._reading[conn]
+        for conn in late:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A dropped or timed-out connection is routine; never print a traceback."""
