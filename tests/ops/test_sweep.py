@@ -222,3 +222,56 @@ def test_a_writer_keeps_writing_during_a_sweep(store: Store, target: Any, clock:
     assert done.deleted == 1000
     assert target.scalar("SELECT count(*) FROM t WHERE tag = 'w'") == written[0]
     assert target.scalar("SELECT count(*) FROM t WHERE tag = 'x'") == 1000
+
+
+def test_an_interrupted_marking_cannot_run_and_unmark_cleans_it_up(
+    store: Store, target: Any, clock: ManualClock
+):
+    # Given a sweep whose marking stopped half way (its process was killed)
+    from jobctl.store.sqlite.sweeps import NewSweep
+    from jobctl.store.targets import Plan, open_target
+
+    fill_t(target, 10)
+    handle = open_target(target.url)
+    ref = handle.resolve_table("t")
+    new = NewSweep(None, "user", target.url, "t", ref.schema, ref.keys, "v > 0", "tok0", "me",
+                   clock.now())  # fmt: skip
+    s = store.sweeps.create(new, clock.now())
+    plan = Plan("tok0", ref, "v > 0")
+    handle.begin_marks(plan)
+    handle.append_marks(plan, 1, [(1,), (2,)])
+    # Then it cannot run, and unmark forgets its partial marks
+    with pytest.raises(Refused, match="not fully marked"):
+        ops.check_run(s, clock.now(), early=True)
+    assert ops.unmark(store, s, clock.now()).state == "unmarked"
+    assert handle.progress(plan) is None
+    handle.close()
+    assert target.scalar("SELECT count(*) FROM t") == 10
+
+
+def test_a_missing_sqlite_target_is_refused(store: Store, tmp_path: Path, clock: ManualClock):
+    request = ops.MarkRequest(str(tmp_path / "nope.db"), "t", "1=1")
+    with pytest.raises(InvalidInput, match="does not exist"):
+        ops.mark(store, request, clock.now(), "me")
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_a_postgres_table_without_primary_key_is_refused(
+    store: Store, tmp_path: Path, clock: ManualClock
+):
+    db = make_target("postgres", tmp_path)
+    try:
+        db.execute("CREATE TABLE bare (v integer)")
+        with pytest.raises(InvalidInput, match="no primary key"):
+            _mark(store, db, "v > 0", clock, table="bare")
+    finally:
+        db.close()
+
+
+def test_dry_run_counts_and_samples_without_writing(store: Store, target: Any, clock: ManualClock):
+    fill_t(target, 50)
+    p = ops.preview(ops.MarkRequest(target.url, "t", "v > 45"), sample=2)
+    assert (p.count, [r["id"] for r in p.sample]) == (5, [46, 47])
+    assert ops.list_sweeps(store) == []
+    with pytest.raises(Exception, match="_jobctl_sweeps"):  # no side table was created
+        target.scalar("SELECT count(*) FROM _jobctl_sweeps")
