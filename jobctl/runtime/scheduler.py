@@ -213,6 +213,7 @@ class Scheduler:
                     continue
             planned.append((decision, spec))
         recorded = self.store.schedules.record_fires(s.name, planned, now, now, cancel or ())
+        request_ids = {d.nominal_at: spec.request_id for d, spec in planned if spec}
         for decision, job_id in recorded:
             self.log.emit(
                 now,
@@ -222,6 +223,7 @@ class Scheduler:
                 nominal_at=decision.nominal_at,
                 job_id=job_id,
                 lateness=round((now - decision.nominal_at).total_seconds(), 3),
+                request_id=request_ids.get(decision.nominal_at) if job_id else None,
             )
         return sum(1 for _, job_id in recorded if job_id is not None)
 

@@ -60,10 +60,11 @@ def test_a_fired_job_carries_its_fire_request_id(jc: Jobctl) -> None:
     )
     job = fired[-1]
     assert job["request_id"] == f"fire:tick:{job['nominal_at']}"
-    started = wait_until(
-        lambda: [e for e in _events(jc, job["id"]) if e["event"] == "job.started"],
+    events = wait_until(
+        lambda: (e := _events(jc, job["id"])) and any(x["event"] == "job.started" for x in e) and e,
         10,
         0.05,
         "the fired job's start",
     )
-    assert started[0]["request_id"] == job["request_id"]
+    assert [e["event"] for e in events][:2] == ["schedule.fire", "job.started"]
+    assert {e["request_id"] for e in events} == {job["request_id"]}
