@@ -27,16 +27,40 @@ def _at(text: str) -> datetime:
 
 
 def _jobs(jc: Jobctl, schedule: str) -> list[dict]:
-    return [j for j in jc.json("list", "--limit", "100000") if j["schedule"] == schedule]
+    return _by_schedule(jc).get(schedule, [])
+
+
+def _by_schedule(jc: Jobctl) -> dict[str, list[dict]]:
+    """Every job by its schedule, from one `list` call (each call is a process)."""
+    out: dict[str, list[dict]] = {}
+    for job in jc.json("list", "--limit", "100000"):
+        out.setdefault(job["schedule"], []).append(job)
+    return out
+
+
+def _count(jobs: list[dict], state: str) -> int:
+    return sum(j["state"] == state for j in jobs)
 
 
 def _missed(jc: Jobctl, schedule: str) -> list[dict]:
     return jc.json("schedule", "missed", schedule)
 
 
-def _catch_up(job: dict) -> bool:
-    """A job enqueued more than the grace after its nominal time: a misfire catch-up run."""
-    return (_at(job["created_at"]) - _at(job["nominal_at"])).total_seconds() > GRACE
+def _late(row: dict) -> float:
+    """Seconds from a fire's nominal time to its handling (a job is created as it is handled)."""
+    if "lateness" in row:
+        return row["lateness"]
+    return (_at(row["created_at"]) - _at(row["nominal_at"])).total_seconds()
+
+
+def _handled(row: dict) -> datetime:
+    return _at(row["nominal_at"]) + timedelta(seconds=_late(row))
+
+
+def _first_pass_after(rows: list[dict], moment: datetime) -> list[dict]:
+    """The fires the restarted daemon handled in its first pass (they share a handling time)."""
+    first = min(_handled(r) for r in rows if _handled(r) > moment)
+    return [r for r in rows if abs((_handled(r) - first).total_seconds()) < 0.01]
 
 
 def test_misfire_policies_after_the_daemon_was_down(jc: Jobctl) -> None:
@@ -45,46 +69,40 @@ def test_misfire_policies_after_the_daemon_was_down(jc: Jobctl) -> None:
         jc.ok("schedule", "add", f"m-{policy}", "--cron", "@every 1s", *misfire, "--", "true")
     jc.start_daemon("--misfire-grace", f"{GRACE}s")
     wait_until(
-        lambda: all(len(_jobs(jc, f"m-{p}")) >= 2 for p in ("skip", "once", "all")),
+        lambda: len(by := _by_schedule(jc)) == 3 and all(len(j) >= 2 for j in by.values()),
         20,
         0.2,
         "fires while the daemon runs",
     )
     jc.stop_daemons()
-    down_from = utcnow()
     time.sleep(DOWNTIME)  # the outage under test: fires fall due while no daemon runs
     down_until = utcnow()
     jc.start_daemon("--misfire-grace", f"{GRACE}s")
     wait_until(
-        lambda: all(
-            any(
-                _at(j["nominal_at"]) > down_until + timedelta(seconds=1)
-                for j in _jobs(jc, f"m-{p}")
+        lambda: (
+            (by := _by_schedule(jc)).keys() == {"m-skip", "m-once", "m-all"}
+            and all(
+                any(_at(j["nominal_at"]) > down_until + timedelta(seconds=1) for j in jobs)
+                for jobs in by.values()
             )
-            for p in ("skip", "once", "all")
         ),
         20,
         0.2,
         "fires after the restart",
     )
     jc.stop_daemons()
-    window = (down_from, down_until + timedelta(seconds=1))
-
-    def in_window(rows: list[dict]) -> list[dict]:
-        return [r for r in rows if window[0] < _at(r["nominal_at"]) <= window[1]]
-
     for policy in ("skip", "once", "all"):
         name = f"m-{policy}"
         jobs, missed = _jobs(jc, name), _missed(jc, name)
         assert {m["reason"] for m in missed} <= {"no_daemon"}, missed
-        nominal = sorted(
-            [_at(j["nominal_at"]) for j in jobs] + [_at(m["nominal_at"]) for m in missed]
-        )
+        nominal = sorted(_at(r["nominal_at"]) for r in jobs + missed)
         gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(nominal)}
         assert gaps == {1.0}, f"{name}: every second is in the ledger exactly once: {gaps}"
-        late_runs = [j for j in in_window(jobs) if _catch_up(j)]
-        skipped = in_window(missed)
-        assert all(m["lateness"] > GRACE for m in skipped), skipped
+        catch_up = _first_pass_after(jobs + missed, down_until)  # all the outage's fires
+        assert len(catch_up) >= DOWNTIME - 1, catch_up
+        late_runs = [r for r in catch_up if r in jobs and _late(r) > GRACE]
+        skipped = [r for r in catch_up if r in missed]
+        assert all(_late(m) > GRACE for m in skipped), skipped
         if policy == "skip":
             assert len(skipped) >= 2 and late_runs == [], (skipped, late_runs)
         elif policy == "once":
@@ -93,7 +111,7 @@ def test_misfire_policies_after_the_daemon_was_down(jc: Jobctl) -> None:
             assert _at(late_runs[0]["nominal_at"]) > latest_skip, "once runs the latest missed fire"
         else:
             assert skipped == [] and len(late_runs) >= 2, (skipped, late_runs)
-        assert all(j["state"] == "succeeded" for j in jobs), jobs
+        assert {j["state"] for j in jobs} <= {"succeeded", "queued"}, jobs  # queued: at stop
 
 
 def _spans(jc: Jobctl, jobs: list[dict]) -> list[tuple[datetime, datetime]]:
@@ -112,14 +130,13 @@ def test_overlap_policies_with_runs_longer_than_the_interval(jc: Jobctl) -> None
     jc.ok("schedule", "add", "o-replace", *every, "--overlap", "replace", "--", "sleep", "30")
     jc.start_daemon("--concurrency", "8")
 
-    def running(name: str) -> int:
-        return sum(j["state"] == "running" for j in _jobs(jc, name))
-
-    wait_until(lambda: running("o-allow") >= 2, 20, 0.1, "allow: two runs at once")
+    wait_until(
+        lambda: _count(_jobs(jc, "o-allow"), "running") >= 2, 20, 0.1, "allow: two runs at once"
+    )
     wait_until(
         lambda: (
-            sum(j["state"] == "succeeded" for j in _jobs(jc, "o-forbid")) >= 2
-            and sum(j["state"] == "succeeded" for j in _jobs(jc, "o-allow")) >= 3
+            _count((by := _by_schedule(jc)).get("o-forbid", []), "succeeded") >= 2
+            and _count(by.get("o-allow", []), "succeeded") >= 3
         ),
         30,
         0.2,
@@ -132,23 +149,19 @@ def test_overlap_policies_with_runs_longer_than_the_interval(jc: Jobctl) -> None
     assert _missed(jc, "o-allow") == [], "allow skips nothing"
 
     replace_jobs = wait_until(
-        lambda: (
-            (jobs := _jobs(jc, "o-replace"))
-            and sum(j["state"] == "cancelled" for j in jobs) >= 2
-            and jobs
-        ),
+        lambda: (jobs := _jobs(jc, "o-replace")) and _count(jobs, "cancelled") >= 3 and jobs,
         20,
         0.2,
         "replace: earlier runs cancelled",
     )
     assert _missed(jc, "o-replace") == [], "replace skips nothing"
-    assert running("o-replace") <= 1
-    cancelled = [j for j in replace_jobs if j["state"] == "cancelled"]
-    (attempt,) = jc.json("show", str(cancelled[0]["id"]))["attempt_log"]
+    ordered = sorted(replace_jobs, key=lambda j: j["id"])
+    # The last two may be mid-replacement (terminated, not yet reaped); all before: replaced.
+    assert {j["state"] for j in ordered[:-2]} == {"cancelled"}, ordered
+    assert ordered[-1]["state"] != "cancelled", "the newest fire is not cancelled"
+    (attempt,) = jc.json("show", str(ordered[0]["id"]))["attempt_log"]
     assert attempt["signal"] == 15, f"the running one was terminated: {attempt}"
     assert attempt["duration"] < 10, "cancelled at the next fire, not at the end of its sleep"
-    newest = max(replace_jobs, key=lambda j: j["id"])
-    assert newest["state"] != "cancelled", "the newest fire is not cancelled"
 
     # The lint sees that o-allow's real runs (2.5 s) outlast its 1 s interval.
     shapes = {s["name"]: s for s in jc.json("schedule", "list")}
