@@ -144,7 +144,8 @@ def test_fencing_tokens_strictly_increase(jc: Jobctl) -> None:
 
 def test_a_killed_once_run_does_not_block_the_name(jc: Jobctl) -> None:
     holder = spawn(jc, "once", "run", "m", "--", *barrier(jc.tmp / "never", jc.tmp / "m1"))
-    wait_until(lambda: jc.run("once", "run", "m", "--", "true").rc == 75, 15, 0.05, "busy")
+    wait_until((jc.tmp / "m1").exists, 15, 0.05, "the holder runs CMD")
+    assert jc.run("once", "run", "m", "--", "true").rc == 75
     kill_wrapper_and_command(holder)
     assert jc.json("once", "show", "m")["state"] == "failed", "its holder died"
     jc.ok("once", "run", "m", "--", "true")
