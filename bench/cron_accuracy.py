@@ -76,6 +76,7 @@ def lateness(seconds: int) -> None:
             * 1000
             for j in jobs
             if j["started_at"]
+            and datetime.fromisoformat(j["nominal_at"].replace("Z", "+00:00")) > ready
         ]
     for name, values in (("fire handled", handled), ("job started", started)):
         p99 = percentile(values, 99)
