@@ -15,7 +15,9 @@ def daemon(
     ctx: typer.Context,
     concurrency: Annotated[int | None, typer.Option(help="Jobs run at once (default 8).")] = None,
     queues: Annotated[str | None, typer.Option(help="Only these queues, comma-separated.")] = None,
-    http: Annotated[str | None, typer.Option(help="Serve the HTTP API on HOST:PORT.")] = None,
+    http: Annotated[
+        str | None, typer.Option(help="Serve the HTTP API on HOST:PORT (:PORT = 127.0.0.1).")
+    ] = None,
     burst: Annotated[bool, typer.Option(help="Exit 0 once no job is ready or running.")] = False,
     lease: Annotated[str | None, typer.Option(help="Lease of a claimed job (default 30s).")] = None,
     grace: Annotated[
@@ -52,7 +54,9 @@ def daemon(
     if lease_s is None or lease_s < 1:
         raise InvalidInput(f"invalid --lease {lease!r}: at least 1s")
     grace_s = parse.seconds(grace, "--grace")
-    misfire_s = parse.seconds(misfire_grace, "--misfire-grace") if misfire_grace else 60.0
+    misfire_s = (
+        parse.seconds(misfire_grace, "--misfire-grace") if misfire_grace else conf.misfire_grace
+    )
     if misfire_s is None or misfire_s <= 0:
         raise InvalidInput(f"invalid --misfire-grace {misfire_grace!r}: more than 0s")
     wanted = None

@@ -356,7 +356,9 @@ class Daemon:
                     "job.finish_discarded",
                     level="warning",
                     job_id=finish.job_id,
+                    queue=entry.job.queue if entry else None,
                     attempt=finish.attempt,
+                    request_id=entry.job.request_id if entry else None,
                     reason="the lease was lost: another daemon re-queued the job",
                 )
                 continue
@@ -414,8 +416,15 @@ class Daemon:
         if job_id in self._terminating:
             return
         self._terminating[job_id] = "cancel"
-        self.log.emit(self.clock.now(), "job.cancelling", job_id=job_id)
         entry = self.running[job_id]
+        self.log.emit(
+            self.clock.now(),
+            "job.cancelling",
+            job_id=job_id,
+            queue=entry.job.queue,
+            attempt=entry.job.attempts,
+            request_id=entry.job.request_id,
+        )
         if entry.job.handler:
             return  # handler threads cannot be interrupted; the result is recorded cancelled
         self.executor.cancel(job_id)

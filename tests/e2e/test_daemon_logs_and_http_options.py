@@ -56,6 +56,10 @@ def test_every_job_line_carries_job_id_queue_attempt_and_request_id(
     retried = jc.enqueue(
         "--max-attempts", "2", "--backoff", "fixed", "--backoff-base", "0", "--", "false"
     )
+    sleeper = jc.enqueue("--", "sleep", "30")
+    jc.wait_state(sleeper, "running")
+    jc.ok("cancel", str(sleeper))
+    jc.wait_state(sleeper, "cancelled")
     for job_id, state in ((posted.json()["id"], "succeeded"), (ok, "succeeded"), (retried, "dead")):
         jc.wait_state(job_id, state)
     jc.stop_daemons()
@@ -63,7 +67,8 @@ def test_every_job_line_carries_job_id_queue_attempt_and_request_id(
     records = [json.loads(ln) if fmt == "json" else parse_logfmt(ln) for ln in lines]
     about_jobs = [r for r in records if "job_id" in r]
     events = {r["event"] for r in about_jobs}
-    assert {"job.started", "job.succeeded", "job.retrying", "job.dead", "http.request"} <= events
+    assert {"job.started", "job.succeeded", "job.retrying", "job.dead", "job.cancelling"} <= events
+    assert "http.request" in events
     for record in about_jobs:
         missing = [k for k in JOB_KEYS if record.get(k) in (None, "")]
         assert not missing, f"{record} lacks {missing}"

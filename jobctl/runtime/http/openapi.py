@@ -148,6 +148,7 @@ def document() -> dict[str, Any]:
                         "200": _json("A live job already held the idempotency key", "Job"),
                         "400": _error("Malformed JSON, or not an object"),
                         **_AUTH_ERRORS,
+                        "408": _error("The body did not arrive in time"),
                         "413": _error("Body over the limit (1 MiB by default)"),
                         "422": _error("Unknown job type, queue or field; invalid value"),
                         "503": _error("Backpressure: the queue is full (retry later)"),

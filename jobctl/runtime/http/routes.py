@@ -175,7 +175,8 @@ def _get_job(app: ApiApp, call: Call) -> Response:
     if job_id is None:
         return Response.error(404, f"no job {call.params[0]!r}")
     job = call.store.jobs.get(job_id)
-    return Response.json(200, job_shape(job, call.now))
+    fields = {"job_id": job.id, "queue": job.queue, "attempt": job.attempts}
+    return Response.json(200, job_shape(job, call.now), log=fields)
 
 
 def _healthz(app: ApiApp, call: Call) -> Response:
