@@ -75,8 +75,10 @@ def mark(
         return
     from jobctl.cli.audit import audited
     from jobctl.ops.audit import current_actor
+    from jobctl.store.targets import redact_url
 
-    args: dict[str, Any] = {"target": target, "table": table, "where": where, "grace": grace_s}
+    args: dict[str, Any] = {"target": redact_url(target), "table": table, "where": where,
+                            "grace": grace_s}  # fmt: skip
     with audited(ctx, "sweep.mark", name or table, args) as audit:
         sweep = ops.mark(_store(ctx), request, utcnow(), current_actor().name)
         audit.target = sweep.name

@@ -28,6 +28,7 @@ from jobctl.store.targets.history import HISTORY_TABLE, retention_predicate
 
 DAEMON_OPTIONS = RunOptions(batch=200, pause=0.02)  # small batches: dispatch never waits
 STALE_MARKING_S = 3600.0  # a retention marking older than this was interrupted
+KEEP_FINISHED = 20  # finished retention sweeps kept in the registry, per state
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def expire_history(
              "skipped": result.skipped, "files": files[0], "state": result.state},
         )  # fmt: skip
         out.append(Swept(state, result.id, result.marked, result.deleted, result.skipped, files[0]))
+        store.sweeps.forget_finished(sw.RETENTION, sweep_name(state), KEEP_FINISHED)
     return out
 
 

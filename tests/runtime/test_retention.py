@@ -121,6 +121,27 @@ def test_time_passing_expires_more_history(
     assert len(store.sweeps.list("retention")) == 2
 
 
+def test_the_registry_keeps_only_the_newest_finished_retention_sweeps(
+    db_path: Path, client: Client, store: Store, tmp_path: Path, clock: ManualClock
+):
+    from jobctl.ops import retention
+
+    hook = RetentionHook(str(db_path), Config(retention={"succeeded": 1.0}), clock)
+    try:
+        for n in range(retention.KEEP_FINISHED + 3):
+            job_id = client.enqueue(["true"], name=f"j{n}")
+            con = sqlite3.connect(db_path)
+            con.execute("UPDATE jobs SET state = 'succeeded', finished_at = ? WHERE id = ?",
+                        (clock.now().timestamp(), job_id))  # fmt: skip
+            con.commit()
+            con.close()
+            clock.advance(2)
+            assert [s.deleted for s in hook.work()] == [1]
+    finally:
+        hook.on_stop(clock.now())
+    assert len(store.sweeps.list("retention")) == retention.KEEP_FINISHED
+
+
 def test_no_retention_configured_means_no_sweep(
     db_path: Path, client: Client, store: Store, tmp_path: Path, clock: ManualClock
 ):

@@ -179,6 +179,17 @@ class SweepsRepo:
                 (now.timestamp(), sweep_id),
             )
 
+    def forget_finished(self, kind: str, name: str, keep: int) -> int:
+        """Drop all but the newest `keep` finished (done/unmarked) sweeps of this kind and
+        name from the registry; returns how many went."""
+        with self.db.write() as conn:
+            return conn.execute(
+                "DELETE FROM sweeps WHERE kind = ? AND name = ? AND state IN ('done', 'unmarked')"
+                " AND id NOT IN (SELECT id FROM sweeps WHERE kind = ? AND name = ?"
+                " AND state IN ('done', 'unmarked') ORDER BY id DESC LIMIT ?)",
+                (kind, name, kind, name, keep),
+            ).rowcount
+
     def delete(self, sweep_id: int) -> None:
         """Forget a sweep whose marking failed."""
         with self.db.write() as conn:
