@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from _common import (
@@ -35,6 +36,7 @@ from jobctl.clock import utcnow
 from jobctl.store import open_store
 from jobctl.store.sqlite.dispatch import Claim
 
+HOUR = timedelta(hours=1)
 QUEUES = ("default", "mail", "reports", "etl")
 COLUMNS = (
     "queue, state, command, priority, run_at, created_at, started_at, finished_at, attempts,"
@@ -102,6 +104,10 @@ def operations(env: dict[str, str]) -> dict[str, Callable[[Path], object]]:
         "Client.list(limit=100)": client_op(lambda c: c.list(limit=100)),
         'Client.list(states=["queued"])': client_op(lambda c: c.list(states=["queued"])),
         'Client.list(states=["dead"]) (info)': client_op(lambda c: c.list(states=["dead"])),
+        "Client.list(since=1h)": client_op(lambda c: c.list(since=utcnow() - HOUR)),
+        'Client.list(since=1h, states=["dead"])': client_op(
+            lambda c: c.list(states=["dead"], since=utcnow() - HOUR)
+        ),
         "dispatch.claim (1 slot)": client_op(claim),
         "jobctl -o json status (CLI)": cli_status,
     }

@@ -16,44 +16,81 @@ def epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps builds one per call
+
+
 def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _ENCODE(value)
 
 
 def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+SPEC_COLUMNS = (
+    "queue",
+    "name",
+    "command",
+    "job_type",
+    "handler",
+    "payload",
+    "priority",
+    "run_at",
+    "created_at",
+    "max_attempts",
+    "backoff",
+    "backoff_base",
+    "backoff_max",
+    "jitter",
+    "timeout",
+    "key",
+    "ordering_key",
+    "tenant",
+    "env",
+    "cwd",
+    "run_user",
+    "run_group",
+    "schedule",
+    "nominal_at",
+    "request_id",
+)
+
+
+def spec_values(spec: JobSpec, now: float) -> tuple[Any, ...]:
+    """Column values of a new job in SPEC_COLUMNS order; `now` in epoch seconds."""
+    command, payload, retry = spec.command, spec.payload, spec.retry
+    return (
+        spec.queue,
+        spec.name,
+        None if command is None else _ENCODE(command),
+        spec.job_type,
+        spec.handler,
+        None if payload is None else _ENCODE(payload),
+        spec.priority,
+        now if spec.run_at is None else spec.run_at.timestamp(),
+        now,
+        retry.max_attempts,
+        retry.backoff.value,
+        retry.base,
+        retry.max,
+        retry.jitter.value,
+        spec.timeout,
+        spec.key,
+        spec.ordering_key,
+        spec.tenant,
+        _ENCODE(spec.env) if spec.env else None,
+        spec.cwd,
+        spec.user,
+        spec.group,
+        spec.schedule,
+        None if spec.nominal_at is None else spec.nominal_at.timestamp(),
+        spec.request_id,
+    )
+
+
 def spec_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
     """Column values for a new job from its spec (state decided by the caller)."""
-    run_at = spec.run_at or now
-    return {
-        "queue": spec.queue,
-        "name": spec.name,
-        "command": dumps(spec.command),
-        "job_type": spec.job_type,
-        "handler": spec.handler,
-        "payload": dumps(spec.payload),
-        "priority": spec.priority,
-        "run_at": run_at.timestamp(),
-        "created_at": now.timestamp(),
-        "max_attempts": spec.retry.max_attempts,
-        "backoff": spec.retry.backoff.value,
-        "backoff_base": spec.retry.base,
-        "backoff_max": spec.retry.max,
-        "jitter": spec.retry.jitter.value,
-        "timeout": spec.timeout,
-        "key": spec.key,
-        "ordering_key": spec.ordering_key,
-        "tenant": spec.tenant,
-        "env": dumps(spec.env) if spec.env else None,
-        "cwd": spec.cwd,
-        "run_user": spec.user,
-        "run_group": spec.group,
-        "schedule": spec.schedule,
-        "nominal_at": epoch(spec.nominal_at),
-        "request_id": spec.request_id,
-    }
+    return dict(zip(SPEC_COLUMNS, spec_values(spec, now.timestamp()), strict=True))
 
 
 def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Job:

@@ -11,7 +11,13 @@ from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, JobctlError, NotFound
-from jobctl.store.records import attempt_from_row, job_from_row, spec_row
+from jobctl.store.records import (
+    SPEC_COLUMNS,
+    attempt_from_row,
+    job_from_row,
+    spec_row,
+    spec_values,
+)
 from jobctl.store.sqlite.audit import AuditRepo
 from jobctl.store.sqlite.backpressure import Shedder
 from jobctl.store.sqlite.connection import Database
@@ -54,11 +60,30 @@ class JobsRepo:
         if a job was created (its target: the new ids)."""
         with self.db.write() as conn:
             shedder = Shedder(conn, backpressure) if backpressure else None
-            done = [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
+            if shedder is None:
+                done = self._enqueue_runs(conn, specs, now)
+            else:
+                done = [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
             created = [str(d.id) for d in done if d.created]
             if audit is not None and created:
                 AuditRepo.record_in(conn, replace(audit, target=",".join(created)))
             return done
+
+    def _enqueue_runs(
+        self, conn: sqlite3.Connection, specs: Sequence[JobSpec], now: datetime
+    ) -> list[Enqueued]:
+        """Specs in order; each run of plain ones (no key, no dependency) is one executemany."""
+        done: list[Enqueued] = []
+        run: list[JobSpec] = []
+        for spec in specs:
+            if spec.key is None and not spec.depends_on:
+                run.append(spec)
+                continue
+            done.extend(_insert_plain(conn, run, now))
+            run = []
+            done.append(self._enqueue_one(conn, spec, now))
+        done.extend(_insert_plain(conn, run, now))
+        return done
 
     def enqueue_in(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> int:
         """Enqueue inside the caller's write transaction (e.g. a schedule's fire)."""
@@ -161,15 +186,16 @@ class JobsRepo:
         if queue is not None:
             where.append("queue = ?")
             args.append(queue)
-        if since is not None:
-            where.append("created_at >= ?")
-            args.append(since.timestamp())
-        sql = "SELECT * FROM jobs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
         with self.db.read() as conn:
+            if since is not None:
+                stamp = since.timestamp()
+                where.append("id >= ? AND created_at >= ?")
+                args.extend((first_id_since(conn, stamp - CLOCK_SLACK), stamp))
+            sql = "SELECT * FROM jobs"
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += " ORDER BY id DESC LIMIT ?"
+            args.append(limit)
             rows = conn.execute(sql, args).fetchall()
             deps = self._deps_of(conn, [r["id"] for r in rows])
         return [job_from_row(r, deps.get(r["id"], ())) for r in rows]
@@ -215,9 +241,7 @@ class JobsRepo:
                     raise JobctlError(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
             return request_cancel(conn, ids, now, reason)
 
-    def retry(
-        self, ids: Sequence[int], now: datetime, request_id: str | None = None
-    ) -> list[int]:
+    def retry(self, ids: Sequence[int], now: datetime, request_id: str | None = None) -> list[int]:
         """Dead, cancelled or retrying jobs run again now with a fresh attempt budget (and,
         given one, the request id of the retry, which the daemon's log lines then carry)."""
         retryable = {State.DEAD.value, State.CANCELLED.value, State.RETRYING.value}
@@ -267,6 +291,57 @@ class JobsRepo:
             ]
             cascade_cancel(conn, ids, now)
             return len(ids)
+
+
+CLOCK_SLACK = 300.0  # seconds enqueuers' clocks may disagree (ids vs created_at order)
+
+
+def first_id_since(conn: sqlite3.Connection, stamp: float) -> int:
+    """The smallest job id created at or after `stamp`, by bisection on the primary key
+    (ids grow with created_at; callers keep their exact created_at filter)."""
+    lo, hi = conn.execute("SELECT min(id), max(id) FROM jobs").fetchone()
+    if lo is None:
+        return 0
+    hi += 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        found_id, created_at = conn.execute(
+            "SELECT id, created_at FROM jobs WHERE id >= ? ORDER BY id LIMIT 1", (mid,)
+        ).fetchone()
+        if created_at >= stamp:
+            hi = mid
+        else:
+            lo = found_id + 1
+    return lo
+
+
+_INSERT_QUEUED = (
+    f"INSERT INTO jobs (state, {', '.join(SPEC_COLUMNS)})"
+    f" VALUES ('queued', {_placeholders(SPEC_COLUMNS)})"
+)
+
+
+def _insert_plain(
+    conn: sqlite3.Connection, specs: Sequence[JobSpec], now: datetime
+) -> list[Enqueued]:
+    """Insert queued jobs with one prepared statement; their ids, in order."""
+    if not specs:
+        return []
+    stamp = now.timestamp()
+    if len(specs) == 1:
+        job_id = conn.execute(_INSERT_QUEUED, spec_values(specs[0], stamp)).lastrowid
+        assert job_id is not None
+        return [Enqueued(job_id, True)]
+    conn.executemany(_INSERT_QUEUED, [spec_values(spec, stamp) for spec in specs])
+    last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+    first = last - len(specs) + 1
+    # Under our write lock new rowids are max+1, so the batch is one range; make sure.
+    count = conn.execute(
+        "SELECT count(*) FROM jobs WHERE id BETWEEN ? AND ?", (first, last)
+    ).fetchone()[0]
+    if count != len(specs):
+        raise JobctlError("bulk enqueue: the new job ids are not one range (rowid overflow?)")
+    return [Enqueued(job_id, True) for job_id in range(first, last + 1)]
 
 
 def request_cancel(
