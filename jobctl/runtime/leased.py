@@ -113,7 +113,9 @@ def _run_claimed(
     try:
         result = run_wrapped(
             argv, env, clock, Lease(renew, once_ops.LEASE / 3), log_path,
-            on_start=lambda pid, start: store.once.started(name, holder, pid, start),
+            on_start=lambda pid, start: _renewed(
+                lambda: store.once.started(name, holder, pid, start) or True, name, note
+            ),
         )  # fmt: skip
     finally:
         tail = _tail(result) if result is not None else "[jobctl: the wrapper failed]\n"
@@ -136,7 +138,8 @@ def _tail(result: Wrapped) -> str | None:
 
 
 def _renewed(renew: Callable[[], bool], name: str, note: Note | None) -> bool:
-    """Run one renewal; a busy DB or a lost lease is reported, never fatal to CMD."""
+    """Run one renewal (or the record of CMD's pid); a busy DB or a lost lease is reported,
+    never fatal to CMD."""
     try:
         ok = renew()
     except JobctlError as exc:
