@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -152,3 +153,20 @@ def test_token_commands_are_audited_and_never_show_the_secret_again(jc: Jobctl) 
     actions = [(e["action"], e["target"], e["outcome"]) for e in jc.json("audit")]
     assert ("token.create", "ci", "ok") in actions and ("token.revoke", "ci", "ok") in actions
     assert all(created["token"] not in json.dumps(e) for e in jc.json("audit"))
+
+
+def test_sighup_reload_brings_new_job_types_to_the_api(jc: Jobctl, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("job_types:\n  - name: old\n    command: [cat]\n")
+    jc.env["JOBCTL_CONFIG"] = str(config)
+    token = jc.json("token", "create", "svc", "--scope", "enqueue")["token"]
+    proc = jc.start_daemon("--http", "0")
+    url, headers = f"{_listen(jc)}/internal/jobs", {"Authorization": f"Bearer {token}"}
+    body = {"job_type": "new", "payload": {}}
+    assert httpx.post(url, json=body, headers=headers, timeout=10).status_code == 422
+    config.write_text(
+        "job_types:\n  - name: old\n    command: [cat]\n  - name: new\n    command: [cat]\n"
+    )
+    proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "config.reloaded" in jc.daemon_log(0), 10, 0.05, "config.reloaded")
+    assert httpx.post(url, json=body, headers=headers, timeout=10).status_code == 201
