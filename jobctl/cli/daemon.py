@@ -54,7 +54,9 @@ def daemon(
     if lease_s is None or lease_s < 1:
         raise InvalidInput(f"invalid --lease {lease!r}: at least 1s")
     grace_s = parse.seconds(grace, "--grace")
-    misfire_s = parse.seconds(misfire_grace, "--misfire-grace") if misfire_grace else 60.0
+    misfire_s = (
+        parse.seconds(misfire_grace, "--misfire-grace") if misfire_grace else conf.misfire_grace
+    )
     if misfire_s is None or misfire_s <= 0:
         raise InvalidInput(f"invalid --misfire-grace {misfire_grace!r}: more than 0s")
     wanted = None

@@ -43,7 +43,7 @@ JOB_TYPE_KEYS = {
     "group",
     "retry_policy",
 }
-DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format"}
+DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format", "misfire_grace"}
 SCHEDULE_KEYS = {
     "name",
     "cron",
@@ -289,6 +289,9 @@ def _daemon(p: _Problems, value: Any) -> DaemonConfig:
     fmt = _choice(
         p, ("daemon", "log_format"), value.get("log_format", "logfmt"), ("logfmt", "json")
     )
+    misfire = _seconds(p, ("daemon", "misfire_grace"), value.get("misfire_grace"))
+    if misfire == 0:
+        p.add(("daemon", "misfire_grace"), "invalid misfire_grace 0: more than 0s")
     return DaemonConfig(
         concurrency=_positive_int(p, ("daemon", "concurrency"), value.get("concurrency"))
         or defaults.concurrency,
@@ -296,6 +299,7 @@ def _daemon(p: _Problems, value: Any) -> DaemonConfig:
         grace=defaults.grace if grace is None else grace,
         http=value.get("http"),
         log_format=fmt,
+        misfire_grace=misfire or defaults.misfire_grace,
     )
 
 

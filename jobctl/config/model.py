@@ -56,6 +56,7 @@ class DaemonConfig:
     grace: float = 30.0
     http: str | None = None
     log_format: str = "logfmt"
+    misfire_grace: float = 60.0  # a fire handled later than this was missed (misfire policy)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ EXAMPLE_CONFIG = """\
 #     queue: default
 #     timeout: 30s
 
-# daemon: {concurrency: 8, lease: 30s, grace: 30s}
+# daemon: {concurrency: 8, lease: 30s, grace: 30s, misfire_grace: 60s}
 # durability: full      # full: an acknowledged enqueue survives power loss; fast: NORMAL sync
 # non_retryable_exit_codes: [64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78]
 # log_cap: 10MiB        # per-attempt output kept on disk (the tail)

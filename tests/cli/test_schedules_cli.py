@@ -91,3 +91,11 @@ def test_schedule_add_list_and_show_mark_a_name_whose_runs_outlast_the_interval(
 def test_daemon_refuses_a_bad_misfire_grace(jc: Jobctl, value: str) -> None:
     res = jc.run("daemon", f"--misfire-grace={value}")
     assert res.rc == 2 and "--misfire-grace" in res.err and "Traceback" not in res.err, res
+
+
+def test_config_sets_the_misfire_grace_and_refuses_zero(jc: Jobctl, tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("daemon:\n  misfire_grace: 5m\n")
+    assert jc.json("config", "show")["daemon"]["misfire_grace"] == 300.0
+    (tmp_path / "config.yaml").write_text("daemon:\n  misfire_grace: 0s\n")
+    res = jc.run("config", "check")
+    assert res.rc == 2 and "config.yaml:2: invalid misfire_grace 0" in res.err, res

@@ -77,7 +77,9 @@ def test_misfire_policies_after_the_daemon_was_down(jc: Jobctl) -> None:
     jc.stop_daemons()
     time.sleep(DOWNTIME)  # the outage under test: fires fall due while no daemon runs
     down_until = utcnow()
-    jc.start_daemon("--misfire-grace", f"{GRACE}s")
+    (jc.tmp / "config.yaml").write_text(f"daemon:\n  misfire_grace: {GRACE}s\n")
+    jc.env["JOBCTL_CONFIG"] = str(jc.tmp / "config.yaml")
+    jc.start_daemon()  # this time the grace comes from the config
     wait_until(
         lambda: (
             (by := _by_schedule(jc)).keys() == {"m-skip", "m-once", "m-all"}
