@@ -29,6 +29,7 @@ from jobctl.runtime.http.server import BadBody, BodyTooLarge, ReadTimeout, Reque
 from jobctl.store import Store, open_store
 
 RECENT_DEAD = 20
+HEALTH_TTL = 1.0  # seconds a /healthz report is reused
 HTML = "text/html; charset=utf-8"
 
 
@@ -70,6 +71,8 @@ class ApiApp:
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
+        self._health_lock = threading.Lock()
+        self._health: tuple[float, dict[str, Any] | None] = (0.0, None)
 
     def store(self) -> Store:
         """This thread's store (SQLite connections are per thread)."""
@@ -80,6 +83,16 @@ class ApiApp:
             with self._lock:
                 self._stores.append(store)
         return store
+
+    def health_shape(self, call: Call) -> dict[str, Any]:
+        """The health report, run at most once per HEALTH_TTL however often it is polled
+        (/healthz needs no token: it must not be a cheap way to load the DB)."""
+        with self._health_lock:
+            at, shape = self._health
+            if shape is None or self.clock.monotonic() - at >= HEALTH_TTL:
+                shape = self.health(call.store, call.config, call.now).shape()
+                self._health = (self.clock.monotonic(), shape)
+            return shape
 
     def close(self) -> None:
         with self._lock:
@@ -180,8 +193,7 @@ def _get_job(app: ApiApp, call: Call) -> Response:
 
 
 def _healthz(app: ApiApp, call: Call) -> Response:
-    report = app.health(call.store, call.config, call.now)
-    shape = report.shape()
+    shape = app.health_shape(call)
     return Response.json(200 if shape["status"] in ("OK", "WARNING") else 503, shape)
 
 
