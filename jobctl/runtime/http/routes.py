@@ -25,7 +25,8 @@ from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.http import auth, jobs_api, openapi, status_page
-from jobctl.runtime.http.server import BadBody, BodyTooLarge, ReadTimeout, Request, Response
+from jobctl.runtime.http.body import BadBody, BodyTooLarge, ReadTimeout
+from jobctl.runtime.http.server import Request, Response
 from jobctl.store import Store, open_store
 
 RECENT_DEAD = 20
@@ -105,6 +106,8 @@ class ApiApp:
         started = self.clock.monotonic()
         try:
             response = self._route(request, request_id)
+        except JobctlError as exc:  # the DB cannot be opened or is busy beyond the timeout
+            response = Response.error(503, str(exc), headers={"Retry-After": "1"})
         except Exception as exc:  # a bug, not bad input: log it, answer 500
             self.log.emit(
                 self.clock.now(),
