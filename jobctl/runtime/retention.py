@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.ops.audit import current_actor
-from jobctl.ops.retention import DAEMON_OPTIONS, Swept, expire_history
-from jobctl.ops.sweep_engine import RunOptions
 from jobctl.runtime.hooks import Hook, Periodic
 from jobctl.store import Store, db_path_from, open_store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the sweep engine loads on the first pass, off the daemon's start-up
+    from jobctl.ops.retention import Swept
+    from jobctl.ops.sweep_engine import RunOptions
     from jobctl.runtime.daemon import Daemon
 
 INTERVAL_S = 600.0
@@ -31,7 +31,7 @@ class RetentionHook(Hook):
         config: Config,
         clock: Clock,
         interval: float = INTERVAL_S,
-        options: RunOptions = DAEMON_OPTIONS,
+        options: RunOptions | None = None,  # None: ops.retention.DAEMON_OPTIONS
     ) -> None:
         self.db_url, self.clock, self.interval, self.options = db_url, clock, interval, options
         self.retention = dict(config.retention)
@@ -60,6 +60,8 @@ class RetentionHook(Hook):
         """One retention pass (on the caller's thread, with this hook's own connection)."""
         if not self.retention or self._stopping.is_set():
             return []
+        from jobctl.ops.retention import DAEMON_OPTIONS, expire_history
+
         if self._store is None:
             self._store = open_store(self.db_url)
         swept = expire_history(
@@ -68,7 +70,7 @@ class RetentionHook(Hook):
             self.retention,
             self.clock,
             current_actor(),
-            self.options,
+            self.options or DAEMON_OPTIONS,
             self._stopping.is_set,
         )
         if self._daemon is not None:

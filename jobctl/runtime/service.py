@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -33,16 +34,15 @@ class InstanceLock:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in node)
         self.path = db_path.with_name(f"{db_path.name}.{safe}.lock")
         self.pid_path = self.path.with_suffix(".pid")
-        self._lock = None
+        self._fd: int | None = None
 
     def acquire(self) -> None:
-        from filelock import FileLock, Timeout
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path), timeout=0)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # close-on-exec
         try:
-            lock.acquire()
-        except Timeout:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
             holder = self._holder()
             raise Unavailable(
                 f"a daemon is already running for this DB on node {self.path.suffixes[-2][1:]!r}"
@@ -50,7 +50,7 @@ class InstanceLock:
                 if holder
                 else "a daemon is already running for this DB"
             ) from None
-        self._lock = lock
+        self._fd = fd
         self.pid_path.write_text(f"{os.getpid()}\n")
 
     def _holder(self) -> str | None:
@@ -60,11 +60,11 @@ class InstanceLock:
             return None
 
     def release(self) -> None:
-        if self._lock is not None:
+        if self._fd is not None:
             with contextlib.suppress(OSError):
                 self.pid_path.unlink()
-            self._lock.release()
-            self._lock = None
+            os.close(self._fd)  # drops the flock
+            self._fd = None
 
 
 def build_hooks(db_url: str, config: Config, options: DaemonOptions) -> list[Hook]:
