@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,13 @@ from jobctl.store import open_store
 
 if TYPE_CHECKING:
     from jobctl.runtime.daemon import Daemon
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class HttpHook(Hook):
@@ -67,6 +75,14 @@ class HttpHook(Hook):
         self.server.start()
         host, port = self.server.server_address[:2]
         daemon.log.emit(now, "http.listening", addr=format_addr(host, port))
+        if not _loopback(host):
+            daemon.log.emit(
+                now,
+                "http.exposed",
+                level="warning",
+                addr=format_addr(host, port),
+                note="/healthz, /metrics and /openapi.json answer without a token",
+            )
 
     def on_reload(self, config: Config, now: datetime) -> None:
         self.config = config  # job types and queues; the listen address stays
