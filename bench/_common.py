@@ -109,10 +109,19 @@ def fresh_dir(prefix: str = "jobctl-bench-") -> Iterator[Path]:
 
 def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     """os.environ without JOBCTL_* settings, with HOME/XDG pointing into `home` (so no user
-    config or DB is picked up), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
+    config or DB is picked up), plus `extra`. Byte code is cached under `home` even when the
+    caller's environment sets PYTHONDONTWRITEBYTECODE: an installed jobctl has its .pyc
+    files, and compiling ~200 modules on every start is not what users see."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("JOBCTL_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
-        HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_STATE_HOME=str(home / "state")
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_STATE_HOME=str(home / "state"),
+        PYTHONPYCACHEPREFIX=str(home / "pycache"),
     )
     env.update(extra)
     return env

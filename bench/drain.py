@@ -354,6 +354,11 @@ def part_a(rounds: int, n: int) -> None:
 
 def part_b(rounds: int, n: int) -> None:
     section(f"(b) {n} handler jobs (benchmod:noop) vs raw claim+finish loop ({rounds} rounds)")
+    say(
+        "  what is timed: raw = fork of the worker processes + their loops on a 5-column"
+        " table; daemon = a fresh `jobctl daemon --burst` process, start to exit"
+    )
+    empty = [empty_burst() for _ in range(3)]
     for workers, target in ((1, 0.7), (4, 0.35)):
         res = interleave(
             rounds,
@@ -372,6 +377,11 @@ def part_b(rounds: int, n: int) -> None:
             )
         )
         span_line(f"b{workers}", n, res["raw"])
+        ceiling = statistics.median(res["raw"]) / statistics.median(empty)
+        say(
+            f"  (info) ceiling at zero per-job cost: raw / daemon --burst on an empty DB"
+            f" ({statistics.median(empty):.3f} s) = {ceiling:.3f}"
+        )
 
 
 def part_c(samples: int, long_samples: int) -> None:
