@@ -340,6 +340,14 @@ def test_metrics_count_dispatches_outcomes_and_enqueues(api: Api) -> None:
     assert _metric(text, "scheduler_queue_lag_seconds", queue="default") is not None
     assert _metric(text, "scheduler_daemon_heartbeat_age_seconds") is not None
     assert "_created" not in text
+    httpx.get(f"{api.url}/no/such/route/{good}", timeout=10)
+    text = scrape()
+    posted = _metric(
+        text, "scheduler_http_requests_total", route="/internal/jobs", method="POST", code="201"
+    )
+    assert posted and posted >= 1
+    assert _metric(text, "scheduler_http_requests_total", route="other", code="404")
+    assert f"/no/such/route/{good}" not in text, "labels are route templates, not paths"
 
 
 def test_openapi_describes_every_route(api: Api) -> None:

@@ -70,7 +70,13 @@ class HttpHook(Hook):
         )
         self.registry.register(self.collector)
         self.app = ApiApp(
-            self.db_url, lambda: self.config, clock, daemon.log, self._exposition, health.check
+            self.db_url,
+            lambda: self.config,
+            clock,
+            daemon.log,
+            self._exposition,
+            health.check,
+            metrics.HttpMetrics(self.registry).observe,
         )
         self.server.start()
         host, port = self.server.server_address[:2]

@@ -77,6 +77,29 @@ class MetricsHook(Hook):
         self.processed.labels(job.queue, finish.decision.state.value).inc()
 
 
+class HttpMetrics:
+    """Requests served by the API, by route template, method and status code."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "scheduler_http_requests",
+            "HTTP requests answered.",
+            ["route", "method", "code"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "scheduler_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["route"],
+            registry=registry,
+        )
+
+    def observe(self, route: str, method: str, code: int, seconds: float) -> None:
+        known = method if method in ("GET", "HEAD", "POST") else "other"
+        self.requests.labels(route, known, str(code)).inc()
+        self.duration.labels(route).observe(seconds)
+
+
 def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=labels)
 

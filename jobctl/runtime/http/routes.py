@@ -50,6 +50,7 @@ Handler = Callable[["ApiApp", Call], Response]
 
 @dataclass(frozen=True)
 class Route:
+    name: str  # the path template: a bounded label for metrics
     pattern: re.Pattern[str]
     methods: dict[str, tuple[Handler, str | None]]  # method -> (handler, scope or None)
 
@@ -65,9 +66,10 @@ class ApiApp:
         log: EventLog,
         metrics: Callable[[], tuple[bytes, str]],
         health: Callable[[Store, Config, datetime], Any],
+        observe: Callable[[str, str, int, float], None] | None = None,
     ) -> None:
         self.db_url, self.config, self.clock, self.log = db_url, config, clock, log
-        self.metrics, self.health = metrics, health
+        self.metrics, self.health, self.observe = metrics, health, observe
         self.host = socket.gethostname()
         self._local = threading.local()
         self._stores: list[Store] = []
@@ -119,6 +121,9 @@ class ApiApp:
             )
             response = Response.error(500, "internal error")
         response.headers["X-Request-Id"] = request_id
+        elapsed = self.clock.monotonic() - started
+        if self.observe is not None:
+            self.observe(_route_name(request.path), request.method, response.status, elapsed)
         self.log.emit(
             self.clock.now(),
             "http.request",
@@ -126,7 +131,7 @@ class ApiApp:
             method=request.method,
             path=request.path,
             status=response.status,
-            duration_ms=round((self.clock.monotonic() - started) * 1000, 1),
+            duration_ms=round(elapsed * 1000, 1),
             request_id=request_id,
             **response.log,
         )
@@ -154,6 +159,10 @@ class ApiApp:
                 call = replace(call, token=token.name)
             return _guarded(handler, self, call)
         return Response.error(404, f"no route {request.path}")
+
+
+def _route_name(path: str) -> str:
+    return next((r.name for r in ROUTES if r.pattern.fullmatch(path)), "other")
 
 
 def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
@@ -221,10 +230,12 @@ def _openapi(app: ApiApp, call: Call) -> Response:
 
 
 ROUTES = (
-    Route(re.compile(r"/internal/jobs"), {"POST": (_enqueue, "enqueue")}),
-    Route(re.compile(r"/internal/jobs/([^/]+)"), {"GET": (_get_job, "read")}),
-    Route(re.compile(r"/healthz"), {"GET": (_healthz, None)}),
-    Route(re.compile(r"/metrics"), {"GET": (_metrics, None)}),
-    Route(re.compile(r"/status"), {"GET": (_status, "read")}),
-    Route(re.compile(r"/openapi.json"), {"GET": (_openapi, None)}),
+    Route("/internal/jobs", re.compile(r"/internal/jobs"), {"POST": (_enqueue, "enqueue")}),
+    Route(
+        "/internal/jobs/{id}", re.compile(r"/internal/jobs/([^/]+)"), {"GET": (_get_job, "read")}
+    ),
+    Route("/healthz", re.compile(r"/healthz"), {"GET": (_healthz, None)}),
+    Route("/metrics", re.compile(r"/metrics"), {"GET": (_metrics, None)}),
+    Route("/status", re.compile(r"/status"), {"GET": (_status, "read")}),
+    Route("/openapi.json", re.compile(r"/openapi\.json"), {"GET": (_openapi, None)}),
 )
