@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -69,7 +69,7 @@ def chromium() -> str:
 
 
 @pytest.fixture
-def bearer_proxy(jc: Jobctl) -> Iterator[tuple[str, callable]]:
+def bearer_proxy(jc: Jobctl) -> Iterator[tuple[str, Callable[[str, str], None]]]:
     """A local proxy that adds the bearer token (a browser cannot be told to send one)."""
     target: dict[str, str] = {}
 
@@ -97,7 +97,9 @@ def bearer_proxy(jc: Jobctl) -> Iterator[tuple[str, callable]]:
     server.server_close()
 
 
-def test_status_page_in_headless_chromium(jc: Jobctl, bearer_proxy, tmp_path: Path) -> None:
+def test_status_page_in_headless_chromium(
+    jc: Jobctl, bearer_proxy: tuple[str, Callable[[str, str], None]], tmp_path: Path
+) -> None:
     browser = chromium()
     (tmp_path / "config.yaml").write_text(CONFIG)
     jc.env["JOBCTL_CONFIG"] = str(tmp_path / "config.yaml")
