@@ -107,9 +107,12 @@ def fresh_dir(prefix: str = "jobctl-bench-") -> Iterator[Path]:
         yield Path(tmp)
 
 
+PYCACHE = Path(tempfile.gettempdir()) / "jobctl-bench-pycache"  # shared by runs: warm after one
+
+
 def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     """os.environ without JOBCTL_* settings, with HOME/XDG pointing into `home` (so no user
-    config or DB is picked up), plus `extra`. Byte code is cached under `home` even when the
+    config or DB is picked up), plus `extra`. Byte code is cached (in PYCACHE) even when the
     caller's environment sets PYTHONDONTWRITEBYTECODE: an installed jobctl has its .pyc
     files, and compiling ~200 modules on every start is not what users see."""
     env = {
@@ -121,7 +124,7 @@ def isolated_env(home: Path, **extra: str) -> dict[str, str]:
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / "config"),
         XDG_STATE_HOME=str(home / "state"),
-        PYTHONPYCACHEPREFIX=str(home / "pycache"),
+        PYTHONPYCACHEPREFIX=str(PYCACHE),
     )
     env.update(extra)
     return env
