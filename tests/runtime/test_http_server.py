@@ -66,16 +66,22 @@ def test_a_trickling_client_is_cut_at_the_deadline(server: PoolServer) -> None:
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
 
 
-def test_a_full_accept_queue_is_answered_503(server: PoolServer) -> None:
-    held = [connect(server), connect(server)]  # one on the worker, one in the queue
+def test_a_full_accept_queue_is_answered_503() -> None:
+    s = PoolServer(("127.0.0.1", 0), hello, workers=1, socket_timeout=10, backlog=1)
+    s.start()
+    held: list[socket.socket] = []
     try:
-        time.sleep(0.1)
-        with connect(server) as third:
+        for _ in range(2):  # one silent client on the only worker, one in the queue
+            held.append(connect(s))
+            time.sleep(0.3)
+        with connect(s) as third:
+            third.settimeout(5)
             reply = third.recv(4096)
         assert reply.startswith(b"HTTP/1.1 503") and b"Retry-After" in reply, reply
     finally:
         for sock in held:
             sock.close()
+        s.stop(timeout=2)
 
 
 def test_stop_returns_promptly_with_an_idle_keep_alive_connection() -> None:
