@@ -212,6 +212,10 @@ class Daemon:
 
     # --- one iteration -------------------------------------------------------------------
     def tick(self) -> None:
+        with self.log.held():  # this tick's event lines in one write
+            self._tick()
+
+    def _tick(self) -> None:
         if self.reload_requested:
             self._reload()
         self._collect(self.handlers.collect())

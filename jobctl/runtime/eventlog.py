@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
+import threading
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -30,6 +33,21 @@ class EventLog:
     def __init__(self, fmt: str = "logfmt", stream: TextIO | None = None) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stderr
+        self._holder: int | None = None  # the thread whose lines are held (see held())
+        self._held: list[str] = []
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Lines this thread emits inside are written together at the end, in one write
+        (the daemon holds them for one tick); other threads' lines are written at once."""
+        self._holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._holder = None
+            lines, self._held = self._held, []
+            if lines:
+                self._write("".join(lines))
 
     def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
         record = {"ts": iso_z(now), "level": level, "event": event}
@@ -44,8 +62,14 @@ class EventLog:
             line = json.dumps(record, default=str)
         else:
             line = " ".join(f"{k}={_logfmt_value(v)}" for k, v in record.items())
+        if self._holder is not None and self._holder == threading.get_ident():
+            self._held.append(line + "\n")
+        else:
+            self._write(line + "\n")
+
+    def _write(self, text: str) -> None:
         try:
-            self.stream.write(line + "\n")
+            self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):
             pass  # a closed stderr must never stop the daemon
