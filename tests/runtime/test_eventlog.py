@@ -1,0 +1,68 @@
+"""The daemon's event log: logfmt lines, and lines held for one tick."""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import UTC, datetime
+
+from jobctl.runtime.eventlog import EventLog
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_a_line_is_logfmt_with_quoted_values() -> None:
+    stream = io.StringIO()
+    EventLog("logfmt", stream).emit(NOW, "job.started", job_id=7, error="a b", skipped=None)
+    assert stream.getvalue() == (
+        'ts=2026-01-02T03:04:05Z level=info event=job.started job_id=7 error="a b"\n'
+    )
+
+
+def test_held_lines_go_out_together_at_the_end() -> None:
+    stream = CountingStream()
+    log = EventLog("logfmt", stream)
+    with log.held():
+        log.emit(NOW, "job.started", job_id=1)
+        log.emit(NOW, "job.finished", job_id=1)
+        assert stream.getvalue() == ""
+    assert stream.writes == 1
+    assert [line.split()[2] for line in stream.getvalue().splitlines()] == [
+        "event=job.started",
+        "event=job.finished",
+    ]
+
+
+def test_other_threads_are_not_held() -> None:
+    stream = io.StringIO()
+    log = EventLog("logfmt", stream)
+    with log.held():
+        other = threading.Thread(target=lambda: log.emit(NOW, "retention.swept"))
+        other.start()
+        other.join()
+        assert "event=retention.swept" in stream.getvalue()
+        log.emit(NOW, "job.started")
+        assert "job.started" not in stream.getvalue()
+    assert "event=job.started" in stream.getvalue()
+
+
+def test_held_lines_are_written_when_the_tick_fails() -> None:
+    stream = io.StringIO()
+    log = EventLog("logfmt", stream)
+    try:
+        with log.held():
+            log.emit(NOW, "job.started")
+            raise RuntimeError("store busy")
+    except RuntimeError:
+        pass
+    assert "event=job.started" in stream.getvalue()
