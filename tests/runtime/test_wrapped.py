@@ -12,6 +12,7 @@ import pytest
 
 from jobctl.clock import SystemClock
 from jobctl.runtime.wrapped import Lease, run_wrapped
+from tests.support.waiting import wait_until
 
 ENV = dict(os.environ)
 
@@ -73,4 +74,10 @@ def test_what_the_command_leaves_holding_its_output_is_ended(tmp_path: Path) -> 
     result = run_wrapped(cmd, ENV, SystemClock(), Lease(never, 10), log_path=tmp_path / "l.log")
     assert result.wrapper_code == 0
     pid = int(pidfile.read_text())
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    # The pipes close a moment before the killed process turns zombie: allow that moment.
+    wait_until(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+        5,
+        0.01,
+        f"leftover pid {pid} to be ended",
+    )
