@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from jobctl.config.health import HealthConfig, parse_health
-from jobctl.config.kafka import KafkaConfig, parse_kafka
+from jobctl.config.health import parse_health
+from jobctl.config.kafka import parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
 from jobctl.domain.durations import parse_seconds
 from jobctl.domain.queues import parse_rate_limit
 from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
 from jobctl.errors import ConfigError, InvalidInput
+
+T = TypeVar("T")
 
 TOP_KEYS = {
     "queues",
@@ -119,8 +122,8 @@ def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, l
         log_cap=_log_cap(p, data.get("log_cap")),
         log_dir=data.get("log_dir"),
         shadow_mode=data.get("shadow_mode") or {},
-        kafka=_kafka(p, data.get("kafka")),
-        health=_health(p, data.get("health")),
+        kafka=_section(p, data.get("kafka"), parse_kafka),
+        health=_section(p, data.get("health"), parse_health),
         raw=data,
     )
     _cross_check(p, config)
@@ -331,15 +334,9 @@ def _exit_codes(p: _Problems, value: Any) -> frozenset[int]:
     return frozenset(value)
 
 
-def _kafka(p: _Problems, value: Any) -> KafkaConfig:
-    config, problems = parse_kafka(value)
-    for path, message in problems:
-        p.add(path, message)
-    return config
-
-
-def _health(p: _Problems, value: Any) -> HealthConfig:
-    config, problems = parse_health(value)
+def _section(p: _Problems, value: Any, parse: Callable[[Any], tuple[T, list[Any]]]) -> T:
+    """A section with its own parser (kafka, health): its problems join the others."""
+    config, problems = parse(value)
     for path, message in problems:
         p.add(path, message)
     return config
