@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from jobctl.runtime.http.server import PoolServer, Request, Response
+from tests.support.waiting import wait_until
 
 
 def hello(request: Request) -> Response:
@@ -71,9 +72,10 @@ def test_a_full_accept_queue_is_answered_503() -> None:
     s.start()
     held: list[socket.socket] = []
     try:
-        for _ in range(2):  # one silent client on the only worker, one in the queue
-            held.append(connect(s))
-            time.sleep(0.3)
+        held.append(connect(s))  # one silent client on the only worker,
+        wait_until(lambda: s.busy == 1, 10, 0.01, "the worker to take the first client")
+        held.append(connect(s))  # one in the queue
+        wait_until(lambda: s.queued == 1, 10, 0.01, "the second client to be queued")
         with connect(s) as third:
             third.settimeout(5)
             reply = third.recv(4096)

@@ -175,6 +175,17 @@ class PoolServer(socketserver.TCPServer):
     def port(self) -> int:
         return self.server_address[1]
 
+    @property
+    def busy(self) -> int:
+        """Connections a worker is serving now."""
+        with self._lock:
+            return len(self._open)
+
+    @property
+    def queued(self) -> int:
+        """Accepted connections waiting for a free worker."""
+        return self._pending.qsize()
+
     def process_request(self, request: Any, client_address: Any) -> None:
         try:
             self._pending.put_nowait((request, client_address))
