@@ -15,6 +15,7 @@ from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.ops.health import queue_loads
 from jobctl.store import Store
+from jobctl.store.sqlite.health import RecentFailure
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,12 @@ class RunningRow:
 
 
 @dataclass(frozen=True)
-class FailureRow:
-    job_id: int
-    name: str | None
-    queue: str
-    attempt: int
-    finished_at: datetime
-    exit_code: int | None
-    failure_class: str
-
-
-@dataclass(frozen=True)
 class Snapshot:
     at: datetime
     window: float
     queues: list[QueueRow]
     running: list[RunningRow]
-    failures: list[FailureRow]
+    failures: list[RecentFailure]
 
     def shape(self) -> dict[str, Any]:
         """The `top -o json` document (times ISO Z, durations in seconds, RSS in bytes)."""
@@ -169,8 +159,7 @@ def snapshot(
             )
         )
     sampler.end_round()
-    rows = [FailureRow(**f.__dict__) for f in store.health.recent_failures(failures)]
-    return Snapshot(now, window, queues, running, rows)
+    return Snapshot(now, window, queues, running, store.health.recent_failures(failures))
 
 
 def _command(stored: str | None) -> str:
