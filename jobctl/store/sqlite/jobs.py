@@ -299,7 +299,9 @@ CLOCK_SLACK = 300.0  # seconds enqueuers' clocks may disagree (ids vs created_at
 def first_id_since(conn: sqlite3.Connection, stamp: float) -> int:
     """The smallest job id created at or after `stamp`, by bisection on the primary key
     (ids grow with created_at; callers keep their exact created_at filter)."""
-    lo, hi = conn.execute("SELECT min(id), max(id) FROM jobs").fetchone()
+    lo, hi = conn.execute(  # two subqueries: min and max together would scan the table
+        "SELECT (SELECT min(id) FROM jobs), (SELECT max(id) FROM jobs)"
+    ).fetchone()
     if lo is None:
         return 0
     hi += 1
