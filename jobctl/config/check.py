@@ -360,8 +360,8 @@ def _log_cap(p: _Problems, value: Any) -> int:
 
 def _cross_check(p: _Problems, config: Config) -> None:
     """References between sections: queues named by job types and schedules must exist."""
-    from jobctl.config.schedules import build_schedule
-
+    if config.schedules:  # the cron engine (zoneinfo, …) loads only for a config with some
+        from jobctl.config.schedules import build_schedule
     for index, entry in enumerate(config.schedules):
         try:
             build_schedule(entry["name"], entry, origin="config")
