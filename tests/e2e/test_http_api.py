@@ -325,7 +325,9 @@ def test_metrics_count_dispatches_outcomes_and_enqueues(api: Api) -> None:
         text = scrape()
         done = _metric(text, "scheduler_processed_total", queue="default", outcome="succeeded")
         dead = _metric(text, "scheduler_processed_total", queue="default", outcome="dead")
-        return text if done and done >= (ok_before or 0) + 1 and dead else None
+        # DB gauges are cached for 1 s: wait for a scrape that read them after the jobs ended
+        dlq = _metric(text, "scheduler_dlq_entries", queue="default")
+        return text if done and done >= (ok_before or 0) + 1 and dead and dlq else None
 
     text = wait_until(counted, 10, 0.2, "processed counters")
     assert (_metric(text, "scheduler_dispatch_failed_total", queue="default") or 0) >= (
