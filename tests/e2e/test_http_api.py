@@ -342,6 +342,7 @@ def test_metrics_count_dispatches_outcomes_and_enqueues(api: Api) -> None:
     assert _metric(text, "scheduler_queue_lag_seconds", queue="default") is not None
     assert _metric(text, "scheduler_daemon_heartbeat_age_seconds") is not None
     assert "_created" not in text
+    assert api.post({"job_type": "send_email"}).status_code == 201
     httpx.get(f"{api.url}/no/such/route/{good}", timeout=10)
     text = scrape()
     posted = _metric(
