@@ -68,7 +68,7 @@ def daemon(
     if http is not None or conf.http is not None:
         from dataclasses import replace
 
-        from jobctl.runtime.http.address import parse_listen
+        from jobctl.domain.listen import parse_listen
 
         listen = http if http is not None else str(conf.http)
         parse_listen(listen, "--http" if http is not None else "daemon.http")  # exit 2 early

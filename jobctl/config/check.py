@@ -12,6 +12,7 @@ from jobctl.config.kafka import parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
 from jobctl.domain.durations import parse_seconds
+from jobctl.domain.listen import parse_listen
 from jobctl.domain.queues import parse_rate_limit
 from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
 from jobctl.errors import ConfigError, InvalidInput
@@ -300,10 +301,22 @@ def _daemon(p: _Problems, value: Any) -> DaemonConfig:
         or defaults.concurrency,
         lease=lease or defaults.lease,
         grace=defaults.grace if grace is None else grace,
-        http=value.get("http"),
+        http=_listen(p, value.get("http")),
         log_format=fmt,
         misfire_grace=misfire or defaults.misfire_grace,
     )
+
+
+def _listen(p: _Problems, value: Any) -> str | None:
+    """daemon.http: HOST:PORT, :PORT or PORT (checked here so `config check` reports it)."""
+    if value is None:
+        return None
+    try:
+        parse_listen(value, "daemon.http")
+    except InvalidInput as exc:
+        p.add(("daemon", "http"), str(exc))
+        return None
+    return str(value)
 
 
 def _retention(p: _Problems, value: Any) -> dict[str, float]:

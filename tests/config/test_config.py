@@ -102,6 +102,19 @@ bogus: 1
     assert len(problems) == 5
 
 
+@pytest.mark.parametrize("value", ['"127.0.0.1:99999"', '"host:"', "nope"])
+def test_a_bad_daemon_http_address_is_reported_with_its_line(tmp_path: Path, value: str) -> None:
+    path = _write(tmp_path, f"daemon:\n  concurrency: 2\n  http: {value}\n")
+    _config, problems = check_config(path)
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:3: invalid daemon.http")
+
+
+def test_good_daemon_http_addresses_load(tmp_path: Path) -> None:
+    for value in ('"127.0.0.1:8765"', '":0"', "8765", '"[::1]:8765"'):
+        config = load_config(_write(tmp_path, f"daemon: {{http: {value}}}\n"))
+        assert config.daemon.http == value.strip('"')
+
+
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "queues:\n  - name: a\n  bad: [\n")
     with pytest.raises(ConfigError, match=rf"{path}:\d+: invalid YAML"):

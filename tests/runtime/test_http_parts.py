@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from jobctl.client import Client
 from jobctl.config.model import Config, JobType
+from jobctl.domain.listen import parse_listen
 from jobctl.errors import InvalidInput
 from jobctl.runtime.http import jobs_api, metrics, openapi, status_page
-from jobctl.runtime.http.address import parse_listen
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 

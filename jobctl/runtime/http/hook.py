@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 from jobctl.config.model import DEFAULT_QUEUE, Config
+from jobctl.domain.listen import format_addr
 from jobctl.errors import Unavailable
 from jobctl.ops import health
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.http import metrics
-from jobctl.runtime.http.address import format_addr
 from jobctl.runtime.http.routes import ApiApp
 from jobctl.runtime.http.server import PoolServer, Request, Response
 from jobctl.store import open_store
@@ -104,7 +104,7 @@ class HttpHook(Hook):
 
 def http_hooks(db_url: str, config: Config) -> list[Hook]:
     """The metrics counters and the HTTP server, when `config.daemon.http` asks for them."""
-    from jobctl.runtime.http.address import parse_listen
+    from jobctl.domain.listen import parse_listen
 
     if not config.daemon.http:
         return []
