@@ -24,6 +24,19 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
 
 
+SYSTEM_PATHS = (Path("/etc/jobctl"), Path("/var/lib/jobctl"))  # root's defaults
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _system_paths_untouched() -> Iterator[None]:
+    """As root, the default config and DB live in /etc and /var/lib: no test may create
+    them (a test must give its own --db/JOBCTL_DB and --config/JOBCTL_CONFIG)."""
+    before = {p: p.exists() for p in SYSTEM_PATHS}
+    yield
+    created = [str(p) for p in SYSTEM_PATHS if p.exists() and not before[p]]
+    assert not created, f"tests created root's default paths: {created}"
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "jobctl.db"

@@ -37,6 +37,7 @@ def _acks(paths: list[Path]) -> list[tuple[int, float]]:
 
 @pytest.mark.slow
 def test_a_backup_under_load_is_consistent_and_complete(jc: Jobctl, tmp_path: Path) -> None:
+    jc.env["JOBCTL_CONFIG"] = str(tmp_path / "config.yaml")  # as root, init writes /etc
     jc.ok("init")
     jc.start_daemon("--concurrency", "2")
     ctx = multiprocessing.get_context("spawn")

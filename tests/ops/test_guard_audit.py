@@ -152,6 +152,7 @@ def test_purge_refuses_every_unconfirmed_way_and_a_wrong_typed_name(jc: Jobctl) 
 
 @pytest.mark.slow
 def test_every_state_changing_command_is_audited(jc: Jobctl, tmp_path: Path) -> None:
+    jc.env["JOBCTL_CONFIG"] = str(tmp_path / "config.yaml")  # as root, init writes /etc
     jc.ok("init")
     job = jc.enqueue("--env", "DB_PASSWORD=hunter2", "--env", "MODE=fast", "--", "true")
     jc.ok("queue", "pause", "default")
