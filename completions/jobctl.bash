@@ -4,12 +4,17 @@
 
 _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
     case "$1" in
-        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain config checkpoint dlq queue schedule' ;;
+        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock once checkpoint dlq queue schedule sweep token' ;;
         'jobctl config') subs='check show' ;;
+        'jobctl db') subs='backup check' ;;
+        'jobctl lock') subs='run list release' ;;
+        'jobctl once') subs='run list show reset apply' ;;
         'jobctl checkpoint') subs='get set' ;;
-        'jobctl dlq') subs='list show' ;;
+        'jobctl dlq') subs='list show replay purge' ;;
         'jobctl queue') subs='list pause resume purge' ;;
         'jobctl schedule') subs='add list show pause resume promote rm run next missed import' ;;
+        'jobctl sweep') subs='mark list show unmark run' ;;
+        'jobctl token') subs='create list revoke' ;;
         *) subs='' ;;
     esac
 }
@@ -19,7 +24,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl') opts='--db --config -o --output -q --quiet -v --verbose --version -h --help'; vopts=' --db --config -o --output ' ;;
         'jobctl init') opts='-h --help'; vopts='  ' ;;
         'jobctl audit') opts='--since --action --limit -o --output -h --help'; vopts=' --since --action --limit -o --output ' ;;
-        'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format ' ;;
+        'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format --misfire-grace -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format --misfire-grace ' ;;
         'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name -o --output ' ;;
         'jobctl list') opts='--state -Q --queue --since --limit -o --output -h --help'; vopts=' --state -Q --queue --since --limit -o --output ' ;;
         'jobctl status') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -29,15 +34,35 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl cancel') opts='--confirm -h --help'; vopts=' --confirm ' ;;
         'jobctl wait') opts='--timeout -h --help'; vopts=' --timeout ' ;;
         'jobctl explain') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl kafka-lag') opts='--bootstrap-servers --group --topic -Q --queue --warn-lag --max-lag --warn-lag-seconds --max-lag-seconds --watch --window --timeout --security-protocol --sasl-mechanism --sasl-username --sasl-password-file -o --output -h --help'; vopts=' --bootstrap-servers --group --topic -Q --queue --warn-lag --max-lag --warn-lag-seconds --max-lag-seconds --watch --window --timeout --security-protocol --sasl-mechanism --sasl-username --sasl-password-file -o --output ' ;;
+        'jobctl metrics') opts='--textfile -h --help'; vopts=' --textfile ' ;;
+        'jobctl health') opts='--max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk -o --output -h --help'; vopts=' --max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk -o --output ' ;;
+        'jobctl smoke') opts='-Q --queue --timeout --tolerance -o --output -h --help'; vopts=' -Q --queue --timeout --tolerance -o --output ' ;;
+        'jobctl top') opts='--interval -o --output -h --help'; vopts=' --interval -o --output ' ;;
         'jobctl config') opts='-h --help'; vopts='  ' ;;
         'jobctl config check') opts='-h --help'; vopts='  ' ;;
         'jobctl config show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl db') opts='-h --help'; vopts='  ' ;;
+        'jobctl db backup') opts='--force --no-force -h --help'; vopts='  ' ;;
+        'jobctl db check') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl lock') opts='-h --help'; vopts='  ' ;;
+        'jobctl lock run') opts='--ttl --wait -h --help'; vopts=' --ttl --wait ' ;;
+        'jobctl lock list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl lock release') opts='--confirm -h --help'; vopts=' --confirm ' ;;
+        'jobctl once') opts='-h --help'; vopts='  ' ;;
+        'jobctl once run') opts='--resumable --no-resumable --wait -h --help'; vopts=' --wait ' ;;
+        'jobctl once list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl once show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl once reset') opts='--confirm -h --help'; vopts=' --confirm ' ;;
+        'jobctl once apply') opts='-h --help'; vopts='  ' ;;
         'jobctl checkpoint') opts='-h --help'; vopts='  ' ;;
         'jobctl checkpoint get') opts='-h --help'; vopts='  ' ;;
         'jobctl checkpoint set') opts='-h --help'; vopts='  ' ;;
         'jobctl dlq') opts='-h --help'; vopts='  ' ;;
-        'jobctl dlq list') opts='-Q --queue --since --class -o --output -h --help'; vopts=' -Q --queue --since --class -o --output ' ;;
+        'jobctl dlq list') opts='-Q --queue --since --older-than --class -o --output -h --help'; vopts=' -Q --queue --since --older-than --class -o --output ' ;;
         'jobctl dlq show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl dlq replay') opts='--all -Q --queue --class --since --dry-run --again -o --output -h --help'; vopts=' -Q --queue --class --since -o --output ' ;;
+        'jobctl dlq purge') opts='--older-than --confirm -h --help'; vopts=' --older-than --confirm ' ;;
         'jobctl queue') opts='-h --help'; vopts='  ' ;;
         'jobctl queue list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl queue pause') opts='-h --help'; vopts='  ' ;;
@@ -55,6 +80,16 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl schedule next') opts='--tz -n --from -o --output -h --help'; vopts=' --tz -n --from -o --output ' ;;
         'jobctl schedule missed') opts='--since -o --output -h --help'; vopts=' --since -o --output ' ;;
         'jobctl schedule import') opts='--system --no-system --prefix --dry-run --no-dry-run --shadow --no-shadow -o --output -h --help'; vopts=' --prefix -o --output ' ;;
+        'jobctl sweep') opts='-h --help'; vopts='  ' ;;
+        'jobctl sweep mark') opts='--target --table --where --name --grace --dry-run -o --output -h --help'; vopts=' --target --table --where --name --grace -o --output ' ;;
+        'jobctl sweep list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl sweep show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl sweep unmark') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl sweep run') opts='--batch --pause --max-rows --now --confirm -o --output -h --help'; vopts=' --batch --pause --max-rows --confirm -o --output ' ;;
+        'jobctl token') opts='-h --help'; vopts='  ' ;;
+        'jobctl token create') opts='--scope -o --output -h --help'; vopts=' --scope -o --output ' ;;
+        'jobctl token list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl token revoke') opts='-h --help'; vopts='  ' ;;
         *) opts=''; vopts=' ' ;;
     esac
 }

@@ -4,23 +4,31 @@
 function __jobctl_path --description 'Print the jobctl command path of the command line'
     set -l paths 'jobctl' 'jobctl init' 'jobctl audit' 'jobctl daemon' 'jobctl enqueue' \
         'jobctl list' 'jobctl status' 'jobctl show' 'jobctl logs' 'jobctl retry' \
-        'jobctl cancel' 'jobctl wait' 'jobctl explain' 'jobctl config' \
-        'jobctl config check' 'jobctl config show' 'jobctl checkpoint' \
+        'jobctl cancel' 'jobctl wait' 'jobctl explain' 'jobctl kafka-lag' \
+        'jobctl metrics' 'jobctl health' 'jobctl smoke' 'jobctl top' 'jobctl config' \
+        'jobctl config check' 'jobctl config show' 'jobctl db' 'jobctl db backup' \
+        'jobctl db check' 'jobctl lock' 'jobctl lock run' 'jobctl lock list' \
+        'jobctl lock release' 'jobctl once' 'jobctl once run' 'jobctl once list' \
+        'jobctl once show' 'jobctl once reset' 'jobctl once apply' 'jobctl checkpoint' \
         'jobctl checkpoint get' 'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' \
-        'jobctl dlq show' 'jobctl queue' 'jobctl queue list' 'jobctl queue pause' \
-        'jobctl queue resume' 'jobctl queue purge' 'jobctl schedule' \
-        'jobctl schedule add' 'jobctl schedule list' 'jobctl schedule show' \
-        'jobctl schedule pause' 'jobctl schedule resume' 'jobctl schedule promote' \
-        'jobctl schedule rm' 'jobctl schedule run' 'jobctl schedule next' \
-        'jobctl schedule missed' 'jobctl schedule import'
+        'jobctl dlq show' 'jobctl dlq replay' 'jobctl dlq purge' 'jobctl queue' \
+        'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
+        'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
+        'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
+        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule rm' \
+        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
+        'jobctl schedule import' 'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' \
+        'jobctl sweep show' 'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' \
+        'jobctl token create' 'jobctl token list' 'jobctl token revoke'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
         'jobctl audit --since' 'jobctl audit --action' 'jobctl audit --limit' \
         'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
         'jobctl daemon --queues' 'jobctl daemon --http' 'jobctl daemon --lease' \
         'jobctl daemon --grace' 'jobctl daemon --node' 'jobctl daemon --log-format' \
-        'jobctl enqueue --type' 'jobctl enqueue --payload' 'jobctl enqueue --from' \
-        'jobctl enqueue -Q' 'jobctl enqueue --queue' 'jobctl enqueue --at' \
-        'jobctl enqueue --in' 'jobctl enqueue --priority' 'jobctl enqueue --max-attempts' \
+        'jobctl daemon --misfire-grace' 'jobctl enqueue --type' \
+        'jobctl enqueue --payload' 'jobctl enqueue --from' 'jobctl enqueue -Q' \
+        'jobctl enqueue --queue' 'jobctl enqueue --at' 'jobctl enqueue --in' \
+        'jobctl enqueue --priority' 'jobctl enqueue --max-attempts' \
         'jobctl enqueue --backoff' 'jobctl enqueue --backoff-base' \
         'jobctl enqueue --backoff-max' 'jobctl enqueue --timeout' 'jobctl enqueue --key' \
         'jobctl enqueue --ordering-key' 'jobctl enqueue --after' \
@@ -32,10 +40,33 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl show -o' 'jobctl show --output' 'jobctl logs --attempt' \
         'jobctl retry --state' 'jobctl retry -Q' 'jobctl retry --queue' \
         'jobctl retry --confirm' 'jobctl cancel --confirm' 'jobctl wait --timeout' \
-        'jobctl explain -o' 'jobctl explain --output' 'jobctl config show -o' \
-        'jobctl config show --output' 'jobctl dlq list -Q' 'jobctl dlq list --queue' \
-        'jobctl dlq list --since' 'jobctl dlq list --class' 'jobctl dlq list -o' \
+        'jobctl explain -o' 'jobctl explain --output' \
+        'jobctl kafka-lag --bootstrap-servers' 'jobctl kafka-lag --group' \
+        'jobctl kafka-lag --topic' 'jobctl kafka-lag -Q' 'jobctl kafka-lag --queue' \
+        'jobctl kafka-lag --warn-lag' 'jobctl kafka-lag --max-lag' \
+        'jobctl kafka-lag --warn-lag-seconds' 'jobctl kafka-lag --max-lag-seconds' \
+        'jobctl kafka-lag --watch' 'jobctl kafka-lag --window' \
+        'jobctl kafka-lag --timeout' 'jobctl kafka-lag --security-protocol' \
+        'jobctl kafka-lag --sasl-mechanism' 'jobctl kafka-lag --sasl-username' \
+        'jobctl kafka-lag --sasl-password-file' 'jobctl kafka-lag -o' \
+        'jobctl kafka-lag --output' 'jobctl metrics --textfile' 'jobctl health --max-lag' \
+        'jobctl health --warn-lag' 'jobctl health --max-depth' \
+        'jobctl health --warn-depth' 'jobctl health --max-heartbeat-age' \
+        'jobctl health --min-free-disk' 'jobctl health -o' 'jobctl health --output' \
+        'jobctl smoke -Q' 'jobctl smoke --queue' 'jobctl smoke --timeout' \
+        'jobctl smoke --tolerance' 'jobctl smoke -o' 'jobctl smoke --output' \
+        'jobctl top --interval' 'jobctl top -o' 'jobctl top --output' \
+        'jobctl config show -o' 'jobctl config show --output' 'jobctl db check -o' \
+        'jobctl db check --output' 'jobctl lock run --ttl' 'jobctl lock run --wait' \
+        'jobctl lock list -o' 'jobctl lock list --output' 'jobctl lock release --confirm' \
+        'jobctl once run --wait' 'jobctl once list -o' 'jobctl once list --output' \
+        'jobctl once show -o' 'jobctl once show --output' 'jobctl once reset --confirm' \
+        'jobctl dlq list -Q' 'jobctl dlq list --queue' 'jobctl dlq list --since' \
+        'jobctl dlq list --older-than' 'jobctl dlq list --class' 'jobctl dlq list -o' \
         'jobctl dlq list --output' 'jobctl dlq show -o' 'jobctl dlq show --output' \
+        'jobctl dlq replay -Q' 'jobctl dlq replay --queue' 'jobctl dlq replay --class' \
+        'jobctl dlq replay --since' 'jobctl dlq replay -o' 'jobctl dlq replay --output' \
+        'jobctl dlq purge --older-than' 'jobctl dlq purge --confirm' \
         'jobctl queue list -o' 'jobctl queue list --output' \
         'jobctl queue purge --confirm' 'jobctl schedule add --cron' \
         'jobctl schedule add --tz' 'jobctl schedule add -Q' 'jobctl schedule add --queue' \
@@ -51,7 +82,17 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule next --output' 'jobctl schedule missed --since' \
         'jobctl schedule missed -o' 'jobctl schedule missed --output' \
         'jobctl schedule import --prefix' 'jobctl schedule import -o' \
-        'jobctl schedule import --output'
+        'jobctl schedule import --output' 'jobctl sweep mark --target' \
+        'jobctl sweep mark --table' 'jobctl sweep mark --where' \
+        'jobctl sweep mark --name' 'jobctl sweep mark --grace' 'jobctl sweep mark -o' \
+        'jobctl sweep mark --output' 'jobctl sweep list -o' 'jobctl sweep list --output' \
+        'jobctl sweep show -o' 'jobctl sweep show --output' 'jobctl sweep unmark -o' \
+        'jobctl sweep unmark --output' 'jobctl sweep run --batch' \
+        'jobctl sweep run --pause' 'jobctl sweep run --max-rows' \
+        'jobctl sweep run --confirm' 'jobctl sweep run -o' 'jobctl sweep run --output' \
+        'jobctl token create --scope' 'jobctl token create -o' \
+        'jobctl token create --output' 'jobctl token list -o' \
+        'jobctl token list --output'
     set -l words (commandline -opc)
     set -e words[1]
     set -l path 'jobctl'
@@ -91,11 +132,21 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'retry' -d 'Run jobs again now w
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'cancel' -d 'Cancel jobs: queued ones at once; running ones are terminated by their daemon.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'wait' -d 'Block until the jobs end; exit with the first failing job\'s exit code.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'explain' -d 'Why this job is not running right now: one sentence plus the facts.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'kafka-lag' -d 'Consumer lag per group/topic/partition, in messages and seconds, with a Burrow-style verdict...'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'metrics' -d 'Print the queue, DLQ, daemon and schedule gauges in Prometheus text format.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'health' -d 'Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk (Nagios codes).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'smoke' -d 'Canary job per queue through the running daemon, and schedule punctuality (exit 0/2).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'top' -d 'Live view of queues (ready/running/lag/rate), running jobs (CPU, RSS), failures.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show the configuration.'
-complete -c jobctl -n '__jobctl_at "jobctl"' -a 'checkpoint' -d 'Read or save the checkpoint of the current job (inside a job).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'db' -d 'Back up and check the database.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'lock' -d 'Named locks: `jobctl lock NAME [--ttl 60s] [--wait D] -- CMD` runs CMD holding NAME.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'once' -d 'Run-once: commands (maintenance migrations) that succeed at most once per DB.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'checkpoint' -d 'Read or save the checkpoint of the current job or once-run (inside one).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'queue' -d 'Inspect, pause, resume and purge queues.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'schedule' -d 'Cron-style schedules with time zones done right.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'sweep' -d 'Mark rows to delete, keep a rollback window, then delete them in batches.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'token' -d 'API tokens for the daemon\'s HTTP API.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -l db -r -F -d 'Database path or URL.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -l config -r -F -d 'Config file (YAML or TOML).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -s o -l output -r -F -d 'Output: table or json.'
@@ -117,12 +168,13 @@ complete -c jobctl -n '__jobctl_at "jobctl audit"' -s h -l help -d 'Show this me
 # jobctl daemon
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l concurrency -r -F -d 'Jobs run at once (default 8).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l queues -r -F -d 'Only these queues, comma-separated.'
-complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l http -r -F -d 'Serve the HTTP API on HOST:PORT.'
+complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l http -r -F -d 'Serve the HTTP API on HOST:PORT (:PORT = 127.0.0.1).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l burst -l no-burst -d 'Exit 0 once no job is ready or running.'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l lease -r -F -d 'Lease of a claimed job (default 30s).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l grace -r -F -d 'On SIGTERM, wait this long for running jobs (30s).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l node -r -F -d 'Node name (default: the host name).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l log-format -r -F -d 'logfmt or json (default logfmt).'
+complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l misfire-grace -r -F -d 'A fire due longer ago than this was missed: misfire policy (60s).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl enqueue
@@ -189,6 +241,51 @@ complete -c jobctl -n '__jobctl_at "jobctl wait"' -s h -l help -d 'Show this mes
 complete -c jobctl -n '__jobctl_at "jobctl explain"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl explain"' -s h -l help -d 'Show this message and exit.'
 
+# jobctl kafka-lag
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l bootstrap-servers -r -F -d 'Brokers, HOST:PORT[,HOST:PORT...] (default: kafka.bootstrap_servers).'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l group -r -F -d 'Consumer group (repeatable; default: all groups).'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l topic -r -F -d 'Only this topic.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -s Q -l queue -r -F -d 'A kafka queue from config (kafka.queues).'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l warn-lag -r -F -d 'WARNING when a group\'s total lag is over N.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l max-lag -r -F -d 'CRITICAL when a group\'s total lag is over N.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l warn-lag-seconds -r -F -d 'WARNING when the oldest message is older.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l max-lag-seconds -r -F -d 'CRITICAL when the oldest message is older.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l watch -r -F -d 'Sample every D until Ctrl-C; exit with the last status.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l window -r -F -d 'Newest samples per partition the trend is judged on (>= 3).'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l timeout -r -F -d 'Give up on the cluster after this long.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l security-protocol -r -F -d 'PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-mechanism -r -F -d 'PLAIN, SCRAM-SHA-256, ...'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-username -r -F -d 'SASL user.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-password-file -r -F -d 'File holding the SASL password (else env JOBCTL_KAFKA_PASSWORD).'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl metrics
+complete -c jobctl -n '__jobctl_at "jobctl metrics"' -l textfile -r -F -d 'Write to this .prom file atomically (temporary file + rename).'
+complete -c jobctl -n '__jobctl_at "jobctl metrics"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl health
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-lag -r -F -d 'CRITICAL when a queue\'s lag is over D (default 5m).'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l warn-lag -r -F -d 'WARNING when a queue\'s lag is over D (default 1m).'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-depth -r -F -d 'CRITICAL when a queue has over N ready jobs.'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l warn-depth -r -F -d 'WARNING when a queue has over N ready jobs (default: its max_depth).'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-heartbeat-age -r -F -d 'WARNING when a daemon\'s heartbeat is older (default: twice its interval).'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l min-free-disk -r -F -d 'CRITICAL under this much free disk at the DB (default 5%).'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl smoke
+complete -c jobctl -n '__jobctl_at "jobctl smoke"' -s Q -l queue -r -F -d 'Queue to send a canary through (repeatable).'
+complete -c jobctl -n '__jobctl_at "jobctl smoke"' -l timeout -r -F -d 'Wait this long for each canary.'
+complete -c jobctl -n '__jobctl_at "jobctl smoke"' -l tolerance -r -F -d 'Allowed distance of a fire from its nominal time.'
+complete -c jobctl -n '__jobctl_at "jobctl smoke"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl smoke"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl top
+complete -c jobctl -n '__jobctl_at "jobctl top"' -l interval -r -F -d 'Refresh interval.'
+complete -c jobctl -n '__jobctl_at "jobctl top"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl top"' -s h -l help -d 'Show this message and exit.'
+
 # jobctl config
 complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'check' -d 'Validate a config: every problem listed with file:line; exit 2 if any.'
 complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'show' -d 'Print the effective config (defaults filled in).'
@@ -201,9 +298,69 @@ complete -c jobctl -n '__jobctl_at "jobctl config check"' -s h -l help -d 'Show 
 complete -c jobctl -n '__jobctl_at "jobctl config show"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl config show"' -s h -l help -d 'Show this message and exit.'
 
+# jobctl db
+complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'backup' -d 'Copy the database online (consistent while daemons write) into one file.'
+complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'check' -d 'integrity_check + quick_check, and the schema version against this jobctl\'s; exit 1 on any problem.'
+complete -c jobctl -n '__jobctl_at "jobctl db"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl db backup
+complete -c jobctl -n '__jobctl_at "jobctl db backup"' -l force -l no-force -d 'Replace PATH if it exists.'
+complete -c jobctl -n '__jobctl_at "jobctl db backup"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl db check
+complete -c jobctl -n '__jobctl_at "jobctl db check"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl db check"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl lock
+complete -c jobctl -n '__jobctl_at "jobctl lock"' -a 'run' -d 'Run CMD holding lock NAME (CMD gets JOBCTL_LOCK_TOKEN); exit 75 when it is held.'
+complete -c jobctl -n '__jobctl_at "jobctl lock"' -a 'list' -d 'Locks held now (by a live lease).'
+complete -c jobctl -n '__jobctl_at "jobctl lock"' -a 'release' -d 'Free a held lock whoever holds it (a stuck holder); needs --confirm NAME.'
+complete -c jobctl -n '__jobctl_at "jobctl lock"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl lock run
+complete -c jobctl -n '__jobctl_at "jobctl lock run"' -l ttl -r -F -d 'Lease; renewed every ttl/3 while CMD runs, expires if we die.'
+complete -c jobctl -n '__jobctl_at "jobctl lock run"' -l wait -r -F -d 'If held: wait up to this long for it (else exit 75).'
+complete -c jobctl -n '__jobctl_at "jobctl lock run"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl lock list
+complete -c jobctl -n '__jobctl_at "jobctl lock list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl lock list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl lock release
+complete -c jobctl -n '__jobctl_at "jobctl lock release"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl lock release"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl once
+complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'run' -d 'Run CMD unless NAME already succeeded (then say when); 75 if it runs elsewhere.'
+complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'list' -d 'Every run-once record, by name.'
+complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'show' -d 'One record: state, actor, times, exit code, checkpoint, output tail.'
+complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'reset' -d 'Forget NAME\'s record so that it may run again (needs --confirm NAME).'
+complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'apply' -d 'Run each executable in DIR (name order) once, as DIRNAME/FILE; stop at the first failure and...'
+complete -c jobctl -n '__jobctl_at "jobctl once"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl once run
+complete -c jobctl -n '__jobctl_at "jobctl once run"' -l resumable -l no-resumable -d 'After a failure, restart with JOBCTL_CHECKPOINT set.'
+complete -c jobctl -n '__jobctl_at "jobctl once run"' -l wait -r -F -d 'If it runs elsewhere: wait (at most D) for it to end.'
+complete -c jobctl -n '__jobctl_at "jobctl once run"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl once list
+complete -c jobctl -n '__jobctl_at "jobctl once list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl once list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl once show
+complete -c jobctl -n '__jobctl_at "jobctl once show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl once show"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl once reset
+complete -c jobctl -n '__jobctl_at "jobctl once reset"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl once reset"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl once apply
+complete -c jobctl -n '__jobctl_at "jobctl once apply"' -s h -l help -d 'Show this message and exit.'
+
 # jobctl checkpoint
-complete -c jobctl -n '__jobctl_at "jobctl checkpoint"' -a 'get' -d 'Print the last saved checkpoint of the current job (nothing if none).'
-complete -c jobctl -n '__jobctl_at "jobctl checkpoint"' -a 'set' -d 'Save a checkpoint; the job\'s next attempt gets it in JOBCTL_CHECKPOINT.'
+complete -c jobctl -n '__jobctl_at "jobctl checkpoint"' -a 'get' -d 'Print the last saved checkpoint of the current job or once-run (nothing if none).'
+complete -c jobctl -n '__jobctl_at "jobctl checkpoint"' -a 'set' -d 'Save a checkpoint; the next attempt (or resumable once-run) gets it in JOBCTL_CHECKPOINT.'
 complete -c jobctl -n '__jobctl_at "jobctl checkpoint"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl checkpoint get
@@ -215,11 +372,14 @@ complete -c jobctl -n '__jobctl_at "jobctl checkpoint set"' -s h -l help -d 'Sho
 # jobctl dlq
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'list' -d 'Dead-letter entries, newest first.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'show' -d 'One dead-letter entry: payload, error, output tail.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'replay' -d 'Re-run dead jobs as new jobs linked to their entries (skips keys held by live jobs).'
+complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'purge' -d 'Delete dead-letter entries (all, or older than D); needs --confirm dlq.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl dlq list
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s Q -l queue -r -F -d 'Queue name.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
+complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l older-than -r -F -d 'Only entries older than this duration.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l class -r -F -d 'Failure class: exit, timeout, signal, ...'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s h -l help -d 'Show this message and exit.'
@@ -227,6 +387,21 @@ complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s h -l help -d 'Show this
 # jobctl dlq show
 complete -c jobctl -n '__jobctl_at "jobctl dlq show"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq show"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl dlq replay
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l all -d 'Every entry (not yet replayed).'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s Q -l queue -r -F -d 'Queue name.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l class -r -F -d 'Failure class: exit, timeout, signal, ...'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l dry-run -d 'List what would be replayed; change nothing.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l again -d 'Replay entries that were replayed before.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl dlq purge
+complete -c jobctl -n '__jobctl_at "jobctl dlq purge"' -l older-than -r -F -d 'Only entries older than this duration.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq purge"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq purge"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl queue
 complete -c jobctl -n '__jobctl_at "jobctl queue"' -a 'list' -d 'Queues with their settings and current load.'
@@ -322,3 +497,60 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l dry-run -l no-dr
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l shadow -l no-shadow -d 'Create shadow schedules (promote them after checking).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl sweep
+complete -c jobctl -n '__jobctl_at "jobctl sweep"' -a 'mark' -d 'Record the keys of the rows matching --where now (nothing is deleted).'
+complete -c jobctl -n '__jobctl_at "jobctl sweep"' -a 'list' -d 'Sweeps, oldest first, with their counts and state.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep"' -a 'show' -d 'One sweep: target, table, predicate, counts, progress.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep"' -a 'unmark' -d 'Rollback: forget the marks of a sweep (its rows stay).'
+complete -c jobctl -n '__jobctl_at "jobctl sweep"' -a 'run' -d 'Delete the marked rows that still match (needs --confirm NAME); resumable.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl sweep mark
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l target -r -F -d 'Target DB: a path, sqlite:///x.db, postgresql://...'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l table -r -F -d 'The table to delete from.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l where -r -F -d 'SQL expression selecting the rows (read-only).'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l name -r -F -d 'Sweep name (default sweep-ID).'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l grace -r -F -d 'Rollback window before a run may delete.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l dry-run -d 'Print the count and a sample; record nothing.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl sweep list
+complete -c jobctl -n '__jobctl_at "jobctl sweep list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl sweep show
+complete -c jobctl -n '__jobctl_at "jobctl sweep show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep show"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl sweep unmark
+complete -c jobctl -n '__jobctl_at "jobctl sweep unmark"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep unmark"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl sweep run
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l batch -r -F -d 'Rows per delete transaction.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l pause -r -F -d 'Pause between batches.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l max-rows -r -F -d 'Stop after this many rows (run again to go on).'
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l now -d 'Do not wait for the grace period.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl token
+complete -c jobctl -n '__jobctl_at "jobctl token"' -a 'create' -d 'Create a token and print its secret (shown this once; only a hash is stored).'
+complete -c jobctl -n '__jobctl_at "jobctl token"' -a 'list' -d 'Live tokens: name, scopes, created (never the secret).'
+complete -c jobctl -n '__jobctl_at "jobctl token"' -a 'revoke' -d 'Revoke a token: the API refuses it from now on (401).'
+complete -c jobctl -n '__jobctl_at "jobctl token"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl token create
+complete -c jobctl -n '__jobctl_at "jobctl token create"' -l scope -r -F -d 'Comma-separated scopes: enqueue, read, admin.'
+complete -c jobctl -n '__jobctl_at "jobctl token create"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl token create"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl token list
+complete -c jobctl -n '__jobctl_at "jobctl token list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl token list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl token revoke
+complete -c jobctl -n '__jobctl_at "jobctl token revoke"' -s h -l help -d 'Show this message and exit.'
