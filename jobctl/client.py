@@ -14,6 +14,7 @@ from jobctl.clock import utcnow
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
+from jobctl.domain.percentile import p95
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for
@@ -44,13 +45,6 @@ class QueueStatus:
 class Status:
     queues: list[QueueStatus]
     daemons: list[DaemonInfo]
-
-
-def _p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 class Client:
@@ -166,7 +160,7 @@ class Client:
                     failed_24h=f.failed_24h,
                     dead=f.dead,
                     lag_seconds=round(max(0.0, lag), 3),
-                    p95_wait_seconds=_p95(f.waits),
+                    p95_wait_seconds=p95(f.waits),
                     paused=name in paused,
                     concurrency=queue_config.concurrency if queue_config else None,
                 )

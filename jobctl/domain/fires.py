@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from jobctl.domain import percentile
 from jobctl.domain.cron import CronExpr, CronMatch
 from jobctl.errors import InvalidInput
 
@@ -167,12 +168,11 @@ def run_time_lint(text: str, durations: list[float], interval: float | None) -> 
     pile up, or overlap policy drops/cancels fires); None below RUN_TIME_MIN_RUNS runs."""
     if interval is None or len(durations) < RUN_TIME_MIN_RUNS:
         return None
-    ordered = sorted(durations)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    if p95 <= interval:
+    p95 = percentile.p95(durations)
+    if p95 is None or p95 <= interval:
         return None
     return (
-        f"'{text}': p95 run time {_seconds(p95)} of the last {len(ordered)} runs exceeds its"
+        f"'{text}': p95 run time {_seconds(p95)} of the last {len(durations)} runs exceeds its"
         f" interval {_seconds(interval)}: runs overlap (see --overlap)"
     )
 

@@ -33,7 +33,7 @@ class ScheduleHealth:
     overdue: bool
 
 
-def expected_interval(s: Schedule, now: datetime) -> tuple[datetime, float] | None:
+def last_fire_and_gap(s: Schedule, now: datetime) -> tuple[datetime, float] | None:
     """(latest nominal fire <= now, seconds since the one before), or None when the
     schedule has not fired twice in five years (or is `@reboot`)."""
     expr = parse_cron(s.cron)
@@ -58,7 +58,7 @@ def schedule_health(
     (disabled, shadow, `@reboot`, too rare)."""
     if not s.enabled or s.shadow:
         return None
-    expected = expected_interval(s, now)
+    expected = last_fire_and_gap(s, now)
     if expected is None:
         return None
     last_fire, interval = expected
