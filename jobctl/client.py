@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jobctl.clock import utcnow
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
 from jobctl.domain.percentile import p95
 from jobctl.domain.queues import Backpressure
@@ -87,18 +88,24 @@ class Client:
         opts = EnqueueOptions(command=list(command) if command else None, **options)
         return self.enqueue_specs([build_spec(opts, self.config)])[0].id
 
-    def enqueue_options(self, options: Sequence[EnqueueOptions]) -> list[Enqueued]:
+    def enqueue_options(
+        self, options: Sequence[EnqueueOptions], audit: AuditEntry | None = None
+    ) -> list[Enqueued]:
         """Validate every option set first, then enqueue all in one transaction."""
-        return self.enqueue_specs([build_spec(o, self.config) for o in options])
+        return self.enqueue_specs([build_spec(o, self.config) for o in options], audit=audit)
 
     def enqueue_specs(
-        self, specs: Sequence[JobSpec], now: datetime | None = None
+        self,
+        specs: Sequence[JobSpec],
+        now: datetime | None = None,
+        audit: AuditEntry | None = None,
     ) -> list[Enqueued]:
         """Enqueue validated specs in one transaction, applying each configured queue's
-        backpressure (max_depth + shed): a `reject` queue at its limit is Unavailable."""
+        backpressure (max_depth + shed): a `reject` queue at its limit is Unavailable.
+        `audit`, when given, is recorded in the same transaction if a job was created."""
         if not specs:
             return []
-        return self.store.jobs.enqueue(specs, now or utcnow(), self.backpressure)
+        return self.store.jobs.enqueue(specs, now or utcnow(), self.backpressure, audit)
 
     @property
     def backpressure(self) -> dict[str, Backpressure]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -13,21 +13,26 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output, Since
+from jobctl.domain.audit import AuditEntry, ids_target
+
+__all__ = ["Audit", "audited", "ids_target"]
 
 
 @dataclass
 class Audit:
-    """What will be recorded; the block may fill in what it learns (e.g. new job ids)."""
+    """What will be recorded; the block may fill in what it learns (e.g. new job ids).
+    A block that commits the entry with its own change (`entry()` handed to the store, one
+    transaction instead of two) sets `recorded` so that it is not written twice."""
 
     target: str | None
     args: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False
+    build: Callable[[Audit, str], AuditEntry] | None = field(default=None, repr=False)
 
-
-def ids_target(ids: Sequence[int]) -> str:
-    """A list of job ids as an audit target: `7`, `3,7,9`, or `5..1004 (1000 jobs)`."""
-    if len(ids) <= 10:
-        return ",".join(str(i) for i in ids)
-    return f"{min(ids)}..{max(ids)} ({len(ids)} jobs)"
+    def entry(self, outcome: str = "ok") -> AuditEntry:
+        """The entry as it stands now (secrets redacted)."""
+        assert self.build is not None
+        return self.build(self, outcome)
 
 
 @contextlib.contextmanager
@@ -44,11 +49,23 @@ def audited(
     yielded Audit may be updated inside the block (target, args)."""
     from jobctl.clock import utcnow
     from jobctl.errors import JobctlError, Refused
-    from jobctl.ops.audit import current_actor, record
+    from jobctl.ops.audit import current_actor, entry
 
     app_state = state(ctx)
+
+    def build(audit: Audit, outcome: str) -> AuditEntry:
+        return entry(
+            utcnow(),
+            current_actor(),
+            app_state.request_id,
+            action,
+            audit.target,
+            audit.args,
+            outcome,
+        )
+
     outcome = "failed"
-    audit = Audit(target, dict(args or {}))
+    audit = Audit(target, dict(args or {}), build=build)
     try:
         if guard is not None:
             guard()
@@ -62,17 +79,9 @@ def audited(
         outcome = "ok" if exc.exit_code == 0 else "failed"
         raise
     finally:
-        with contextlib.suppress(JobctlError):
-            record(
-                app_state.client().store,
-                utcnow(),
-                current_actor(),
-                app_state.request_id,
-                action,
-                audit.target,
-                audit.args,
-                outcome,
-            )
+        if not (outcome == "ok" and audit.recorded):
+            with contextlib.suppress(JobctlError):
+                app_state.client().store.audit.record(audit.entry(outcome))
 
 
 @app.command("audit")

@@ -103,8 +103,9 @@ def enqueue(
         ]
     client = app_state.client()
     with audited(ctx, "job.enqueue", None, _enqueue_args(options, from_file)) as audit:
-        enqueued = client.enqueue_options(options)
+        enqueued = client.enqueue_options(options, audit=audit.entry())  # one transaction
         audit.target = ids_target([e.id for e in enqueued])
+        audit.recorded = any(e.created for e in enqueued)
     if wants_json(ctx, output):
         from jobctl.ops.shapes import job_shape
 

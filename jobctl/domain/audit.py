@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,14 @@ class AuditEntry:
     args: dict[str, Any]
     outcome: str = "ok"  # ok | refused | failed
     id: int | None = None
+
+
+def ids_target(ids: Sequence[int | str]) -> str:
+    """A list of job ids as an audit target: `7`, `3,7,9`, or `5..1004 (1000 jobs)`."""
+    if len(ids) <= 10:
+        return ",".join(str(i) for i in ids)
+    numbers = [int(i) for i in ids]
+    return f"{min(numbers)}..{max(numbers)} ({len(ids)} jobs)"
 
 
 def is_secret_name(name: str) -> bool:

@@ -53,3 +53,25 @@ def test_redact_leaves_harmless_values_alone() -> None:
         "command": ["echo", f"API_KEY={REDACTED}"],
         "nested": {"secret_id": None, "n": 3},
     }
+
+
+def test_an_enqueue_records_its_audit_entry_with_the_jobs(store: Store) -> None:
+    # Given an audit entry handed to the enqueue (the CLI and the HTTP API do this)
+    from tests.support.factories import job_spec
+
+    entry = audit.entry(T0, ACTOR, "r1", "job.enqueue", None, {"count": 12})
+    done = store.jobs.enqueue([job_spec() for _ in range(12)], T0, audit=entry)
+    # Then it is in the log with the new ids as its target, written in the same transaction
+    (recorded,) = audit.query(store)
+    ids = [d.id for d in done]
+    assert recorded.target == f"{min(ids)}..{max(ids)} (12 jobs)"
+    assert (recorded.action, recorded.request_id, recorded.outcome) == ("job.enqueue", "r1", "ok")
+
+
+def test_an_enqueue_that_creates_nothing_records_nothing_itself(store: Store) -> None:
+    from tests.support.factories import job_spec
+
+    store.jobs.enqueue([job_spec(key="k")], T0)
+    entry = audit.entry(T0, ACTOR, "r2", "job.enqueue", None)
+    assert not store.jobs.enqueue([job_spec(key="k")], T0, audit=entry)[0].created
+    assert audit.query(store) == []  # the caller (cli.audit.audited) records this one

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from jobctl.domain.audit import AuditEntry
+from jobctl.domain.audit import AuditEntry, ids_target
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, JobctlError, NotFound
@@ -64,9 +64,9 @@ class JobsRepo:
                 done = self._enqueue_runs(conn, specs, now)
             else:
                 done = [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
-            created = [str(d.id) for d in done if d.created]
+            created = [d.id for d in done if d.created]
             if audit is not None and created:
-                AuditRepo.record_in(conn, replace(audit, target=",".join(created)))
+                AuditRepo.record_in(conn, replace(audit, target=ids_target(created)))
             return done
 
     def _enqueue_runs(
