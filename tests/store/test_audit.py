@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from jobctl.domain.audit import REDACTED, Actor, redact
 from jobctl.ops import audit
 from jobctl.store import Store
+from tests.support.factories import job_spec
 
 ACTOR = Actor("alice", 1000, "web1")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -57,8 +58,6 @@ def test_redact_leaves_harmless_values_alone() -> None:
 
 def test_an_enqueue_records_its_audit_entry_with_the_jobs(store: Store) -> None:
     # Given an audit entry handed to the enqueue (the CLI and the HTTP API do this)
-    from tests.support.factories import job_spec
-
     entry = audit.entry(T0, ACTOR, "r1", "job.enqueue", None, {"count": 12})
     done = store.jobs.enqueue([job_spec() for _ in range(12)], T0, audit=entry)
     # Then it is in the log with the new ids as its target, written in the same transaction
@@ -69,8 +68,6 @@ def test_an_enqueue_records_its_audit_entry_with_the_jobs(store: Store) -> None:
 
 
 def test_an_enqueue_that_creates_nothing_records_nothing_itself(store: Store) -> None:
-    from tests.support.factories import job_spec
-
     store.jobs.enqueue([job_spec(key="k")], T0)
     entry = audit.entry(T0, ACTOR, "r2", "job.enqueue", None)
     assert not store.jobs.enqueue([job_spec(key="k")], T0, audit=entry)[0].created
