@@ -4,10 +4,13 @@
     transaction), vs a raw WAL connection doing BEGIN IMMEDIATE / INSERT ~200-byte row / COMMIT,
     at the same `synchronous` (FULL = default durability, NORMAL = durability "fast").
     Target: Client throughput >= 0.5 of raw.
+    Also timed: "schema", the same raw loop inserting the row Client.enqueue writes (its
+    columns and values) into a DB with jobctl's schema and indexes: what the SQL alone costs,
+    with no Python of ours, so schema/raw is the ceiling of client/raw.
 (b) bulk: `Client.enqueue_options([1000 EnqueueOptions])` (the in-process equivalent of
     `jobctl enqueue --from FILE.jsonl`) vs raw executemany of 1000 rows in one transaction.
-    Target >= 0.3 of raw. The CLI subprocess wall time for the same 1000-line file is
-    reported too (informational, against the same raw figure).
+    Target >= 0.3 of raw; "schema" again shows the ceiling. The CLI subprocess wall time
+    for the same 1000-line file is reported too (informational, against the same raw).
 
     /tmp/devvenv/bin/python bench/enqueue.py [--quick]
 """
@@ -37,7 +40,8 @@ from _common import (
 
 from jobctl import Client
 from jobctl.config.model import Config
-from jobctl.config.resolve import EnqueueOptions
+from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.store.records import SPEC_COLUMNS, spec_values
 
 BODY = json.dumps({"command": ["true"], "queue": "default", "pad": "x" * 150})  # ~200 bytes
 SYNC = {"full": "FULL", "fast": "NORMAL"}
@@ -69,6 +73,56 @@ def raw_single(n: int, synchronous: str) -> float:
                     conn.execute("COMMIT")
 
             return _per_op(work, n)
+        finally:
+            conn.close()
+
+
+JOB_INSERT = (
+    f"INSERT INTO jobs (state, {', '.join(SPEC_COLUMNS)})"
+    f" VALUES ('queued', {', '.join('?' * len(SPEC_COLUMNS))})"
+)
+
+
+def job_row() -> tuple[object, ...]:
+    """The column values Client.enqueue(["true"]) writes (in SPEC_COLUMNS order)."""
+    return spec_values(build_spec(EnqueueOptions(command=["true"]), Config()), 1.0)
+
+
+def schema_connect(tmp: Path, synchronous: str) -> sqlite3.Connection:
+    """A raw connection to a DB that jobctl created (its schema and indexes)."""
+    Client(tmp / "jobs.db").store.close()
+    conn = sqlite3.connect(str(tmp / "jobs.db"), isolation_level=None)
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def schema_single(n: int, synchronous: str) -> float:
+    with fresh_dir() as tmp:
+        conn, row = schema_connect(tmp, synchronous), job_row()
+        try:
+
+            def work() -> None:
+                for _ in range(n):
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute(JOB_INSERT, row)
+                    conn.execute("COMMIT")
+
+            return _per_op(work, n)
+        finally:
+            conn.close()
+
+
+def schema_bulk(n: int) -> float:
+    with fresh_dir() as tmp:
+        conn, rows = schema_connect(tmp, "FULL"), [job_row()] * n
+        try:
+
+            def work() -> None:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(JOB_INSERT, rows)
+                conn.execute("COMMIT")
+
+            return timed(work)
         finally:
             conn.close()
 
@@ -123,6 +177,14 @@ def cli_bulk(n: int) -> float:
         )
 
 
+def ceiling_line(schema: list[float], raw: list[float]) -> str:
+    ratio = statistics.median(raw) / statistics.median(schema)
+    return (
+        f"  (ceiling) jobctl's row and indexes from raw sqlite3, no Python of ours:"
+        f" ratio {ratio:.3f} of raw"
+    )
+
+
 def _per_op(fn: Callable[[], object], n: int) -> float:
     return timed(fn) / n
 
@@ -139,16 +201,18 @@ def main() -> None:
             {
                 "raw": lambda s=sync: raw_single(n_single, s),
                 "client": lambda d=durability: client_single(n_single, d),
+                "schema": lambda s=sync: schema_single(n_single, s),
             },
             label=f"{sync} ",
         )
-        for name in ("raw", "client"):
+        for name in ("raw", "client", "schema"):
             per_s = 1 / statistics.median(res[name])
             say(
                 f"synchronous={sync:6} {name:6}: {spread(res[name], 1e6, '.1f')} us/job"
                 f"  ({per_s:,.0f} jobs/s)"
             )
         say(ratio_line(f"synchronous={sync} client/raw throughput", res["client"], res["raw"], 0.5))
+        say(ceiling_line(res["schema"], res["raw"]))
 
     section(f"(b) bulk: {n_bulk} jobs in one transaction, {rounds} rounds (ms per batch)")
     res = interleave(
@@ -157,13 +221,15 @@ def main() -> None:
             "raw": lambda: raw_bulk(n_bulk),
             "client": lambda: client_bulk(n_bulk),
             "cli": lambda: cli_bulk(n_bulk),
+            "schema": lambda: schema_bulk(n_bulk),
         },
         label="bulk ",
     )
-    for name in ("raw", "client", "cli"):
+    for name in ("raw", "client", "cli", "schema"):
         rate = n_bulk / statistics.median(res[name])
         say(f"{name:6}: {spread(res[name], 1e3, '.1f')} ms  ({rate:,.0f} jobs/s)")
     say(ratio_line("bulk Client.enqueue_options/raw throughput", res["client"], res["raw"], 0.3))
+    say(ceiling_line(res["schema"], res["raw"]))
     ratio = statistics.median(res["raw"]) / statistics.median(res["cli"])
     say(
         f"bulk CLI `enqueue --from` (subprocess wall)/raw throughput: ratio {ratio:.3f}"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from jobctl.runtime import proctree
 from jobctl.runtime.logcap import CappedLog
-from jobctl.runtime.proctree import ProcInfo
+from jobctl.runtime.proctree import KILL_WAIT, ProcInfo
 
 if TYPE_CHECKING:
     from resource import struct_rusage
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 READ_SIZE = 1 << 16
 READS_PER_EVENT = 16  # then the other attempts get a turn
 SETTLE_CHECK = 0.05  # seconds between looks at stragglers that no longer hold the pipe
-KILL_WAIT = 1.0  # seconds to wait for SIGKILLed processes to vanish before giving up on them
 
 
 class Attempt:

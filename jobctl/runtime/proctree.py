@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _DEAD_STATES = (b"Z", b"X", b"x")
+KILL_WAIT = 1.0  # seconds to wait for SIGKILLed processes to vanish before giving up on them
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +175,8 @@ def union(*groups: Iterable[ProcInfo]) -> list[ProcInfo]:
 
 def kill_tree(pid: int, grace: float) -> None:
     """Terminate `pid` with its descendants, group and session: SIGTERM now, SIGKILL whatever
-    survives `grace` seconds. Blocks until done; for orphans, not for the executor's loop
-    (the caller has checked pid + start time)."""
+    survives `grace` seconds, then wait (up to KILL_WAIT) until those are gone. Blocks until
+    done; for orphans, not for the executor's loop (the caller has checked pid + start time)."""
     procs = members(pid, scan())  # snapshot first: descendants reparent once their parent dies
     if not procs:
         return
@@ -183,4 +184,8 @@ def kill_tree(pid: int, grace: float) -> None:
     deadline = time.monotonic() + grace
     while alive(procs) and time.monotonic() < deadline:
         time.sleep(0.02)
-    signal_members(pid, union(alive(procs), members(pid, scan())), signal.SIGKILL)
+    killed = union(alive(procs), members(pid, scan()))
+    signal_members(pid, killed, signal.SIGKILL)
+    deadline = time.monotonic() + KILL_WAIT  # SIGKILL is delivered, not awaited: await it
+    while alive(killed) and time.monotonic() < deadline:
+        time.sleep(0.01)
