@@ -86,6 +86,13 @@ def ratio_line(name: str, subject: list[float], baseline: list[float], target: f
     return f"{name}: ratio {ratio:.3f}  {verdict(ratio, target)}"
 
 
+def ceiling_line(what: str, schema: list[float], raw: list[float]) -> str:
+    """The best ratio to `raw` that jobctl could reach: `what` (jobctl's rows, statements and
+    schema) timed from raw sqlite3, with no Python of ours."""
+    ratio = statistics.median(raw) / statistics.median(schema)
+    return f"  (ceiling) {what} from raw sqlite3, no Python of ours: ratio {ratio:.3f} of raw"
+
+
 def machine_line() -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"python {sys.version.split()[0]} at {PYTHON}; {os.cpu_count()} CPUs; loadavg {load}"

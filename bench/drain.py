@@ -41,6 +41,7 @@ from pathlib import Path
 import psutil
 from _common import (
     JOBCTL,
+    ceiling_line,
     fresh_dir,
     interleave,
     isolated_env,
@@ -228,7 +229,35 @@ SCHEMA_ATTEMPT_END = (
 )
 
 
+Row = tuple[object, ...]
+
+
+def _raw_claim(conn: sqlite3.Connection, now: float) -> Row | None:
+    return conn.execute(RAW_CLAIM, (now,)).fetchone()
+
+
+def _raw_finish(conn: sqlite3.Connection, row: Row, now: float) -> None:
+    conn.execute(RAW_FINISH, (now, row[0]))
+
+
+def _schema_claim(conn: sqlite3.Connection, now: float) -> Row | None:
+    row = conn.execute(SCHEMA_CLAIM, (now, now, now)).fetchone()
+    if row is not None:
+        conn.execute(SCHEMA_ATTEMPT, (row[0], row[1], row[2], row[3], now))
+    return row
+
+
+def _schema_finish(conn: sqlite3.Connection, row: Row, now: float) -> None:
+    conn.execute(SCHEMA_FINISH, (now, row[0]))
+    conn.execute(SCHEMA_ATTEMPT_END, (now, row[0], row[1]))
+
+
+STEPS = {False: (_raw_claim, _raw_finish), True: (_schema_claim, _schema_finish)}
+
+
 def _raw_worker(path: str, go: Event, schema: bool) -> None:
+    """Claim and finish jobs (each step its own transaction) until none is left."""
+    claim, finish = STEPS[schema]
     conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     conn.execute("PRAGMA synchronous = NORMAL")
     go.wait()
@@ -237,47 +266,45 @@ def _raw_worker(path: str, go: Event, schema: bool) -> None:
         pass
 
     while True:
-        now = time.time()
         conn.execute("BEGIN IMMEDIATE")
-        if schema:
-            row = conn.execute(SCHEMA_CLAIM, (now, now, now)).fetchone()
-            if row is not None:
-                conn.execute(SCHEMA_ATTEMPT, (row[0], row[1], row[2], row[3], now))
-        else:
-            row = conn.execute(RAW_CLAIM, (now,)).fetchone()
+        row = claim(conn, time.time())
         conn.execute("COMMIT")
         if row is None:
             return
-        noop(row[-1])
-        now = time.time()
+        noop(row[-1])  # the payload
         conn.execute("BEGIN IMMEDIATE")
-        if schema:
-            conn.execute(SCHEMA_FINISH, (now, row[0]))
-            conn.execute(SCHEMA_ATTEMPT_END, (now, row[0], row[1]))
-        else:
-            conn.execute(RAW_FINISH, (now, row[0]))
+        finish(conn, row, time.time())
         conn.execute("COMMIT")
+
+
+def _raw_table(tmp: Path, n: int) -> tuple[Path, str, str]:
+    """n queued rows in a 5-column table; (path, table, finished state)."""
+    path = tmp / "raw.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, state TEXT NOT NULL, payload TEXT,"
+        " started_at REAL, finished_at REAL)"
+    )
+    conn.execute("CREATE INDEX t_queued ON t (id) WHERE state = 'queued'")
+    conn.executemany("INSERT INTO t (state, payload) VALUES ('queued', 'null')", [()] * n)
+    conn.close()
+    return path, "t", "done"
+
+
+def _schema_db(tmp: Path, n: int) -> tuple[Path, str, str]:
+    """n queued no-op handler jobs in a jobctl DB; (path, table, finished state)."""
+    path = tmp / "jobs.db"
+    prepare(tmp)
+    enqueue_bulk(tmp, path, n, job_type="noop")
+    return path, "jobs", "succeeded"
 
 
 def raw_loop(n: int, workers: int, schema: bool = False) -> float:
     """Release forked workers claiming and finishing n jobs; seconds to the last finish.
     `schema`: jobctl's DB and statements instead of the 5-column table."""
     with fresh_dir() as tmp:
-        if schema:
-            path, table, state = tmp / "jobs.db", "jobs", "succeeded"
-            prepare(tmp)
-            enqueue_bulk(tmp, path, n, job_type="noop")
-            conn = sqlite3.connect(str(path), isolation_level=None)
-        else:
-            path, table, state = tmp / "raw.db", "t", "done"
-            conn = sqlite3.connect(str(path), isolation_level=None)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(
-                "CREATE TABLE t (id INTEGER PRIMARY KEY, state TEXT NOT NULL, payload TEXT,"
-                " started_at REAL, finished_at REAL)"
-            )
-            conn.execute("CREATE INDEX t_queued ON t (id) WHERE state = 'queued'")
-            conn.executemany("INSERT INTO t (state, payload) VALUES ('queued', 'null')", [()] * n)
+        path, table, state = (_schema_db if schema else _raw_table)(tmp, n)
         ctx = multiprocessing.get_context("fork")
         go = ctx.Event()
         procs = [
@@ -292,10 +319,14 @@ def raw_loop(n: int, workers: int, schema: bool = False) -> float:
             p.join()
             if p.exitcode != 0:
                 raise SystemExit(f"raw worker failed: exit {p.exitcode}")
-        done = conn.execute(f"SELECT count(*) FROM {table} WHERE state = ?", (state,)).fetchone()
-        conn.close()
-        if done[0] != n:
-            raise SystemExit(f"raw loop finished {done[0]} of {n}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            done = conn.execute(f"SELECT count(*) FROM {table} WHERE state = ?", (state,))
+            count = done.fetchone()[0]
+        finally:
+            conn.close()
+        if count != n:
+            raise SystemExit(f"raw loop finished {count} of {n}")
         return last_finished(path, table) - started
 
 
@@ -458,11 +489,7 @@ def part_b(rounds: int, n: int) -> None:
             )
         )
         cold_line(f"{workers} worker(s) ", n, res["cold"], res["raw"])
-        ceiling = statistics.median(res["raw"]) / statistics.median(res["schema"])
-        say(
-            f"  (ceiling) the same loop with jobctl's schema and claim/finish statements, no"
-            f" Python of ours: ratio {ceiling:.3f} of raw"
-        )
+        say(ceiling_line("the loop on jobctl's DB and statements", res["schema"], res["raw"]))
 
 
 def part_c(samples: int, long_samples: int) -> None:

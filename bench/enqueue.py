@@ -26,6 +26,7 @@ from pathlib import Path
 
 from _common import (
     JOBCTL,
+    ceiling_line,
     fresh_dir,
     interleave,
     isolated_env,
@@ -41,7 +42,8 @@ from _common import (
 from jobctl import Client
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
-from jobctl.store.records import SPEC_COLUMNS, spec_values
+from jobctl.store.records import spec_values
+from jobctl.store.sqlite.jobs import INSERT_QUEUED
 
 BODY = json.dumps({"command": ["true"], "queue": "default", "pad": "x" * 150})  # ~200 bytes
 SYNC = {"full": "FULL", "fast": "NORMAL"}
@@ -58,68 +60,60 @@ def raw_connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def raw_single(n: int, synchronous: str) -> float:
-    with fresh_dir() as tmp:
-        conn = raw_connect(tmp / "raw.db", synchronous)
-        try:
-
-            def work() -> None:
-                for i in range(n):
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.execute(
-                        "INSERT INTO t (state, body, created_at) VALUES ('queued', ?, ?)",
-                        (BODY, float(i)),
-                    )
-                    conn.execute("COMMIT")
-
-            return _per_op(work, n)
-        finally:
-            conn.close()
+CEILING = "jobctl's INSERT into its schema and indexes"
+RAW_INSERT = "INSERT INTO t (state, body, created_at) VALUES ('queued', ?, ?)"
 
 
-JOB_INSERT = (
-    f"INSERT INTO jobs (state, {', '.join(SPEC_COLUMNS)})"
-    f" VALUES ('queued', {', '.join('?' * len(SPEC_COLUMNS))})"
-)
+def raw_rows(n: int) -> list[tuple[object, ...]]:
+    return [(BODY, float(i)) for i in range(n)]
 
 
-def job_row() -> tuple[object, ...]:
-    """The column values Client.enqueue(["true"]) writes (in SPEC_COLUMNS order)."""
-    return spec_values(build_spec(EnqueueOptions(command=["true"]), Config()), 1.0)
+def job_rows(n: int) -> list[tuple[object, ...]]:
+    """The column values Client.enqueue(["true"]) writes, n times (the store's INSERT order)."""
+    return [spec_values(build_spec(EnqueueOptions(command=["true"]), Config()), 1.0)] * n
 
 
-def schema_connect(tmp: Path, synchronous: str) -> sqlite3.Connection:
+def schema_connect(path: Path, synchronous: str) -> sqlite3.Connection:
     """A raw connection to a DB that jobctl created (its schema and indexes)."""
-    Client(tmp / "jobs.db").store.close()
-    conn = sqlite3.connect(str(tmp / "jobs.db"), isolation_level=None)
+    Client(path).store.close()
+    conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     return conn
 
 
-def schema_single(n: int, synchronous: str) -> float:
+def single_inserts(
+    connect: Callable[[Path, str], sqlite3.Connection],
+    sql: str,
+    rows: list[tuple[object, ...]],
+    synchronous: str,
+) -> float:
+    """Seconds per row, each inserted in its own BEGIN IMMEDIATE / INSERT / COMMIT."""
     with fresh_dir() as tmp:
-        conn, row = schema_connect(tmp, synchronous), job_row()
+        conn = connect(tmp / "bench.db", synchronous)
         try:
 
             def work() -> None:
-                for _ in range(n):
+                for row in rows:
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.execute(JOB_INSERT, row)
+                    conn.execute(sql, row)
                     conn.execute("COMMIT")
 
-            return _per_op(work, n)
+            return _per_op(work, len(rows))
         finally:
             conn.close()
 
 
-def schema_bulk(n: int) -> float:
+def bulk_insert(
+    connect: Callable[[Path, str], sqlite3.Connection], sql: str, rows: list[tuple[object, ...]]
+) -> float:
+    """Seconds to insert all rows in one transaction (synchronous=FULL)."""
     with fresh_dir() as tmp:
-        conn, rows = schema_connect(tmp, "FULL"), [job_row()] * n
+        conn = connect(tmp / "bench.db", "FULL")
         try:
 
             def work() -> None:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(JOB_INSERT, rows)
+                conn.executemany(sql, rows)
                 conn.execute("COMMIT")
 
             return timed(work)
@@ -131,24 +125,6 @@ def client_single(n: int, durability: str) -> float:
     with fresh_dir() as tmp, Client(tmp / "jobs.db", Config(durability=durability)) as client:
         client.store  # noqa: B018  (open + migrate before timing)
         return _per_op(lambda: [client.enqueue(["true"]) for _ in range(n)], n)
-
-
-def raw_bulk(n: int) -> float:
-    with fresh_dir() as tmp:
-        conn = raw_connect(tmp / "raw.db", "FULL")
-        rows = [(BODY, float(i)) for i in range(n)]
-        try:
-
-            def work() -> None:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    "INSERT INTO t (state, body, created_at) VALUES ('queued', ?, ?)", rows
-                )
-                conn.execute("COMMIT")
-
-            return timed(work)
-        finally:
-            conn.close()
 
 
 def client_bulk(n: int) -> float:
@@ -177,14 +153,6 @@ def cli_bulk(n: int) -> float:
         )
 
 
-def ceiling_line(schema: list[float], raw: list[float]) -> str:
-    ratio = statistics.median(raw) / statistics.median(schema)
-    return (
-        f"  (ceiling) jobctl's row and indexes from raw sqlite3, no Python of ours:"
-        f" ratio {ratio:.3f} of raw"
-    )
-
-
 def _per_op(fn: Callable[[], object], n: int) -> float:
     return timed(fn) / n
 
@@ -199,9 +167,13 @@ def main() -> None:
         res = interleave(
             rounds,
             {
-                "raw": lambda s=sync: raw_single(n_single, s),
+                "raw": lambda s=sync: single_inserts(
+                    raw_connect, RAW_INSERT, raw_rows(n_single), s
+                ),
                 "client": lambda d=durability: client_single(n_single, d),
-                "schema": lambda s=sync: schema_single(n_single, s),
+                "schema": lambda s=sync: single_inserts(
+                    schema_connect, INSERT_QUEUED, job_rows(n_single), s
+                ),
             },
             label=f"{sync} ",
         )
@@ -212,16 +184,16 @@ def main() -> None:
                 f"  ({per_s:,.0f} jobs/s)"
             )
         say(ratio_line(f"synchronous={sync} client/raw throughput", res["client"], res["raw"], 0.5))
-        say(ceiling_line(res["schema"], res["raw"]))
+        say(ceiling_line(CEILING, res["schema"], res["raw"]))
 
     section(f"(b) bulk: {n_bulk} jobs in one transaction, {rounds} rounds (ms per batch)")
     res = interleave(
         rounds,
         {
-            "raw": lambda: raw_bulk(n_bulk),
+            "raw": lambda: bulk_insert(raw_connect, RAW_INSERT, raw_rows(n_bulk)),
             "client": lambda: client_bulk(n_bulk),
             "cli": lambda: cli_bulk(n_bulk),
-            "schema": lambda: schema_bulk(n_bulk),
+            "schema": lambda: bulk_insert(schema_connect, INSERT_QUEUED, job_rows(n_bulk)),
         },
         label="bulk ",
     )
@@ -229,7 +201,7 @@ def main() -> None:
         rate = n_bulk / statistics.median(res[name])
         say(f"{name:6}: {spread(res[name], 1e3, '.1f')} ms  ({rate:,.0f} jobs/s)")
     say(ratio_line("bulk Client.enqueue_options/raw throughput", res["client"], res["raw"], 0.3))
-    say(ceiling_line(res["schema"], res["raw"]))
+    say(ceiling_line(CEILING, res["schema"], res["raw"]))
     ratio = statistics.median(res["raw"]) / statistics.median(res["cli"])
     say(
         f"bulk CLI `enqueue --from` (subprocess wall)/raw throughput: ratio {ratio:.3f}"

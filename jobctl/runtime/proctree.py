@@ -181,11 +181,14 @@ def kill_tree(pid: int, grace: float) -> None:
     if not procs:
         return
     terminate(pid, procs)
-    deadline = time.monotonic() + grace
-    while alive(procs) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _await_gone(procs, grace)
     killed = union(alive(procs), members(pid, scan()))
     signal_members(pid, killed, signal.SIGKILL)
-    deadline = time.monotonic() + KILL_WAIT  # SIGKILL is delivered, not awaited: await it
-    while alive(killed) and time.monotonic() < deadline:
+    _await_gone(killed, KILL_WAIT)  # SIGKILL is delivered, not awaited
+
+
+def _await_gone(procs: list[ProcInfo], seconds: float) -> None:
+    """Sleep until none of `procs` is alive, or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while alive(procs) and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -317,7 +317,7 @@ def first_id_since(conn: sqlite3.Connection, stamp: float) -> int:
     return lo
 
 
-_INSERT_QUEUED = (
+INSERT_QUEUED = (
     f"INSERT INTO jobs (state, {', '.join(SPEC_COLUMNS)})"
     f" VALUES ('queued', {_placeholders(SPEC_COLUMNS)})"
 )
@@ -331,10 +331,10 @@ def _insert_plain(
         return []
     stamp = now.timestamp()
     if len(specs) == 1:
-        job_id = conn.execute(_INSERT_QUEUED, spec_values(specs[0], stamp)).lastrowid
+        job_id = conn.execute(INSERT_QUEUED, spec_values(specs[0], stamp)).lastrowid
         assert job_id is not None
         return [Enqueued(job_id, True)]
-    conn.executemany(_INSERT_QUEUED, [spec_values(spec, stamp) for spec in specs])
+    conn.executemany(INSERT_QUEUED, [spec_values(spec, stamp) for spec in specs])
     last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
     first = last - len(specs) + 1
     # Under our write lock new rowids are max+1, so the batch is one range; make sure.
