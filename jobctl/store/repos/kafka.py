@@ -7,7 +7,7 @@ from datetime import datetime
 
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.lag import PartitionKey, Sample
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 PartitionRow = tuple[str, int, int | None, int]  # topic, partition, committed, end
 

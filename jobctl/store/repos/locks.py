@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.domain.durations import from_epoch
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 
 @dataclass(frozen=True)

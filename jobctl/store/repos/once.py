@@ -10,8 +10,8 @@ from typing import Any
 
 from jobctl.domain.durations import from_epoch
 from jobctl.errors import NotFound
+from jobctl.store.database import Database
 from jobctl.store.records import loads
-from jobctl.store.sqlite.connection import Database
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 
 class QueuesRepo:

@@ -4,7 +4,6 @@ transaction only when the record was new."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +13,9 @@ from jobctl.domain.durations import from_epoch
 from jobctl.domain.job import JobSpec
 from jobctl.domain.schedule import FireDecision, Misfire, Overlap, Schedule
 from jobctl.errors import InvalidInput, NotFound
+from jobctl.store.database import Conn, Database, Row
 from jobctl.store.records import dumps, loads
-from jobctl.store.sqlite.connection import Database
-from jobctl.store.sqlite.jobs import JobsRepo, request_cancel
+from jobctl.store.repos.jobs import JobsRepo, request_cancel
 
 COLUMNS = (
     "name",
@@ -84,7 +83,7 @@ def _row_values(s: Schedule) -> list[Any]:
     ]
 
 
-def _schedule(row: sqlite3.Row) -> Schedule:
+def _schedule(row: Row) -> Schedule:
     return Schedule(
         name=row["name"],
         cron=row["cron"],
@@ -124,7 +123,7 @@ class SchedulesRepo:
             self._insert(conn, schedule, now)
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, schedule: Schedule, now: datetime) -> None:
+    def _insert(conn: Conn, schedule: Schedule, now: datetime) -> None:
         ts = now.timestamp()
         columns = (*COLUMNS, "created_at", "updated_at", "cursor_at")
         marks = ", ".join("?" * len(columns))
@@ -218,8 +217,8 @@ class SchedulesRepo:
                 request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             for decision, spec in decisions:
                 inserted = conn.execute(
-                    "INSERT OR IGNORE INTO fires (schedule, nominal_at, handled_at, outcome,"
-                    " lateness) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO fires (schedule, nominal_at, handled_at, outcome,"
+                    " lateness) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
                         name,
                         decision.nominal_at.timestamp(),
@@ -239,8 +238,8 @@ class SchedulesRepo:
                     )
                 recorded.append((decision, job_id))
             conn.execute(
-                "UPDATE schedules SET cursor_at = max(cursor_at, ?) WHERE name = ?",
-                (cursor.timestamp(), name),
+                "UPDATE schedules SET cursor_at = ? WHERE name = ? AND cursor_at < ?",
+                (cursor.timestamp(), name, cursor.timestamp()),
             )
         return recorded
 

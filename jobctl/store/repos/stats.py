@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 DAY = 86400.0
 WAIT_SAMPLE = 5000  # p95 wait over at most the latest attempts of the last hour
