@@ -22,8 +22,8 @@ from jobctl.paths import default_db_path, log_dir_for
 from jobctl.store import Store, db_path_from, open_store
 
 if TYPE_CHECKING:
-    from jobctl.store.sqlite.daemons import DaemonInfo
-    from jobctl.store.sqlite.jobs import CancelResult, Enqueued
+    from jobctl.store.repos.daemons import DaemonInfo
+    from jobctl.store.repos.jobs import CancelResult, Enqueued
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class Client:
         return Path(chosen.log_path)
 
     def status(self) -> Status:
-        from jobctl.store.sqlite.stats import QueueFigures
+        from jobctl.store.repos.stats import QueueFigures
 
         now = utcnow()
         figures = self.store.stats.queue_figures(now)

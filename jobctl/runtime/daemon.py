@@ -31,8 +31,8 @@ from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
 from jobctl.runtime.wakeup import WalWatcher
 from jobctl.store import Store
-from jobctl.store.sqlite.daemons import DaemonInfo
-from jobctl.store.sqlite.dispatch import Claim, Finish, Spawn
+from jobctl.store.repos.daemons import DaemonInfo
+from jobctl.store.repos.dispatch import Claim, Finish, Spawn
 
 IDLE_POLL = 0.01  # seconds between cheap change checks while idle (PRAGMA data_version)
 WATCHED_POLL = 0.25  # the same, when inotify wakes us on other processes' commits

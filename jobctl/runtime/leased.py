@@ -21,8 +21,8 @@ from jobctl.runtime.wrapped import Lease, Wrapped, run_wrapped
 from jobctl.store import Store
 
 if TYPE_CHECKING:  # each command loads only its own half
-    from jobctl.store.sqlite.locks import LockInfo
-    from jobctl.store.sqlite.once import OnceRecord
+    from jobctl.store.repos.locks import LockInfo
+    from jobctl.store.repos.once import OnceRecord
 
 POLL = 0.05  # seconds between cheap looks (PRAGMA data_version) while waiting for a name
 RECHECK = 1.0  # look again at least this often (a dead holder changes nothing in the DB)

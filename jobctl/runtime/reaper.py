@@ -12,7 +12,7 @@ from jobctl.runtime import outcomes
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.executor import kill_tree, process_start_ticks
 from jobctl.store import Store
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 from jobctl.domain.job import State
 from jobctl.store import Store
 from jobctl.store.records import spec_row
-from jobctl.store.sqlite.jobs import first_id_since
+from jobctl.store.repos.jobs import first_id_since
 from tests.support.clock import ManualClock
 from tests.support.factories import job_spec
 

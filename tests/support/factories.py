@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobctl.domain.job import JobSpec
-from jobctl.store.sqlite.dispatch import Claim
+from jobctl.store.repos.dispatch import Claim
 
 
 def job_spec(command: list[str] | None = None, **fields: Any) -> JobSpec:
