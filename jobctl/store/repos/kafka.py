@@ -47,7 +47,7 @@ class KafkaRepo:
                 " SELECT *, ROW_NUMBER() OVER ("
                 "  PARTITION BY topic, partition ORDER BY at DESC, id DESC) AS rn"
                 " FROM kafka_samples WHERE cluster = ? AND group_id = ? AND at >= ?)"
-                " WHERE rn <= ? ORDER BY topic, partition, at, id",
+                " AS w WHERE rn <= ? ORDER BY topic, partition, at, id",
                 (cluster, group, since.timestamp(), size),
             ).fetchall()
         out: dict[PartitionKey, list[Sample]] = {}

@@ -158,14 +158,13 @@ class SweepsRepo:
         """Mirror the target's progress; `finished_at` set marks the sweep done."""
         with self.db.write() as conn:
             conn.execute(
-                "UPDATE sweeps SET done = ?, deleted = ?, skipped = ?,"
-                " state = CASE WHEN ? IS NULL THEN state ELSE 'done' END,"
+                "UPDATE sweeps SET done = ?, deleted = ?, skipped = ?, state = coalesce(?, state),"
                 " finished_at = coalesce(?, finished_at) WHERE id = ? AND state != 'unmarked'",
                 (
                     done,
                     deleted,
                     skipped,
-                    finished_at and finished_at.timestamp(),
+                    None if finished_at is None else "done",
                     finished_at and finished_at.timestamp(),
                     sweep_id,
                 ),
