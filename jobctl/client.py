@@ -203,16 +203,14 @@ class Client:
         self, ids: Sequence[int], timeout: float | None = None, poll: float = 0.05
     ) -> list[Job]:
         """Block until every job is terminal; Unavailable when `timeout` passes first.
-        Polls PRAGMA data_version (cheap) and re-reads only when the DB changed."""
+        Looks at the store's change feed (cheap) and re-reads only when the DB changed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pending = list(dict.fromkeys(ids))
         for job_id in pending:
             self.get(job_id)  # NotFound early
-        version = None
+        feed = self.store.changes()
         while True:
-            current = self.store.data_version()
-            if current != version:
-                version = current
+            if feed.changed():
                 jobs = [self.get(i) for i in pending]
                 if all(j.state in TERMINAL for j in jobs):
                     return jobs

@@ -7,6 +7,7 @@ be reached, tests that need it skip with the reason, or fail when $CI is set.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -85,10 +86,8 @@ class PgServer:
 
     def close(self) -> None:
         for name in list(self._created):
-            try:
+            with contextlib.suppress(Exception):  # best effort at session end
                 self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except Exception:  # best effort at session end
-                pass
         self._created.clear()
 
 

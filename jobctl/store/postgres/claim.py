@@ -34,8 +34,9 @@ WITH cand AS (
 ), ranked AS (
     SELECT c.id, c.priority, c.run_at, c.queue,
            row_number() OVER (PARTITION BY c.queue ORDER BY c.priority DESC, c.run_at, c.id) AS nq,
-           row_number() OVER (PARTITION BY c.queue, CASE WHEN b.per_tenant THEN coalesce(c.tenant, '')
-                              ELSE '' END ORDER BY c.priority DESC, c.run_at, c.id) AS nb,
+           row_number() OVER (
+               PARTITION BY c.queue, CASE WHEN b.per_tenant THEN coalesce(c.tenant, '') ELSE '' END
+               ORDER BY c.priority DESC, c.run_at, c.id) AS nb,
            b.per_tenant, b.lim, coalesce(c.tenant, '') AS tenant
     FROM cand c LEFT JOIN unnest(%(rate_queues)s::text[], %(rate_per_tenant)s::boolean[],
                                  %(rate_limit)s::bigint[]) AS b (queue, per_tenant, lim)

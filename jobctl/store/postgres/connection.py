@@ -305,8 +305,9 @@ class PgDatabase:
     def __init__(self, url: PgUrl) -> None:
         self.url = url
         self.pool = pool_for(url)
-        self._begin = f'BEGIN; SET LOCAL search_path TO "{url.schema}"'
-        self._begin_read = f'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO "{url.schema}"'
+        path = f'SET LOCAL search_path TO "{url.schema}"'
+        self._begin = f"BEGIN; {path}"
+        self._begin_read = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {path}"
 
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[PgConn]:

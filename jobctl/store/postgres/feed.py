@@ -25,7 +25,7 @@ class ListenFeed:
 
     def __init__(self, url: PgUrl) -> None:
         self.url = url
-        self.poll_interval = url.poll  # None: pushed; else the rescan interval to use
+        self.rescan = url.poll  # None: pushed; else how often to look for work anyway
         self._changed = True
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -69,6 +69,10 @@ class ListenFeed:
         wake()
 
     def changed(self) -> bool:
+        """Whether a notification came since the last call; always True when nothing
+        listens (not started, or poll mode): the caller then re-reads each time."""
+        if self._thread is None:
+            return True
         with self._lock:
             changed, self._changed = self._changed, False
         return changed

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+from jobctl.clock import utcnow
 from jobctl.store.repos import Repos
 from jobctl.store.sqlite.database import SQLiteDatabase
+from jobctl.store.sqlite.feed import SQLiteFeed
 
 
 class SQLiteStore(Repos):
@@ -21,8 +24,16 @@ class SQLiteStore(Repos):
     def url(self) -> str:
         return str(self.path)
 
-    def data_version(self) -> int:
-        return self.db.data_version()
+    @property
+    def local_path(self) -> Path:
+        return self.path
+
+    def changes(self) -> SQLiteFeed:
+        """A change feed on this store's connection (use it from this store's thread)."""
+        return SQLiteFeed(self.db)
+
+    def now(self) -> datetime:
+        return utcnow()
 
     def close(self) -> None:
         self.db.close()
