@@ -290,6 +290,8 @@ class DispatchRepo:
         ).fetchone()
         if row is None:
             return False
+        if state is State.RETRYING:
+            conn.notify("jobs")
         conn.execute(
             "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
             " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?",
@@ -322,6 +324,7 @@ class DispatchRepo:
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
         """Put a running attempt back without spending it (graceful stop ran out of time)."""
         with self.db.write() as conn:
+            conn.notify("jobs")
             done = conn.execute(
                 "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL, error = ?"

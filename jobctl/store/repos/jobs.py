@@ -58,6 +58,7 @@ class JobsRepo:
         whole batch (Unavailable). `audit`, when given, is recorded in the same transaction
         if a job was created (its target: the new ids)."""
         with self.db.write() as conn:
+            conn.notify("jobs")
             shedder = Shedder(conn, backpressure) if backpressure else None
             if shedder is None:
                 done = self._enqueue_runs(conn, specs, now)
@@ -84,6 +85,7 @@ class JobsRepo:
 
     def enqueue_in(self, conn: Conn, spec: JobSpec, now: datetime) -> int:
         """Enqueue inside the caller's write transaction (e.g. a schedule's fire)."""
+        conn.notify("jobs")
         return self._enqueue_one(conn, spec, now).id
 
     def _enqueue_one(
@@ -242,6 +244,7 @@ class JobsRepo:
         given one, the request id of the retry, which the daemon's log lines then carry)."""
         retryable = {State.DEAD.value, State.CANCELLED.value, State.RETRYING.value}
         with self.db.write() as conn:
+            conn.notify("jobs")
             rows = {
                 r["id"]: r["state"]
                 for r in conn.execute(
@@ -338,6 +341,7 @@ def request_cancel(
         if conn.execute(
             "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'", (job_id,)
         ).rowcount:
+            conn.notify("cancel")
             results.append(CancelResult(job_id, "requested"))
         elif conn.execute(
             "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
@@ -371,6 +375,7 @@ def cascade_cancel(conn: Conn, ids: Sequence[int], now: datetime) -> None:
 
 def release_dependants(conn: Conn, job_id: int, now: datetime) -> None:
     """A job succeeded: waiting dependants whose dependencies all succeeded become queued."""
+    conn.notify("jobs")
     conn.execute(
         "UPDATE jobs SET state = 'queued', run_at = CASE WHEN run_at > ? THEN run_at ELSE ? END"
         " WHERE state = 'waiting' AND id IN (SELECT job_id FROM job_deps WHERE depends_on = ?)"

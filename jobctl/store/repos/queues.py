@@ -13,6 +13,8 @@ class QueuesRepo:
 
     def set_paused(self, name: str, paused: bool, now: datetime) -> None:
         with self.db.write() as conn:
+            if not paused:
+                conn.notify("jobs")
             conn.execute(
                 "INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused,"
