@@ -162,6 +162,21 @@ def _windows(
     return {key: stored.get(key) or window for key, window in current.items()}
 
 
+def _note_unread(verdict: Verdict, snapshot: GroupSnapshot, request: LagRequest) -> Verdict:
+    """The verdict, its reason naming the lagging partitions whose oldest unconsumed message
+    was not read within the timeout (their `lag_seconds` is null)."""
+    unread = [
+        f"{p.topic}/{p.partition}" for p in snapshot.partitions if p.lag and p.lag_seconds is None
+    ]
+    if not unread:
+        return verdict
+    note = (
+        f"oldest unconsumed message not read within {request.timeout:g}s on {', '.join(unread)}"
+        " (lag_seconds unknown)"
+    )
+    return Verdict(verdict.status, f"{verdict.reason}; {note}")
+
+
 def evaluate(
     snapshots: Sequence[GroupSnapshot],
     request: LagRequest,
@@ -183,6 +198,7 @@ def evaluate(
             oldest_seconds=max(ages) if ages else None,
             has_members=snapshot.has_members,
         )
+        verdict = _note_unread(verdict, snapshot, request)
         group = GroupLag(snapshot.group, verdict, snapshot.partitions)
         groups.append(group)
         probes.append(

@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,36 @@ def test_json_shape_and_exit_codes(jc: Jobctl, broker: Broker) -> None:
     assert crit.rc == 2
     assert "total lag 3 > max-lag 2" in crit.out  # the table's group title names why
     assert f"{topic}  0" in crit.out and "KAFKA-LAG CRITICAL" in crit.out
+
+
+def test_two_groups_lagging_on_one_topic_each_get_lag_seconds(jc: Jobctl, broker: Broker) -> None:
+    """Issue 13.22: `--group g1 --group g2`, g1 at offsets 4 and 3 and g2 at 2 on t1's
+    partitions 1 and 2, gave g1 `lag_seconds: null` there while `--group g1` alone gave
+    ~10 s: every (group, partition) with lag reads its own oldest unconsumed record."""
+    t1, g1, g2 = broker.create_topic(unique("t1"), 3), unique("g1"), unique("g2")
+    ten_seconds_ago = int(time.time() * 1000) - 10_000
+    for partition in (1, 2):
+        broker.produce(t1, partition, 6, timestamp_ms=ten_seconds_ago)
+    broker.commit(g1, {(t1, 1): 4, (t1, 2): 3})
+    broker.commit(g2, {(t1, 1): 2, (t1, 2): 2})
+    args = ["kafka-lag", "--bootstrap-servers", broker.bootstrap, "-o", "json"]
+
+    def ages(*groups: str) -> dict[tuple[str, int], float | None]:
+        res = jc.run(*args, *(a for g in groups for a in ("--group", g)))
+        assert res.rc == 0, res.err
+        return {
+            (entry["group"], p["partition"]): p["lag_seconds"]
+            for entry in json.loads(res.out)["groups"]
+            for p in entry["partitions"]
+            if p["lag"]
+        }
+
+    both = ages(g1, g2)
+    assert set(both) == {(g1, 1), (g1, 2), (g2, 1), (g2, 2)}
+    assert all(age is not None and 10 <= age < 600 for age in both.values()), both
+    alone = ages(g1)
+    assert set(alone) == {(g1, 1), (g1, 2)}
+    assert all(age is not None and 10 <= age < 600 for age in alone.values()), alone
 
 
 def test_queue_resolves_servers_group_topic_and_thresholds_from_config(

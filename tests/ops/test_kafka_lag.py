@@ -120,6 +120,32 @@ def test_lag_seconds_is_the_age_of_the_oldest_unconsumed_message(broker: Broker)
     assert warned.report.status.name == "WARNING"
 
 
+def test_each_group_reads_its_own_oldest_message_on_shared_partitions(broker: Broker) -> None:
+    """Two groups at different offsets of the same partitions: each (group, partition) gets
+    the age of the record at its own committed offset (issue 13.22: the second group's
+    read found the partitions still paused by the first and reported null)."""
+    topic, g1, g2 = broker.create_topic(unique("t1"), 3), unique("g1"), unique("g2")
+    base = int(time.time() * 1000) - 100_000
+    for partition in (1, 2):
+        for offset in range(6):  # the record at offset k is stamped base + k seconds
+            broker.produce(topic, partition, 1, timestamp_ms=base + offset * 1000)
+    broker.commit(g1, {(topic, 1): 4, (topic, 2): 3})
+    broker.commit(g2, {(topic, 1): 2, (topic, 2): 2})
+    report = _check(broker, groups=(g1, g2))
+    ages = {
+        (g, p["partition"]): p["lag_seconds"]
+        for g in (g1, g2)
+        for p in _group(report, g)["partitions"]
+        if p["lag"]
+    }
+    assert set(ages) == {(g1, 1), (g1, 2), (g2, 1), (g2, 2)}
+    assert all(age is not None and age >= 94 for age in ages.values()), ages
+    # one "now" per call: the ages differ exactly by the offsets' stamps
+    assert ages[(g2, 1)] - ages[(g1, 1)] == pytest.approx(2, abs=0.01)
+    assert ages[(g2, 2)] - ages[(g1, 2)] == pytest.approx(1, abs=0.01)
+    assert "not read within" not in _group(report, g1)["reason"]
+
+
 def test_growing_lag_while_commits_advance_is_warning(broker: Broker, store: Store) -> None:
     topic, group = broker.create_topic(unique("t"), 1), unique("g")
     broker.produce(topic, 0, 2)

@@ -3,6 +3,7 @@ snapshots over sample windows kept in a real SQLite store."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,19 @@ def test_old_samples_are_pruned_and_not_judged(store: Store, clock: ManualClock)
     report = evaluate([_snapshot(2, 9, True)], request, clock.now(), store)
     assert report.groups[0].verdict.status.value == "OK"
     assert store.kafka.count() == 1
+
+
+def test_a_lag_whose_oldest_message_was_not_read_says_so() -> None:
+    unread = PartitionLag("t", 1, 2, 5, None)  # lag 3, record not read within the timeout
+    caught_up = PartitionLag("t", 0, 5, 5, 0.0)
+    snapshot = GroupSnapshot("g", (caught_up, unread), True)
+    report = evaluate([snapshot], LagRequest("k:1", groups=("g",), timeout=2.5), datetime.now(UTC))
+    [group] = report.shape()["groups"]
+    assert [p["lag_seconds"] for p in group["partitions"]] == [0.0, None]
+    assert group["reason"].endswith(
+        "; oldest unconsumed message not read within 2.5s on t/1 (lag_seconds unknown)"
+    )
+    assert report.report.probes[0].message == group["reason"]
 
 
 def test_shape_without_store_and_unknown_named_group() -> None:
