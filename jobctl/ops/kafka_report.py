@@ -46,7 +46,7 @@ class LagRequest:
     groups: tuple[str, ...] = ()
     topic: str | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
-    window: int = DEFAULT_WINDOW
+    window: float = DEFAULT_WINDOW  # seconds Burrow's rules need the samples to span
     timeout: float = 10.0
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -156,8 +156,9 @@ def _windows(
         return current
     rows = [(p.topic, p.partition, p.committed, p.end) for p in snapshot.partitions]
     store.kafka.record_samples(request.cluster, snapshot.group, rows, now, now - SAMPLE_RETENTION)
+    start = now - timedelta(seconds=request.window)
     stored = store.kafka.windows(
-        request.cluster, snapshot.group, request.window, now - SAMPLE_RETENTION
+        request.cluster, snapshot.group, start, now - SAMPLE_RETENTION, MIN_TREND_SAMPLES
     )
     return {key: stored.get(key) or window for key, window in current.items()}
 
@@ -197,6 +198,7 @@ def evaluate(
             request.thresholds,
             oldest_seconds=max(ages) if ages else None,
             has_members=snapshot.has_members,
+            span=request.window,
         )
         verdict = _note_unread(verdict, snapshot, request)
         group = GroupLag(snapshot.group, verdict, snapshot.partitions)
@@ -239,7 +241,7 @@ def build_request(
     topic: str | None = None,
     queue: str | None = None,
     thresholds: Thresholds | None = None,
-    window: int = DEFAULT_WINDOW,
+    window: float = DEFAULT_WINDOW,
     timeout: float = 10.0,
     security: KafkaSecurity | None = None,
     password_file: str | None = None,
@@ -264,8 +266,11 @@ def build_request(
             "no bootstrap servers: give --bootstrap-servers H:P (or kafka.bootstrap_servers"
             " in config)"
         )
-    if window < MIN_TREND_SAMPLES:
-        raise InvalidInput(f"invalid --window {window}: at least {MIN_TREND_SAMPLES} samples")
+    if not 0 < window <= SAMPLE_RETENTION.total_seconds():
+        raise InvalidInput(
+            f"invalid --window {window:g}s: must be over 0 and at most"
+            f" {SAMPLE_RETENTION.total_seconds() / 3600:g}h (samples are kept that long)"
+        )
     protocol = security.protocol or config.security_protocol
     if protocol is not None and protocol.upper() not in SECURITY_PROTOCOLS:
         raise InvalidInput(

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -110,16 +111,41 @@ def test_queue_resolves_servers_group_topic_and_thresholds_from_config(
 def test_samples_from_earlier_runs_show_a_growing_lag(jc: Jobctl, broker: Broker) -> None:
     topic, group = broker.create_topic(unique("t"), 1), unique("g")
     broker.produce(topic, 0, 2)
-    args = ["kafka-lag", "--bootstrap-servers", broker.bootstrap, "--group", group, "-o", "json"]
+    args = ["kafka-lag", "--bootstrap-servers", broker.bootstrap, "--group", group, "-o", "json",
+            "--window", "1ms"]  # fmt: skip
     codes = []
     for committed in (0, 1, 2):
         broker.commit(group, {(topic, 0): committed})
         codes.append(jc.run(*args).rc)
         broker.produce(topic, 0, 3)
     assert codes == [0, 0, 1]
-    res = jc.run(*args, "--window", "3")
+    res = jc.run(*args)
     [entry] = json.loads(res.out)["groups"]
     assert res.rc == 1 and "lag growing" in entry["reason"]
+
+
+def test_a_quick_burst_of_samples_is_judged_on_the_thresholds(jc: Jobctl, broker: Broker) -> None:
+    """Issue 13.22: a single `kafka-lag` call (no --watch) judged a group STOPPED from a
+    window of 4 samples taken within a second, although its lag was under --warn-lag /
+    --max-lag. Burrow's rules wait for samples spanning --window (default 10m)."""
+    _topic, group = _setup(broker, partitions=1)  # committed 1 of 4, no member, no commit
+    args = ["kafka-lag", "--bootstrap-servers", broker.bootstrap, "--group", group,
+            "--warn-lag", "5", "--max-lag", "10", "-o", "json"]  # fmt: skip
+    for _ in range(3):  # earlier calls record their samples
+        assert jc.run(*args).rc == 0
+    res = jc.run(*args)
+    assert res.rc == 0, res.out
+    [entry] = json.loads(res.out)["groups"]
+    assert entry["status"] == "OK"
+    assert entry["reason"].startswith("total lag 3, oldest unconsumed message")
+    assert "(no trend yet: needs 3+ samples spanning 10m00s, have 4 samples in" in entry["reason"]
+    assert entry["reason"].endswith("; thresholds only)")
+    # the same samples judged over a window they do span: Burrow's STOPPED
+    spanned = jc.run(*args, "--window", "1ms")
+    assert spanned.rc == 2
+    assert json.loads(spanned.out)["groups"][0]["status"] == "STOPPED"
+    bad = jc.run(*args, "--window", "0")
+    assert bad.rc == 2 and "invalid --window 0s: must be over 0" in bad.err
 
 
 def test_watch_prints_a_report_per_sample_and_exits_with_the_last_status(
@@ -128,7 +154,7 @@ def test_watch_prints_a_report_per_sample_and_exits_with_the_last_status(
     _topic, group = _setup(broker, partitions=1)  # committed 1 of 4, no member: stopped
     proc = subprocess.Popen(
         [*jc.argv0, "kafka-lag", "--bootstrap-servers", broker.bootstrap, "--group", group,
-         "--watch", "200ms", "-o", "json"],
+         "--watch", "200ms", "--window", "400ms", "-o", "json"],
         env=jc.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=jc.tmp, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -218,13 +244,21 @@ def test_daemon_records_samples_of_configured_queues(
     jc.env["JOBCTL_CONFIG"] = str(config)
     jc.start_daemon()
     store = open_store(str(jc.db))
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+
+    def span() -> float:
+        [window] = store.kafka.windows(broker.bootstrap, group, long_ago, long_ago, 0).values()
+        return (window[-1].at - window[0].at).total_seconds() if len(window) >= 3 else 0.0
+
     try:
-        wait_until(lambda: store.kafka.count() >= 3, 30, 0.1, "three samples from the daemon")
+        wait_until(lambda: span() >= 1, 30, 0.1, "daemon samples spanning 1s")
     finally:
         store.close()
-    res = jc.run("kafka-lag", "--queue", "orders", "-o", "json")  # judged on a full window
-    [entry] = json.loads(res.out)["groups"]
+    res = jc.run("kafka-lag", "--queue", "orders", "--window", "1s", "-o", "json")
+    [entry] = json.loads(res.out)["groups"]  # judged at once on the daemon's samples
     assert (res.rc, entry["status"]) == (2, "STOPPED"), entry
+    default = jc.run("kafka-lag", "--queue", "orders", "-o", "json")  # --window 10m
+    assert default.rc == 0 and "no trend yet" in json.loads(default.out)["groups"][0]["reason"]
     jc.stop_daemons()
     assert "kafka.lag" in jc.daemon_log(0)
 

@@ -68,7 +68,8 @@ def test_password_file_wins_over_env(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [
         ({"queue": "nope"}, "unknown kafka queue 'nope' (kafka.queues: sched)"),
-        ({"window": 2}, "invalid --window 2"),
+        ({"window": 0.0}, "invalid --window 0s: must be over 0"),
+        ({"window": 86401.0}, "invalid --window 86401s: must be over 0 and at most 24h"),
         ({"timeout": 0.0}, "invalid --timeout 0"),
     ],
 )
@@ -88,10 +89,10 @@ def _snapshot(committed: int | None, end: int, members: bool | None = None) -> G
     return GroupSnapshot("g", (PartitionLag("t", 0, committed, end, age),), members)
 
 
-def test_windows_come_from_the_store_and_trend_needs_three_samples(
+def test_windows_come_from_the_store_and_trend_needs_the_window_spanned(
     store: Store, clock: ManualClock
 ) -> None:
-    request = LagRequest("k:1", groups=("g",))
+    request = LagRequest("k:1", groups=("g",), window=60)
     statuses = []
     for committed, end in ((0, 5), (2, 9), (4, 14)):
         report = evaluate([_snapshot(committed, end, True)], request, clock.now(), store)
@@ -103,7 +104,7 @@ def test_windows_come_from_the_store_and_trend_needs_three_samples(
 
 
 def test_stalled_with_members_stopped_without(store: Store, clock: ManualClock) -> None:
-    request = LagRequest("k:1", groups=("g",))
+    request = LagRequest("k:1", groups=("g",), window=20)
     for end in (5, 6, 7):
         live = evaluate([_snapshot(2, end, True)], request, clock.now(), store)
         clock.advance(10)
