@@ -148,30 +148,45 @@ def test_a_quick_burst_of_samples_is_judged_on_the_thresholds(jc: Jobctl, broker
     assert bad.rc == 2 and "invalid --window 0s: must be over 0" in bad.err
 
 
+def _reports(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    """The complete JSON lines written so far (a line still being written is left out)."""
+    lines = path.read_text().split("\n")[:-1]
+    return [json.loads(line) for line in lines]
+
+
 def test_watch_prints_a_report_per_sample_and_exits_with_the_last_status(
     jc: Jobctl, broker: Broker
 ) -> None:
+    """--watch: a report per sample, OK (thresholds only) until the samples span --window,
+    then Burrow's STOPPED; Ctrl-C exits with the last status. Output goes to files polled
+    with a deadline (no pipe to block on), and the process is always reaped (issue 13.23)."""
     _topic, group = _setup(broker, partitions=1)  # committed 1 of 4, no member: stopped
-    proc = subprocess.Popen(
-        [*jc.argv0, "kafka-lag", "--bootstrap-servers", broker.bootstrap, "--group", group,
-         "--watch", "200ms", "--window", "400ms", "-o", "json"],
-        env=jc.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=jc.tmp, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    lines: list[dict] = []  # type: ignore[type-arg]
+    out, err = jc.tmp / "watch.out", jc.tmp / "watch.err"
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        proc = subprocess.Popen(
+            [*jc.argv0, "kafka-lag", "--bootstrap-servers", broker.bootstrap, "--group", group,
+             "--watch", "200ms", "--window", "1s", "-o", "json"],
+            env=jc.env, stdout=stdout, stderr=stderr, cwd=jc.tmp,
+        )  # fmt: skip
+
+    def until_stopped() -> list[str] | None:
+        assert proc.poll() is None, err.read_text()  # it only ends on Ctrl-C
+        statuses = [doc["groups"][0]["status"] for doc in _reports(out)]
+        return statuses if statuses[-1:] == ["STOPPED"] else None
+
     try:
-        wait_until(
-            lambda: lines.append(json.loads(proc.stdout.readline())) or len(lines) >= 3,  # type: ignore[union-attr]
-            30,
-            0,
-            "three watch reports",
-        )
-    finally:
+        statuses = wait_until(until_stopped, 60, 0.05, "a STOPPED watch report")
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=30)
-    assert TRACEBACK not in err
-    assert [doc["groups"][0]["status"] for doc in lines[:3]] == ["OK", "OK", "STOPPED"]
-    assert proc.returncode == 2  # STOPPED reports at CRITICAL level
+        assert proc.wait(timeout=60) == 2, err.read_text()  # STOPPED reports at CRITICAL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert TRACEBACK not in err.read_text()
+    assert statuses[:-1] == ["OK"] * (len(statuses) - 1) and len(statuses) >= 3, statuses
+    first, stopped = _reports(out)[0], _reports(out)[len(statuses) - 1]
+    assert "no trend yet" in first["groups"][0]["reason"]
+    assert "no active members" in stopped["groups"][0]["reason"]
 
 
 def test_unreachable_broker_exits_3_with_one_line(jc: Jobctl) -> None:
