@@ -251,7 +251,7 @@ complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l max-lag -r -F -d 'CRIT
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l warn-lag-seconds -r -F -d 'WARNING when the oldest message is older.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l max-lag-seconds -r -F -d 'CRITICAL when the oldest message is older.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l watch -r -F -d 'Sample every D until Ctrl-C; exit with the last status.'
-complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l window -r -F -d 'Newest samples per partition the trend is judged on (>= 3).'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l window -r -F -d 'Trend verdicts need samples spanning this long (else thresholds only).'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l timeout -r -F -d 'Give up on the cluster after this long.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l security-protocol -r -F -d 'PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-mechanism -r -F -d 'PLAIN, SCRAM-SHA-256, ...'

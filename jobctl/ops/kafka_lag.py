@@ -30,7 +30,7 @@ from jobctl.ops.kafka_report import (
 )
 from jobctl.store import Store
 
-INSTALL_HINT = "kafka-lag needs confluent-kafka: pip install 'jobctl[kafka]'"
+INSTALL_HINT = "kafka-lag needs confluent-kafka: pip install '<jobctl checkout or wheel>[kafka]'"
 
 
 class _Unreachable(Exception):
