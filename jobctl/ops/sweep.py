@@ -16,6 +16,7 @@ from typing import Any
 
 from jobctl.clock import Clock
 from jobctl.domain import sweep as sw
+from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, JobctlError, Refused
 from jobctl.ops.sweep_engine import RunOptions, sweep_marked
@@ -85,7 +86,7 @@ def _check_name(name: str | None) -> None:
         return
     if not name.strip() or name != name.strip() or len(name) > 100 or not name.isprintable():
         raise InvalidInput(f"invalid --name {name!r}: 1-100 printable characters, no padding")
-    if name.isdigit():
+    if parse_digits(name) is not None:
         raise InvalidInput(f"invalid --name {name!r}: a name must not be a number (ids are)")
 
 

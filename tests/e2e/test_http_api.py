@@ -222,6 +222,17 @@ def _request_head(api: Api, extra: str) -> bytes:
     ).encode()
 
 
+@pytest.mark.parametrize("raw_id", [b"\xb2", b"\xc2\xb2", b"%C2%B2", b"\xd9\xa1"])
+def test_a_non_ascii_job_id_is_404_not_500(api: Api, raw_id: bytes) -> None:
+    token = api.tokens["reader"].encode()
+    reply = _raw(
+        api,
+        b"GET /internal/jobs/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Connection: close\r\n\r\n" % (raw_id, token),
+    )
+    assert reply.startswith(b"HTTP/1.1 404"), reply[:300]
+
+
 def test_content_length_over_the_limit_is_refused_before_the_body_is_sent(api: Api) -> None:
     reply = _raw(api, _request_head(api, "Content-Length: 5000000\r\n"))
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
@@ -258,7 +269,7 @@ def test_a_silent_client_times_out_and_stalls_nothing(api: Api) -> None:
         api.jc.wait_state(job_id, "succeeded")
         for sock in silent:
             sock.settimeout(30)
-            reply = sock.recv(100)  # the server's socket timeout (5s) ends the connection
+            reply = sock.recv(100)  # the request deadline (15 s) ends the connection
             assert reply == b"" or reply.startswith(b"HTTP/1.1 408"), reply
         assert reply.startswith(b"HTTP/1.1 408"), "a body that never comes: 408"
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jobctl.domain import sweep as sw
-from jobctl.errors import InvalidInput, Refused
+from jobctl.errors import InvalidInput, NotFound, Refused
 from jobctl.ops import sweep as ops
 from jobctl.ops.sweep_engine import RunOptions
 from jobctl.store import Store
@@ -247,6 +247,11 @@ def test_an_interrupted_marking_cannot_run_and_unmark_cleans_it_up(
     assert handle.progress(plan) is None
     handle.close()
     assert target.scalar("SELECT count(*) FROM t") == 10
+
+
+def test_a_sweep_reference_in_non_ascii_digits_is_a_name_not_an_id(store: Store) -> None:
+    with pytest.raises(NotFound, match="²"):
+        ops.find(store, "²")  # str.isdigit('²') is true, int('²') a ValueError
 
 
 def test_a_missing_sqlite_target_is_refused(store: Store, tmp_path: Path, clock: ManualClock):

@@ -33,7 +33,7 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "host:", "host:port", "1:70000", ":-1"])
+@pytest.mark.parametrize("text", ["", "host:", "host:port", "1:70000", ":-1", "1:²", ":٨٠"])
 def test_bad_listen_addresses(text: str) -> None:
     with pytest.raises(InvalidInput, match="--http"):
         parse_listen(text)
@@ -73,7 +73,18 @@ def test_malformed_bodies(raw: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", 1), ("0", None), ("-1", None), ("x", None), ("9" * 25, None), (str(2**63), None)],
+    [
+        ("1", 1),
+        ("0", None),
+        ("-1", None),
+        ("x", None),
+        ("9" * 25, None),
+        (str(2**63), None),
+        ("²", None),  # str.isdigit says yes, int() says no: was a 500
+        ("١٢", None),  # Arabic-Indic digits: int() reads 12
+        (" 1", None),
+        ("1_0", None),
+    ],
 )
 def test_job_ids_in_paths(text: str, expected: int | None) -> None:
     assert jobs_api.job_id_from(text) == expected

@@ -15,6 +15,7 @@ from typing import Any
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.domain.audit import Actor
+from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import parse_seconds, parse_time
 from jobctl.errors import InvalidInput
 from jobctl.ops import audit
@@ -143,7 +144,5 @@ def enqueue(
 
 def job_id_from(text: str) -> int | None:
     """A path's job id, or None when it cannot name a job (404)."""
-    if not text.isdigit() or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
+    value = parse_digits(text)
+    return value if value is not None and 0 < value <= MAX_ID else None
