@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from jobctl.client import Client
 from jobctl.config.model import Config, JobType
+from jobctl.domain.audit import Actor
+from jobctl.domain.job import JobSpec
 from jobctl.domain.listen import parse_listen
 from jobctl.errors import InvalidInput
 from jobctl.runtime.http import jobs_api, metrics, openapi, status_page
@@ -90,11 +92,29 @@ def test_job_ids_in_paths(text: str, expected: int | None) -> None:
     assert jobs_api.job_id_from(text) == expected
 
 
+@pytest.mark.parametrize("queue", ["a b", "x" * 65, "<script>", "q\n", "ä"])
+def test_http_refuses_a_queue_name_outside_the_rule_without_configured_queues(
+    db_path: Path, queue: str
+) -> None:
+    config = Config(job_types=(JobType("send", command=["true"]),))
+    actor = Actor(name="token:t", uid=None, host="h")
+    with Client(db_path, config) as client:
+        with pytest.raises(InvalidInput, match="invalid queue name"):
+            jobs_api.enqueue(
+                client.store, config, {"job_type": "send", "queue": queue}, NOW, "r", actor
+            )
+        created, job = jobs_api.enqueue(
+            client.store, config, {"job_type": "send", "queue": "eu-1.mail:hi"}, NOW, "r", actor
+        )
+        assert created and job["queue"] == "eu-1.mail:hi"
+        assert [j.queue for j in client.list()] == ["eu-1.mail:hi"], "nothing else written"
+
+
 def test_status_page_escapes_and_shows_the_figures(db_path: Path) -> None:
     config = Config(job_types=(JobType("x", command=["true"]),))
-    with Client(db_path, config) as client:
-        client.enqueue(["true"], queue="<script>alert(1)</script>")
-        client.pause_queue("<script>alert(1)</script>")
+    with Client(db_path, config) as client:  # a name from before the queue-name rule
+        client.store.jobs.enqueue([JobSpec(["true"], queue="<script>alert(1)</script>")], NOW)
+        client.store.queues.set_paused("<script>alert(1)</script>", True, NOW)
         rows = status_page.queue_rows(client.store, config, NOW)
         page = status_page.render(rows, [], [], NOW)
     assert "<script>alert(1)</script>" not in page

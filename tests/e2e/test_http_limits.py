@@ -1,5 +1,7 @@
-"""Slow and idle HTTP clients against a real `jobctl daemon --http`: they never hold up
-the requests of others, and a client keeps its connection across requests."""
+"""What a client cannot get past, against a real `jobctl daemon --http` with job types
+and no declared queues: slow and idle clients never hold up the requests of others (and a
+client keeps its connection across requests); a token cannot mint queue names (and so
+`/metrics` label values) outside the SPEC's rule."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.cli import Jobctl
@@ -102,3 +105,23 @@ def test_idle_and_slow_clients_never_hold_up_a_normal_client(
     assert post_took < BOUND, f"POST /internal/jobs took {post_took:.1f}s behind them"
     assert reused, "the client's keep-alive connection was reused"
     assert jc.wait_state(job["id"], "succeeded")["id"] == job["id"]
+
+
+def test_a_queue_name_outside_the_rule_is_422_and_reaches_no_metric(
+    daemon: tuple[Jobctl, str, int, str],
+) -> None:
+    jc, host, port, token = daemon
+    url, auth = f"http://{host}:{port}", {"Authorization": f"Bearer {token}"}
+    for queue in ("<b>mint-1</b>", "q" * 65, "a b"):
+        r = httpx.post(
+            f"{url}/internal/jobs", json={"job_type": "send_email", "queue": queue}, headers=auth
+        )
+        assert r.status_code == 422, r.text
+        assert "invalid queue name" in r.json()["error"] and queue[:20] in r.json()["error"]
+    ok = httpx.post(
+        f"{url}/internal/jobs", json={"job_type": "send_email", "queue": "eu-1.mail"}, headers=auth
+    )
+    assert ok.status_code == 201, "undeclared queues are fine when config declares none"
+    assert [j["queue"] for j in jc.json("list")] == ["eu-1.mail"]
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    assert "mint-1" not in text and "q" * 65 not in text
