@@ -124,6 +124,52 @@ def test_status_page_escapes_and_shows_the_figures(db_path: Path) -> None:
     assert "No dead jobs." in page
 
 
+RUN_AT_CASES = [
+    ("", False),
+    (" ", False),
+    ("tomorrowish", False),
+    ("5m", False),
+    ("+", False),
+    ("+5x", False),
+    (" +5m", False),
+    ("2030-13-01", False),
+    ("2030-01-02T24:00", False),
+    ("0000-01-01", False),
+    ("2030-01-02+02:00", False),
+    ("\uff12\uff10\uff13\uff10-01-02", False),  # fullwidth digits
+    ("2030-01-02\n", False),
+    ("2030-01-02", True),
+    ("2030-01-02T03:04", True),
+    ("2030-01-02t03:04:05z", True),
+    ("2030-01-02 03:04:05.123+02:00", True),
+    ("2030-01-02T03:04:05-0500", True),
+    ("2030-01-02T03:04+02", True),
+    ("+5m", True),
+    ("+1h30m", True),
+    ("+90", True),
+    ("+1.5h", True),
+]
+
+
+@pytest.mark.parametrize(("text", "valid"), RUN_AT_CASES)
+def test_the_schema_of_run_at_accepts_exactly_what_the_handler_accepts(
+    text: str, valid: bool
+) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs", reason="comes with schemathesis")
+    schema = dict(openapi.document()["components"]["schemas"]["EnqueueRequest"])
+    schema["properties"] = {**schema["properties"], "run_at": {**schema["properties"]["run_at"]}}
+    del schema["properties"]["run_at"]["nullable"]  # OpenAPI 3.0, not JSON Schema
+    body = {"job_type": "s", "run_at": text}
+    assert jsonschema_rs.validator_for(schema).is_valid(body) == valid
+    try:
+        jobs_api.options_from_body(body, NOW, "r")
+        accepted = True
+    except InvalidInput as exc:
+        accepted = False
+        assert "run_at" in str(exc)
+    assert accepted == valid
+
+
 def test_openapi_document_references_resolve() -> None:
     doc = openapi.document()
     schemas = doc["components"]["schemas"]
