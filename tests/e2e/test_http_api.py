@@ -327,10 +327,13 @@ def test_metrics_count_dispatches_outcomes_and_enqueues(api: Api) -> None:
     before = scrape()
     ok_before = _metric(before, "scheduler_processed_total", queue="default", outcome="succeeded")
     failed_before = _metric(before, "scheduler_dispatch_failed_total", queue="default") or 0
+    spawn_before = _metric(before, "scheduler_spawn_failed_total", queue="default") or 0
     good = api.jc.enqueue("--", "true")
     bad = api.jc.enqueue("--max-attempts", "1", "--", "false")
+    unstartable = api.jc.enqueue("--max-attempts", "1", "--", "/no/such/command")
     api.jc.wait_state(good, "succeeded")
     api.jc.wait_state(bad, "dead")
+    api.jc.wait_state(unstartable, "dead")
 
     def counted() -> str | None:
         text = scrape()
@@ -341,9 +344,11 @@ def test_metrics_count_dispatches_outcomes_and_enqueues(api: Api) -> None:
         return text if done and done >= (ok_before or 0) + 1 and dead and dlq else None
 
     text = wait_until(counted, 10, 0.2, "processed counters")
+    # every failed attempt counts as failed; only the one that could not start as spawn
     assert (_metric(text, "scheduler_dispatch_failed_total", queue="default") or 0) >= (
-        failed_before + 1
+        failed_before + 2
     )
+    assert _metric(text, "scheduler_spawn_failed_total", queue="default") == spawn_before + 1
     assert (_metric(text, "scheduler_dispatch_total", queue="default") or 0) >= 2
     assert (_metric(text, "scheduler_dispatch_latency_seconds_count", queue="default") or 0) >= 2
     assert (_metric(text, "scheduler_enqueued_total", queue="default") or 0) >= 2
