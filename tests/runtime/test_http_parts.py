@@ -3,6 +3,7 @@ the OpenAPI document and the DB-derived metrics (real SQLite files, real registr
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +13,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from jobctl.client import Client
 from jobctl.config.model import Config, JobType
 from jobctl.domain.audit import Actor
-from jobctl.domain.job import JobSpec
+from jobctl.domain.failure import Decision
+from jobctl.domain.job import FailureClass, JobSpec, State
 from jobctl.domain.listen import parse_listen
+from jobctl.domain.retry import RetryPolicy
 from jobctl.errors import InvalidInput
 from jobctl.runtime.http import jobs_api, metrics, openapi, status_page
+from jobctl.store.sqlite.dispatch import Finish
+from tests.support.factories import claim, job_spec
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -168,6 +173,35 @@ def test_the_schema_of_run_at_accepts_exactly_what_the_handler_accepts(
         accepted = False
         assert "run_at" in str(exc)
     assert accepted == valid
+
+
+def _die(client: Client, at: datetime, error: str) -> None:
+    (job,) = client.store.dispatch.claim(claim(), at)
+    decision = Decision(State.DEAD, FailureClass.EXIT, to_dlq=True)
+    finish = Finish(job.id, job.attempts, "node-a:1:x", decision, exit_code=3, error=error)
+    client.store.dispatch.finish([finish], at)
+
+
+def test_the_status_page_lists_a_job_that_died_twice_once(db_path: Path) -> None:
+    config = Config()
+    with Client(db_path, config) as client:
+        # Given a job that died, was retried and died again, and another dead job
+        once = RetryPolicy(max_attempts=1)
+        twice = client.store.jobs.enqueue([job_spec(retry=once)], NOW)[0].id
+        _die(client, NOW, "first death")
+        client.store.jobs.retry([twice], NOW + timedelta(minutes=1))
+        _die(client, NOW + timedelta(minutes=2), "second death")
+        other = client.store.jobs.enqueue([job_spec(retry=once)], NOW)[0].id
+        _die(client, NOW + timedelta(minutes=3), "other death")
+        # When the status page is rendered
+        page = status_page.page(client.store, config, NOW + timedelta(minutes=4))
+    # Then each dead job has one row, showing its latest death
+    dead = page.split('<table id="dead">', 1)[1].split("</table>", 1)[0]
+    rows = [
+        re.search(r'<td class="num">(\d+)</td>', row).group(1) for row in dead.split("<tr>")[2:]
+    ]
+    assert rows == [str(other), str(twice)]
+    assert "second death" in dead and "first death" not in dead
 
 
 def test_openapi_document_references_resolve() -> None:

@@ -222,10 +222,7 @@ def _metrics(app: ApiApp, call: Call) -> Response:
 
 
 def _status(app: ApiApp, call: Call) -> Response:
-    rows = status_page.queue_rows(call.store, call.config, call.now)
-    daemons = call.store.daemons.live(call.now)
-    dead = call.store.dlq.list(limit=RECENT_DEAD)
-    page = status_page.render(rows, daemons, dead, call.now)
+    page = status_page.page(call.store, call.config, call.now, RECENT_DEAD)
     return Response(200, page.encode(), HTML)
 
 
