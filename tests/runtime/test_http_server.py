@@ -144,6 +144,7 @@ def test_a_slow_reader_of_a_response_holds_no_worker(serve) -> None:
         (b"GET / HTTP/2.0\r\n\r\n", b"505"),
         (b"GET /\r\n\r\n", b"400"),
         (b"GET /\x01 HTTP/1.1\r\n\r\n", b"400"),
+        (b"GET http://[::1 HTTP/1.1\r\n\r\n", b"400"),
         (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", b"414"),
         (b"GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", b"431"),
         (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", b"431"),

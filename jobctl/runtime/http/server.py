@@ -152,6 +152,8 @@ class HttpServer:
             await self._converse(reader, conn)
         except (OSError, EOFError, asyncio.CancelledError):
             pass  # reset, dropped for not taking its response, or the loop ending: routine
+        except Exception:  # a bug of ours must cost this connection only, never the loop
+            writer.transport.abort()
         finally:
             self._connections.pop(task, None)
             writer.close()

@@ -98,14 +98,14 @@ async def _read_rest(
     except asyncio.LimitOverrunError:
         raise HttpError(414, f"request line over {limits.line} bytes") from None
     method, target, version = _parse_request_line(request_line.decode("iso-8859-1"))
-    head, count = [], 0
+    head, size = [], 0
     while True:
         line = await _line(reader)
         head.append(line)
         if line in (b"\r\n", b"\n"):
             break
-        count += 1
-        if count > limits.headers or sum(map(len, head)) > limits.header_bytes:
+        size += len(line)
+        if len(head) > limits.headers or size > limits.header_bytes:
             raise HttpError(431, f"over {limits.headers} headers or {limits.header_bytes} bytes")
     try:
         headers = parse_headers(io.BytesIO(b"".join(head)))
@@ -114,7 +114,10 @@ async def _read_rest(
     connection = {t.strip().lower() for t in (headers.get("Connection") or "").split(",")}
     keep_alive = version == (1, 1) and "close" not in connection
     body = await _read_body(reader, headers, limits, send_continue if version == (1, 1) else None)
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        raise HttpError(400, f"malformed request target {target[:100]!r}") from None
     return Request(method, parts.path, parts.query, headers, body, keep_alive)
 
 
