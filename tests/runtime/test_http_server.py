@@ -67,6 +67,12 @@ def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
     return head, body
 
 
+def assert_another_client_is_served(server: HttpServer) -> None:
+    with connect(server) as other:
+        other.sendall(b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_response(other)[0].startswith(b"HTTP/1.1 200")
+
+
 def test_keep_alive_and_pipelined_requests_share_a_connection(serve) -> None:
     server = serve()
     with connect(server) as sock:
@@ -101,9 +107,7 @@ def test_a_client_too_slow_to_send_its_request_gets_408_and_holds_no_worker(serv
         # Given a client that sends part of a request, then trickles
         slow.sendall(b"POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab")
         # When another client asks meanwhile, the only worker answers it
-        with connect(server) as other:
-            other.sendall(b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
-            assert read_response(other)[0].startswith(b"HTTP/1.1 200")
+        assert_another_client_is_served(server)
         # Then the slow one gets 408 at its deadline, and the connection ends
         head, body = read_response(slow)
         assert head.startswith(b"HTTP/1.1 408"), head
@@ -123,9 +127,7 @@ def test_a_slow_reader_of_a_response_holds_no_worker(serve) -> None:
         # Given a client that asks for a response larger than any socket buffer and reads none
         reader.sendall(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
         # When another client asks, the one worker answers it
-        with connect(server) as other:
-            other.sendall(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
-            assert read_response(other)[0].startswith(b"HTTP/1.1 200")
+        assert_another_client_is_served(server)
         # Then the slow reader still gets its whole response
         head, body = read_response(reader)
         assert head.startswith(b"HTTP/1.1 200") and len(body) == BIG
