@@ -84,9 +84,10 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule import --prefix' 'jobctl schedule import -o' \
         'jobctl schedule import --output' 'jobctl sweep mark --target' \
         'jobctl sweep mark --table' 'jobctl sweep mark --where' \
-        'jobctl sweep mark --name' 'jobctl sweep mark --grace' 'jobctl sweep mark -o' \
-        'jobctl sweep mark --output' 'jobctl sweep list -o' 'jobctl sweep list --output' \
-        'jobctl sweep show -o' 'jobctl sweep show --output' 'jobctl sweep unmark -o' \
+        'jobctl sweep mark --name' 'jobctl sweep mark --grace' \
+        'jobctl sweep mark --timeout' 'jobctl sweep mark -o' 'jobctl sweep mark --output' \
+        'jobctl sweep list -o' 'jobctl sweep list --output' 'jobctl sweep show -o' \
+        'jobctl sweep show --output' 'jobctl sweep unmark -o' \
         'jobctl sweep unmark --output' 'jobctl sweep run --batch' \
         'jobctl sweep run --pause' 'jobctl sweep run --max-rows' \
         'jobctl sweep run --confirm' 'jobctl sweep run -o' 'jobctl sweep run --output' \
@@ -512,6 +513,7 @@ complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l table -r -F -d 'The t
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l where -r -F -d 'SQL expression selecting the rows (read-only).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l name -r -F -d 'Sweep name (default sweep-ID).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l grace -r -F -d 'Rollback window before a run may delete.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l timeout -r -F -d 'Longest a statement evaluating --where may run (exit 1 past it).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l dry-run -d 'Print the count and a sample; record nothing.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s h -l help -d 'Show this message and exit.'

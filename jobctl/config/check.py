@@ -13,7 +13,7 @@ from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
 from jobctl.domain.durations import parse_seconds
 from jobctl.domain.listen import parse_listen
-from jobctl.domain.queues import parse_rate_limit
+from jobctl.domain.queues import check_queue_name, parse_rate_limit
 from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
 from jobctl.errors import ConfigError, InvalidInput
 
@@ -215,6 +215,7 @@ def _queues(p: _Problems, value: Any) -> list[QueueConfig]:
     out = []
     for index, item in enumerate(_named_list(p, value, ("queues",), QUEUE_KEYS)):
         path = ("queues", index)
+        p.guard((*path, "name"), check_queue_name, item["name"])
         shed = _choice(p, (*path, "shed"), item.get("shed", "defer"), ("defer", "reject"))
         out.append(
             QueueConfig(
@@ -380,15 +381,13 @@ def _cross_check(p: _Problems, config: Config) -> None:
             build_schedule(entry["name"], entry, origin="config")
         except InvalidInput as exc:
             p.add(("schedules", index), f"schedule {entry['name']!r}: {exc}")
-    if not config.queues:
-        return
-    for index, job_type in enumerate(config.job_types):
-        if job_type.queue and not config.knows_queue(job_type.queue):
-            p.add(("job_types", index, "queue"), f"unknown queue {job_type.queue!r}")
-    for index, schedule in enumerate(config.schedules):
-        queue = schedule.get("queue")
-        if queue and not config.knows_queue(queue):
-            p.add(("schedules", index, "queue"), f"unknown queue {queue!r}")
+    named = [("job_types", i, t.queue) for i, t in enumerate(config.job_types)]
+    named += [("schedules", i, s.get("queue")) for i, s in enumerate(config.schedules)]
+    for section, index, queue in named:
+        if not queue or p.guard((section, index, "queue"), check_queue_name, queue) is None:
+            continue
+        if not config.knows_queue(queue):
+            p.add((section, index, "queue"), f"unknown queue {queue!r}")
 
 
 def _host_checks(p: _Problems, config: Config) -> None:

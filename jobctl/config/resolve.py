@@ -8,6 +8,7 @@ from typing import Any
 
 from jobctl.config.model import Config
 from jobctl.domain.job import JobSpec
+from jobctl.domain.queues import check_queue_name
 from jobctl.domain.retry import Backoff, RetryPolicy
 from jobctl.errors import InvalidInput
 
@@ -43,6 +44,7 @@ class EnqueueOptions:
 def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
     """Validate and resolve; raises InvalidInput naming the bad value."""
     command, handler, queue, timeout = _what_to_run(options, config)
+    check_queue_name(queue)
     if not config.knows_queue(queue):
         known = ", ".join(sorted({q.name for q in config.queues} | {"default"}))
         raise InvalidInput(f"unknown queue {queue!r} (configured: {known})")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from jobctl.config.schedules import build_schedule, check_zone, local_zone_name
 from jobctl.domain.cron import CronExpr, parse_cron
 from jobctl.domain.crontab import ImportedEntry, RejectedLine, parse_crontab
+from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import iso_z, parse_time
 from jobctl.domain.fires import (
     RUN_TIME_MIN_RUNS,
@@ -239,7 +240,8 @@ def still_in_crontab(store: Store) -> list[str]:
             user = parse_crontab(text, path)
             best = system if len(system.entries) >= len(user.entries) else user
             parsed[path] = {e.line: e for e in best.entries}
-        entry = parsed[path].get(int(line)) if line.isdigit() else None
+        number = parse_digits(line)
+        entry = parsed[path].get(number) if number is not None else None
         if entry is not None and entry.cron == s.cron:
             warnings.append(
                 f"schedule {s.name!r} is active and its line {s.source} is still in the crontab:"

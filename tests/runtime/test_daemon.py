@@ -187,3 +187,4 @@ def test_notifier_is_a_no_op_without_a_socket() -> None:
     notifier = Notifier({})
     assert not notifier.enabled and notifier.send("READY=1") is False
     assert Notifier({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1"}).watchdog_interval is None
+    assert Notifier({"WATCHDOG_USEC": "²"}).watchdog_interval is None
