@@ -173,10 +173,10 @@ def union(*groups: Iterable[ProcInfo]) -> list[ProcInfo]:
     return list({p.pid: p for group in groups for p in group}.values())
 
 
-def kill_tree(pid: int, grace: float) -> None:
-    """Terminate `pid` with its descendants, group and session (see end_all). For orphans,
-    not for the executor's loop (the caller has checked pid + start time)."""
-    end_all(lambda procs: members(pid, procs), grace)
+def kill_tree(pid: int, grace: float, start: int = 0) -> None:
+    """Terminate `pid` (started at `start` ticks, 0: unknown) with its descendants, group and
+    session (see end_all). For orphans, not for the executor's loop."""
+    end_all(lambda procs: members(pid, procs, start=start), grace)
 
 
 def end_all(pick: Callable[[list[ProcInfo]], list[ProcInfo]], grace: float) -> None:
