@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobctl.config.identity import login_env
 from jobctl.domain.job import Job
 from jobctl.runtime import orphans
 from jobctl.runtime.executor import Launch
@@ -27,7 +28,9 @@ def log_path(log_dir: Path, job_id: int, attempt: int) -> Path:
 
 
 def job_env(job: Job, ctx: LaunchContext) -> dict[str, str]:
-    env = dict(ctx.base_env)
+    """The daemon's environment (a job run as another user: a clean one, never the daemon's),
+    then the job's own --env, then the JOBCTL_* variables."""
+    env = login_env(job.user, ctx.base_env) if job.user is not None else dict(ctx.base_env)
     env.update(job.env)
     env.update(
         {

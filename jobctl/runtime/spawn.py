@@ -105,8 +105,7 @@ def _popen(
     preexec: Callable[[], None] | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
     switch: dict[str, object] = {}
-    if identity is not None:
-        env = {**env, "USER": identity.name, "LOGNAME": identity.name, "HOME": identity.home}
+    if identity is not None:  # `env` is the caller's: a clean one (launch.job_env)
         switch = {"user": identity.uid, "group": identity.gid, "extra_groups": identity.groups}
     try:
         popen = subprocess.Popen(
