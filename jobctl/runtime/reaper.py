@@ -51,30 +51,28 @@ class Reaper:
         jobs = {(o.job.id, o.job.attempts): o.job for o in rows}
         for run, procs in sorted(found.items(), key=lambda item: item[0].job_id):
             job = jobs.get((run.job_id, run.attempt))
-            self.log.emit(
-                now,
-                "job.orphan_killed",
-                level="warning",
-                job_id=run.job_id,
-                queue=job.queue if job else None,
-                attempt=run.attempt,
-                request_id=job.request_id if job else None,
-                pid=min(p.pid for p in procs),
-            )
+            pid = min(p.pid for p in procs)
+            self._warn(now, "job.orphan_killed", run.job_id, run.attempt, job, pid=pid)
         finishes = [outcomes.from_lost(o.job, now, self.rng, lease_expired=False) for o in rows]
         self._requeue_lost(finishes, {o.job.id: o.job for o in rows}, now)
 
     def _requeue_lost(self, finishes: list[Finish], jobs: dict[int, Job], now: datetime) -> None:
         for finish in self.store.dispatch.finish(finishes, now):
-            job = jobs.get(finish.job_id)
-            self.log.emit(
-                now,
-                "job.lost",
-                level="warning",
-                job_id=finish.job_id,
-                queue=job.queue if job else None,
-                attempt=finish.attempt,
-                request_id=job.request_id if job else None,
-                state=finish.decision.state.value,
-                runner=finish.runner,
-            )
+            job, state = jobs.get(finish.job_id), finish.decision.state.value
+            extra = {"state": state, "runner": finish.runner}
+            self._warn(now, "job.lost", finish.job_id, finish.attempt, job, **extra)
+
+    def _warn(
+        self, now: datetime, event: str, job_id: int, attempt: int, job: Job | None, **kw: object
+    ) -> None:
+        """One warning line about an attempt (queue and request id when the job is known)."""
+        self.log.emit(
+            now,
+            event,
+            level="warning",
+            job_id=job_id,
+            queue=job.queue if job else None,
+            attempt=attempt,
+            request_id=job.request_id if job else None,
+            **kw,
+        )
