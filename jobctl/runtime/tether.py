@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from types import TracebackType
 
@@ -31,6 +32,7 @@ class Tether:
     def __init__(self) -> None:
         self._fd = -1
         self._guard = 0
+        self._released = False
 
     def __enter__(self) -> Tether:
         read_end, self._fd = os.pipe2(os.O_CLOEXEC)
@@ -51,7 +53,8 @@ class Tether:
         self._send(f"{pid} {start or 0}\n".encode())
 
     def release(self) -> None:
-        """CMD and its group have ended: the guard leaves without doing anything."""
+        """CMD and its group have ended: the guard has nothing left to do."""
+        self._released = True
         self._send(DONE)
 
     def _send(self, data: bytes) -> None:
@@ -62,6 +65,9 @@ class Tether:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         os.close(self._fd)  # the guard sees end of file: done, or it ends CMD now
+        if self._released:  # no need to wait for it to start up and read "done"
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._guard, signal.SIGKILL)  # our unreaped child: the pid is its own
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self._guard, 0)
 
