@@ -23,7 +23,7 @@ def init(ctx: typer.Context) -> None:
     """Create the database and a commented example config (an existing config is kept)."""
     from jobctl.cli.audit import audited
     from jobctl.config.load import resolve_config_path
-    from jobctl.ops.init import EXAMPLE_CONFIG
+    from jobctl.ops.init import write_example_config
     from jobctl.paths import default_config_path
 
     app_state = state(ctx)
@@ -33,8 +33,7 @@ def init(ctx: typer.Context) -> None:
         if target.exists():
             render.note(f"config {target} exists: kept as it is")
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(EXAMPLE_CONFIG)
+            write_example_config(target)
             audit.args["config_written"] = True
             render.note(f"wrote example config {target}")
         client = app_state.client()

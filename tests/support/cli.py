@@ -79,7 +79,8 @@ class Jobctl:
             f"job {job_id} in {states}",
         )
 
-    def start_daemon(self, *args: str) -> subprocess.Popen[bytes]:
+    def start_daemon(self, *args: str, registered: bool = True) -> subprocess.Popen[bytes]:
+        """Start `jobctl daemon`; with `registered`, return once it is listed in `status`."""
         log = open(self.tmp / f"daemon-{len(self.daemons)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [*self.argv0, "daemon", "--grace", "2s", *args],
@@ -90,6 +91,8 @@ class Jobctl:
         )
         log.close()
         self.daemons.append(proc)
+        if not registered:
+            return proc
         wait_until(
             lambda: (
                 any(d["pid"] == proc.pid for d in self.json("status")["daemons"])
