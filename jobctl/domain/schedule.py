@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -88,6 +89,15 @@ def plan_missed(nominal: list[datetime], policy: Misfire) -> list[tuple[datetime
     return [(n, n in keep) for n in nominal]
 
 
-def is_missed(fire_at: datetime, now: datetime, grace: timedelta = MISFIRE_GRACE) -> bool:
-    """A fire handled more than `grace` after its time was missed (no daemon was up)."""
-    return now - fire_at > grace
+def missed_fires(
+    fires: Sequence[datetime], now: datetime, grace: timedelta = MISFIRE_GRACE
+) -> list[datetime]:
+    """The consecutive `fires` (increasing, all due by `now`) handled too late: more than
+    `grace` after their time, or once the next fire was due too. The grace never exceeds the
+    schedule's own interval: a per-second schedule's fires are missed after a second, not 60."""
+    missed = []
+    for index, at in enumerate(fires):
+        interval = fires[index + 1] - at if index + 1 < len(fires) else grace
+        if now - at > min(grace, interval):
+            missed.append(at)
+    return missed

@@ -28,7 +28,7 @@ from jobctl.domain.schedule import (
     Outcome,
     Overlap,
     Schedule,
-    is_missed,
+    missed_fires,
     plan_missed,
 )
 from jobctl.errors import JobctlError
@@ -159,14 +159,14 @@ class Scheduler:
             ),
             maxlen=MAX_FIRES_PER_PASS,
         )
-        missed = [f.at for f in fires if is_missed(f.at, now, self.misfire_grace)]
-        run_missed = {at for at, run in plan_missed(missed, s.misfire) if run}
+        missed = missed_fires([f.at for f in fires], now, self.misfire_grace)
+        late, run_missed = set(missed), {at for at, run in plan_missed(missed, s.misfire) if run}
         paused_queues = self.store.queues.paused()
         live = self.store.schedules.live_job_ids(s.name)
         decisions: list[FireDecision] = []
         cancel: list[int] = []
         for fire in fires:
-            if fire.at in missed and fire.at not in run_missed:
+            if fire.at in late and fire.at not in run_missed:
                 decisions.append(FireDecision(fire.at, Outcome.NO_DAEMON))
             elif not s.enabled or s.queue in paused_queues:
                 decisions.append(FireDecision(fire.at, Outcome.PAUSED))

@@ -99,20 +99,34 @@ def test_overlap_replace_cancels_the_live_run(store: Store, clock) -> None:
 
 
 def test_misfire_grace_is_the_schedulers_choice(store: Store, clock) -> None:
-    add(store, clock, cron="* * * * * *", misfire="skip", overlap="allow")
-    clock.advance(10.5)  # fires at +1 s … +10 s
+    add(store, clock, misfire="skip", overlap="allow")
+    clock.advance(5 * 60 + 45)  # fires at +1 … +5 min; the last is 45 s late
     sched = Scheduler(
         store,
         clock,
         EventLog("logfmt", io.StringIO()),
         Config,
         random.Random(3),
-        timedelta(seconds=3),
+        timedelta(seconds=30),
     )
     sched.start(clock.now())
     sched.tick(clock.now())
-    assert outcomes(store) == ["no_daemon"] * 7 + ["enqueued"] * 3
+    assert outcomes(store) == ["no_daemon"] * 5, "45 s late is past a 30 s grace"
     assert sched.take_replaced() is False
+
+
+def test_the_misfire_grace_never_exceeds_the_schedules_interval(store: Store, clock) -> None:
+    # Given a per-second schedule with --misfire skip and the default 60 s grace
+    add(store, clock, cron="* * * * * *", misfire="skip", overlap="allow")
+    # When its daemon was down for 4 s (fires +1 … +4 s fell due) and ticks at +4.5 s
+    clock.advance(4.5)
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    sched.tick(clock.now())
+    # Then the fires whose successor was already due are missed, not run late; +4 is on time
+    assert outcomes(store) == ["no_daemon"] * 3 + ["enqueued"]
+    (job,) = store.jobs.list(clock.now())
+    assert job.nominal_at == START + timedelta(seconds=4)
 
 
 def test_overlap_allow_enqueues_every_fire(store: Store, clock) -> None:
@@ -214,14 +228,14 @@ def test_config_reconcile_creates_updates_removes_only_config_schedules(store: S
 
 def test_misfire_all_runs_at_most_the_cap_of_the_latest_missed_fires(store: Store, clock) -> None:
     add(store, clock, cron="* * * * * *", misfire="all", overlap="allow")
-    clock.advance(300)  # 300 fires: the first 239 are more than the 60 s grace late
+    clock.advance(300.5)  # 300 fires: all but the last came before their successor was due
     sched = scheduler(store, clock)
     sched.start(clock.now())
     sched.tick(clock.now())
     ledger = outcomes(store)
     assert len(ledger) == 300
-    assert ledger == ["no_daemon"] * (239 - MISFIRE_CAP) + ["enqueued"] * (MISFIRE_CAP + 61)
-    assert len(store.jobs.list(clock.now(), limit=1000)) == MISFIRE_CAP + 61
+    assert ledger == ["no_daemon"] * (299 - MISFIRE_CAP) + ["enqueued"] * (MISFIRE_CAP + 1)
+    assert len(store.jobs.list(clock.now(), limit=1000)) == MISFIRE_CAP + 1
 
 
 def test_jitter_spreads_each_run_within_its_bound(store: Store, clock) -> None:
