@@ -451,7 +451,7 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l timeout -r -F -d 'T
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-attempts -r -F -d 'Attempts per run.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l type -r -F -d 'A job type from config.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'JSON payload for --type.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s h -l help -d 'Show this message and exit.'
 

@@ -97,7 +97,8 @@ def _warn_lint(ctx: typer.Context, config: Config) -> None:
     try:
         store = open_store(db_url) if db_path_from(db_url).exists() else None
         warnings = lint_config(store, config.schedules, now)
-        warnings += still_in_crontab(store) if store is not None else []
+        shadow = config.shadow_mode.enabled
+        warnings += still_in_crontab(store, shadow) if store is not None else []
     except JobctlError as exc:
         warnings = [*lint_config(None, config.schedules, now), f"database not checked: {exc}"]
     for warning in warnings:

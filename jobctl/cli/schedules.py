@@ -43,7 +43,13 @@ def add(
     max_attempts: Annotated[int | None, typer.Option(help="Attempts per run.")] = None,
     job_type: Annotated[str | None, typer.Option("--type", help="A job type from config.")] = None,
     payload: Annotated[str | None, typer.Option(help="JSON payload for --type.")] = None,
-    shadow: Annotated[bool, typer.Option(help="Record fires without running (migration).")] = False,
+    shadow: Annotated[
+        bool | None,
+        typer.Option(
+            "--shadow/--no-shadow",
+            help="Record fires without running (migration); default: config shadow_mode.",
+        ),
+    ] = None,
     output: Output = None,
 ) -> None:
     """Create a schedule; lint warnings go to stderr."""
@@ -88,7 +94,8 @@ def add(
     for warning in warnings:
         render.note(f"jobctl: warning: {warning}")
     if wants_json(ctx, output):
-        render.print_json(schedule_shape(store, store.schedules.get(name), now))
+        shadow_mode = config.shadow_mode.enabled
+        render.print_json(schedule_shape(store, store.schedules.get(name), now, shadow_mode))
     elif not app_state.quiet:
         render.note(f"schedule {name} added")
 
@@ -99,9 +106,10 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
-    store = state(ctx).client().store
+    app_state = state(ctx)
+    store, shadow_mode = app_state.client().store, app_state.config().shadow_mode.enabled
     now = utcnow()
-    shapes = [schedule_shape(store, s, now) for s in store.schedules.list()]
+    shapes = [schedule_shape(store, s, now, shadow_mode) for s in store.schedules.list()]
     if wants_json(ctx, output):
         render.print_json(shapes)
         return
@@ -130,8 +138,9 @@ def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
-    store = state(ctx).client().store
-    shape = schedule_shape(store, store.schedules.get(name), utcnow())
+    app_state = state(ctx)
+    store, shadow_mode = app_state.client().store, app_state.config().shadow_mode.enabled
+    shape = schedule_shape(store, store.schedules.get(name), utcnow(), shadow_mode)
     if wants_json(ctx, output):
         render.print_json(shape)
         return

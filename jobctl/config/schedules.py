@@ -78,7 +78,7 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         job_type=job_type,
         payload=fields.get("payload"),
         enabled=bool(fields.get("enabled", True)),
-        shadow=bool(fields.get("shadow", False)),
+        shadow=_flag(fields.get("shadow"), "shadow"),
         overlap=parse_choice(Overlap, fields.get("overlap") or "forbid", "overlap"),
         misfire=parse_choice(Misfire, fields.get("misfire") or "once", "misfire"),
         jitter=jitter,
@@ -89,6 +89,13 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         origin=origin,
         source=fields.get("source"),
     )
+
+
+def _flag(value: Any, option: str) -> bool | None:
+    """A true/false field that may be left unset (None)."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidInput(f"invalid {option} {value!r}: use true or false")
 
 
 def _one_of(value: str, choices: tuple[str, ...], option: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ class Outcome(StrEnum):
     PAUSED = "paused"
     NO_DAEMON = "no_daemon"
     DST_SKIP = "dst_skip"
+    DISABLED = "disabled"  # config `enabled: false`
 
 
 def parse_choice(enum: type[StrEnum], value: str, option: str) -> Any:
@@ -57,7 +59,7 @@ class Schedule:
     env: dict[str, str] = field(default_factory=dict)
     stdin: str | None = None
     enabled: bool = True
-    shadow: bool = False
+    shadow: bool | None = None  # None: not set by the schedule, config shadow_mode decides
     overlap: Overlap = Overlap.FORBID
     misfire: Misfire = Misfire.ONCE
     jitter: float = 0.0
@@ -70,6 +72,11 @@ class Schedule:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     cursor_at: datetime | None = None  # fires up to here are handled
+
+    def is_shadow(self, shadow_mode: bool) -> bool:
+        """Whether its fires are only recorded: its own `shadow` when set (`--shadow`,
+        `promote`, import), else the config's `shadow_mode.enabled`."""
+        return shadow_mode if self.shadow is None else self.shadow
 
 
 @dataclass(frozen=True)
@@ -101,3 +108,13 @@ def missed_fires(
         if now - at > min(grace, interval):
             missed.append(at)
     return missed
+
+
+def shadow_sampled(name: str, nominal_at: datetime, percent: int) -> bool:
+    """Whether a shadow fire is recorded under `shadow_mode.sampling_percent`: a stable choice
+    by schedule and nominal time (the same on every daemon and every run)."""
+    if percent >= 100:
+        return True
+    key = f"{name}\0{nominal_at.timestamp():.6f}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 100 < percent

@@ -29,7 +29,10 @@ SAME_INSTANT_WARN = 5  # this many schedules firing at one instant without jitte
 RUN_TIME_SAMPLE = 50  # the run-time lint's p95 is over at most this many latest attempts
 
 
-def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
+def schedule_shape(
+    store: Store, s: Schedule, now: datetime, shadow_mode: bool = False
+) -> dict[str, Any]:
+    """The schedule's JSON (SPEC shapes); `shadow` is in effect: its own, else `shadow_mode`."""
     expr, tz = parse_cron(s.cron), ZoneInfo(s.tz)
     after = max(now, s.cursor_at) if s.cursor_at else now
     upcoming = next_fires(expr, tz, after, 1, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat)
@@ -42,7 +45,7 @@ def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
         "command": s.command,
         "job_type": s.job_type,
         "enabled": s.enabled,
-        "shadow": s.shadow,
+        "shadow": s.is_shadow(shadow_mode),
         "overlap": s.overlap.value,
         "misfire": s.misfire.value,
         "jitter": s.jitter,
@@ -218,7 +221,7 @@ def missed_runs(store: Store, name: str | None, since: datetime | None) -> list[
     ]
 
 
-def still_in_crontab(store: Store) -> list[str]:
+def still_in_crontab(store: Store, shadow_mode: bool = False) -> list[str]:
     """Warnings: an active (promoted) imported schedule whose crontab line is still there and
     uncommented, so cron and jobctl would both run it."""
     from pathlib import Path
@@ -226,7 +229,7 @@ def still_in_crontab(store: Store) -> list[str]:
     warnings = []
     parsed: dict[str, dict[int, ImportedEntry]] = {}
     for s in store.schedules.list():
-        if s.origin != "import" or s.shadow or not s.source or ":" not in s.source:
+        if s.origin != "import" or s.is_shadow(shadow_mode) or not s.source or ":" not in s.source:
             continue
         path, _, line = s.source.rpartition(":")
         if path not in parsed:

@@ -258,6 +258,9 @@ class Daemon:
         return self._dirty
 
     def _claim(self, now: datetime) -> None:
+        if not self.config.enabled:  # `enabled: false`: stay up, claim nothing
+            self._dirty = False
+            return
         free = self.options.concurrency - len(self.running)
         if free <= 0 or not self._claim_wanted(now):
             return

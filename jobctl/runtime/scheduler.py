@@ -30,6 +30,7 @@ from jobctl.domain.schedule import (
     Schedule,
     missed_fires,
     plan_missed,
+    shadow_sampled,
 )
 from jobctl.errors import JobctlError
 from jobctl.runtime.eventlog import EventLog
@@ -159,28 +160,7 @@ class Scheduler:
             ),
             maxlen=MAX_FIRES_PER_PASS,
         )
-        missed = missed_fires([f.at for f in fires], now, self.misfire_grace)
-        late, run_missed = set(missed), {at for at, run in plan_missed(missed, s.misfire) if run}
-        paused_queues = self.store.queues.paused()
-        live = self.store.schedules.live_job_ids(s.name)
-        decisions: list[FireDecision] = []
-        cancel: list[int] = []
-        for fire in fires:
-            if fire.at in late and fire.at not in run_missed:
-                decisions.append(FireDecision(fire.at, Outcome.NO_DAEMON))
-            elif not s.enabled or s.queue in paused_queues:
-                decisions.append(FireDecision(fire.at, Outcome.PAUSED))
-            elif s.shadow:
-                decisions.append(FireDecision(fire.at, Outcome.SHADOW))
-            elif live and s.overlap is Overlap.FORBID:
-                decisions.append(FireDecision(fire.at, Outcome.OVERLAP))
-            else:
-                if live and s.overlap is Overlap.REPLACE:
-                    cancel += live
-                jitter = self.rng.uniform(0, s.jitter) if s.jitter else 0.0
-                run_at = fire.at + timedelta(seconds=jitter)
-                decisions.append(FireDecision(fire.at, Outcome.ENQUEUED, run_at))
-                live = [-1]  # this fire's job is live from now on
+        decisions, cancel = self._decide(s, [f.at for f in fires], now)
         if s.dst_gap == "skip" and entry.expr.fixed_time:
             decisions += [
                 FireDecision(n, Outcome.DST_SKIP)
@@ -191,6 +171,41 @@ class Scheduler:
         entry.schedule = _with_cursor(s, now)
         entry.next_at = self._next_after(entry, now)
         return count
+
+    def _decide(
+        self, s: Schedule, nominal: list[datetime], now: datetime
+    ) -> tuple[list[FireDecision], list[int]]:
+        """What becomes of each due fire of `s`, for every kind of schedule (cron, @every,
+        @reboot): missed while no daemon ran (by the misfire policy), disabled by config,
+        paused, shadow (recorded when sampled), skipped for overlap, or enqueued. Returns the
+        decisions and the live runs to cancel (overlap replace)."""
+        config = self.config()
+        missed = missed_fires(nominal, now, self.misfire_grace)
+        late, run_missed = set(missed), {at for at, run in plan_missed(missed, s.misfire) if run}
+        shadow = s.is_shadow(config.shadow_mode.enabled)
+        paused = not s.enabled or s.queue in self.store.queues.paused()
+        live = self.store.schedules.live_job_ids(s.name)
+        decisions: list[FireDecision] = []
+        cancel: list[int] = []
+        for at in nominal:
+            if at in late and at not in run_missed:
+                decisions.append(FireDecision(at, Outcome.NO_DAEMON))
+            elif not config.enabled:
+                decisions.append(FireDecision(at, Outcome.DISABLED))
+            elif paused:
+                decisions.append(FireDecision(at, Outcome.PAUSED))
+            elif shadow:
+                if shadow_sampled(s.name, at, config.shadow_mode.sampling_percent):
+                    decisions.append(FireDecision(at, Outcome.SHADOW))
+            elif live and s.overlap is Overlap.FORBID:
+                decisions.append(FireDecision(at, Outcome.OVERLAP))
+            else:
+                if live and s.overlap is Overlap.REPLACE:
+                    cancel += live
+                jitter = self.rng.uniform(0, s.jitter) if s.jitter else 0.0
+                decisions.append(FireDecision(at, Outcome.ENQUEUED, at + timedelta(seconds=jitter)))
+                live = [-1]  # this fire's job is live from now on
+        return decisions, cancel
 
     def _record(
         self,

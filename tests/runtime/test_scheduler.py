@@ -11,6 +11,7 @@ import pytest
 
 from jobctl.config.model import Config
 from jobctl.config.schedules import build_schedule
+from jobctl.config.switches import ShadowMode
 from jobctl.domain.job import State
 from jobctl.domain.schedule import MISFIRE_CAP
 from jobctl.runtime.eventlog import EventLog
@@ -249,3 +250,73 @@ def test_jitter_spreads_each_run_within_its_bound(store: Store, clock) -> None:
     delays = [(j.run_at - j.nominal_at).total_seconds() for j in jobs]
     assert len(delays) == 5 and all(0 <= d <= 30 for d in delays), delays
     assert len(set(delays)) == 5, "each fire draws its own delay"
+
+
+def _configured(**fields: object) -> Config:
+    return Config(**fields)  # type: ignore[arg-type]
+
+
+def test_disabled_by_config_every_fire_is_recorded_disabled(store: Store, clock) -> None:
+    # Given `enabled: false` and an active schedule
+    add(store, clock, overlap="allow")
+    config = _configured(enabled=False)
+    sched = Scheduler(
+        store, clock, EventLog("logfmt", io.StringIO()), lambda: config, random.Random(3)
+    )
+    sched.start(clock.now())
+    # When two fires fall due
+    for _ in range(2):
+        clock.advance(60)
+        sched.tick(clock.now())
+    # Then nothing is enqueued and the ledger says why
+    assert store.jobs.list(clock.now()) == []
+    assert outcomes(store) == ["disabled", "disabled"]
+
+
+def test_shadow_mode_makes_unset_schedules_shadow_until_promoted_or_turned_off(
+    store: Store, clock
+) -> None:
+    # Given shadow_mode on, a schedule that does not set shadow and one promoted (shadow false)
+    add(store, clock, "unset")
+    add(store, clock, "promoted", shadow=False)
+    config = _configured(shadow_mode=ShadowMode(enabled=True))
+    sched = Scheduler(
+        store, clock, EventLog("logfmt", io.StringIO()), lambda: config, random.Random(3)
+    )
+    sched.start(clock.now())
+    clock.advance(60)
+    sched.tick(clock.now())
+    # Then the unset one only records its fire; the promoted one runs
+    assert outcomes(store, "unset") == ["shadow"] and outcomes(store, "promoted") == ["enqueued"]
+    # When shadow_mode is turned off, the unset one is active again
+    config = _configured()
+    clock.advance(60)
+    sched.tick(clock.now())
+    assert outcomes(store, "unset") == ["shadow", "enqueued"]
+
+
+def test_sampling_percent_records_a_stable_share_of_shadow_fires(db_path, clock) -> None:
+    # Given shadow_mode at 25 % and a per-second shadow schedule, seen by two daemons' stores
+    config = _configured(shadow_mode=ShadowMode(enabled=True, sampling_percent=25))
+    recorded = []
+    for run in range(2):
+        store = open_store(str(db_path.with_name(f"run{run}.db")))
+        try:
+            add(store, ManualClock(START), cron="* * * * * *")
+            sched = Scheduler(
+                store,
+                ManualClock(START),
+                EventLog("logfmt", io.StringIO()),
+                lambda: config,
+                random.Random(run),
+            )
+            sched.start(START)
+            for second in range(1, 401):
+                sched.tick(START + timedelta(seconds=second))
+            recorded.append([f.nominal_at for f in store.schedules.fires("s", None)])
+            assert set(outcomes(store)) == {"shadow"}
+        finally:
+            store.close()
+    # Then about a quarter of the 400 fires are in the ledger, the same ones every time
+    assert 60 <= len(recorded[0]) <= 140, len(recorded[0])
+    assert recorded[0] == recorded[1]
