@@ -33,6 +33,7 @@ from jobctl.domain.schedule import (
     shadow_sampled,
 )
 from jobctl.errors import JobctlError
+from jobctl.runtime.boot import boot_id as current_boot_id
 from jobctl.runtime.eventlog import EventLog
 from jobctl.store import Store
 
@@ -62,9 +63,12 @@ class Scheduler:
         config: Callable[[], Config],
         rng: random.Random,
         misfire_grace: timedelta = MISFIRE_GRACE,
+        boot_id: str | None = None,
+        node: str = "",
     ) -> None:
         self.store, self.clock, self.log, self.config, self.rng = store, clock, log, config, rng
         self.misfire_grace = misfire_grace
+        self.boot_id, self.node = boot_id or current_boot_id(), node
         self._replaced = False  # overlap replace asked to cancel live runs since the last take
         self.entries: dict[str, _Entry] = {}
         self._marker: object = None
@@ -133,13 +137,20 @@ class Scheduler:
 
     # --- firing --------------------------------------------------------------------------
     def start(self, now: datetime) -> int:
-        """At daemon start: load schedules and run @reboot ones once. Returns jobs enqueued."""
+        """At daemon start: load schedules and fire the @reboot ones for this boot of the
+        node. Their nominal time is when the boot was first seen (by any daemon), so each fires
+        once per boot whatever restarts or daemons follow; one made later in the boot waits
+        for the next. They are decided like any fire (shadow, paused, disabled, misfire).
+        Returns jobs enqueued."""
         self._started_at = now
         self.refresh(force=True)
+        booted = self.store.schedules.record_boot(self.boot_id, self.node, now)
         enqueued = 0
         for entry in self.entries.values():
-            if entry.expr.kind == "reboot":
-                enqueued += self._record(entry, [FireDecision(now, Outcome.ENQUEUED, now)], now)
+            s = entry.schedule
+            if entry.expr.kind == "reboot" and (s.created_at is None or s.created_at <= booted):
+                decisions, cancel = self._decide(s, [booted], now)
+                enqueued += self._record(entry, decisions, now, cancel)
         return enqueued
 
     def tick(self, now: datetime) -> int:
@@ -167,7 +178,6 @@ class Scheduler:
                 for n in dst_skipped(entry.expr, entry.tz, cursor, now)
             ]
         count = self._record(entry, decisions, now, cancel)
-        self._replaced = self._replaced or bool(cancel)
         entry.schedule = _with_cursor(s, now)
         entry.next_at = self._next_after(entry, now)
         return count
@@ -228,6 +238,8 @@ class Scheduler:
                     continue
             planned.append((decision, spec))
         recorded = self.store.schedules.record_fires(s.name, planned, now, now, cancel or ())
+        count = sum(1 for _, job_id in recorded if job_id is not None)
+        self._replaced = self._replaced or bool(cancel and count)
         request_ids = {d.nominal_at: spec.request_id for d, spec in planned if spec}
         for decision, job_id in recorded:
             self.log.emit(
@@ -240,7 +252,7 @@ class Scheduler:
                 lateness=round((now - decision.nominal_at).total_seconds(), 3),
                 request_id=request_ids.get(decision.nominal_at) if job_id else None,
             )
-        return sum(1 for _, job_id in recorded if job_id is not None)
+        return count
 
     def _spec(self, s: Schedule, decision: FireDecision) -> JobSpec:
         options = fire_options(s, decision.run_at, decision.nominal_at)

@@ -206,10 +206,95 @@ def test_racing_schedulers_enqueue_each_fire_once(db_path, clock) -> None:
             s.close()
 
 
-def test_reboot_schedules_fire_at_start(store: Store, clock) -> None:
+def booted(store: Store, clock: ManualClock, boot: str, config: Config | None = None) -> Scheduler:
+    """A daemon's scheduler starting now, in boot `boot` of the node."""
+    sched = Scheduler(
+        store,
+        clock,
+        EventLog("logfmt", io.StringIO()),
+        lambda: config or Config(),
+        random.Random(3),
+        boot_id=boot,
+        node="n1",
+    )
+    sched.start(clock.now())
+    return sched
+
+
+def test_reboot_fires_once_per_boot_not_per_daemon_start(db_path, clock) -> None:
+    # Given an @reboot schedule and two store handles (two daemons of the node)
+    stores = [open_store(str(db_path)) for _ in range(2)]
+    try:
+        add(stores[0], clock, cron="@reboot", overlap="allow")
+        # When the first daemon after boot A starts, restarts twice, and a second one starts
+        for store in (stores[0], stores[0], stores[0], stores[1]):
+            clock.advance(5)
+            booted(store, clock, "boot-a")
+        # Then the schedule ran once, at the time the boot was first seen
+        (job,) = stores[0].jobs.list(clock.now())
+        assert job.nominal_at == START + timedelta(seconds=5)
+        # When the node boots again, it runs again, once
+        clock.advance(3600)
+        booted(stores[1], clock, "boot-b")
+        booted(stores[0], clock, "boot-b")
+        assert len(stores[0].jobs.list(clock.now())) == 2
+        assert outcomes(stores[0]) == ["enqueued", "enqueued"]
+    finally:
+        for store in stores:
+            store.close()
+
+
+@pytest.mark.parametrize(
+    "fields,config,outcome",
+    [
+        ({"shadow": True}, None, "shadow"),  # imported: shadow by default
+        ({"enabled": False}, None, "paused"),
+        ({}, Config(shadow_mode=ShadowMode(enabled=True)), "shadow"),
+        ({}, Config(enabled=False), "disabled"),
+    ],
+)
+def test_a_reboot_schedule_that_must_not_run_never_runs(
+    store: Store, clock, fields: dict, config: Config | None, outcome: str
+) -> None:
+    # Given an @reboot schedule that is shadow, paused or held back by config
+    add(store, clock, cron="@reboot", **fields)
+    # When daemons start in three boots (and restart in each)
+    for boot in ("a", "a", "b", "c", "c"):
+        clock.advance(10)
+        booted(store, clock, boot, config)
+    # Then it never ran: each boot's fire is in the ledger once, with the reason
+    assert store.jobs.list(clock.now()) == []
+    assert outcomes(store) == [outcome] * 3
+
+
+def test_a_reboot_schedule_made_during_a_boot_first_fires_at_the_next(store: Store, clock) -> None:
+    booted(store, clock, "a")
+    clock.advance(60)
     add(store, clock, cron="@reboot")
-    assert scheduler(store, clock).start(clock.now()) == 1
-    assert outcomes(store) == ["enqueued"]
+    booted(store, clock, "a")  # a restart in the same boot
+    assert store.jobs.list(clock.now()) == []
+    booted(store, clock, "b")
+    assert len(store.jobs.list(clock.now())) == 1
+
+
+def test_a_racing_daemon_does_not_cancel_the_run_of_a_fire_it_lost(db_path, clock) -> None:
+    # Given an overlap-replace schedule and two daemons' schedulers
+    stores = [open_store(str(db_path)) for _ in range(2)]
+    try:
+        add(stores[0], clock, overlap="replace")
+        first, second = (scheduler(s, clock) for s in stores)
+        first.start(clock.now())
+        second.start(clock.now())
+        # When both handle the same fire, one after the other
+        clock.advance(60)
+        assert first.tick(clock.now()) == 1
+        assert second.tick(clock.now()) == 0
+        # Then the fire's run stands: the loser neither enqueued nor cancelled anything
+        (job,) = stores[0].jobs.list(clock.now())
+        assert job.state is State.QUEUED and second.take_replaced() is False
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_config_reconcile_creates_updates_removes_only_config_schedules(store: Store, clock):

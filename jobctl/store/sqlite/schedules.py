@@ -200,6 +200,20 @@ class SchedulesRepo:
         return created, updated, removed
 
     # --- fires ---------------------------------------------------------------------------
+    def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:
+        """When this boot was first seen: `now` for the first call with `boot_id`, else the
+        time the first caller recorded (atomic: racing daemons of one boot agree). It is the
+        nominal time of the boot's @reboot fires."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO boots (boot_id, seen_at, node) VALUES (?, ?, ?)",
+                (boot_id, now.timestamp(), node),
+            )
+            (seen,) = conn.execute(
+                "SELECT seen_at FROM boots WHERE boot_id = ?", (boot_id,)
+            ).fetchone()
+        return from_epoch(seen)  # type: ignore[return-value]
+
     def record_fires(
         self,
         name: str,
@@ -209,13 +223,12 @@ class SchedulesRepo:
         cancel_ids: Sequence[int] = (),
     ) -> list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not recorded yet, enqueue its job when it has a
-        spec, cancel `cancel_ids` (overlap: replace), advance the cursor. Returns the fires this
-        call recorded (another daemon may have recorded the rest) with their job ids."""
+        spec, cancel `cancel_ids` (overlap: replace) when a job was enqueued, advance the
+        cursor. Returns the fires this call recorded (another daemon, or an earlier start in
+        the same boot, may have recorded the rest) with their job ids."""
         jobs = JobsRepo(self.db)
-        recorded = []
+        recorded: list[tuple[FireDecision, int | None]] = []
         with self.db.write() as conn:
-            if cancel_ids:
-                request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             for decision, spec in decisions:
                 inserted = conn.execute(
                     "INSERT OR IGNORE INTO fires (schedule, nominal_at, handled_at, outcome,"
@@ -238,6 +251,8 @@ class SchedulesRepo:
                         (job_id, name, decision.nominal_at.timestamp()),
                     )
                 recorded.append((decision, job_id))
+            if cancel_ids and any(job_id is not None for _, job_id in recorded):
+                request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             conn.execute(
                 "UPDATE schedules SET cursor_at = max(cursor_at, ?) WHERE name = ?",
                 (cursor.timestamp(), name),
