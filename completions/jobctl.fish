@@ -81,12 +81,13 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule next -n' 'jobctl schedule next --from' 'jobctl schedule next -o' \
         'jobctl schedule next --output' 'jobctl schedule missed --since' \
         'jobctl schedule missed -o' 'jobctl schedule missed --output' \
-        'jobctl schedule import --prefix' 'jobctl schedule import -o' \
-        'jobctl schedule import --output' 'jobctl sweep mark --target' \
-        'jobctl sweep mark --table' 'jobctl sweep mark --where' \
-        'jobctl sweep mark --name' 'jobctl sweep mark --grace' 'jobctl sweep mark -o' \
-        'jobctl sweep mark --output' 'jobctl sweep list -o' 'jobctl sweep list --output' \
-        'jobctl sweep show -o' 'jobctl sweep show --output' 'jobctl sweep unmark -o' \
+        'jobctl schedule import --user' 'jobctl schedule import --prefix' \
+        'jobctl schedule import -o' 'jobctl schedule import --output' \
+        'jobctl sweep mark --target' 'jobctl sweep mark --table' \
+        'jobctl sweep mark --where' 'jobctl sweep mark --name' \
+        'jobctl sweep mark --grace' 'jobctl sweep mark -o' 'jobctl sweep mark --output' \
+        'jobctl sweep list -o' 'jobctl sweep list --output' 'jobctl sweep show -o' \
+        'jobctl sweep show --output' 'jobctl sweep unmark -o' \
         'jobctl sweep unmark --output' 'jobctl sweep run --batch' \
         'jobctl sweep run --pause' 'jobctl sweep run --max-rows' \
         'jobctl sweep run --confirm' 'jobctl sweep run -o' 'jobctl sweep run --output' \
@@ -491,7 +492,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s o -l output -r -
 complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule import
-complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l system -l no-system -d '/etc/crontab format: a user column.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l system -l no-system -d '/etc/crontab format: a user column, who each line runs as.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l user -r -F -d 'A user crontab\'s owner: its schedules run as this user.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l prefix -r -F -d 'Prefix of the created names.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l dry-run -l no-dry-run -d 'Show what would be created.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l shadow -l no-shadow -d 'Create shadow schedules (promote them after checking).'

@@ -90,7 +90,8 @@ def _warn_lint(ctx: typer.Context, config: Config) -> None:
     absent or unusable DB is neither created nor an error here."""
     from jobctl.clock import utcnow
     from jobctl.errors import JobctlError
-    from jobctl.ops.schedules import lint_config, still_in_crontab
+    from jobctl.ops.crontab_import import still_in_crontab
+    from jobctl.ops.schedules import lint_config
     from jobctl.store import db_path_from, open_store
 
     db_url, now = state(ctx).db_url, utcnow()

@@ -248,7 +248,12 @@ def missed(
 def import_(
     ctx: typer.Context,
     crontab: Annotated[str, typer.Argument(help="A crontab file (- for stdin).")],
-    system: Annotated[bool, typer.Option(help="/etc/crontab format: a user column.")] = False,
+    system: Annotated[
+        bool, typer.Option(help="/etc/crontab format: a user column, who each line runs as.")
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option(help="A user crontab's owner: its schedules run as this user.")
+    ] = None,
     prefix: Annotated[str, typer.Option(help="Prefix of the created names.")] = "cron-",
     dry_run: Annotated[bool, typer.Option(help="Show what would be created.")] = False,
     shadow: Annotated[
@@ -258,24 +263,24 @@ def import_(
 ) -> None:
     """Create schedules from a crontab; report every line that could not be imported."""
     import sys
-    from contextlib import nullcontext
     from pathlib import Path
 
     from jobctl.clock import utcnow
     from jobctl.errors import InvalidInput
-    from jobctl.ops.schedules import describe_command, import_crontab
+    from jobctl.ops.crontab_import import apply_import, plan_import
+    from jobctl.ops.schedules import describe_command
 
     try:
         text = sys.stdin.read() if crontab == "-" else Path(crontab).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read crontab {crontab!r}: {exc}") from None
     store = state(ctx).client().store
-    args = {"system": system, "prefix": prefix, "shadow": shadow}
-    with audited(ctx, "schedule.import", crontab, args) if not dry_run else nullcontext() as audit:
-        created, rejected, notes = import_crontab(
-            store, text, crontab, utcnow(), system, prefix, dry_run, shadow
-        )
-        if audit is not None:
+    plan = plan_import(store, text, crontab, system=system, user=user, prefix=prefix, shadow=shadow)
+    created, rejected, notes = plan.create, plan.rejected, plan.notes
+    if not dry_run:
+        args = {"system": system, "user": user, "prefix": prefix, "shadow": shadow}
+        with audited(ctx, "schedule.import", crontab, args) as audit:
+            apply_import(store, plan, utcnow())
             audit.args.update(created=[s.name for s in created], rejected=len(rejected))
     if wants_json(ctx, output):
         render.print_json(
@@ -286,6 +291,7 @@ def import_(
                         "cron": s.cron,
                         "tz": s.tz,
                         "command": s.command,
+                        "user": s.user,
                         "shadow": s.shadow,
                         "source": s.source,
                     }

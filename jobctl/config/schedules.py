@@ -88,6 +88,7 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         max_attempts=max_attempts,
         origin=origin,
         source=fields.get("source"),
+        user=fields.get("user"),
     )
 
 
@@ -129,6 +130,7 @@ def fire_options(
         max_attempts=s.max_attempts,
         timeout=s.timeout,
         env=dict(s.env),
+        user=s.user,
         schedule=s.name,
         nominal_at=nominal_at,
         request_id=request_id,

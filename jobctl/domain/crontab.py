@@ -183,6 +183,23 @@ def _entry(
     )
 
 
+def user_column(text: str, is_user: Callable[[str], bool]) -> tuple[int, str] | None:
+    """A system crontab read as a user's: when most schedule lines read `schedule USER
+    command` with a USER `is_user` knows, the first such (line number, user); else None."""
+    hits: list[tuple[int, str]] = []
+    lines = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#") or _ENV_LINE.fullmatch(stripped):
+            continue
+        _schedule, rest = _split(stripped, 1 if stripped.startswith("@") else 5)
+        lines += 1
+        words = rest.split(None, 1)
+        if len(words) == 2 and _USER.fullmatch(words[0]) and is_user(words[0]):
+            hits.append((number, words[0]))
+    return hits[0] if hits and 2 * len(hits) > lines else None
+
+
 def split_percent(text: str) -> tuple[str, str | None]:
     """cron's `%`, as cronie's do_command: (command, stdin or None).
 

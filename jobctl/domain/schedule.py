@@ -68,6 +68,9 @@ class Schedule:
     timeout: float | None = None
     max_attempts: int | None = None
     origin: str = "cli"  # cli | config | import
+    user: str | None = (
+        None  # its jobs run as this user (as a job type's `user:`); None: the daemon's
+    )
     source: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

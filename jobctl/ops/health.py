@@ -203,7 +203,7 @@ def probe_missed(store: Store, now: datetime, t: HealthConfig, shadow_mode: bool
 def probe_crontab(store: Store, shadow_mode: bool = False) -> Probe:
     """WARNING when an active imported schedule's crontab line is still active (the same
     check as `config check`)."""
-    from jobctl.ops.schedules import still_in_crontab
+    from jobctl.ops.crontab_import import still_in_crontab
 
     warnings = still_in_crontab(store, shadow_mode)
     if warnings:

@@ -17,6 +17,7 @@ from jobctl.domain.crontab import (
     RejectedLine,
     parse_crontab,
     split_percent,
+    user_column,
 )
 from jobctl.errors import InvalidInput
 
@@ -402,3 +403,21 @@ def test_a_bad_schedule_is_reported_before_a_missing_command() -> None:
         "invalid cron '0 5 * * funday': day-of-week field 'funday' is not a number or day name "
         "(sun-sat)"
     )
+
+
+@pytest.mark.parametrize(
+    "name,found",
+    [
+        ("debian-etc-crontab", (18, "root")),  # every line has a user column
+        ("cron.d-ops", (6, "root")),  # most lines do (a few were pasted without one)
+        ("alice.crontab", None),
+    ],
+)
+def test_a_user_column_is_recognised_by_known_users(name: str, found: object) -> None:
+    is_user = {"root", "postgres", "backup"}.__contains__
+    assert user_column((CRONTABS / name).read_text(), is_user) == found
+
+
+def test_a_user_crontab_whose_command_is_a_user_name_is_not_taken_for_a_system_one() -> None:
+    text = "0 5 * * * backup --all\n0 6 * * * /usr/bin/report\n@daily /usr/bin/rotate\n"
+    assert user_column(text, {"backup"}.__contains__) is None

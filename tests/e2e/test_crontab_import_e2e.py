@@ -4,6 +4,7 @@ daemon start."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,24 @@ def test_imported_crontab_runs_with_cron_semantics(jc: Jobctl, tmp_path: Path) -
     assert len(booted) == 1
     jc.wait_state(booted[0]["id"], "succeeded")
     assert jc.ok("logs", str(booted[0]["id"])) == "booted\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running a job as another user needs root")
+def test_a_system_crontabs_user_column_is_who_the_job_runs_as(jc: Jobctl, tmp_path: Path) -> None:
+    crontab = tmp_path / "crontab"
+    crontab.write_text("SHELL=/bin/sh\n@reboot  nobody  id -un\n")
+    # Read as a user crontab it is refused: `nobody` would have become the command
+    refused = jc.run("schedule", "import", str(crontab))
+    assert refused.rc == 2 and "import it with --system" in refused.err, refused
+    assert jc.json("schedule", "list") == []
+    # Imported --system, the line keeps its user, also once promoted
+    (created,) = jc.json("schedule", "import", str(crontab), "--system")["created"]
+    assert created["user"] == "nobody"
+    jc.ok("schedule", "promote", created["name"])
+    assert jc.json("schedule", "show", created["name"])["user"] == "nobody"
+    jc.start_daemon()
+    (run,) = wait_until(
+        lambda: [j for j in jc.json("list") if j["schedule"] == created["name"]], 15, what="run"
+    )
+    jc.wait_state(run["id"], "succeeded")
+    assert jc.ok("logs", str(run["id"])) == "nobody\n"

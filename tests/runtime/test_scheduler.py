@@ -405,3 +405,13 @@ def test_sampling_percent_records_a_stable_share_of_shadow_fires(db_path, clock)
     # Then about a quarter of the 400 fires are in the ledger, the same ones every time
     assert 60 <= len(recorded[0]) <= 140, len(recorded[0])
     assert recorded[0] == recorded[1]
+
+
+def test_a_schedules_user_is_who_its_jobs_run_as(store: Store, clock) -> None:
+    add(store, clock, user="nobody")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(60)
+    sched.tick(clock.now())
+    (job,) = store.jobs.list(clock.now())
+    assert store.jobs.get(job.id).user == "nobody"

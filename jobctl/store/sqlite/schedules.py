@@ -39,6 +39,7 @@ COLUMNS = (
     "max_attempts",
     "origin",
     "source",
+    "user",
 )
 
 
@@ -81,6 +82,7 @@ def _row_values(s: Schedule) -> list[Any]:
         s.max_attempts,
         s.origin,
         s.source,
+        s.user,
     ]
 
 
@@ -106,6 +108,7 @@ def _schedule(row: sqlite3.Row) -> Schedule:
         max_attempts=row["max_attempts"],
         origin=row["origin"],
         source=row["source"],
+        user=row["user"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),
