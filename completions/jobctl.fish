@@ -436,7 +436,7 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'rm' -d 'Delete a sched
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'next' -d 'The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'missed' -d 'Nominal fires that did not run, and why (no_daemon, overlap, paused, shadow, dst_skip).'
-complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab; report every line that could not be imported.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab (lines imported before are reported, not doubled); exit 1 when a...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule add
