@@ -18,6 +18,11 @@ from jobctl.ops.schedules import lint_schedule
 from jobctl.store import Store
 
 CRON_STDIN_VAR = "JOBCTL_CRON_STDIN"
+SANDBOX_NOTE = (
+    "under systemd, jobs run in the daemon's sandbox, which stops cron's maintenance jobs"
+    " (logrotate, apt, man-db, writes under /home or to a shared /tmp): install the drop-in"
+    " contrib/systemd/jobctl.service.d/cron-compat.conf (see contrib/systemd/README.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ def plan_import(
         lint = lint_schedule(None, schedule, now, [])
         plan.warnings.extend(f"schedule {schedule.name!r}: {w}" for w in lint)
     plan.rejected.sort(key=lambda r: r.line)
+    if plan.create:
+        plan.notes.append(SANDBOX_NOTE)
     return plan
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.errors import InvalidInput
-from jobctl.ops.crontab_import import apply_import, plan_import, still_in_crontab
+from jobctl.ops.crontab_import import SANDBOX_NOTE, apply_import, plan_import, still_in_crontab
 from jobctl.store import Store
 from tests.support.clock import ManualClock
 
@@ -106,3 +106,15 @@ def test_the_double_dispatch_check_follows_the_line_not_its_number(
     # When it is commented out, cron no longer runs it: no warning
     crontab.write_text("#@daily /usr/bin/backup\n")
     assert still_in_crontab(store) == []
+
+
+def test_the_import_notes_the_cron_compatible_systemd_drop_in(store: Store) -> None:
+    plan = plan_import(store, "@daily /usr/sbin/logrotate /etc/logrotate.conf\n", "t", NOW)
+    assert SANDBOX_NOTE in plan.notes and "cron-compat.conf" in SANDBOX_NOTE
+    apply_import(store, plan, NOW)
+    assert (
+        SANDBOX_NOTE
+        not in plan_import(
+            store, "@daily /usr/sbin/logrotate /etc/logrotate.conf\n", "t", NOW
+        ).notes
+    ), "nothing new, no note"
