@@ -141,7 +141,9 @@ def test_missing_extra_says_how_to_install_it(jc: Jobctl) -> None:
     )  # fmt: skip
     assert proc.returncode == 3
     assert proc.stderr.strip().splitlines() == [
-        "jobctl: kafka-lag needs confluent-kafka: pip install 'jobctl[kafka]'"
+        "jobctl: kafka-lag needs confluent-kafka (jobctl's kafka extra): pip install"
+        " 'confluent-kafka>=2.3' into jobctl's environment, or install jobctl from its checkout"
+        " with pip install '.[kafka]'"
     ]
 
 
