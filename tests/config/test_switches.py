@@ -10,22 +10,10 @@ import pytest
 from jobctl.config.check import check_config, load_config
 from jobctl.config.switches import ShadowMode
 from jobctl.domain.retry import Backoff
+from tests.config.test_config import SPEC_CONFIG
 
 # SPEC "Config": the queues + shadow_mode block, and that file's other top-level key.
-SCHEDULER_YAML = """\
-enabled: true
-queues:
-  - name: critical
-    concurrency: 10
-    retry_policy: {max_attempts: 5, backoff: exponential}
-  - name: bulk
-    concurrency: 4
-    retry_policy: {max_attempts: 3, backoff: fixed, base: 10s, max: 1h, jitter: full}
-    max_depth: 10000          # backpressure guard
-    shed: defer               # defer | reject: what enqueue does above max_depth
-    rate_limit: 20/s per tenant
-shadow_mode: {enabled: true, sampling_percent: 25}
-"""
+SCHEDULER_YAML = "enabled: true\n" + SPEC_CONFIG[SPEC_CONFIG.index("queues:") :]
 
 SCHEDULER_TOML = """\
 enabled = true
