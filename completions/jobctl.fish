@@ -81,13 +81,13 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule next -n' 'jobctl schedule next --from' 'jobctl schedule next -o' \
         'jobctl schedule next --output' 'jobctl schedule missed --since' \
         'jobctl schedule missed -o' 'jobctl schedule missed --output' \
-        'jobctl schedule import --prefix' 'jobctl schedule import -o' \
-        'jobctl schedule import --output' 'jobctl sweep mark --target' \
-        'jobctl sweep mark --table' 'jobctl sweep mark --where' \
-        'jobctl sweep mark --name' 'jobctl sweep mark --grace' \
-        'jobctl sweep mark --timeout' 'jobctl sweep mark -o' 'jobctl sweep mark --output' \
-        'jobctl sweep list -o' 'jobctl sweep list --output' 'jobctl sweep show -o' \
-        'jobctl sweep show --output' 'jobctl sweep unmark -o' \
+        'jobctl schedule import --user' 'jobctl schedule import --prefix' \
+        'jobctl schedule import -o' 'jobctl schedule import --output' \
+        'jobctl sweep mark --target' 'jobctl sweep mark --table' \
+        'jobctl sweep mark --where' 'jobctl sweep mark --name' \
+        'jobctl sweep mark --grace' 'jobctl sweep mark --timeout' 'jobctl sweep mark -o' \
+        'jobctl sweep mark --output' 'jobctl sweep list -o' 'jobctl sweep list --output' \
+        'jobctl sweep show -o' 'jobctl sweep show --output' 'jobctl sweep unmark -o' \
         'jobctl sweep unmark --output' 'jobctl sweep run --batch' \
         'jobctl sweep run --pause' 'jobctl sweep run --max-rows' \
         'jobctl sweep run --confirm' 'jobctl sweep run -o' 'jobctl sweep run --output' \
@@ -436,7 +436,7 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'rm' -d 'Delete a sched
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'next' -d 'The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'missed' -d 'Nominal fires that did not run, and why (no_daemon, overlap, paused, shadow, dst_skip).'
-complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab; report every line that could not be imported.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab (lines imported before are reported, not doubled); exit 1 when a...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule add
@@ -452,7 +452,7 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l timeout -r -F -d 'T
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-attempts -r -F -d 'Attempts per run.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l type -r -F -d 'A job type from config.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'JSON payload for --type.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s h -l help -d 'Show this message and exit.'
 
@@ -492,7 +492,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s o -l output -r -
 complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule import
-complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l system -l no-system -d '/etc/crontab format: a user column.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l system -l no-system -d '/etc/crontab format: a user column, who each line runs as.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l user -r -F -d 'A user crontab\'s owner: its schedules run as this user.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l prefix -r -F -d 'Prefix of the created names.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l dry-run -l no-dry-run -d 'Show what would be created.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l shadow -l no-shadow -d 'Create shadow schedules (promote them after checking).'

@@ -89,14 +89,16 @@ def _warn_lint(ctx: typer.Context, config: Config) -> None:
     absent or unusable DB is neither created nor an error here."""
     from jobctl.clock import utcnow
     from jobctl.errors import JobctlError
-    from jobctl.ops.schedules import lint_config, still_in_crontab
+    from jobctl.ops.crontab_import import still_in_crontab
+    from jobctl.ops.schedules import lint_config
     from jobctl.store import db_path_from, open_store
 
     db_url, now = state(ctx).db_url, utcnow()
     try:
         store = open_store(db_url) if db_path_from(db_url).exists() else None
         warnings = lint_config(store, config.schedules, now)
-        warnings += still_in_crontab(store) if store is not None else []
+        shadow = config.shadow_mode.enabled
+        warnings += still_in_crontab(store, shadow) if store is not None else []
     except JobctlError as exc:
         warnings = [*lint_config(None, config.schedules, now), f"database not checked: {exc}"]
     for warning in warnings:

@@ -11,6 +11,7 @@ from jobctl.config.health import parse_health
 from jobctl.config.kafka import parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
+from jobctl.config.switches import parse_enabled, parse_shadow_mode
 from jobctl.domain.durations import parse_seconds
 from jobctl.domain.listen import parse_listen
 from jobctl.domain.queues import check_queue_name, parse_rate_limit
@@ -20,6 +21,7 @@ from jobctl.errors import ConfigError, InvalidInput
 T = TypeVar("T")
 
 TOP_KEYS = {
+    "enabled",
     "queues",
     "job_types",
     "schedules",
@@ -122,7 +124,8 @@ def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, l
         non_retryable_exit_codes=_exit_codes(p, data.get("non_retryable_exit_codes")),
         log_cap=_log_cap(p, data.get("log_cap")),
         log_dir=data.get("log_dir"),
-        shadow_mode=data.get("shadow_mode") or {},
+        enabled=_section(p, data.get("enabled"), parse_enabled),
+        shadow_mode=_section(p, data.get("shadow_mode"), parse_shadow_mode),
         kafka=_section(p, data.get("kafka"), parse_kafka),
         health=_section(p, data.get("health"), parse_health),
         raw=data,

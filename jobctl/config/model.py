@@ -8,6 +8,7 @@ from typing import Any
 
 from jobctl.config.health import HealthConfig
 from jobctl.config.kafka import KafkaConfig
+from jobctl.config.switches import ShadowMode
 from jobctl.domain.queues import Backpressure, RateLimit, Shed, is_queue_name, parse_rate_limit
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
@@ -74,7 +75,8 @@ class Config:
     non_retryable_exit_codes: frozenset[int] = DEFAULT_NON_RETRYABLE_EXIT_CODES
     log_cap: int = 10 * 1024 * 1024
     log_dir: str | None = None
-    shadow_mode: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = True  # false: daemons stay up but claim no job and fire no schedule
+    shadow_mode: ShadowMode = field(default_factory=ShadowMode)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     health: HealthConfig = field(default_factory=HealthConfig)  # `jobctl health` thresholds
     raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`

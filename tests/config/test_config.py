@@ -68,7 +68,7 @@ def test_the_spec_example_loads_unchanged(tmp_path: Path) -> None:
         "psql -f /srv/nightly.sql | tee /var/log/nightly.log",
     ]
     assert config.retention == {"succeeded": 7 * 86400, "dead": 30 * 86400}
-    assert config.daemon.lease == 30 and config.shadow_mode["sampling_percent"] == 25
+    assert config.daemon.lease == 30 and config.shadow_mode.sampling_percent == 25
 
 
 def test_toml_is_accepted(tmp_path: Path) -> None:

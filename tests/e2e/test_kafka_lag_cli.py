@@ -213,7 +213,9 @@ def test_missing_extra_says_how_to_install_it(jc: Jobctl) -> None:
     )  # fmt: skip
     assert proc.returncode == 3
     assert proc.stderr.strip().splitlines() == [
-        "jobctl: kafka-lag needs confluent-kafka: pip install '<jobctl checkout or wheel>[kafka]'"
+        "jobctl: kafka-lag needs confluent-kafka (jobctl's kafka extra): pip install"
+        " 'confluent-kafka>=2.3' into jobctl's environment, or install jobctl from its checkout"
+        " with pip install '.[kafka]'"
     ]  # not `pip install jobctl`: that name on PyPI is an unrelated project
 
 

@@ -40,14 +40,16 @@ class Jobctl:
         self.argv0 = [sys.executable, "-m", "jobctl"]
         self.daemons: list[subprocess.Popen[bytes]] = []
 
-    def run(self, *args: str, input: bytes | None = None, timeout: float = 60) -> Result:
+    def run(
+        self, *args: str, input: bytes | None = None, timeout: float = 60, cwd: Path | None = None
+    ) -> Result:
         proc = subprocess.run(
             [*self.argv0, *args],
             input=input,
             capture_output=True,
             env=self.env,
             timeout=timeout,
-            cwd=self.tmp,
+            cwd=cwd or self.tmp,
         )
         res = Result(
             proc.returncode,

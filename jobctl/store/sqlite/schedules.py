@@ -39,6 +39,7 @@ COLUMNS = (
     "max_attempts",
     "origin",
     "source",
+    "user",
 )
 
 
@@ -71,7 +72,7 @@ def _row_values(s: Schedule) -> list[Any]:
         dumps(s.env) if s.env else None,
         s.stdin,
         int(s.enabled),
-        int(s.shadow),
+        None if s.shadow is None else int(s.shadow),
         s.overlap.value,
         s.misfire.value,
         s.jitter,
@@ -81,6 +82,7 @@ def _row_values(s: Schedule) -> list[Any]:
         s.max_attempts,
         s.origin,
         s.source,
+        s.user,
     ]
 
 
@@ -96,7 +98,7 @@ def _schedule(row: sqlite3.Row) -> Schedule:
         env=loads(row["env"]) or {},
         stdin=row["stdin"],
         enabled=bool(row["enabled"]),
-        shadow=bool(row["shadow"]),
+        shadow=None if row["shadow"] is None else bool(row["shadow"]),
         overlap=Overlap(row["overlap"]),
         misfire=Misfire(row["misfire"]),
         jitter=row["jitter"],
@@ -106,6 +108,7 @@ def _schedule(row: sqlite3.Row) -> Schedule:
         max_attempts=row["max_attempts"],
         origin=row["origin"],
         source=row["source"],
+        user=row["user"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),
@@ -200,6 +203,20 @@ class SchedulesRepo:
         return created, updated, removed
 
     # --- fires ---------------------------------------------------------------------------
+    def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:
+        """When this boot was first seen: `now` for the first call with `boot_id`, else the
+        time the first caller recorded (atomic: racing daemons of one boot agree). It is the
+        nominal time of the boot's @reboot fires."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO boots (boot_id, seen_at, node) VALUES (?, ?, ?)",
+                (boot_id, now.timestamp(), node),
+            )
+            (seen,) = conn.execute(
+                "SELECT seen_at FROM boots WHERE boot_id = ?", (boot_id,)
+            ).fetchone()
+        return from_epoch(seen)  # type: ignore[return-value]
+
     def record_fires(
         self,
         name: str,
@@ -209,13 +226,12 @@ class SchedulesRepo:
         cancel_ids: Sequence[int] = (),
     ) -> list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not recorded yet, enqueue its job when it has a
-        spec, cancel `cancel_ids` (overlap: replace), advance the cursor. Returns the fires this
-        call recorded (another daemon may have recorded the rest) with their job ids."""
+        spec, cancel `cancel_ids` (overlap: replace) when a job was enqueued, advance the
+        cursor. Returns the fires this call recorded (another daemon, or an earlier start in
+        the same boot, may have recorded the rest) with their job ids."""
         jobs = JobsRepo(self.db)
-        recorded = []
+        recorded: list[tuple[FireDecision, int | None]] = []
         with self.db.write() as conn:
-            if cancel_ids:
-                request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             for decision, spec in decisions:
                 inserted = conn.execute(
                     "INSERT OR IGNORE INTO fires (schedule, nominal_at, handled_at, outcome,"
@@ -238,6 +254,8 @@ class SchedulesRepo:
                         (job_id, name, decision.nominal_at.timestamp()),
                     )
                 recorded.append((decision, job_id))
+            if cancel_ids and any(job_id is not None for _, job_id in recorded):
+                request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             conn.execute(
                 "UPDATE schedules SET cursor_at = max(cursor_at, ?) WHERE name = ?",
                 (cursor.timestamp(), name),
