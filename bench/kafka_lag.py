@@ -112,7 +112,7 @@ def main() -> None:
             argv = [JOBCTL, "kafka-lag", "--bootstrap-servers", bootstrap, "--group", group]
 
             def cli_run() -> None:
-                # exit 2 is expected once the window is full: the group never commits (STOPPED)
+                # the verdict is not what is timed: any Nagios status but UNKNOWN will do
                 done = subprocess.run([*argv, "-o", "json"], env=env, capture_output=True)
                 assert done.returncode in (0, 1, 2), done.stderr
 

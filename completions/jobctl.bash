@@ -79,9 +79,9 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl schedule run') opts='-h --help'; vopts='  ' ;;
         'jobctl schedule next') opts='--tz -n --from -o --output -h --help'; vopts=' --tz -n --from -o --output ' ;;
         'jobctl schedule missed') opts='--since -o --output -h --help'; vopts=' --since -o --output ' ;;
-        'jobctl schedule import') opts='--system --no-system --prefix --dry-run --no-dry-run --shadow --no-shadow -o --output -h --help'; vopts=' --prefix -o --output ' ;;
+        'jobctl schedule import') opts='--system --no-system --user --prefix --dry-run --no-dry-run --shadow --no-shadow -o --output -h --help'; vopts=' --user --prefix -o --output ' ;;
         'jobctl sweep') opts='-h --help'; vopts='  ' ;;
-        'jobctl sweep mark') opts='--target --table --where --name --grace --dry-run -o --output -h --help'; vopts=' --target --table --where --name --grace -o --output ' ;;
+        'jobctl sweep mark') opts='--target --table --where --name --grace --timeout --dry-run -o --output -h --help'; vopts=' --target --table --where --name --grace --timeout -o --output ' ;;
         'jobctl sweep list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl sweep show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl sweep unmark') opts='-o --output -h --help'; vopts=' -o --output ' ;;

@@ -81,10 +81,11 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule next -n' 'jobctl schedule next --from' 'jobctl schedule next -o' \
         'jobctl schedule next --output' 'jobctl schedule missed --since' \
         'jobctl schedule missed -o' 'jobctl schedule missed --output' \
-        'jobctl schedule import --prefix' 'jobctl schedule import -o' \
-        'jobctl schedule import --output' 'jobctl sweep mark --target' \
-        'jobctl sweep mark --table' 'jobctl sweep mark --where' \
-        'jobctl sweep mark --name' 'jobctl sweep mark --grace' 'jobctl sweep mark -o' \
+        'jobctl schedule import --user' 'jobctl schedule import --prefix' \
+        'jobctl schedule import -o' 'jobctl schedule import --output' \
+        'jobctl sweep mark --target' 'jobctl sweep mark --table' \
+        'jobctl sweep mark --where' 'jobctl sweep mark --name' \
+        'jobctl sweep mark --grace' 'jobctl sweep mark --timeout' 'jobctl sweep mark -o' \
         'jobctl sweep mark --output' 'jobctl sweep list -o' 'jobctl sweep list --output' \
         'jobctl sweep show -o' 'jobctl sweep show --output' 'jobctl sweep unmark -o' \
         'jobctl sweep unmark --output' 'jobctl sweep run --batch' \
@@ -251,7 +252,7 @@ complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l max-lag -r -F -d 'CRIT
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l warn-lag-seconds -r -F -d 'WARNING when the oldest message is older.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l max-lag-seconds -r -F -d 'CRITICAL when the oldest message is older.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l watch -r -F -d 'Sample every D until Ctrl-C; exit with the last status.'
-complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l window -r -F -d 'Newest samples per partition the trend is judged on (>= 3).'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l window -r -F -d 'Trend verdicts need samples spanning this long (else thresholds only).'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l timeout -r -F -d 'Give up on the cluster after this long.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l security-protocol -r -F -d 'PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-mechanism -r -F -d 'PLAIN, SCRAM-SHA-256, ...'
@@ -435,7 +436,7 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'rm' -d 'Delete a sched
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'next' -d 'The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'missed' -d 'Nominal fires that did not run, and why (no_daemon, overlap, paused, shadow, dst_skip).'
-complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab; report every line that could not be imported.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab (lines imported before are reported, not doubled); exit 1 when a...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule add
@@ -451,7 +452,7 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l timeout -r -F -d 'T
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-attempts -r -F -d 'Attempts per run.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l type -r -F -d 'A job type from config.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'JSON payload for --type.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s h -l help -d 'Show this message and exit.'
 
@@ -491,7 +492,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s o -l output -r -
 complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule import
-complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l system -l no-system -d '/etc/crontab format: a user column.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l system -l no-system -d '/etc/crontab format: a user column, who each line runs as.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l user -r -F -d 'A user crontab\'s owner: its schedules run as this user.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l prefix -r -F -d 'Prefix of the created names.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l dry-run -l no-dry-run -d 'Show what would be created.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l shadow -l no-shadow -d 'Create shadow schedules (promote them after checking).'
@@ -512,6 +514,7 @@ complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l table -r -F -d 'The t
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l where -r -F -d 'SQL expression selecting the rows (read-only).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l name -r -F -d 'Sweep name (default sweep-ID).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l grace -r -F -d 'Rollback window before a run may delete.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l timeout -r -F -d 'Longest a statement evaluating --where may run (exit 1 past it).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l dry-run -d 'Print the count and a sample; record nothing.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s o -l output -r -F -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s h -l help -d 'Show this message and exit.'

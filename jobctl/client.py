@@ -46,6 +46,7 @@ class QueueStatus:
 class Status:
     queues: list[QueueStatus]
     daemons: list[DaemonInfo]
+    enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
 
 
 class Client:
@@ -172,7 +173,7 @@ class Client:
                     concurrency=queue_config.concurrency if queue_config else None,
                 )
             )
-        return Status(rows, self.store.daemons.live(now))
+        return Status(rows, self.store.daemons.live(now), self.config.enabled)
 
     # --- acting --------------------------------------------------------------------------
     def cancel(

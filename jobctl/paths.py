@@ -1,7 +1,9 @@
-"""Default locations: XDG for users, /var/lib and /etc for root (SPEC "Global conventions")."""
+"""Default locations: XDG for users, /var/lib and /etc for root (SPEC "Global conventions"),
+and the modes of what jobctl creates there: root-only when running as root."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -30,3 +32,33 @@ def default_config_path() -> Path:
 def log_dir_for(db_path: Path) -> Path:
     """Attempt logs live next to the DB: jobctl.db → jobctl.logs/."""
     return db_path.with_name(db_path.stem + ".logs")
+
+
+def root_only() -> bool:
+    """Whether what jobctl creates must be root-only (0600 files, 0700 directories): as root,
+    the DB, logs, backups and config hold what no job run as another user may read."""
+    return _is_root()
+
+
+def file_mode(usual: int = 0o644) -> int:
+    """The mode for a file jobctl creates: 0600 as root, else `usual` (less the umask)."""
+    return 0o600 if root_only() else usual
+
+
+def make_dirs(path: Path) -> None:
+    """Create directory `path` and its missing parents; as root each one created is 0700."""
+    mode = 0o700 if root_only() else 0o777
+    missing = []
+    while not path.is_dir() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=mode, exist_ok=True)
+
+
+def create_file(path: Path, usual: int = 0o644) -> None:
+    """Create an empty `path` with file_mode(usual) unless it exists, so that whoever opens it
+    next (SQLite: also for its -wal and -shm files) keeps that mode."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, flags, file_mode(usual)))

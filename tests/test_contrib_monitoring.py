@@ -1,5 +1,5 @@
-"""contrib/prometheus/alerts.yml and contrib/grafana/jobctl.json: valid, and they use only
-metric names the daemon exports."""
+"""contrib/prometheus/alerts.yml and contrib/grafana/jobctl.json: valid, they use only
+metric names the daemon exports, and they say what those metrics count."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ DASHBOARD = ROOT / "contrib" / "grafana" / "jobctl.json"
 METRICS = {
     "scheduler_dispatch_total",
     "scheduler_dispatch_failed_total",
+    "scheduler_spawn_failed_total",
     "scheduler_dispatch_latency_seconds_bucket",
     "scheduler_enqueued_total",
     "scheduler_processed_total",
@@ -36,6 +38,7 @@ REQUIRED_ALERTS = {
     "JobctlDispatchLatencyHigh",
     "JobctlDaemonDown",
     "JobctlMissedSchedule",
+    "JobctlSpawnFailures",
 }
 
 
@@ -94,3 +97,46 @@ def test_grafana_dashboard_is_valid_json_with_known_metrics() -> None:
             used |= _names(target["expr"])
     assert used <= METRICS, used - METRICS
     assert {"scheduler_queue_depth", "scheduler_queue_lag_seconds"} <= used
+
+
+def _exported(tmp_path: Path) -> dict[str, str]:
+    """Every metric family the daemon's registry and DB collector export, with its help."""
+    from prometheus_client import CollectorRegistry
+
+    from jobctl.client import Client
+    from jobctl.runtime.http import metrics
+
+    registry = CollectorRegistry()
+    metrics.MetricsHook(registry, ["default"])
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    with Client(tmp_path / "jobctl.db") as client:
+        db = metrics.DbCollector(client.store, lambda: client.config, lambda: now, lambda: 0.0)
+        families = [*registry.collect(), *db.collect()]
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+    return {
+        family.name + suffix: family.documentation
+        for family in families
+        for suffix in suffixes.get(family.type, [""])
+    }
+
+
+def test_every_metric_the_contrib_files_use_is_exported(tmp_path: Path) -> None:
+    exported = _exported(tmp_path)
+    assert set(exported) >= METRICS, METRICS - set(exported)
+
+
+def test_failed_attempts_and_spawn_failures_are_not_confused(tmp_path: Path) -> None:
+    # scheduler_dispatch_failed_total counts every failed attempt (SPEC keeps the name)
+    exported = _exported(tmp_path)
+    assert "whatever the failure class" in exported["scheduler_dispatch_failed_total"]
+    assert "could not be started" in exported["scheduler_spawn_failed_total"]
+    texts = [(r["alert"], r["expr"], json.dumps(r["annotations"])) for r in _rules()]
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        exprs = " ".join(t["expr"] for t in panel["targets"])
+        texts.append((panel["title"], exprs, panel["title"] + panel.get("description", "")))
+    for name, expr, words in texts:
+        claims_spawn = re.search(r"spawn|cannot start|could not be started", words, re.I)
+        if claims_spawn:
+            assert "scheduler_spawn_failed_total" in expr, f"{name} says spawn failures"
+        elif "scheduler_dispatch_failed_total" in expr:
+            assert re.search(r"fail", words, re.I), name

@@ -23,7 +23,7 @@ def init(ctx: typer.Context) -> None:
     """Create the database and a commented example config (an existing config is kept)."""
     from jobctl.cli.audit import audited
     from jobctl.config.load import resolve_config_path
-    from jobctl.ops.init import EXAMPLE_CONFIG
+    from jobctl.ops.init import write_example_config
     from jobctl.paths import default_config_path
 
     app_state = state(ctx)
@@ -33,8 +33,7 @@ def init(ctx: typer.Context) -> None:
         if target.exists():
             render.note(f"config {target} exists: kept as it is")
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(EXAMPLE_CONFIG)
+            write_example_config(target)
             audit.args["config_written"] = True
             render.note(f"wrote example config {target}")
         client = app_state.client()
@@ -90,14 +89,16 @@ def _warn_lint(ctx: typer.Context, config: Config) -> None:
     absent or unusable DB is neither created nor an error here."""
     from jobctl.clock import utcnow
     from jobctl.errors import JobctlError
-    from jobctl.ops.schedules import lint_config, still_in_crontab
+    from jobctl.ops.crontab_import import still_in_crontab
+    from jobctl.ops.schedules import lint_config
     from jobctl.store import db_path_from, open_store
 
     db_url, now = state(ctx).db_url, utcnow()
     try:
         store = open_store(db_url) if db_path_from(db_url).exists() else None
         warnings = lint_config(store, config.schedules, now)
-        warnings += still_in_crontab(store) if store is not None else []
+        shadow = config.shadow_mode.enabled
+        warnings += still_in_crontab(store, shadow) if store is not None else []
     except JobctlError as exc:
         warnings = [*lint_config(None, config.schedules, now), f"database not checked: {exc}"]
     for warning in warnings:

@@ -107,11 +107,12 @@ def kafka_lag(
         typer.Option("--watch", help="Sample every D until Ctrl-C; exit with the last status."),
     ] = None,
     window: Annotated[
-        int,
+        str,
         typer.Option(
-            "--window", help="Newest samples per partition the trend is judged on (>= 3)."
+            "--window",
+            help="Trend verdicts need samples spanning this long (else thresholds only).",
         ),
-    ] = 10,
+    ] = "10m",
     timeout: Annotated[
         str, typer.Option("--timeout", help="Give up on the cluster after this long.")
     ] = "10s",
@@ -154,7 +155,7 @@ def kafka_lag(
             parse.seconds(warn_lag_seconds, "--warn-lag-seconds"),
             parse.seconds(max_lag_seconds, "--max-lag-seconds"),
         ),
-        window=window,
+        window=parse.seconds(window, "--window") or 0.0,
         timeout=parse.seconds(timeout, "--timeout") or 0.0,
         security=KafkaSecurity(security_protocol, sasl_mechanism, sasl_username),
         password_file=sasl_password_file,

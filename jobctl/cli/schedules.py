@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from jobctl.cli.app import app
 from jobctl.cli.audit import audited
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output, Since
+
+if TYPE_CHECKING:
+    from jobctl.ops.crontab_import import ImportPlan
 
 schedule_app = typer.Typer(
     help="Cron-style schedules with time zones done right.", no_args_is_help=True
@@ -43,7 +46,13 @@ def add(
     max_attempts: Annotated[int | None, typer.Option(help="Attempts per run.")] = None,
     job_type: Annotated[str | None, typer.Option("--type", help="A job type from config.")] = None,
     payload: Annotated[str | None, typer.Option(help="JSON payload for --type.")] = None,
-    shadow: Annotated[bool, typer.Option(help="Record fires without running (migration).")] = False,
+    shadow: Annotated[
+        bool | None,
+        typer.Option(
+            "--shadow/--no-shadow",
+            help="Record fires without running (migration); default: config shadow_mode.",
+        ),
+    ] = None,
     output: Output = None,
 ) -> None:
     """Create a schedule; lint warnings go to stderr."""
@@ -88,7 +97,8 @@ def add(
     for warning in warnings:
         render.note(f"jobctl: warning: {warning}")
     if wants_json(ctx, output):
-        render.print_json(schedule_shape(store, store.schedules.get(name), now))
+        shadow_mode = config.shadow_mode.enabled
+        render.print_json(schedule_shape(store, store.schedules.get(name), now, shadow_mode))
     elif not app_state.quiet:
         render.note(f"schedule {name} added")
 
@@ -99,9 +109,10 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
-    store = state(ctx).client().store
+    app_state = state(ctx)
+    store, shadow_mode = app_state.client().store, app_state.config().shadow_mode.enabled
     now = utcnow()
-    shapes = [schedule_shape(store, s, now) for s in store.schedules.list()]
+    shapes = [schedule_shape(store, s, now, shadow_mode) for s in store.schedules.list()]
     if wants_json(ctx, output):
         render.print_json(shapes)
         return
@@ -130,8 +141,9 @@ def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
-    store = state(ctx).client().store
-    shape = schedule_shape(store, store.schedules.get(name), utcnow())
+    app_state = state(ctx)
+    store, shadow_mode = app_state.client().store, app_state.config().shadow_mode.enabled
+    shape = schedule_shape(store, store.schedules.get(name), utcnow(), shadow_mode)
     if wants_json(ctx, output):
         render.print_json(shape)
         return
@@ -239,7 +251,12 @@ def missed(
 def import_(
     ctx: typer.Context,
     crontab: Annotated[str, typer.Argument(help="A crontab file (- for stdin).")],
-    system: Annotated[bool, typer.Option(help="/etc/crontab format: a user column.")] = False,
+    system: Annotated[
+        bool, typer.Option(help="/etc/crontab format: a user column, who each line runs as.")
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option(help="A user crontab's owner: its schedules run as this user.")
+    ] = None,
     prefix: Annotated[str, typer.Option(help="Prefix of the created names.")] = "cron-",
     dry_run: Annotated[bool, typer.Option(help="Show what would be created.")] = False,
     shadow: Annotated[
@@ -247,54 +264,80 @@ def import_(
     ] = True,
     output: Output = None,
 ) -> None:
-    """Create schedules from a crontab; report every line that could not be imported."""
+    """Create schedules from a crontab (lines imported before are reported, not doubled);
+    exit 1 when a line could not be imported (listed on stderr), 2 when the file cannot be
+    read."""
     import sys
-    from contextlib import nullcontext
     from pathlib import Path
 
     from jobctl.clock import utcnow
-    from jobctl.errors import InvalidInput
-    from jobctl.ops.schedules import describe_command, import_crontab
+    from jobctl.errors import EXIT_FAILED, InvalidInput
+    from jobctl.ops.crontab_import import apply_import, plan_import
+    from jobctl.ops.schedules import describe_command
 
     try:
         text = sys.stdin.read() if crontab == "-" else Path(crontab).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read crontab {crontab!r}: {exc}") from None
     store = state(ctx).client().store
-    args = {"system": system, "prefix": prefix, "shadow": shadow}
-    with audited(ctx, "schedule.import", crontab, args) if not dry_run else nullcontext() as audit:
-        created, rejected, notes = import_crontab(
-            store, text, crontab, utcnow(), system, prefix, dry_run, shadow
-        )
-        if audit is not None:
-            audit.args.update(created=[s.name for s in created], rejected=len(rejected))
+    plan = plan_import(
+        store, text, crontab, utcnow(), system=system, user=user, prefix=prefix, shadow=shadow
+    )
+    if not dry_run:
+        args = {"system": system, "user": user, "prefix": prefix, "shadow": shadow}
+        with audited(ctx, "schedule.import", crontab, args) as audit:
+            apply_import(store, plan, utcnow())
+            audit.args.update(created=[s.name for s in plan.create], rejected=len(plan.rejected))
     if wants_json(ctx, output):
-        render.print_json(
-            {
-                "created": [
-                    {
-                        "name": s.name,
-                        "cron": s.cron,
-                        "tz": s.tz,
-                        "command": s.command,
-                        "shadow": s.shadow,
-                        "source": s.source,
-                    }
-                    for s in created
-                ],
-                "rejected": [
-                    {"source": r.source, "line": r.line, "text": r.raw, "reason": r.reason}
-                    for r in rejected
-                ],
-                "notes": notes,
-                "dry_run": dry_run,
-            }
-        )
-        return
-    verb = "would create" if dry_run else "created"
-    for s in created:
-        render.say(f"{verb} {s.name}  {s.cron}  {describe_command(s)}  ({s.source})")
-    for r in rejected:
-        render.say(f"not imported {r.source}:{r.line}: {r.reason}: {r.raw.strip()}")
-    for line in notes:
+        render.print_json(_import_document(plan, dry_run))
+    else:
+        verb = "would create" if dry_run else "created"
+        for s in plan.create:
+            render.say(
+                _printable(f"{verb} {s.name}  {s.cron}  {describe_command(s)}  ({s.source})")
+            )
+        for e in plan.existing:
+            changed = ": its line changed since (rm it and import again to take that)"
+            render.say(_printable(f"exists {e.name}  ({e.source}){changed if e.changed else ''}"))
+    for warning in plan.warnings:
+        render.note(f"jobctl: warning: {warning}")
+    for line in plan.notes:
         render.note(f"jobctl: note: {line}")
+    for r in plan.rejected:
+        where = f"{r.source}:{r.line}"
+        render.note(_printable(f"jobctl: not imported {where}: {r.reason}: {r.raw.strip()}"))
+    if plan.rejected:
+        render.note(f"jobctl: {len(plan.rejected)} line(s) not imported")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _import_document(plan: ImportPlan, dry_run: bool) -> dict[str, object]:
+    return {
+        "created": [
+            {
+                "name": s.name,
+                "cron": s.cron,
+                "tz": s.tz,
+                "command": s.command,
+                "user": s.user,
+                "shadow": s.shadow,
+                "source": s.source,
+            }
+            for s in plan.create
+        ],
+        "existing": [
+            {"name": e.name, "source": e.source, "changed": e.changed} for e in plan.existing
+        ],
+        "rejected": [
+            {"source": r.source, "line": r.line, "text": r.raw, "reason": r.reason}
+            for r in plan.rejected
+        ],
+        "notes": plan.notes,
+        "warnings": plan.warnings,
+        "dry_run": dry_run,
+    }
+
+
+def _printable(text: str) -> str:
+    """Control characters of crontab text shown escaped (`\\n`, `\\x1b`), never sent."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in text)

@@ -45,6 +45,9 @@ def mark(
     where: Annotated[str, typer.Option(help="SQL expression selecting the rows (read-only).")],
     name: Annotated[str | None, typer.Option(help="Sweep name (default sweep-ID).")] = None,
     grace: Annotated[str, typer.Option(help="Rollback window before a run may delete.")] = "24h",
+    timeout: Annotated[
+        str, typer.Option(help="Longest a statement evaluating --where may run (exit 1 past it).")
+    ] = "30s",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the count and a sample; record nothing.")
     ] = False,
@@ -55,7 +58,8 @@ def mark(
     from jobctl.ops import sweep as ops
 
     grace_s = parse.seconds(grace, "--grace") or 0.0
-    request = ops.MarkRequest(target, table, where, name, grace_s)
+    timeout_s = parse.seconds(timeout, "--timeout") or 0.0
+    request = ops.MarkRequest(target, table, where, name, grace_s, timeout=timeout_s)
     if dry_run:
         p = ops.preview(request)
         if wants_json(ctx, output):

@@ -73,6 +73,7 @@ def status(report: Status, as_json: bool) -> None:
                     }
                     for q in report.queues
                 ],
+                "enabled": report.enabled,
                 "daemons": [
                     {
                         "node": d.node,
@@ -88,6 +89,8 @@ def status(report: Status, as_json: bool) -> None:
             }
         )
         return
+    if not report.enabled:
+        render.say("disabled by config (enabled: false): no job is claimed, no schedule fires")
     render.print_table(
         [
             "queue",

@@ -11,15 +11,17 @@ from jobctl.config.health import parse_health
 from jobctl.config.kafka import parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
+from jobctl.config.switches import parse_enabled, parse_shadow_mode
 from jobctl.domain.durations import parse_seconds
 from jobctl.domain.listen import parse_listen
-from jobctl.domain.queues import parse_rate_limit
+from jobctl.domain.queues import check_queue_name, parse_rate_limit
 from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
 from jobctl.errors import ConfigError, InvalidInput
 
 T = TypeVar("T")
 
 TOP_KEYS = {
+    "enabled",
     "queues",
     "job_types",
     "schedules",
@@ -122,7 +124,8 @@ def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, l
         non_retryable_exit_codes=_exit_codes(p, data.get("non_retryable_exit_codes")),
         log_cap=_log_cap(p, data.get("log_cap")),
         log_dir=data.get("log_dir"),
-        shadow_mode=data.get("shadow_mode") or {},
+        enabled=_section(p, data.get("enabled"), parse_enabled),
+        shadow_mode=_section(p, data.get("shadow_mode"), parse_shadow_mode),
         kafka=_section(p, data.get("kafka"), parse_kafka),
         health=_section(p, data.get("health"), parse_health),
         raw=data,
@@ -215,6 +218,7 @@ def _queues(p: _Problems, value: Any) -> list[QueueConfig]:
     out = []
     for index, item in enumerate(_named_list(p, value, ("queues",), QUEUE_KEYS)):
         path = ("queues", index)
+        p.guard((*path, "name"), check_queue_name, item["name"])
         shed = _choice(p, (*path, "shed"), item.get("shed", "defer"), ("defer", "reject"))
         out.append(
             QueueConfig(
@@ -380,15 +384,13 @@ def _cross_check(p: _Problems, config: Config) -> None:
             build_schedule(entry["name"], entry, origin="config")
         except InvalidInput as exc:
             p.add(("schedules", index), f"schedule {entry['name']!r}: {exc}")
-    if not config.queues:
-        return
-    for index, job_type in enumerate(config.job_types):
-        if job_type.queue and not config.knows_queue(job_type.queue):
-            p.add(("job_types", index, "queue"), f"unknown queue {job_type.queue!r}")
-    for index, schedule in enumerate(config.schedules):
-        queue = schedule.get("queue")
-        if queue and not config.knows_queue(queue):
-            p.add(("schedules", index, "queue"), f"unknown queue {queue!r}")
+    named = [("job_types", i, t.queue) for i, t in enumerate(config.job_types)]
+    named += [("schedules", i, s.get("queue")) for i, s in enumerate(config.schedules)]
+    for section, index, queue in named:
+        if not queue or p.guard((section, index, "queue"), check_queue_name, queue) is None:
+            continue
+        if not config.knows_queue(queue):
+            p.add((section, index, "queue"), f"unknown queue {queue!r}")
 
 
 def _host_checks(p: _Problems, config: Config) -> None:

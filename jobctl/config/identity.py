@@ -1,5 +1,5 @@
-"""Who a job runs as: a job type's `user:`/`group:` resolved to ids, and the rule that a
-job with a configured user never runs as root."""
+"""Who a job runs as: a job type's `user:`/`group:` resolved to ids, the rule that a job
+with a configured user never runs as root, and the clean environment it starts with."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import grp
 import os
 import pwd
 from dataclasses import dataclass
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+KEPT = ("LANG", "TZ")  # of the daemon's environment, all a job run as another user gets
 
 
 class IdentityError(Exception):
@@ -19,7 +22,6 @@ class Identity:
     gid: int
     groups: tuple[int, ...]
     name: str
-    home: str
 
 
 def resolve_identity(user: str | None, group: str | None) -> Identity | None:
@@ -42,7 +44,6 @@ def resolve_identity(user: str | None, group: str | None) -> Identity | None:
         gid=gid,
         groups=tuple(os.getgrouplist(entry.pw_name, gid)),
         name=entry.pw_name,
-        home=entry.pw_dir,
     )
     if os.geteuid() != 0 and (identity.uid != os.geteuid() or identity.gid != os.getegid()):
         who = user if user is not None else f"group {group}"
@@ -57,3 +58,18 @@ def check_identity(user: str | None, group: str | None) -> str | None:
     except IdentityError as exc:
         return str(exc)
     return None
+
+
+def login_env(user: str, daemon_env: dict[str, str]) -> dict[str, str]:
+    """The environment a job run as `user` starts with: that user's HOME, USER, LOGNAME and
+    SHELL, a default PATH and the daemon's LANG/TZ; nothing else of the daemon's. An unknown
+    user gets no account variables (the spawn then fails, naming the user)."""
+    env = {key: daemon_env[key] for key in KEPT if key in daemon_env}
+    env["PATH"] = DEFAULT_PATH
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return env
+    env.update(HOME=entry.pw_dir, USER=entry.pw_name, LOGNAME=entry.pw_name)
+    env["SHELL"] = entry.pw_shell or "/bin/sh"
+    return env

@@ -8,7 +8,8 @@ from typing import Any
 
 from jobctl.config.health import HealthConfig
 from jobctl.config.kafka import KafkaConfig
-from jobctl.domain.queues import Backpressure, RateLimit, Shed, parse_rate_limit
+from jobctl.config.switches import ShadowMode
+from jobctl.domain.queues import Backpressure, RateLimit, Shed, is_queue_name, parse_rate_limit
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
 DEFAULT_QUEUE = "default"
@@ -74,7 +75,8 @@ class Config:
     non_retryable_exit_codes: frozenset[int] = DEFAULT_NON_RETRYABLE_EXIT_CODES
     log_cap: int = 10 * 1024 * 1024
     log_dir: str | None = None
-    shadow_mode: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = True  # false: daemons stay up but claim no job and fire no schedule
+    shadow_mode: ShadowMode = field(default_factory=ShadowMode)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     health: HealthConfig = field(default_factory=HealthConfig)  # `jobctl health` thresholds
     raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`
@@ -86,7 +88,10 @@ class Config:
         return next((t for t in self.job_types if t.name == name), None)
 
     def knows_queue(self, name: str) -> bool:
-        """Whether enqueue may use this queue (any name, unless queues are declared strictly)."""
+        """Whether enqueue may use this queue: a valid name (domain.queues.is_queue_name),
+        declared in config unless none are (or `strict_queues: false`)."""
+        if not is_queue_name(name):
+            return False
         if not self.queues or not self.strict_queues or name == DEFAULT_QUEUE:
             return True
         return self.queue(name) is not None

@@ -8,6 +8,7 @@ from typing import Any
 
 from jobctl.config.model import Config
 from jobctl.domain.job import JobSpec
+from jobctl.domain.queues import check_queue_name
 from jobctl.domain.retry import Backoff, RetryPolicy
 from jobctl.errors import InvalidInput
 
@@ -35,6 +36,7 @@ class EnqueueOptions:
     tenant: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    user: str | None = None  # run as (a schedule's user); None: the job type's, else the daemon's
     schedule: str | None = None
     nominal_at: datetime | None = None
     request_id: str | None = None  # ties the job to the request that created it
@@ -43,6 +45,7 @@ class EnqueueOptions:
 def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
     """Validate and resolve; raises InvalidInput naming the bad value."""
     command, handler, queue, timeout = _what_to_run(options, config)
+    check_queue_name(queue)
     if not config.knows_queue(queue):
         known = ", ".join(sorted({q.name for q in config.queues} | {"default"}))
         raise InvalidInput(f"unknown queue {queue!r} (configured: {known})")
@@ -72,7 +75,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         tenant=options.tenant,
         env=dict(options.env),
         cwd=options.cwd,
-        user=job_type.user if job_type else None,
+        user=options.user or (job_type.user if job_type else None),
         group=job_type.group if job_type else None,
         schedule=options.schedule,
         nominal_at=options.nominal_at,

@@ -78,7 +78,7 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         job_type=job_type,
         payload=fields.get("payload"),
         enabled=bool(fields.get("enabled", True)),
-        shadow=bool(fields.get("shadow", False)),
+        shadow=_flag(fields.get("shadow"), "shadow"),
         overlap=parse_choice(Overlap, fields.get("overlap") or "forbid", "overlap"),
         misfire=parse_choice(Misfire, fields.get("misfire") or "once", "misfire"),
         jitter=jitter,
@@ -88,7 +88,15 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         max_attempts=max_attempts,
         origin=origin,
         source=fields.get("source"),
+        user=fields.get("user"),
     )
+
+
+def _flag(value: Any, option: str) -> bool | None:
+    """A true/false field that may be left unset (None)."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidInput(f"invalid {option} {value!r}: use true or false")
 
 
 def _one_of(value: str, choices: tuple[str, ...], option: str) -> str:
@@ -122,6 +130,7 @@ def fire_options(
         max_attempts=s.max_attempts,
         timeout=s.timeout,
         env=dict(s.env),
+        user=s.user,
         schedule=s.name,
         nominal_at=nominal_at,
         request_id=request_id,

@@ -31,6 +31,7 @@ MACROS = {
     "@annually": "0 0 1 1 *",
 }
 
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # the longest of each month
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -73,6 +74,15 @@ class CronMatch:
             return False
         dom, dow = day.day in self.days, (day.weekday() + 1) % 7 in self.weekdays
         return (dom and dow) if self.dom_star or self.dow_star else (dom or dow)
+
+    def matches_some_date(self) -> bool:
+        """Whether any calendar date ever matches, decided from the fields alone: with both
+        day fields restricted a day matches either (every month has each weekday); otherwise
+        some month must have one of the days, and each date falls on every weekday over
+        the years (Feb 29 included)."""
+        if not (self.dom_star or self.dow_star):
+            return True
+        return any(day <= _MONTH_DAYS[month - 1] for month in self.months for day in self.days)
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,20 @@
 
 Pure: takes a file's text and its name (no file I/O, no clock). Every line that is not
 imported comes back as a `RejectedLine` with a one-line reason; nothing is dropped silently.
+A draft's name comes from its own line (the command's first word and a digest of schedule,
+user and command), so it stays the same when other lines change: re-importing finds it.
+The guard idiom `[ -x X ] && cmd` keeps cron's meaning (see `shellguard`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jobctl.domain.shellguard import unguard
 from jobctl.errors import InvalidInput
 
 # cron(5)'s macros, kept as written (jobctl.domain.cron accepts each of them).
@@ -40,10 +45,10 @@ _SEPARATORS = {"&&", "||", ";"}
 class ImportedEntry:
     """One crontab line as a schedule draft; `source` + `line` keep it identifiable."""
 
-    name: str  # f"{prefix}{slug}-L{line}": unique within the file
+    name: str  # f"{prefix}{slug}-{digest}" (then -2, -3 for repeated lines): from the line
     cron: str  # schedule as written (fields joined by one space; macros kept)
     tz: str | None  # CRON_TZ (else TZ) in effect; None = the caller's default
-    command: list[str]  # [SHELL, "-c", CMD]
+    command: list[str]  # [SHELL, "-c", CMD], CMD with its guard idiom kept a no-op
     stdin: str | None  # text after the first unescaped %, None when there is none
     env: dict[str, str]  # assignments in effect, without CRON_TZ/TZ
     user: str | None  # the user column of a --system file
@@ -99,6 +104,7 @@ def parse_crontab(
     entries: list[ImportedEntry] = []
     rejected: list[RejectedLine] = []
     notes: list[str] = []
+    names: dict[str, int] = {}
     for number, raw in enumerate(text.split("\n"), start=1):
         raw = raw.removesuffix("\r")
         stripped = raw.strip()
@@ -120,7 +126,8 @@ def parse_crontab(
         except _Reject as exc:
             rejected.append(RejectedLine(source, number, raw, str(exc)))
             continue
-        entries.append(entry)
+        names[entry.name] = seen = names.get(entry.name, 0) + 1
+        entries.append(entry if seen == 1 else replace(entry, name=f"{entry.name}-{seen}"))
     return CrontabImport(entries, rejected, notes)
 
 
@@ -169,11 +176,12 @@ def _entry(
     if not command.strip():
         raise _Reject("no command before the first % (the text after it is stdin)")
     shell = env.get("SHELL") or DEFAULT_SHELL
+    digest = hashlib.sha1(f"{cron}\0{user or ''}\0{rest}".encode()).hexdigest()[:6]
     return ImportedEntry(
-        name=f"{prefix}{_slug(command)}-L{number}",
+        name=f"{prefix}{_slug(command)}-{digest}",
         cron=cron,
         tz=tz,
-        command=[shell, "-c", command],
+        command=[shell, "-c", unguard(command)],
         stdin=stdin,
         env=dict(env),
         user=user,
@@ -181,6 +189,23 @@ def _entry(
         line=number,
         raw=raw,
     )
+
+
+def user_column(text: str, is_user: Callable[[str], bool]) -> tuple[int, str] | None:
+    """A system crontab read as a user's: when most schedule lines read `schedule USER
+    command` with a USER `is_user` knows, the first such (line number, user); else None."""
+    hits: list[tuple[int, str]] = []
+    lines = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#") or _ENV_LINE.fullmatch(stripped):
+            continue
+        _schedule, rest = _split(stripped, 1 if stripped.startswith("@") else 5)
+        lines += 1
+        words = rest.split(None, 1)
+        if len(words) == 2 and _USER.fullmatch(words[0]) and is_user(words[0]):
+            hits.append((number, words[0]))
+    return hits[0] if hits and 2 * len(hits) > lines else None
 
 
 def split_percent(text: str) -> tuple[str, str | None]:

@@ -1,10 +1,11 @@
 """When a schedule fires: cronie's DST rules as a pure function of (expression, zone, window).
 
 Candidates are walked as NAIVE local wall-clock times (never by iterating croniter on aware
-datetimes, which fires `30 2 * * *` twice on a fall-back day), and each is mapped to instants
-with zoneinfo: fold=0 and fold=1 give the same offset (plain), a smaller one then a larger one
-(gap: the wall time does not exist) or a larger one then a smaller one (repeat: it exists
-twice). Then, per SPEC:
+datetimes, which fires `30 2 * * *` twice on a fall-back day). A day with one UTC offset maps
+each wall time with it; a day with a transition is split at each shift (`offsets.Shift`) into
+runs of one offset: the walls the clock jumps over (gap) do not exist, those it passes twice
+(repeat) exist with both offsets. Only the walls a caller takes are computed, from the
+window's start on, so a DST day costs what any other day does. Then, per SPEC:
 
 - fixed-time job in a gap: once at the jump (`dst_gap="run"`), however many of its times the
   gap swallowed; not at all with `dst_gap="skip"` (see `dst_skipped` for the ledger);
@@ -17,21 +18,20 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jobctl.domain import percentile
 from jobctl.domain.cron import CronExpr, CronMatch
+from jobctl.domain.offsets import MAX, Shift, earliest, plain_offset, shifts
 from jobctl.errors import InvalidInput
 
 DST_GAP_MODES = ("run", "skip")
 DST_REPEAT_MODES = ("once", "both")
-HORIZON = timedelta(days=5 * 365 + 1)  # next_fires/lint give up after 5 years without a fire
+HORIZON = timedelta(days=5 * 365 + 1)  # next_fires searches in windows this long
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX = datetime(9999, 12, 1, tzinfo=UTC)
 _DAY = timedelta(days=1)
-_SAMPLE_HOURS = range(0, 24, 3)
 INTERVAL_SAMPLE = 8  # expected_interval: the smallest gap among this many next fires
 RUN_TIME_MIN_RUNS = 3  # run_time_lint: fewer finished runs say nothing about p95
 _LINT_CONSEQUENCE = {
@@ -76,7 +76,7 @@ def fires_between(
         return iter(())
     rules = _Rules(expr.fixed_time, dst_gap, dst_repeat, expr.has_seconds)
     first_day = start.astimezone(tz).date() - _DAY
-    last_day = min(end.astimezone(tz).date() + _DAY, _MAX.date())
+    last_day = min(end.astimezone(tz).date() + _DAY, MAX.date())
     fires = _ordered(expr.match, tz, first_day, last_day, rules, start.astimezone(UTC))
     return _window(fires, start, end)
 
@@ -90,18 +90,24 @@ def next_fires(
     dst_gap: str = "run",
     dst_repeat: str = "once",
 ) -> list[Fire]:
-    """The next `n` fires strictly after `after`; fewer when 5 years pass without one."""
+    """The next `n` fires strictly after `after`, however far away (`0 0 29 2 *` from 2096
+    fires in 2104); none for an expression that never fires (`never_fires`) or `@reboot`."""
+    if never_fires(expr) or expr.kind == "reboot":
+        return []
     found: list[Fire] = []
     cursor = after
-    while len(found) < n and cursor < _MAX:
-        until = cursor + HORIZON if cursor < _MAX - HORIZON else _MAX
+    while len(found) < n and cursor < MAX:
+        until = cursor + HORIZON if cursor < MAX - HORIZON else MAX
         fires = fires_between(expr, tz, cursor, until, dst_gap=dst_gap, dst_repeat=dst_repeat)
         batch = list(itertools.islice(fires, n - len(found)))
-        if not batch:
-            break
         found += batch
-        cursor = batch[-1].at
+        cursor = batch[-1].at if batch else until
     return found
+
+
+def never_fires(expr: CronExpr) -> bool:
+    """Whether a cron expression matches no date at all (`0 0 30 2 *`), from its fields."""
+    return expr.kind == "cron" and expr.match is not None and not expr.match.matches_some_date()
 
 
 def dst_skipped(expr: CronExpr, tz: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
@@ -115,19 +121,20 @@ def dst_skipped(expr: CronExpr, tz: ZoneInfo, start: datetime, end: datetime) ->
         return []
     skipped = []
     for day in _days(start.astimezone(tz).date() - _DAY, end.astimezone(tz).date() + _DAY):
-        for kind, wall, first, second in _dst_walls(expr.match, tz, day):
-            if kind == "gap" and start < _jump(tz, second, first) <= end:
+        for shift, wall in _dst_walls(expr.match, tz, day):
+            if shift.gap and start < shift.at <= end:
                 skipped.append(wall.replace(tzinfo=tz))
     return skipped
 
 
 def lint(expr: CronExpr, tz: ZoneInfo, now: datetime) -> list[str]:
-    """Warnings that need no history: never fires within 5 years; a fixed time falling into
-    a DST gap or repeat of `tz` within 2 years (the first date of each is named)."""
+    """Warnings that need no history: never fires (exactly: no date matches); a fixed time
+    falling into a DST gap or repeat of `tz` within 2 years (the first date of each is named)."""
     if expr.kind != "cron" or expr.match is None:
         return []
-    if next(fires_between(expr, tz, now, now + HORIZON), None) is None:
-        return [f"'{expr.text}' never fires: no date matches it in the next 5 years"]
+    if never_fires(expr):
+        dom, month = expr.fields[2], expr.fields[3]
+        return [f"'{expr.text}' never fires: day-of-month {dom} does not exist in month {month}"]
     if not expr.fixed_time:
         return []
     zone = getattr(tz, "key", None) or str(tz)
@@ -135,8 +142,8 @@ def lint(expr: CronExpr, tz: ZoneInfo, now: datetime) -> list[str]:
     found: dict[str, str] = {}
     for day in _days(first, last):
         hits: dict[str, list[datetime]] = {}
-        for kind, wall, *_ in _dst_walls(expr.match, tz, day):
-            hits.setdefault(kind, []).append(wall)
+        for shift, wall in _dst_walls(expr.match, tz, day):
+            hits.setdefault("gap" if shift.gap else "repeat", []).append(wall)
         for kind, walls in hits.items():
             where = f"'{expr.text}' at {_clock(walls)} falls in the DST {kind} of {zone} on {day}"
             found.setdefault(kind, f"{where} {_LINT_CONSEQUENCE[kind]}")
@@ -216,33 +223,33 @@ def _every_fires(period: int, tz: ZoneInfo, start: datetime, end: datetime) -> I
 def _ordered(
     match: CronMatch, tz: ZoneInfo, first: date, last: date, rules: _Rules, start: datetime
 ) -> Iterator[Fire]:
-    """All fires of the days `first`..`last`, non-decreasing in `at`.
+    """All fires of the days `first`..`last` from `start` on, non-decreasing in `at`, lazily.
 
-    A day's fires are sorted; a shifted day's may reach past the next midnight (a repeat or
-    gap across it), so they wait in a heap until no later day can fire earlier."""
-    pending: list[tuple[datetime, int, int, Fire]] = []
+    Each day's fires come in order of `at`, but a shifted day's may reach past the next
+    midnight (a repeat or gap across it), so the days are merged: a fire is let out once no
+    later day can fire earlier. Only the fires taken are computed, on DST days as on others."""
+    heap: list[tuple[datetime, int, int, Fire, Iterator[Fire]]] = []
     order = itertools.count()
-    for day in _days(first, last):
-        if not match.day_matches(day):
-            continue
-        offset = _plain_offset(tz, day)
-        if offset is not None:
-            floor = (start + offset).replace(tzinfo=None)  # the window's start, as wall time
-            fires = _plain_fires(match, tz, day, offset, floor)
-            plain = ((f.at, 1, next(order), f) for f in fires)
-            for item in heapq.merge(sorted(pending), plain):
-                yield item[3]
-            pending = []
-            continue
-        for fire in _shifted_fires(match, tz, day, rules):
+
+    def push(fires: Iterator[Fire]) -> None:
+        fire = next(fires, None)
+        if fire is not None:
             # At one instant a gap fire (with its note) sorts before a plain fire.
             priority = 0 if fire.dst_note and fire.dst_note.startswith("skipped") else 1
-            heapq.heappush(pending, (fire.at, priority, next(order), fire))
-        bound = _earliest(tz, day + _DAY) if day < _MAX.date() else _MAX
-        while pending and pending[0][0] < bound:
-            yield heapq.heappop(pending)[3]
-    while pending:
-        yield heapq.heappop(pending)[3]
+            heapq.heappush(heap, (fire.at, priority, next(order), fire, fires))
+
+    for day in _days(first, last):
+        if match.day_matches(day):
+            push(_day_fires(match, tz, day, rules, start))
+        bound = earliest(tz, day + _DAY) if heap and day < MAX.date() else MAX
+        while heap and heap[0][0] < bound:
+            *_, fire, fires = heapq.heappop(heap)
+            yield fire
+            push(fires)
+    while heap:
+        *_, fire, fires = heapq.heappop(heap)
+        yield fire
+        push(fires)
 
 
 def _days(first: date, last: date) -> Iterator[date]:
@@ -252,14 +259,19 @@ def _days(first: date, last: date) -> Iterator[date]:
         day += _DAY
 
 
-def _walls(match: CronMatch, day: date, floor: datetime | None = None) -> Iterator[datetime]:
+def _walls(
+    match: CronMatch, day: date, floor: datetime | None = None, until: datetime | None = None
+) -> Iterator[datetime]:
     """The day's matching wall-clock times, naive and increasing (the day itself matches),
-    from `floor` on when given: a per-second schedule must not walk its whole day."""
+    from `floor` on and before `until` when given: a per-second schedule must not walk its
+    whole day."""
     low = (-1, -1, -1)
     if floor is not None and floor.date() >= day:
         if floor.date() > day:
             return
         low = (floor.hour, floor.minute, floor.second)
+    if until is not None and until.date() < day:
+        return
     for hour in match.hours:
         if hour < low[0]:
             continue
@@ -268,89 +280,85 @@ def _walls(match: CronMatch, day: date, floor: datetime | None = None) -> Iterat
                 continue
             for second in match.seconds:
                 if (hour, minute, second) >= low:
-                    yield datetime(day.year, day.month, day.day, hour, minute, second)
+                    wall = datetime(day.year, day.month, day.day, hour, minute, second)
+                    if until is not None and wall >= until:
+                        return
+                    yield wall
 
 
-def _plain_offset(tz: ZoneInfo, day: date) -> timedelta | None:
-    """The day's UTC offset when it is the same all day (sampled every 3 h and at the next
-    midnight, both folds), else None. tzdata never shifts twice within 3 hours."""
-    samples = [datetime.combine(day, time(hour)) for hour in _SAMPLE_HOURS]
-    if day < _MAX.date():
-        samples.append(datetime.combine(day + _DAY, time()))
-    offsets = {w.replace(tzinfo=tz, fold=fold).utcoffset() for w in samples for fold in (0, 1)}
-    return offsets.pop() if len(offsets) == 1 else None
+@dataclass(frozen=True)
+class _Run:
+    """Walls in [low, high) (None: unbounded) read with one UTC `offset`; those inside a
+    `notes` range [low, high) carry its note (a pass of a repeated hour)."""
+
+    low: datetime | None
+    high: datetime | None
+    offset: timedelta
+    notes: tuple[tuple[datetime, datetime, str], ...] = ()
 
 
-def _plain_fires(
-    match: CronMatch, tz: ZoneInfo, day: date, offset: timedelta, floor: datetime
+def _day_fires(
+    match: CronMatch, tz: ZoneInfo, day: date, rules: _Rules, start: datetime
 ) -> Iterator[Fire]:
-    for wall in _walls(match, day, floor):
-        at = (wall - offset).replace(tzinfo=UTC)
-        yield Fire(at, at.astimezone(tz))
+    """A matching day's fires in order of `at`, from about `start` on (`_window` trims)."""
+    offset = plain_offset(tz, day)
+    if offset is not None:
+        return _run_fires(match, tz, day, _Run(None, None, offset), start)
+    return _shifted_fires(match, tz, day, rules, start)
 
 
-def _shifted_fires(match: CronMatch, tz: ZoneInfo, day: date, rules: _Rules) -> Iterator[Fire]:
-    """Fires of a day with a DST transition, by SPEC's fixed-time / interval rules."""
-    gaps: dict[datetime, list[datetime]] = {}
-    for wall in _walls(match, day):
-        kind, first, second = _resolve(wall, tz)
-        if kind == "plain":
-            yield Fire(first, first.astimezone(tz))
-        elif kind == "repeat":
-            if rules.fixed_time and rules.dst_repeat == "once":
-                yield Fire(first, first.astimezone(tz), "repeated hour: runs once, at the first")
-            else:
-                yield Fire(first, first.astimezone(tz), "repeated hour: first of two")
-                yield Fire(second, second.astimezone(tz), "repeated hour: second of two")
-        elif rules.fixed_time and rules.dst_gap == "run":
-            gaps.setdefault(_jump(tz, second, first), []).append(wall)
-    for jump, walls in gaps.items():
-        note = f"skipped hour: runs right after the jump (for {_clock(walls, rules.seconds)})"
-        yield Fire(jump, jump.astimezone(tz), note)
+def _run_fires(
+    match: CronMatch, tz: ZoneInfo, day: date, run: _Run, start: datetime
+) -> Iterator[Fire]:
+    floor = (start + run.offset).replace(tzinfo=None)  # the window's start, as wall time
+    if run.low is not None:
+        floor = max(floor, run.low)
+    for wall in _walls(match, day, floor, run.high):
+        at = (wall - run.offset).replace(tzinfo=UTC)
+        note = None
+        if run.notes:
+            note = next((n for low, high, n in run.notes if low <= wall < high), None)
+        yield Fire(at, at.astimezone(tz), note)
 
 
-def _dst_walls(
-    match: CronMatch, tz: ZoneInfo, day: date
-) -> Iterator[tuple[str, datetime, datetime, datetime]]:
-    """(kind, naive wall, fold=0 instant, fold=1 instant) of the day's matches that fall in a
-    gap or a repeat; nothing on a day without a transition."""
-    if not match.day_matches(day) or _plain_offset(tz, day) is not None:
-        return
-    for wall in _walls(match, day):
-        kind, first, second = _resolve(wall, tz)
-        if kind != "plain":
-            yield kind, wall, first, second
-
-
-def _resolve(wall: datetime, tz: ZoneInfo) -> tuple[str, datetime, datetime]:
-    """("plain" | "gap" | "repeat", instant at fold=0, instant at fold=1), instants in UTC.
-
-    In a repeat fold=0 is the first pass; in a gap fold=1 lies before the jump, fold=0 after."""
-    before = wall.replace(tzinfo=tz).utcoffset() or timedelta(0)
-    after = wall.replace(tzinfo=tz, fold=1).utcoffset() or timedelta(0)
-    first, second = (wall - before).replace(tzinfo=UTC), (wall - after).replace(tzinfo=UTC)
-    if before == after:
-        return "plain", first, second
-    return ("gap" if before < after else "repeat"), first, second
-
-
-def _jump(tz: ZoneInfo, low: datetime, high: datetime) -> datetime:
-    """The transition instant in (low, high]: bisect on whole seconds for the offset change."""
-    offset = low.astimezone(tz).utcoffset()
-    lo, hi = int(low.timestamp()), int(high.timestamp())
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, tz).utcoffset() == offset:
-            lo = mid
+def _shifted_fires(
+    match: CronMatch, tz: ZoneInfo, day: date, rules: _Rules, start: datetime
+) -> Iterator[Fire]:
+    """Fires of a day with a DST transition, by SPEC's fixed-time / interval rules, in order
+    of `at`: the day's walls split at each shift into runs of one offset, computed lazily."""
+    offset, day_shifts = shifts(tz, day)
+    run = _Run(None, None, offset)
+    once = rules.fixed_time and rules.dst_repeat == "once"
+    for shift in day_shifts:
+        low, high = shift.walls
+        if shift.gap:
+            yield from _run_fires(match, tz, day, replace(run, high=shift.wall_before), start)
+            walls = list(_walls(match, day, low, high)) if rules.fixed_time else []
+            if walls and rules.dst_gap == "run":
+                note = (
+                    f"skipped hour: runs right after the jump (for {_clock(walls, rules.seconds)})"
+                )
+                yield Fire(shift.at, shift.at.astimezone(tz), note)
+            run = _Run(shift.wall_after, None, shift.after)
+            continue
+        first = "repeated hour: runs once, at the first" if once else "repeated hour: first of two"
+        notes = (*run.notes, (low, high, first))
+        yield from _run_fires(match, tz, day, replace(run, high=high, notes=notes), start)
+        if once:
+            run = _Run(high, None, shift.after)
         else:
-            hi = mid
-    return datetime.fromtimestamp(hi, UTC)
+            run = _Run(low, None, shift.after, ((low, high, "repeated hour: second of two"),))
+    yield from _run_fires(match, tz, day, run, start)
 
 
-def _earliest(tz: ZoneInfo, day: date) -> datetime:
-    """No wall time of `day` or later maps before this instant (its midnight, either fold)."""
-    midnight = datetime.combine(day, time())
-    return min(midnight.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
+def _dst_walls(match: CronMatch, tz: ZoneInfo, day: date) -> Iterator[tuple[Shift, datetime]]:
+    """(shift, naive wall) of the day's matches that fall in a gap or a repeat; nothing on a
+    day without a transition."""
+    if not match.day_matches(day) or plain_offset(tz, day) is not None:
+        return
+    for shift in shifts(tz, day)[1]:
+        for wall in _walls(match, day, *shift.walls):
+            yield shift, wall
 
 
 def _clock(walls: list[datetime], seconds: bool = False) -> str:

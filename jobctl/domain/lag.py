@@ -6,8 +6,11 @@ without a commit) and the end offset (high watermark). A group's verdict combine
 - thresholds on the newest sample: total lag strictly over `warn_lag` is WARNING, over
   `max_lag` CRITICAL; the oldest unconsumed message's age likewise against
   `warn_lag_seconds` / `max_lag_seconds`;
-- trends over each partition's window (the newest samples that carry a commit; at least
-  `MIN_TREND_SAMPLES` of them, else no trend verdict), evaluated in this order:
+- Burrow's rules, which need commits spread over real time: they judge a partition's
+  *trend window*, its newest samples reaching back at least `span` seconds before the
+  newest one (and at least `MIN_TREND_SAMPLES` of them; samples before the first commit
+  do not count). Samples that do not reach back that far make no trend verdict, and the
+  thresholds alone decide. Over a trend window, in this order:
   1. the lag was 0 in some sample of the window: OK (the consumer caught up);
   2. the committed offset went back between two samples: WARNING (rewind / reset);
   3. the committed offset is the same in every sample (lag > 0 throughout): CRITICAL,
@@ -16,9 +19,8 @@ without a commit) and the end offset (high watermark). A group's verdict combine
      and the newest lag is larger than the oldest: WARNING, *lag growing*;
   5. otherwise OK.
 - STOPPED (reported at CRITICAL level): the group has no active members, has lag, and not
-  one committed offset of any of its partitions moved across a window of at least
-  `MIN_TREND_SAMPLES` samples: nobody is consuming at all (rather than a live consumer
-  stuck on a partition, which is *stalled*).
+  one committed offset of any of its partitions moved across a trend window: nobody is
+  consuming at all (rather than a live consumer stuck on a partition, which is *stalled*).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from itertools import pairwise
 from jobctl.domain.durations import format_duration
 
 MIN_TREND_SAMPLES = 3
-DEFAULT_WINDOW = 10
+DEFAULT_WINDOW = 600.0  # seconds a trend window spans at least (`--window`)
 
 
 class LagStatus(StrEnum):
@@ -86,11 +88,23 @@ def _span(samples: Sequence[Sample]) -> str:
     return f"{len(samples)} samples in {format_duration(seconds)}"
 
 
-def partition_trend(key: PartitionKey, window: Sequence[Sample]) -> Verdict | None:
-    """The trend verdict of one partition's window (oldest first), or None when fewer than
-    `MIN_TREND_SAMPLES` samples carry a commit."""
-    samples = [s for s in window if s.committed is not None]
+def trend_window(samples: Sequence[Sample], span: float) -> Sequence[Sample] | None:
+    """The newest of `samples` (oldest first) that reach back at least `span` seconds
+    before the newest one and number at least `MIN_TREND_SAMPLES`; None when they do not."""
     if len(samples) < MIN_TREND_SAMPLES:
+        return None
+    newest = samples[-1].at
+    for start in range(len(samples) - MIN_TREND_SAMPLES, -1, -1):
+        if (newest - samples[start].at).total_seconds() >= span:
+            return samples[start:]
+    return None
+
+
+def partition_trend(key: PartitionKey, window: Sequence[Sample], span: float) -> Verdict | None:
+    """The trend verdict of one partition's samples (oldest first) over their trend window
+    (of the samples that carry a commit), or None when they have none."""
+    samples = trend_window([s for s in window if s.committed is not None], span)
+    if samples is None:
         return None
     name = f"{key[0]}/{key[1]}"
     lags = [s.lag or 0 for s in samples]
@@ -147,15 +161,19 @@ def _thresholds(total: int | None, oldest: float | None, t: Thresholds) -> list[
 
 
 def _stopped(
-    windows: Mapping[PartitionKey, Sequence[Sample]], total: int | None, has_members: bool | None
+    windows: Mapping[PartitionKey, Sequence[Sample]],
+    total: int | None,
+    has_members: bool | None,
+    span: float,
 ) -> Verdict | None:
     if has_members is not False or not total:
         return None
-    longest = max(windows.values(), key=len, default=())
-    if len(longest) < MIN_TREND_SAMPLES:
+    judged = [trend_window(w, span) for w in windows.values()]
+    longest = max((w for w in judged if w is not None), key=len, default=None)
+    if longest is None:
         return None
-    for window in windows.values():
-        if len({s.committed for s in window}) > 1:
+    for window, trend in zip(windows.values(), judged, strict=True):
+        if len({s.committed for s in trend or window}) > 1:
             return None
     return Verdict(
         LagStatus.STOPPED,
@@ -169,33 +187,44 @@ def evaluate_group(
     thresholds: Thresholds,
     oldest_seconds: float | None = None,
     has_members: bool | None = None,
+    *,
+    span: float = DEFAULT_WINDOW,
 ) -> Verdict:
-    """The group's verdict from its partitions' windows (oldest sample first; the newest is
-    the current state), the age of its oldest unconsumed message and whether it has active
-    members (None: unknown). The reason names every finding, worst first."""
+    """The group's verdict from its partitions' samples (oldest first; the newest is the
+    current state), the age of its oldest unconsumed message, whether it has active
+    members (None: unknown) and the seconds a trend window must span. The reason names
+    every finding, worst first."""
     total = total_lag(windows)
     findings = _thresholds(total, oldest_seconds, thresholds)
-    stopped = _stopped(windows, total, has_members)
+    stopped = _stopped(windows, total, has_members, span)
     if stopped is not None:
         findings.append(stopped)
     else:
-        trends = [partition_trend(key, windows[key]) for key in sorted(windows)]
+        trends = [partition_trend(key, windows[key], span) for key in sorted(windows)]
         findings += [v for v in trends if v is not None and v.status is not LagStatus.OK]
     if findings:
         findings.sort(key=lambda v: -v.status.rank)
         return Verdict(findings[0].status, "; ".join(v.reason for v in findings))
-    return Verdict(LagStatus.OK, _ok_reason(windows, total, oldest_seconds))
+    return Verdict(LagStatus.OK, _ok_reason(windows, total, oldest_seconds, span))
 
 
 def _ok_reason(
-    windows: Mapping[PartitionKey, Sequence[Sample]], total: int | None, oldest: float | None
+    windows: Mapping[PartitionKey, Sequence[Sample]],
+    total: int | None,
+    oldest: float | None,
+    span: float,
 ) -> str:
     if total is None:
         return "no committed offsets"
     text = f"total lag {total}"
     if oldest:
         text += f", oldest unconsumed message {oldest:.0f}s old"
-    have = max((sum(s.committed is not None for s in w) for w in windows.values()), default=0)
-    if have < MIN_TREND_SAMPLES:
-        text += f" (trend needs {MIN_TREND_SAMPLES} samples, have {have})"
+    committed = [[s for s in w if s.committed is not None] for w in windows.values()]
+    if all(trend_window(w, span) is None for w in committed):
+        have = max(committed, key=len)
+        held = _span(have) if len(have) > 1 else f"{len(have)} sample"
+        text += (
+            f" (no trend yet: needs {MIN_TREND_SAMPLES}+ samples spanning"
+            f" {format_duration(span)}, have {held}; thresholds only)"
+        )
     return text

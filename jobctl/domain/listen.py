@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jobctl.domain.digits import parse_digits
 from jobctl.errors import InvalidInput
 
 DEFAULT_HOST = "127.0.0.1"
@@ -14,9 +15,10 @@ def parse_listen(text: str | int, what: str = "--http") -> tuple[str, int]:
     if not sep:
         host, port_text = "", value
     host = host.strip("[]") or DEFAULT_HOST
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    port = parse_digits(port_text.strip(), 5)
+    if port is None or not 0 <= port <= 65535:
         raise InvalidInput(f"invalid {what} {text!r}: use HOST:PORT, :PORT or PORT (0-65535)")
-    return host, int(port_text)
+    return host, port
 
 
 def format_addr(host: str, port: int) -> str:

@@ -16,6 +16,8 @@ DEFER_BASE = 1.0  # seconds: the delay of a job deferred at exactly max_depth
 DEFER_MAX = 300.0  # seconds: deferral never pushes a job further than this
 DEFER_STEPS = 10  # the delay doubles with every tenth of max_depth over the limit
 
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # SPEC: every queue name, everywhere
+SHOWN_CHARS = 80  # of a refused name in the message
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h)\s*(per\s+tenant)?\s*$", re.I)
 
@@ -45,6 +47,20 @@ class RateLimit:
     def __str__(self) -> str:
         unit = next(u for u, s in _UNITS.items() if s == self.per)
         return f"{self.limit}/{unit}" + (" per tenant" if self.per_tenant else "")
+
+
+def is_queue_name(name: object) -> bool:
+    """Whether `name` may name a queue: 1-64 of A-Z a-z 0-9 _ . : - (no label of a metric
+    or line of a table can be minted from anything else)."""
+    return isinstance(name, str) and QUEUE_NAME.fullmatch(name) is not None
+
+
+def check_queue_name(name: object) -> str:
+    """`name` when it may name a queue; InvalidInput naming it otherwise."""
+    if is_queue_name(name):
+        return name  # type: ignore[return-value]
+    shown = repr(name) if len(repr(name)) <= SHOWN_CHARS else repr(name)[:SHOWN_CHARS] + "..."
+    raise InvalidInput(f"invalid queue name {shown}: use 1-64 characters of A-Z a-z 0-9 _ . : -")
 
 
 def parse_rate_limit(text: object) -> RateLimit:

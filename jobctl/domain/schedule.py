@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -34,6 +36,7 @@ class Outcome(StrEnum):
     PAUSED = "paused"
     NO_DAEMON = "no_daemon"
     DST_SKIP = "dst_skip"
+    DISABLED = "disabled"  # config `enabled: false`
 
 
 def parse_choice(enum: type[StrEnum], value: str, option: str) -> Any:
@@ -56,7 +59,7 @@ class Schedule:
     env: dict[str, str] = field(default_factory=dict)
     stdin: str | None = None
     enabled: bool = True
-    shadow: bool = False
+    shadow: bool | None = None  # None: not set by the schedule, config shadow_mode decides
     overlap: Overlap = Overlap.FORBID
     misfire: Misfire = Misfire.ONCE
     jitter: float = 0.0
@@ -65,10 +68,18 @@ class Schedule:
     timeout: float | None = None
     max_attempts: int | None = None
     origin: str = "cli"  # cli | config | import
+    user: str | None = (
+        None  # its jobs run as this user (as a job type's `user:`); None: the daemon's
+    )
     source: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     cursor_at: datetime | None = None  # fires up to here are handled
+
+    def is_shadow(self, shadow_mode: bool) -> bool:
+        """Whether its fires are only recorded: its own `shadow` when set (`--shadow`,
+        `promote`, import), else the config's `shadow_mode.enabled`."""
+        return shadow_mode if self.shadow is None else self.shadow
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,25 @@ def plan_missed(nominal: list[datetime], policy: Misfire) -> list[tuple[datetime
     return [(n, n in keep) for n in nominal]
 
 
-def is_missed(fire_at: datetime, now: datetime, grace: timedelta = MISFIRE_GRACE) -> bool:
-    """A fire handled more than `grace` after its time was missed (no daemon was up)."""
-    return now - fire_at > grace
+def missed_fires(
+    fires: Sequence[datetime], now: datetime, grace: timedelta = MISFIRE_GRACE
+) -> list[datetime]:
+    """The consecutive `fires` (increasing, all due by `now`) handled too late: more than
+    `grace` after their time, or once the next fire was due too. The grace never exceeds the
+    schedule's own interval: a per-second schedule's fires are missed after a second, not 60."""
+    missed = []
+    for index, at in enumerate(fires):
+        interval = fires[index + 1] - at if index + 1 < len(fires) else grace
+        if now - at > min(grace, interval):
+            missed.append(at)
+    return missed
+
+
+def shadow_sampled(name: str, nominal_at: datetime, percent: int) -> bool:
+    """Whether a shadow fire is recorded under `shadow_mode.sampling_percent`: a stable choice
+    by schedule and nominal time (the same on every daemon and every run)."""
+    if percent >= 100:
+        return True
+    key = f"{name}\0{nominal_at.timestamp():.6f}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 100 < percent

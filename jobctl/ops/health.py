@@ -50,8 +50,12 @@ def check(
     else:
         probes += [probe_lag(loads, t), probe_depth(loads, config, t)]
     probes.append(_guard("dlq_growth", Level.UNKNOWN, lambda: probe_dlq(store, now, t)))
-    probes.append(_guard("missed_schedules", Level.UNKNOWN, lambda: probe_missed(store, now, t)))
-    probes.append(_guard("crontab_overlap", Level.UNKNOWN, lambda: probe_crontab(store)))
+    shadow = config.shadow_mode.enabled
+    missed = _guard("missed_schedules", Level.UNKNOWN, lambda: probe_missed(store, now, t, shadow))
+    probes.append(missed)
+    probes.append(_guard("crontab_overlap", Level.UNKNOWN, lambda: probe_crontab(store, shadow)))
+    if not config.enabled:
+        probes.append(probe_enabled(config))
     probes.append(_guard("disk", Level.UNKNOWN, lambda: probe_disk(Path(store.path), t)))
     return Report.of(probes)
 
@@ -183,9 +187,9 @@ def probe_dlq(store: Store, now: datetime, t: HealthConfig) -> Probe:
     return Probe("dlq_growth", level, total, message)
 
 
-def probe_missed(store: Store, now: datetime, t: HealthConfig) -> Probe:
+def probe_missed(store: Store, now: datetime, t: HealthConfig, shadow_mode: bool = False) -> Probe:
     """WARNING when a schedule's last success is older than its interval plus the grace."""
-    overdue = overdue_schedules(store, now, t.schedule_grace)
+    overdue = overdue_schedules(store, now, t.schedule_grace, shadow_mode)
     if not overdue:
         return Probe("missed_schedules", Level.OK, 0, "every active schedule succeeded on time")
     shown = ", ".join(
@@ -196,15 +200,22 @@ def probe_missed(store: Store, now: datetime, t: HealthConfig) -> Probe:
     return Probe("missed_schedules", Level.WARNING, len(overdue), f"overdue: {shown}{more}")
 
 
-def probe_crontab(store: Store) -> Probe:
+def probe_crontab(store: Store, shadow_mode: bool = False) -> Probe:
     """WARNING when an active imported schedule's crontab line is still active (the same
     check as `config check`)."""
-    from jobctl.ops.schedules import still_in_crontab
+    from jobctl.ops.crontab_import import still_in_crontab
 
-    warnings = still_in_crontab(store)
+    warnings = still_in_crontab(store, shadow_mode)
     if warnings:
         return Probe("crontab_overlap", Level.WARNING, len(warnings), "; ".join(warnings[:3]))
     return Probe("crontab_overlap", Level.OK, 0, "no imported schedule still active in a crontab")
+
+
+def probe_enabled(config: Config) -> Probe:
+    """WARNING, present only when the config says `enabled: false`."""
+    where = f" in {config.source}" if config.source else ""
+    message = f"disabled by config (enabled: false{where}): no job is claimed, no schedule fires"
+    return Probe("enabled", Level.WARNING, 0, message)
 
 
 def probe_disk(db_path: Path, t: HealthConfig) -> Probe:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from jobctl.config.model import Config
+from jobctl.paths import file_mode, make_dirs
 
 EXAMPLE_CONFIG = """\
 # jobctl configuration (YAML; TOML works too with a .toml name). Everything is optional.
@@ -29,6 +32,15 @@ EXAMPLE_CONFIG = """\
 # non_retryable_exit_codes: [64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78]
 # log_cap: 10MiB        # per-attempt output kept on disk (the tail)
 """
+
+
+def write_example_config(path: Path) -> None:
+    """Write EXAMPLE_CONFIG to a new `path` (root-only as root, with the directories made for
+    it: a config may name secrets' files and the commands run as root)."""
+    make_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, file_mode())
+    with os.fdopen(fd, "w") as out:
+        out.write(EXAMPLE_CONFIG)
 
 
 def effective_config(config: Config) -> dict[str, Any]:

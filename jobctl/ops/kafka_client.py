@@ -67,7 +67,9 @@ def oldest_timestamps(
     """(topic, partition, offset) -> timestamp (ms) of the first message at or after that
     offset, or None when the partition ends before any message (nothing to consume: the
     lag is transaction markers). Partitions are assigned (never subscribed) in rounds, one
-    offset per partition per round (two groups may sit at different offsets); never commits."""
+    offset per partition per round (two groups may sit at different offsets), each round
+    resuming what the one before paused; never commits. Offsets not read by `deadline`
+    are left out."""
     from confluent_kafka import Consumer
 
     conf = client_config(request) | {
@@ -112,7 +114,9 @@ def _read_round(
     from confluent_kafka import KafkaError, TopicPartition
 
     at = {(t, p): o for t, p, o in batch}
-    consumer.assign([TopicPartition(t, p, o) for t, p, o in batch])
+    assigned = [TopicPartition(t, p, o) for t, p, o in batch]
+    consumer.assign(assigned)
+    consumer.resume(assigned)  # librdkafka keeps an earlier round's pause across unassign
     missing = set(at)
     while missing and clock.monotonic() < deadline:
         for message in consumer.consume(len(missing), timeout=min(0.2, remaining(clock, deadline))):

@@ -30,7 +30,10 @@ from jobctl.ops.kafka_report import (
 )
 from jobctl.store import Store
 
-INSTALL_HINT = "kafka-lag needs confluent-kafka: pip install 'jobctl[kafka]'"
+INSTALL_HINT = (  # `jobctl` on the public package index is another project: never name it
+    "kafka-lag needs confluent-kafka (jobctl's kafka extra): pip install 'confluent-kafka>=2.3'"
+    " into jobctl's environment, or install jobctl from its checkout with pip install '.[kafka]'"
+)
 
 
 class _Unreachable(Exception):

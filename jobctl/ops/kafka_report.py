@@ -46,7 +46,7 @@ class LagRequest:
     groups: tuple[str, ...] = ()
     topic: str | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
-    window: int = DEFAULT_WINDOW
+    window: float = DEFAULT_WINDOW  # seconds Burrow's rules need the samples to span
     timeout: float = 10.0
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -156,10 +156,26 @@ def _windows(
         return current
     rows = [(p.topic, p.partition, p.committed, p.end) for p in snapshot.partitions]
     store.kafka.record_samples(request.cluster, snapshot.group, rows, now, now - SAMPLE_RETENTION)
+    start = now - timedelta(seconds=request.window)
     stored = store.kafka.windows(
-        request.cluster, snapshot.group, request.window, now - SAMPLE_RETENTION
+        request.cluster, snapshot.group, start, now - SAMPLE_RETENTION, MIN_TREND_SAMPLES
     )
     return {key: stored.get(key) or window for key, window in current.items()}
+
+
+def _note_unread(verdict: Verdict, snapshot: GroupSnapshot, request: LagRequest) -> Verdict:
+    """The verdict, its reason naming the lagging partitions whose oldest unconsumed message
+    was not read within the timeout (their `lag_seconds` is null)."""
+    unread = [
+        f"{p.topic}/{p.partition}" for p in snapshot.partitions if p.lag and p.lag_seconds is None
+    ]
+    if not unread:
+        return verdict
+    note = (
+        f"oldest unconsumed message not read within {request.timeout:g}s on {', '.join(unread)}"
+        " (lag_seconds unknown)"
+    )
+    return Verdict(verdict.status, f"{verdict.reason}; {note}")
 
 
 def evaluate(
@@ -182,7 +198,9 @@ def evaluate(
             request.thresholds,
             oldest_seconds=max(ages) if ages else None,
             has_members=snapshot.has_members,
+            span=request.window,
         )
+        verdict = _note_unread(verdict, snapshot, request)
         group = GroupLag(snapshot.group, verdict, snapshot.partitions)
         groups.append(group)
         probes.append(
@@ -223,7 +241,7 @@ def build_request(
     topic: str | None = None,
     queue: str | None = None,
     thresholds: Thresholds | None = None,
-    window: int = DEFAULT_WINDOW,
+    window: float = DEFAULT_WINDOW,
     timeout: float = 10.0,
     security: KafkaSecurity | None = None,
     password_file: str | None = None,
@@ -248,8 +266,11 @@ def build_request(
             "no bootstrap servers: give --bootstrap-servers H:P (or kafka.bootstrap_servers"
             " in config)"
         )
-    if window < MIN_TREND_SAMPLES:
-        raise InvalidInput(f"invalid --window {window}: at least {MIN_TREND_SAMPLES} samples")
+    if not 0 < window <= SAMPLE_RETENTION.total_seconds():
+        raise InvalidInput(
+            f"invalid --window {window:g}s: must be over 0 and at most"
+            f" {SAMPLE_RETENTION.total_seconds() / 3600:g}h (samples are kept that long)"
+        )
     protocol = security.protocol or config.security_protocol
     if protocol is not None and protocol.upper() not in SECURITY_PROTOCOLS:
         raise InvalidInput(

@@ -52,11 +52,11 @@ def last_fire_and_gap(s: Schedule, now: datetime) -> tuple[datetime, float] | No
 
 
 def schedule_health(
-    store: Store, s: Schedule, now: datetime, grace: float
+    store: Store, s: Schedule, now: datetime, grace: float, shadow_mode: bool = False
 ) -> ScheduleHealth | None:
     """The switch for one active schedule; None when nothing can be expected of it yet
-    (disabled, shadow, `@reboot`, too rare)."""
-    if not s.enabled or s.shadow:
+    (disabled, shadow, also by config `shadow_mode`, `@reboot`, too rare)."""
+    if not s.enabled or s.is_shadow(shadow_mode):
         return None
     expected = last_fire_and_gap(s, now)
     if expected is None:
@@ -69,11 +69,13 @@ def schedule_health(
     return ScheduleHealth(s.name, interval, last_fire, last_success, age, age > interval + grace)
 
 
-def overdue_schedules(store: Store, now: datetime, grace: float) -> list[ScheduleHealth]:
+def overdue_schedules(
+    store: Store, now: datetime, grace: float, shadow_mode: bool = False
+) -> list[ScheduleHealth]:
     """Active schedules whose last success is older than their interval plus `grace`."""
     out = []
     for s in store.schedules.list():
-        health = schedule_health(store, s, now, grace)
+        health = schedule_health(store, s, now, grace, shadow_mode)
         if health is not None and health.overdue:
             out.append(health)
     return sorted(out, key=lambda h: h.age, reverse=True)

@@ -1,17 +1,16 @@
-"""Schedule operations for the CLI: views, `next`, lint on add, crontab import, missed runs."""
+"""Schedule operations for the CLI: views, `next`, lint on add, missed runs (crontab import:
+`ops.crontab_import`)."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobctl.config.schedules import build_schedule, check_zone, local_zone_name
 from jobctl.domain.cron import CronExpr, parse_cron
-from jobctl.domain.crontab import ImportedEntry, RejectedLine, parse_crontab
 from jobctl.domain.durations import iso_z, parse_time
 from jobctl.domain.fires import (
     RUN_TIME_MIN_RUNS,
@@ -24,12 +23,14 @@ from jobctl.domain.schedule import Outcome, Schedule
 from jobctl.errors import JobctlError, NotFound
 from jobctl.store import Store
 
-CRON_STDIN_VAR = "JOBCTL_CRON_STDIN"
 SAME_INSTANT_WARN = 5  # this many schedules firing at one instant without jitter: warn
 RUN_TIME_SAMPLE = 50  # the run-time lint's p95 is over at most this many latest attempts
 
 
-def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
+def schedule_shape(
+    store: Store, s: Schedule, now: datetime, shadow_mode: bool = False
+) -> dict[str, Any]:
+    """The schedule's JSON (SPEC shapes); `shadow` is in effect: its own, else `shadow_mode`."""
     expr, tz = parse_cron(s.cron), ZoneInfo(s.tz)
     after = max(now, s.cursor_at) if s.cursor_at else now
     upcoming = next_fires(expr, tz, after, 1, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat)
@@ -41,8 +42,9 @@ def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
         "queue": s.queue,
         "command": s.command,
         "job_type": s.job_type,
+        "user": s.user,
         "enabled": s.enabled,
-        "shadow": s.shadow,
+        "shadow": s.is_shadow(shadow_mode),
         "overlap": s.overlap.value,
         "misfire": s.misfire.value,
         "jitter": s.jitter,
@@ -146,58 +148,6 @@ def lint_config(
     ]
 
 
-def import_crontab(
-    store: Store,
-    text: str,
-    source: str,
-    now: datetime,
-    system: bool = False,
-    prefix: str = "cron-",
-    dry_run: bool = False,
-    shadow: bool = True,
-) -> tuple[list[Schedule], list[RejectedLine], list[str]]:
-    """Create a schedule per crontab line (shadow by default, so nothing runs twice while the
-    crontab is still active). Returns (created or would-be, rejected lines, notes)."""
-    parsed = parse_crontab(text, source, system=system, prefix=prefix)
-    rejected = list(parsed.rejected)
-    created = []
-    existing = {s.name for s in store.schedules.list()}
-    for entry in parsed.entries:
-        if entry.name in existing:
-            rejected.append(
-                RejectedLine(
-                    entry.source, entry.line, entry.raw, f"a schedule named {entry.name!r} exists"
-                )
-            )
-            continue
-        schedule = _from_entry(entry, shadow)
-        if not dry_run:
-            store.schedules.add(schedule, now)
-        created.append(schedule)
-    return created, rejected, list(parsed.notes)
-
-
-def _from_entry(entry: ImportedEntry, shadow: bool) -> Schedule:
-    command, env = list(entry.command), dict(entry.env)
-    if entry.stdin is not None:
-        # cron's % input goes to the whole shell command, byte for byte: it travels in the
-        # environment and is piped into a group (a trailing `# comment` cannot swallow it).
-        env[CRON_STDIN_VAR] = entry.stdin
-        command = [command[0], "-c", f'printf %s "${CRON_STDIN_VAR}" | {{\n{command[-1]}\n}}']
-    schedule = build_schedule(
-        entry.name,
-        {
-            "cron": entry.cron,
-            "tz": entry.tz,
-            "command": command,
-            "shadow": shadow,
-            "source": f"{entry.source}:{entry.line}",
-        },
-        origin="import",
-    )
-    return replace(schedule, env=env)
-
-
 def describe_command(s: Schedule) -> str:
     return shlex.join(s.command) if s.command else f"[{s.job_type}]"
 
@@ -216,33 +166,3 @@ def missed_runs(store: Store, name: str | None, since: datetime | None) -> list[
         }
         for f in store.schedules.fires(name, since, reasons)
     ]
-
-
-def still_in_crontab(store: Store) -> list[str]:
-    """Warnings: an active (promoted) imported schedule whose crontab line is still there and
-    uncommented, so cron and jobctl would both run it."""
-    from pathlib import Path
-
-    warnings = []
-    parsed: dict[str, dict[int, ImportedEntry]] = {}
-    for s in store.schedules.list():
-        if s.origin != "import" or s.shadow or not s.source or ":" not in s.source:
-            continue
-        path, _, line = s.source.rpartition(":")
-        if path not in parsed:
-            try:
-                text = Path(path).read_text()
-            except (OSError, UnicodeDecodeError):
-                parsed[path] = {}
-                continue
-            system = parse_crontab(text, path, system=True)
-            user = parse_crontab(text, path)
-            best = system if len(system.entries) >= len(user.entries) else user
-            parsed[path] = {e.line: e for e in best.entries}
-        entry = parsed[path].get(int(line)) if line.isdigit() else None
-        if entry is not None and entry.cron == s.cron:
-            warnings.append(
-                f"schedule {s.name!r} is active and its line {s.source} is still in the crontab:"
-                " both cron and jobctl will run it (comment the line out)"
-            )
-    return warnings

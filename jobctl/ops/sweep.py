@@ -16,12 +16,14 @@ from typing import Any
 
 from jobctl.clock import Clock
 from jobctl.domain import sweep as sw
+from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, JobctlError, Refused
 from jobctl.ops.sweep_engine import RunOptions, sweep_marked
 from jobctl.store import Store
 from jobctl.store.repos.sweeps import NewSweep
 from jobctl.store.targets import (
+    STATEMENT_TIMEOUT,
     BatchResult,
     Plan,
     TableRef,
@@ -44,6 +46,11 @@ class MarkRequest:
     name: str | None = None
     grace: float = 86400.0
     kind: str = sw.USER
+    timeout: float = STATEMENT_TIMEOUT  # seconds per statement evaluating the predicate
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise InvalidInput(f"invalid --timeout {self.timeout:g}s: more than 0s")
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ def _check_name(name: str | None) -> None:
         return
     if not name.strip() or name != name.strip() or len(name) > 100 or not name.isprintable():
         raise InvalidInput(f"invalid --name {name!r}: 1-100 printable characters, no padding")
-    if name.isdigit():
+    if parse_digits(name) is not None:
         raise InvalidInput(f"invalid --name {name!r}: a name must not be a number (ids are)")
 
 
@@ -97,7 +104,7 @@ def _resolve(target: Target, table: str, where: str) -> tuple[TableRef, str]:
 def preview(request: MarkRequest, sample: int = 5) -> Preview:
     """What `mark` would record (`--dry-run`): the count and a few rows; writes nothing."""
     url = normalize_target(request.target)
-    target = open_target(url)
+    target = open_target(url, statement_timeout=request.timeout)
     try:
         ref, predicate = _resolve(target, request.table, request.where)
         return Preview(
@@ -116,12 +123,15 @@ def mark(
 ) -> sw.Sweep:
     """Validate the target, table and predicate, then register the sweep and record the
     keys of every matching row in the target (in chunks; memory stays flat). Nothing is
-    registered when validation fails; a failed marking leaves nothing behind."""
+    registered when validation fails; a failed marking leaves nothing behind, also when a
+    statement ran past `request.timeout` (PredicateTimeout)."""
     _check_name(request.name)
     if request.grace < 0:
         raise InvalidInput(f"invalid --grace {request.grace}: must not be negative")
     url = normalize_target(request.target)
-    target = open_target(url, history=request.kind == sw.RETENTION)
+    target = open_target(
+        url, history=request.kind == sw.RETENTION, statement_timeout=request.timeout
+    )
     try:
         ref, predicate = _resolve(target, request.table, request.where)
         new = NewSweep(

@@ -48,6 +48,7 @@ class DaemonOptions:
     kill_grace: float = 5.0
     burst: bool = False
     misfire_grace: float = 60.0  # a fire handled later than this was missed (misfire policy)
+    boot_id: str | None = None  # this boot of the node (@reboot); None: the kernel's
 
 
 @dataclass
@@ -90,6 +91,8 @@ class Daemon:
             lambda: self.config,
             self.rng,
             timedelta(seconds=options.misfire_grace),
+            options.boot_id,
+            options.node,
         )
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
@@ -254,6 +257,9 @@ class Daemon:
         return self._dirty
 
     def _claim(self, now: datetime) -> None:
+        if not self.config.enabled:  # `enabled: false`: stay up, claim nothing
+            self._dirty = False
+            return
         free = self.options.concurrency - len(self.running)
         if free <= 0 or not self._claim_wanted(now):
             return

@@ -7,7 +7,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobctl.config.identity import login_env
 from jobctl.domain.job import Job
+from jobctl.runtime import orphans
 from jobctl.runtime.executor import Launch
 
 
@@ -26,7 +28,9 @@ def log_path(log_dir: Path, job_id: int, attempt: int) -> Path:
 
 
 def job_env(job: Job, ctx: LaunchContext) -> dict[str, str]:
-    env = dict(ctx.base_env)
+    """The daemon's environment (a job run as another user: a clean one, never the daemon's),
+    then the job's own --env, then the JOBCTL_* variables."""
+    env = login_env(job.user, ctx.base_env) if job.user is not None else dict(ctx.base_env)
     env.update(job.env)
     env.update(
         {
@@ -36,6 +40,8 @@ def job_env(job: Job, ctx: LaunchContext) -> dict[str, str]:
             "JOBCTL_PAYLOAD": json.dumps(job.payload),
             "JOBCTL_DB": ctx.db,
             "JOBCTL_NODE": ctx.node,
+            # findable by a successor from the moment it exists (runtime/orphans.py)
+            orphans.MARKER: orphans.Run(job.lease_owner or "", job.id, job.attempts).marker(),
         }
     )
     if job.checkpoint is not None:
@@ -64,5 +70,8 @@ def build_launch(job: Job, ctx: LaunchContext, kill_grace: float = 5.0) -> Launc
 
 def daemon_base_env() -> dict[str, str]:
     """The daemon's environment minus what belongs to the daemon itself."""
-    drop = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
+    drop = (
+        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
+        orphans.MARKER,  # a daemon started from a job is not that job
+    )  # fmt: skip
     return {k: v for k, v in os.environ.items() if k not in drop}

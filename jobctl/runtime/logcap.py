@@ -13,17 +13,19 @@ import contextlib
 import os
 from pathlib import Path
 
+from jobctl.paths import file_mode, make_dirs
+
 TAIL_BYTES = 4096
 MARKER = "[jobctl: {} bytes of earlier output dropped]\n"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-_MODE = 0o640  # job output may hold secrets: not world-readable
+_MODE = file_mode(0o640)  # job output may hold secrets: never world-readable, root-only as root
 
 
 def _open(path: Path) -> int:
     try:
         return os.open(path, _FLAGS, _MODE)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)  # as root 0700: a job run as another user reads no log
         return os.open(path, _FLAGS, _MODE)
 
 

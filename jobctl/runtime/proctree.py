@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _DEAD_STATES = (b"Z", b"X", b"x")
@@ -173,18 +173,40 @@ def union(*groups: Iterable[ProcInfo]) -> list[ProcInfo]:
     return list({p.pid: p for group in groups for p in group}.values())
 
 
-def kill_tree(pid: int, grace: float) -> None:
-    """Terminate `pid` with its descendants, group and session: SIGTERM now, SIGKILL whatever
-    survives `grace` seconds, then wait (up to KILL_WAIT) until those are gone. Blocks until
-    done; for orphans, not for the executor's loop (the caller has checked pid + start time)."""
-    procs = members(pid, scan())  # snapshot first: descendants reparent once their parent dies
+def kill_tree(pid: int, grace: float, start: int = 0) -> None:
+    """Terminate `pid` (started at `start` ticks, 0: unknown) with its descendants, group and
+    session (see end_all). For orphans, not for the executor's loop."""
+    end_all(lambda procs: members(pid, procs, start=start), grace)
+
+
+def end_all(pick: Callable[[list[ProcInfo]], list[ProcInfo]], grace: float) -> None:
+    """Terminate the processes `pick` chooses from a scan of /proc: SIGTERM now, SIGKILL what
+    survives `grace` seconds (and what `pick` chooses then: forked meanwhile), then wait (up to
+    KILL_WAIT) until those are gone. Blocks until done. This process and its session are
+    never signalled."""
+    me, mine = os.getpid(), os.getsid(0)
+
+    def chosen() -> list[ProcInfo]:
+        return [p for p in pick(scan()) if p.pid != me and p.sid != mine]
+
+    procs = chosen()  # snapshot first: descendants reparent once their parent dies
     if not procs:
         return
-    terminate(pid, procs)
+    terminate(None, procs)
     _await_gone(procs, grace)
-    killed = union(alive(procs), members(pid, scan()))
-    signal_members(pid, killed, signal.SIGKILL)
+    killed = union(alive(procs), chosen())
+    signal_members(None, killed, signal.SIGKILL)
     _await_gone(killed, KILL_WAIT)  # SIGKILL is delivered, not awaited
+
+
+def environ(pid: int) -> bytes | None:
+    """The environment `pid` was started (exec'd) with, NUL-separated; None when it cannot be
+    read (gone, a kernel thread, another user's process and we are not root)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _await_gone(procs: list[ProcInfo], seconds: float) -> None:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobctl.domain.job import Job
-from jobctl.runtime import outcomes
+from jobctl.runtime import orphans, outcomes
 from jobctl.runtime.eventlog import EventLog
-from jobctl.runtime.executor import kill_tree, process_start_ticks
 from jobctl.store import Store
 from jobctl.store.repos.dispatch import Finish
 
@@ -33,37 +32,47 @@ class Reaper:
         return bool(expired)
 
     def recover_orphans(self, now: datetime) -> None:
-        """Kill the job processes a dead predecessor on this node left running (same pid and
-        start time), then re-queue their jobs as lost at once: no lease wait is needed (one
-        daemon per node holds the node's lock, so their runner is surely dead)."""
-        orphans = self.store.dispatch.orphans(self.node, self.runner)
-        for orphan in orphans:
-            if orphan.pid and orphan.pid_start == process_start_ticks(orphan.pid):
-                kill_tree(orphan.pid, self.kill_grace)
-                self.log.emit(
-                    now,
-                    "job.orphan_killed",
-                    level="warning",
-                    job_id=orphan.job.id,
-                    queue=orphan.job.queue,
-                    attempt=orphan.job.attempts,
-                    request_id=orphan.job.request_id,
-                    pid=orphan.pid,
-                )
-        finishes = [outcomes.from_lost(o.job, now, self.rng, lease_expired=False) for o in orphans]
-        self._requeue_lost(finishes, {o.job.id: o.job for o in orphans}, now)
+        """End the job processes dead predecessors on this node left running (found by their
+        JOBCTL_RUN marker or the pid on record: runtime/orphans.py), then re-queue their jobs
+        as lost at once: no lease wait is needed (one daemon per node holds the node's lock,
+        so every other runner on this node is dead). A job whose process was not spawned yet
+        simply runs again."""
+        rows = self.store.dispatch.orphans(self.node, self.runner)
+        runners = set(self.store.daemons.runners(self.node))
+        runners |= {o.job.lease_owner for o in rows if o.job.lease_owner}
+        runners.discard(self.runner)
+        found = orphans.marked(runners)  # also of jobs re-queued since (their lease expired)
+        for row in rows:
+            proc = orphans.recorded(row.pid, row.pid_start)
+            if proc is not None:
+                run = orphans.Run(row.job.lease_owner or "", row.job.id, row.job.attempts)
+                found.setdefault(run, []).append(proc)
+        orphans.end((p for procs in found.values() for p in procs), self.kill_grace)
+        jobs = {(o.job.id, o.job.attempts): o.job for o in rows}
+        for run, procs in sorted(found.items(), key=lambda item: item[0].job_id):
+            job = jobs.get((run.job_id, run.attempt))
+            pid = min(p.pid for p in procs)
+            self._warn(now, "job.orphan_killed", run.job_id, run.attempt, job, pid=pid)
+        finishes = [outcomes.from_lost(o.job, now, self.rng, lease_expired=False) for o in rows]
+        self._requeue_lost(finishes, {o.job.id: o.job for o in rows}, now)
 
     def _requeue_lost(self, finishes: list[Finish], jobs: dict[int, Job], now: datetime) -> None:
         for finish in self.store.dispatch.finish(finishes, now):
-            job = jobs.get(finish.job_id)
-            self.log.emit(
-                now,
-                "job.lost",
-                level="warning",
-                job_id=finish.job_id,
-                queue=job.queue if job else None,
-                attempt=finish.attempt,
-                request_id=job.request_id if job else None,
-                state=finish.decision.state.value,
-                runner=finish.runner,
-            )
+            job, state = jobs.get(finish.job_id), finish.decision.state.value
+            extra = {"state": state, "runner": finish.runner}
+            self._warn(now, "job.lost", finish.job_id, finish.attempt, job, **extra)
+
+    def _warn(
+        self, now: datetime, event: str, job_id: int, attempt: int, job: Job | None, **kw: object
+    ) -> None:
+        """One warning line about an attempt (queue and request id when the job is known)."""
+        self.log.emit(
+            now,
+            event,
+            level="warning",
+            job_id=job_id,
+            queue=job.queue if job else None,
+            attempt=attempt,
+            request_id=job.request_id if job else None,
+            **kw,
+        )

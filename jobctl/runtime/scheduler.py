@@ -28,10 +28,12 @@ from jobctl.domain.schedule import (
     Outcome,
     Overlap,
     Schedule,
-    is_missed,
+    missed_fires,
     plan_missed,
+    shadow_sampled,
 )
 from jobctl.errors import JobctlError
+from jobctl.runtime.boot import boot_id as current_boot_id
 from jobctl.runtime.eventlog import EventLog
 from jobctl.store import Store
 
@@ -61,9 +63,12 @@ class Scheduler:
         config: Callable[[], Config],
         rng: random.Random,
         misfire_grace: timedelta = MISFIRE_GRACE,
+        boot_id: str | None = None,
+        node: str = "",
     ) -> None:
         self.store, self.clock, self.log, self.config, self.rng = store, clock, log, config, rng
         self.misfire_grace = misfire_grace
+        self.boot_id, self.node = boot_id or current_boot_id(), node
         self._replaced = False  # overlap replace asked to cancel live runs since the last take
         self.entries: dict[str, _Entry] = {}
         self._marker: object = None
@@ -132,13 +137,20 @@ class Scheduler:
 
     # --- firing --------------------------------------------------------------------------
     def start(self, now: datetime) -> int:
-        """At daemon start: load schedules and run @reboot ones once. Returns jobs enqueued."""
+        """At daemon start: load schedules and fire the @reboot ones for this boot of the
+        node. Their nominal time is when the boot was first seen (by any daemon), so each fires
+        once per boot whatever restarts or daemons follow; one made later in the boot waits
+        for the next. They are decided like any fire (shadow, paused, disabled, misfire).
+        Returns jobs enqueued."""
         self._started_at = now
         self.refresh(force=True)
+        booted = self.store.schedules.record_boot(self.boot_id, self.node, now)
         enqueued = 0
         for entry in self.entries.values():
-            if entry.expr.kind == "reboot":
-                enqueued += self._record(entry, [FireDecision(now, Outcome.ENQUEUED, now)], now)
+            s = entry.schedule
+            if entry.expr.kind == "reboot" and (s.created_at is None or s.created_at <= booted):
+                decisions, cancel = self._decide(s, [booted], now)
+                enqueued += self._record(entry, decisions, now, cancel)
         return enqueued
 
     def tick(self, now: datetime) -> int:
@@ -159,38 +171,51 @@ class Scheduler:
             ),
             maxlen=MAX_FIRES_PER_PASS,
         )
-        missed = [f.at for f in fires if is_missed(f.at, now, self.misfire_grace)]
-        run_missed = {at for at, run in plan_missed(missed, s.misfire) if run}
-        paused_queues = self.store.queues.paused()
-        live = self.store.schedules.live_job_ids(s.name)
-        decisions: list[FireDecision] = []
-        cancel: list[int] = []
-        for fire in fires:
-            if fire.at in missed and fire.at not in run_missed:
-                decisions.append(FireDecision(fire.at, Outcome.NO_DAEMON))
-            elif not s.enabled or s.queue in paused_queues:
-                decisions.append(FireDecision(fire.at, Outcome.PAUSED))
-            elif s.shadow:
-                decisions.append(FireDecision(fire.at, Outcome.SHADOW))
-            elif live and s.overlap is Overlap.FORBID:
-                decisions.append(FireDecision(fire.at, Outcome.OVERLAP))
-            else:
-                if live and s.overlap is Overlap.REPLACE:
-                    cancel += live
-                jitter = self.rng.uniform(0, s.jitter) if s.jitter else 0.0
-                run_at = fire.at + timedelta(seconds=jitter)
-                decisions.append(FireDecision(fire.at, Outcome.ENQUEUED, run_at))
-                live = [-1]  # this fire's job is live from now on
+        decisions, cancel = self._decide(s, [f.at for f in fires], now)
         if s.dst_gap == "skip" and entry.expr.fixed_time:
             decisions += [
                 FireDecision(n, Outcome.DST_SKIP)
                 for n in dst_skipped(entry.expr, entry.tz, cursor, now)
             ]
         count = self._record(entry, decisions, now, cancel)
-        self._replaced = self._replaced or bool(cancel)
         entry.schedule = _with_cursor(s, now)
         entry.next_at = self._next_after(entry, now)
         return count
+
+    def _decide(
+        self, s: Schedule, nominal: list[datetime], now: datetime
+    ) -> tuple[list[FireDecision], list[int]]:
+        """What becomes of each due fire of `s`, for every kind of schedule (cron, @every,
+        @reboot): missed while no daemon ran (by the misfire policy), disabled by config,
+        paused, shadow (recorded when sampled), skipped for overlap, or enqueued. Returns the
+        decisions and the live runs to cancel (overlap replace)."""
+        config = self.config()
+        missed = missed_fires(nominal, now, self.misfire_grace)
+        late, run_missed = set(missed), {at for at, run in plan_missed(missed, s.misfire) if run}
+        shadow = s.is_shadow(config.shadow_mode.enabled)
+        paused = not s.enabled or s.queue in self.store.queues.paused()
+        live = self.store.schedules.live_job_ids(s.name)
+        decisions: list[FireDecision] = []
+        cancel: list[int] = []
+        for at in nominal:
+            if at in late and at not in run_missed:
+                decisions.append(FireDecision(at, Outcome.NO_DAEMON))
+            elif not config.enabled:
+                decisions.append(FireDecision(at, Outcome.DISABLED))
+            elif paused:
+                decisions.append(FireDecision(at, Outcome.PAUSED))
+            elif shadow:
+                if shadow_sampled(s.name, at, config.shadow_mode.sampling_percent):
+                    decisions.append(FireDecision(at, Outcome.SHADOW))
+            elif live and s.overlap is Overlap.FORBID:
+                decisions.append(FireDecision(at, Outcome.OVERLAP))
+            else:
+                if live and s.overlap is Overlap.REPLACE:
+                    cancel += live
+                jitter = self.rng.uniform(0, s.jitter) if s.jitter else 0.0
+                decisions.append(FireDecision(at, Outcome.ENQUEUED, at + timedelta(seconds=jitter)))
+                live = [-1]  # this fire's job is live from now on
+        return decisions, cancel
 
     def _record(
         self,
@@ -213,6 +238,8 @@ class Scheduler:
                     continue
             planned.append((decision, spec))
         recorded = self.store.schedules.record_fires(s.name, planned, now, now, cancel or ())
+        count = sum(1 for _, job_id in recorded if job_id is not None)
+        self._replaced = self._replaced or bool(cancel and count)
         request_ids = {d.nominal_at: spec.request_id for d, spec in planned if spec}
         for decision, job_id in recorded:
             self.log.emit(
@@ -225,7 +252,7 @@ class Scheduler:
                 lateness=round((now - decision.nominal_at).total_seconds(), 3),
                 request_id=request_ids.get(decision.nominal_at) if job_id else None,
             )
-        return sum(1 for _, job_id in recorded if job_id is not None)
+        return count
 
     def _spec(self, s: Schedule, decision: FireDecision) -> JobSpec:
         options = fire_options(s, decision.run_at, decision.nominal_at)

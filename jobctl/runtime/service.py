@@ -13,6 +13,7 @@ from pathlib import Path
 from jobctl.clock import SystemClock
 from jobctl.config.model import Config
 from jobctl.errors import Unavailable
+from jobctl.paths import file_mode, make_dirs
 from jobctl.runtime.daemon import Daemon, DaemonOptions
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.hooks import Hook
@@ -37,8 +38,8 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # close-on-exec
+        make_dirs(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, file_mode())  # close-on-exec
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -51,7 +52,9 @@ class InstanceLock:
                 else "a daemon is already running for this DB"
             ) from None
         self._fd = fd
-        self.pid_path.write_text(f"{os.getpid()}\n")
+        pid_fd = os.open(self.pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode())
+        with os.fdopen(pid_fd, "w") as pid_file:
+            pid_file.write(f"{os.getpid()}\n")
 
     def _holder(self) -> str | None:
         try:

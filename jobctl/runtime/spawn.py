@@ -1,23 +1,27 @@
 """Start one attempt's process in a new session, cheaply, with one-line spawn errors.
 
 The common case (no cwd) uses os.posix_spawn (vfork + exec in glibc, reports exec errors
-synchronously). A cwd, which posix_spawn cannot set in Python, falls back to subprocess.Popen.
+synchronously). A cwd, which posix_spawn cannot set in Python, a user to switch to, or a
+parent-death signal fall back to subprocess.Popen.
 The command is looked up on the PATH of the *child's* environment, as execvpe would.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import signal
 import stat
 import subprocess
 import time
+from collections.abc import Callable
 
 from jobctl.config.identity import Identity, IdentityError, resolve_identity
 
 # Python ignores these; a child must start with the default actions (as Popen restores them).
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+_PR_SET_PDEATHSIG = 1
 # PATH lookups are remembered briefly, as a shell's `hash` does: a dozen stat() calls per spawn
 # are a measurable share of a short job. A vanished file is looked up again at once.
 _LOOKUP_TTL = 2.0
@@ -37,12 +41,13 @@ def spawn(
     user: str | None = None,
     group: str | None = None,
     err_fd: int | None = None,
+    die_with_parent: bool = False,
 ) -> tuple[int, subprocess.Popen[bytes] | None]:
     """Start `argv` as leader of a new session with stdin from `stdin_fd` and stdout+stderr to
     `out_fd` (stderr to `err_fd` when given); only these fds are inherited; as `user`/`group`
-    when given. Returns (pid,
-    the Popen if one was used: its returncode must be set by whoever reaps the pid). Raises
-    SpawnError."""
+    when given; with `die_with_parent`, SIGKILLed by the kernel when this process dies.
+    Returns (pid, the Popen if one was used: its returncode must be set by whoever reaps the
+    pid). Raises SpawnError."""
     if not argv:
         raise SpawnError("empty command")
     try:
@@ -51,6 +56,9 @@ def spawn(
         raise SpawnError(str(exc)) from None
     try:
         err = out_fd if err_fd is None else err_fd
+        if die_with_parent:
+            arm = _death_signal(os.getpid())
+            return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err, arm)
         if cwd is None and identity is None and min(stdin_fd, out_fd, err) > 2:
             return _posix_spawn(argv, env, stdin_fd, out_fd, err), None
         return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err)
@@ -94,16 +102,17 @@ def _popen(
     out_fd: int,
     identity: Identity | None = None,
     err_fd: int | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
     switch: dict[str, object] = {}
-    if identity is not None:
-        env = {**env, "USER": identity.name, "LOGNAME": identity.name, "HOME": identity.home}
+    if identity is not None:  # `env` is the caller's: a clean one (launch.job_env)
         switch = {"user": identity.uid, "group": identity.gid, "extra_groups": identity.groups}
     try:
         popen = subprocess.Popen(
             argv, stdin=stdin_fd, stdout=out_fd, stderr=out_fd if err_fd is None else err_fd,
             cwd=cwd, env=env,
-            close_fds=True, start_new_session=True, **switch,  # type: ignore[arg-type]
+            close_fds=True, start_new_session=True, preexec_fn=preexec,
+            **switch,  # type: ignore[arg-type]
         )  # fmt: skip
     except OSError as exc:
         if cwd is not None and exc.filename == cwd:
@@ -112,6 +121,19 @@ def _popen(
             raise SpawnError(f"cannot enter directory {cwd}: {exc.strerror}") from None
         raise SpawnError(describe(exc, argv[0], exc.filename or argv[0])) from None
     return popen.pid, popen
+
+
+def _death_signal(parent: int) -> Callable[[], None]:
+    """For Popen's preexec_fn: SIGKILL this child when `parent` dies (Linux prctl), and exit at
+    once if it died already. libc is loaded here, not in the forked child."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return arm
 
 
 def resolve(name: str, env: dict[str, str], fresh: bool = False) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+from jobctl.domain.digits import parse_digits
+
 
 class Notifier:
     """Sends state lines to systemd when run as a Type=notify service; no-op otherwise."""
@@ -18,7 +20,8 @@ class Notifier:
         usec = env.get("WATCHDOG_USEC", "")
         watchdog_pid = env.get("WATCHDOG_PID", "")
         mine = not watchdog_pid or watchdog_pid == str(os.getpid())
-        self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and mine else None
+        micros = parse_digits(usec)
+        self.watchdog_interval = micros / 2e6 if micros is not None and mine else None
 
     @property
     def enabled(self) -> bool:

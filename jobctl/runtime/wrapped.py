@@ -4,7 +4,9 @@ CMD leads its own session (as a job's attempt does). Its stdout and stderr pass 
 ours; with a log path they are also captured (capped, tail kept) like a job's output.
 SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to the wrapper are forwarded to CMD's process
 group; the wrapper returns once CMD has ended. `renew` is called every `every` seconds
-while CMD runs. What CMD leaves running in its group is terminated when it exits.
+while CMD runs. What CMD leaves running in its group is terminated when it exits. CMD never
+outlives the wrapper: if the wrapper dies (kill -9), CMD's session is killed (tether.py), so
+a lease that expires never has a live holder.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from jobctl.clock import Clock
 from jobctl.runtime.logcap import CappedLog
 from jobctl.runtime.proctree import process_start_ticks
 from jobctl.runtime.spawn import SpawnError, spawn
+from jobctl.runtime.tether import Tether
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 DRAIN = 0.5  # seconds to wait for the output pipes once CMD exited, before its group is ended
@@ -107,23 +110,29 @@ def run_wrapped(
             pipes = [os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)]
         child_out, child_err = (pipes[0][1], pipes[1][1]) if pipes else outs
         target: list[int] = []
-        with _forwarding(target) as pending:
+        with Tether() as tether, _forwarding(target) as pending:
             try:
-                pid, popen = spawn(argv, env, None, stdin, child_out, err_fd=child_err)
+                pid, popen = spawn(
+                    argv, env, None, stdin, child_out, err_fd=child_err, die_with_parent=True
+                )
             except SpawnError as exc:
+                tether.release()
                 return Wrapped(None, None, str(exc), b"", None)
             finally:
                 for _, write_end in pipes:
                     os.close(write_end)
+            start = process_start_ticks(pid)
+            tether.hold(pid, start)
             target.append(pid)
             for signum in pending:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signum)
             if on_start is not None:
-                on_start(pid, process_start_ticks(pid))
+                on_start(pid, start)
             log = CappedLog(log_path, log_cap) if log_path is not None else None
             tees = [(r, o) for (r, _), o in zip(pipes, outs, strict=False)]
             status = _supervise(pid, tees, log, clock, lease)
+            tether.release()
             if popen is not None:
                 popen.returncode = os.waitstatus_to_exitcode(status)
     finally:

@@ -78,6 +78,16 @@ def test_bad_enqueue_input_exits_2_and_writes_nothing(
     assert len(jc.json("list")) == 1
 
 
+@pytest.mark.parametrize("queue", ["a b", "x" * 65, "\x1b[31mred", "ä"])
+def test_a_queue_name_outside_the_rule_exits_2_without_configured_queues(
+    jc: Jobctl, queue: str
+) -> None:
+    res = jc.run("enqueue", "-Q", queue, "--", "true")
+    _one_line_error(res, 2, "invalid queue name")
+    assert "\x1b" not in res.err
+    assert jc.json("list") == [], "nothing enqueued"
+
+
 def test_bad_config_names_file_and_line(jc: Jobctl) -> None:
     config = jc.tmp / "bad.yaml"
     config.write_text("queues:\n  - name: a\n    concurrency: lots\n")
@@ -169,7 +179,7 @@ def test_json_shapes_have_the_spec_keys(jc: Jobctl) -> None:
     shown = jc.json("show", str(job["id"]))
     assert set(shown) >= JOB_KEYS | {"attempt_log", "output_tail"}
     status = jc.json("status")
-    assert set(status) == {"queues", "daemons"}
+    assert set(status) == {"queues", "daemons", "enabled"}  # extra: false = disabled by config
     assert {
         "queue",
         "ready",

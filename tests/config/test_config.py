@@ -68,7 +68,7 @@ def test_the_spec_example_loads_unchanged(tmp_path: Path) -> None:
         "psql -f /srv/nightly.sql | tee /var/log/nightly.log",
     ]
     assert config.retention == {"succeeded": 7 * 86400, "dead": 30 * 86400}
-    assert config.daemon.lease == 30 and config.shadow_mode["sampling_percent"] == 25
+    assert config.daemon.lease == 30 and config.shadow_mode.sampling_percent == 25
 
 
 def test_toml_is_accepted(tmp_path: Path) -> None:
@@ -124,6 +124,31 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_config_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_queue_names_outside_the_rule_are_config_problems(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+job_types:
+  - name: t
+    command: [x]
+    queue: "mail out"
+schedules:
+  - name: s
+    cron: "* * * * *"
+    command: [x]
+    queue: "a/b"
+""",
+    )
+    _config, problems = check_config(path)
+    text = "\n".join(problems)
+    assert f"{path}:4: invalid queue name 'mail out'" in text, text
+    assert f"{path}:9: invalid queue name 'a/b'" in text, text
+    path = _write(tmp_path, 'queues:\n  - name: "x y"\n', "queues.yaml")
+    assert [p.split(": ", 1)[1] for p in check_config(path)[1]] == [
+        "invalid queue name 'x y': use 1-64 characters of A-Z a-z 0-9 _ . : -"
+    ]
 
 
 def test_strict_queues_refuse_unknown_names(tmp_path: Path) -> None:

@@ -242,8 +242,36 @@ def test_bad_dst_options_and_naive_times_are_refused() -> None:
 
 def test_lint_warns_on_an_expression_that_never_fires() -> None:
     assert lint(parse_cron("0 0 30 2 *"), BERLIN, NOW) == [
-        "'0 0 30 2 *' never fires: no date matches it in the next 5 years"
+        "'0 0 30 2 *' never fires: day-of-month 30 does not exist in month 2"
     ]
+
+
+@pytest.mark.parametrize(
+    "text,fires",
+    [
+        ("0 0 30 2 *", False),
+        ("0 0 31 4,6,9,11 *", False),
+        ("0 0 30,31 feb *", False),
+        ("0 0 30 2 */2", False),  # a day-of-week starting with * still ANDs with the day
+        ("0 0 29 2 *", True),  # every 4 years (not in 2100: the next after 2096 is 2104)
+        ("0 0 29 2 mon", True),  # both day fields restricted: either matches (any Monday)
+        ("0 0 31 1-2 *", True),
+        ("0 0 * 2 *", True),
+    ],
+)
+def test_never_fires_is_decided_from_the_expression(text: str, fires: bool) -> None:
+    # Given an expression, the lint says "never fires" exactly when no date can ever match
+    warned = any("never fires" in w for w in lint(parse_cron(text), UTC_ZONE, NOW))
+    assert warned is not fires
+    # and a schedule that fires has a next fire however far it is (from the year 9000 on too)
+    found = next_fires(parse_cron(text), UTC_ZONE, datetime(9000, 3, 1, tzinfo=UTC), 1)
+    assert bool(found) is fires
+
+
+def test_a_rare_fire_is_found_past_a_century_year_that_is_not_leap() -> None:
+    fires = next_fires(parse_cron("0 0 29 2 *"), UTC_ZONE, at("2096-03-01T00:00"), 2)
+    assert [f.at for f in fires] == [at("2104-02-29T00:00"), at("2108-02-29T00:00")]
+    assert lint(parse_cron("0 0 29 2 *"), UTC_ZONE, at("2096-03-01T00:00")) == []
 
 
 def test_lint_names_the_dst_gap_and_repeat_dates_of_a_fixed_time() -> None:

@@ -17,6 +17,7 @@ from jobctl.domain.crontab import (
     RejectedLine,
     parse_crontab,
     split_percent,
+    user_column,
 )
 from jobctl.errors import InvalidInput
 
@@ -61,7 +62,7 @@ def test_debian_etc_crontab_imports_the_run_parts_lines_with_user_and_env() -> N
         _entry(
             src,
             18,
-            name="cron-run-parts-L18",
+            name="cron-run-parts-01c056",
             cron="17 * * * *",
             command=["/bin/sh", "-c", "cd / && run-parts --report /etc/cron.hourly"],
             env=env,
@@ -70,7 +71,7 @@ def test_debian_etc_crontab_imports_the_run_parts_lines_with_user_and_env() -> N
         _entry(
             src,
             19,
-            name="cron-run-parts-L19",
+            name="cron-run-parts-58de21",
             cron="25 6 * * *",
             command=["/bin/sh", "-c", guard.format("daily")],
             env=env,
@@ -79,7 +80,7 @@ def test_debian_etc_crontab_imports_the_run_parts_lines_with_user_and_env() -> N
         _entry(
             src,
             20,
-            name="cron-run-parts-L20",
+            name="cron-run-parts-2558a1",
             cron="47 6 * * 7",
             command=["/bin/sh", "-c", guard.format("weekly")],
             env=env,
@@ -88,7 +89,7 @@ def test_debian_etc_crontab_imports_the_run_parts_lines_with_user_and_env() -> N
         _entry(
             src,
             21,
-            name="cron-run-parts-L21",
+            name="cron-run-parts-e5f4a1",
             cron="52 6 1 * *",
             command=["/bin/sh", "-c", guard.format("monthly")],
             env=env,
@@ -106,20 +107,21 @@ def test_cron_d_file_imports_users_and_rejects_lines_without_a_user_column() -> 
     env = {"SHELL": "/bin/bash", "PATH": DEBIAN_PATH}
     berlin = "Europe/Berlin"
     # Then names skip `test …&&`, `[ … ] && if …; then` and `VAR=1` to the real command
+    # and the guard idiom `TEST && …` becomes `if TEST; then …; fi` (a no-op, as under cron)
     certbot = (
-        "test -x /usr/bin/certbot -a \\! -d /run/systemd/system"
-        " && perl -e 'sleep int(rand(43200))' && certbot -q renew"
+        "if test -x /usr/bin/certbot -a \\! -d /run/systemd/system; then\n"
+        "perl -e 'sleep int(rand(43200))' && certbot -q renew\nfi"
     )
     php = (
-        "[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ];"
-        " then /usr/lib/php/sessionclean; fi"
+        "if [ -x /usr/lib/php/sessionclean ]; then\nif [ ! -d /run/systemd/system ];"
+        " then /usr/lib/php/sessionclean; fi\nfi"
     )
     e2scrub = "test -e /run/systemd/system || SERVICE_MODE=1 /sbin/e2scrub_all -A -r"
     assert result.entries == [
         _entry(
             src,
             6,
-            name="cron-perl-L6",
+            name="cron-perl-4f825e",
             cron="0 */12 * * *",
             tz=berlin,
             command=["/bin/bash", "-c", certbot],
@@ -129,7 +131,7 @@ def test_cron_d_file_imports_users_and_rejects_lines_without_a_user_column() -> 
         _entry(
             src,
             7,
-            name="cron-sessionclean-L7",
+            name="cron-sessionclean-900c16",
             cron="09,39 * * * *",
             tz=berlin,
             command=["/bin/bash", "-c", php],
@@ -139,7 +141,7 @@ def test_cron_d_file_imports_users_and_rejects_lines_without_a_user_column() -> 
         _entry(
             src,
             8,
-            name="cron-e2scrub-all-L8",
+            name="cron-e2scrub-all-166951",
             cron="10 3 * * *",
             tz=berlin,
             command=["/bin/bash", "-c", e2scrub],
@@ -149,7 +151,7 @@ def test_cron_d_file_imports_users_and_rejects_lines_without_a_user_column() -> 
         _entry(
             src,
             9,
-            name="cron-pg-warmup-L9",
+            name="cron-pg-warmup-8f4f44",
             cron="@reboot",
             tz=berlin,
             command=["/bin/bash", "-c", "/usr/local/bin/pg-warmup"],
@@ -184,7 +186,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             8,
-            name="cron-backup-sh-L8",
+            name="cron-backup-sh-c308c7",
             cron="30 2 * * *",
             env=env,
             command=["/bin/sh", "-c", backup],
@@ -192,7 +194,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             9,
-            name="cron-mail-L9",
+            name="cron-mail-c00a44",
             cron="0 9 * * mon-fri",
             env=env,
             command=["/bin/sh", "-c", "mail -s subj ops"],
@@ -201,7 +203,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             10,
-            name="cron-start-tunnel-L10",
+            name="cron-start-tunnel-34f83f",
             cron="@reboot",
             env=env,
             command=["/bin/sh", "-c", "/home/alice/bin/start-tunnel --port 2222"],
@@ -209,7 +211,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             14,
-            name="cron-report-py-L14",
+            name="cron-report-py-f4dea0",
             cron="0 8 1 jan,jul *",
             tz=new_york,
             env=env,
@@ -219,7 +221,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             16,
-            name="cron-curl-L16",
+            name="cron-curl-479076",
             cron="*/15 * * * *",
             tz=new_york,
             env=env,
@@ -228,7 +230,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             19,
-            name="cron-rotate-logs-L19",
+            name="cron-rotate-logs-527c30",
             cron="@weekly",
             tz=new_york,
             env=env_bash,
@@ -238,7 +240,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             21,
-            name="cron-backup-sh-L21",
+            name="cron-backup-sh-9a6517",
             cron="@annually",
             tz=new_york,
             env=env_bash,
@@ -248,7 +250,7 @@ def test_user_crontab_entries_follow_env_percent_and_zone_switches() -> None:
         _entry(
             src,
             23,
-            name="cron-weekly-digest-L23",
+            name="cron-weekly-digest-bf37c4",
             cron="0 12 * * sun",
             tz="Asia/Tokyo",
             env=env_bash,
@@ -366,19 +368,32 @@ def test_blank_comment_and_crlf_lines_keep_their_numbers() -> None:
     assert entry.command == ["/bin/sh", "-c", "backup.sh   --all"]
 
 
-def test_names_use_the_prefix_and_are_unique_and_stable() -> None:
+def test_names_come_from_the_command_and_its_line_and_are_unique() -> None:
     text = "@daily /opt/x/run.sh\n@daily /opt/y/run.sh\n@daily 'My Tool!'\n@daily ;\n"
     first = parse_crontab(text, "t", prefix="legacy/")
     assert [e.name for e in first.entries] == [
-        "legacy/run-sh-L1",
-        "legacy/run-sh-L2",
-        "legacy/my-L3",
-        "legacy/cmd-L4",
+        "legacy/run-sh-4c2052",
+        "legacy/run-sh-b08e18",
+        "legacy/my-70b0f4",
+        "legacy/cmd-1d1eb9",
     ]
     assert first == parse_crontab(text, "t", prefix="legacy/")
     for name, system in [("alice.crontab", False), ("cron.d-ops", True)]:
         names = [e.name for e in _load(name, system).entries]
         assert len(names) == len(set(names))
+
+
+def test_names_stay_when_other_lines_change_and_repeated_lines_are_numbered() -> None:
+    # Given a crontab, and the same with lines added, removed and env changed around a line
+    before = "MAILTO=a@example.com\n0 5 * * * /usr/bin/backup --all\n@daily /usr/bin/rotate\n"
+    after = "# new header\nPATH=/bin\n@hourly /usr/bin/other\n\n0 5 * * * /usr/bin/backup --all\n"
+    # Then the line that stayed keeps its name; a changed schedule or command gets another
+    (backup, _rotate) = parse_crontab(before, "t").entries
+    assert parse_crontab(after, "t").entries[1].name == backup.name
+    assert parse_crontab("0 6 * * * /usr/bin/backup --all\n", "t").entries[0].name != backup.name
+    # and a line repeated as it is (cron runs it twice) gets a numbered second name
+    twice = parse_crontab("@daily /usr/bin/x\n@daily /usr/bin/x\n", "t").entries
+    assert [e.name for e in twice] == [twice[0].name, f"{twice[0].name}-2"]
 
 
 def test_the_validator_seam_gets_each_schedule_and_its_message_is_the_reason() -> None:
@@ -402,3 +417,21 @@ def test_a_bad_schedule_is_reported_before_a_missing_command() -> None:
         "invalid cron '0 5 * * funday': day-of-week field 'funday' is not a number or day name "
         "(sun-sat)"
     )
+
+
+@pytest.mark.parametrize(
+    "name,found",
+    [
+        ("debian-etc-crontab", (18, "root")),  # every line has a user column
+        ("cron.d-ops", (6, "root")),  # most lines do (a few were pasted without one)
+        ("alice.crontab", None),
+    ],
+)
+def test_a_user_column_is_recognised_by_known_users(name: str, found: object) -> None:
+    is_user = {"root", "postgres", "backup"}.__contains__
+    assert user_column((CRONTABS / name).read_text(), is_user) == found
+
+
+def test_a_user_crontab_whose_command_is_a_user_name_is_not_taken_for_a_system_one() -> None:
+    text = "0 5 * * * backup --all\n0 6 * * * /usr/bin/report\n@daily /usr/bin/rotate\n"
+    assert user_column(text, {"backup"}.__contains__) is None

@@ -19,7 +19,7 @@ import pytest
 from croniter import croniter
 
 from jobctl.domain.cron import parse_cron
-from jobctl.domain.fires import dst_skipped, fires_between
+from jobctl.domain.fires import dst_skipped, fires_between, next_fires
 
 # The local calendar day of each transition, as UTC bounds [first instant, next day's first).
 DAYS = {
@@ -305,3 +305,32 @@ def test_interval_jobs_fire_at_every_existing_wall_time(
     start, end = utc(transition) - timedelta(hours=8), utc(transition) + timedelta(hours=8)
     got = [f.at for f in fires_between(parse_cron(expr), tz, start, end)]
     assert got == _brute_force(expr, tz, start, end)
+
+
+class _CountingZone(ZoneInfo):
+    """A zone that counts the UTC offsets asked of it: the work the fire engine does."""
+
+    asked = 0
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        type(self).asked += 1
+        return super().utcoffset(dt)
+
+
+@pytest.mark.parametrize("day", ["2026-03-29", "2026-10-25"])
+def test_the_next_fire_of_a_per_second_schedule_costs_no_more_on_a_dst_day(day: str) -> None:
+    # Given a per-second schedule in Berlin, its next fire seen from a plain day's noon
+    expr = parse_cron("* * * * * *")
+    zone = _CountingZone.no_cache("Europe/Berlin")
+
+    def offsets_asked(start: datetime) -> int:
+        _CountingZone.asked = 0
+        (fire,) = next_fires(expr, zone, start, 1)
+        assert fire.at == start + timedelta(seconds=1)
+        return _CountingZone.asked
+
+    plain = offsets_asked(utc("2026-06-01T10:00"))
+    # When it is asked on a transition day (before, inside and after the shifted hour)
+    for clock in ("00:30", "01:00", "01:30", "10:00", "21:59"):
+        # Then the engine does about the same work: it walks the walls it needs, not the day
+        assert offsets_asked(utc(f"{day}T{clock}")) <= 2 * plain + 100

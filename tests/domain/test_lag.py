@@ -1,4 +1,5 @@
-"""Burrow-style lag evaluation over windows of samples: tables of (committed, end) series."""
+"""Burrow-style lag evaluation over injected windows of samples: tables of (committed, end)
+series, and Burrow's rules only over samples spanning the window (issue 13.22)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobctl.domain.lag import (
-    MIN_TREND_SAMPLES,
     LagStatus,
     Sample,
     Thresholds,
     evaluate_group,
     partition_trend,
     total_lag,
+    trend_window,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SPAN = 20.0  # what three samples of `window()` span
 
 
 def window(*points: tuple[int | None, int], step: float = 10) -> list[Sample]:
@@ -54,7 +56,7 @@ def window(*points: tuple[int | None, int], step: float = 10) -> list[Sample]:
 def test_partition_trend_table(
     points: list[tuple[int | None, int]], status: LagStatus, words: str
 ) -> None:
-    verdict = partition_trend(("t", 0), window(*points))
+    verdict = partition_trend(("t", 0), window(*points), SPAN)
     assert verdict is not None
     assert verdict.status is status
     assert words in verdict.reason
@@ -71,7 +73,7 @@ def test_partition_trend_table(
     ],
 )
 def test_no_trend_below_min_samples_with_a_commit(points: list[tuple[int | None, int]]) -> None:
-    assert partition_trend(("t", 0), window(*points)) is None
+    assert partition_trend(("t", 0), window(*points), SPAN) is None
 
 
 def test_lag_is_none_without_commit_and_never_negative() -> None:
@@ -104,14 +106,14 @@ def test_thresholds_table(
     total: int, oldest: float | None, thresholds: Thresholds, status: LagStatus, words: str
 ) -> None:
     windows = {("t", 0): window((100, 100 + total))}
-    verdict = evaluate_group(windows, thresholds, oldest_seconds=oldest)
+    verdict = evaluate_group(windows, thresholds, oldest_seconds=oldest, span=SPAN)
     assert verdict.status is status
     assert words in verdict.reason
 
 
 def test_both_findings_are_named_worst_first() -> None:
     windows = {("t", 0): window((0, 5), (2, 9), (4, 14))}
-    verdict = evaluate_group(windows, Thresholds(max_lag=5))
+    verdict = evaluate_group(windows, Thresholds(max_lag=5), span=SPAN)
     assert verdict.status is LagStatus.CRITICAL
     assert verdict.reason.index("max-lag") < verdict.reason.index("lag growing")
 
@@ -122,7 +124,7 @@ def test_group_worst_partition_wins() -> None:
         ("t", 1): window((3, 10), (3, 12), (3, 20)),
         ("u", 0): window((0, 5), (2, 9), (4, 14)),
     }
-    verdict = evaluate_group(windows, Thresholds(), has_members=True)
+    verdict = evaluate_group(windows, Thresholds(), has_members=True, span=SPAN)
     assert verdict.status is LagStatus.CRITICAL
     assert "stalled on t/1" in verdict.reason and "lag growing on u/0" in verdict.reason
 
@@ -138,7 +140,7 @@ def test_stopped_needs_no_members_and_no_commit_anywhere(
         ("t", 0): window((3, 10), (3, 12), (3, 20)),
         ("t", 1): window((None, 4), (None, 4), (None, 4)),
     }
-    verdict = evaluate_group(windows, Thresholds(), has_members=has_members)
+    verdict = evaluate_group(windows, Thresholds(), has_members=has_members, span=SPAN)
     assert verdict.status is status
 
 
@@ -147,18 +149,67 @@ def test_not_stopped_when_one_partition_still_commits() -> None:
         ("t", 0): window((3, 10), (3, 12), (3, 20)),
         ("t", 1): window((1, 9), (2, 9), (4, 9)),
     }
-    verdict = evaluate_group(windows, Thresholds(), has_members=False)
+    verdict = evaluate_group(windows, Thresholds(), has_members=False, span=SPAN)
     assert verdict.status is LagStatus.CRITICAL
     assert "stalled on t/0" in verdict.reason
 
 
 def test_not_stopped_without_lag_or_a_full_window() -> None:
     idle = {("t", 0): window((10, 10), (10, 10), (10, 10))}
-    assert evaluate_group(idle, Thresholds(), has_members=False).status is LagStatus.OK
+    assert evaluate_group(idle, Thresholds(), has_members=False, span=SPAN).status is LagStatus.OK
     short = {("t", 0): window((3, 10), (3, 12))}
-    verdict = evaluate_group(short, Thresholds(), has_members=False)
+    verdict = evaluate_group(short, Thresholds(), has_members=False, span=SPAN)
     assert verdict.status is LagStatus.OK
-    assert f"trend needs {MIN_TREND_SAMPLES} samples, have 2" in verdict.reason
+    assert (
+        "no trend yet: needs 3+ samples spanning 20.0s, have 2 samples in 10.0s" in verdict.reason
+    )
+
+
+def test_trend_window_reaches_back_the_span_with_three_samples_at_least() -> None:
+    samples = window((1, 9), (2, 9), (3, 9), (4, 9), (5, 9))  # 10 s apart
+    assert trend_window(samples, 20) == samples[2:]  # the newest that reach back 20 s
+    assert trend_window(samples, 15) == samples[2:]
+    assert trend_window(samples, 5) == samples[2:]  # but never fewer than three
+    assert trend_window(samples, 40) == samples
+    assert trend_window(samples, 40.5) is None  # the history is too short
+    assert trend_window(samples[:2], 1) is None
+    assert trend_window([], 1) is None
+
+
+def test_a_quick_burst_of_samples_is_judged_on_thresholds_alone() -> None:
+    """Issue 13.22: four samples in 0.9 s with a stuck commit and no member were judged
+    STOPPED (CRITICAL) although the lag was under --warn-lag/--max-lag."""
+    stuck = {("t", 0): window((1, 4), (1, 4), (1, 4), (1, 4), step=0.3)}
+    under = Thresholds(warn_lag=5, max_lag=10)
+    verdict = evaluate_group(stuck, under, has_members=False)  # default --window 10m
+    assert verdict.status is LagStatus.OK
+    assert verdict.reason == (
+        "total lag 3 (no trend yet: needs 3+ samples spanning 10m00s, have 4 samples in"
+        " 900ms; thresholds only)"
+    )
+    over = evaluate_group(stuck, Thresholds(warn_lag=1, max_lag=2), has_members=False)
+    assert (over.status, over.reason) == (LagStatus.CRITICAL, "total lag 3 > max-lag 2")
+    assert evaluate_group(stuck, under, has_members=False, span=0.9).status is LagStatus.STOPPED
+
+
+def test_rules_apply_once_the_samples_span_the_window() -> None:
+    stuck = [(1, 4)] * 4
+    spread = {("t", 0): window(*stuck, step=200)}  # 4 samples in 10 minutes
+    verdict = evaluate_group(spread, Thresholds(warn_lag=5), has_members=False)
+    assert verdict.status is LagStatus.STOPPED
+    assert "for the whole window (4 samples in 10m00s), total lag 3" in verdict.reason
+    live = evaluate_group(spread, Thresholds(warn_lag=5), has_members=True)
+    assert live.status is LagStatus.CRITICAL and "stalled on t/0" in live.reason
+
+
+def test_only_the_newest_samples_spanning_the_window_are_judged() -> None:
+    # the commit moved 20 minutes ago and has been stuck for the last 10 minutes
+    moved_then_stuck = window((1, 9), (2, 9), (2, 9), (2, 9), (2, 9), step=300)
+    verdict = partition_trend(("t", 0), moved_then_stuck, 600)
+    assert verdict is not None and verdict.status is LagStatus.CRITICAL
+    assert "stuck at 2 for 3 samples in 10m00s" in verdict.reason
+    whole = partition_trend(("t", 0), moved_then_stuck, 1200)
+    assert whole is not None and whole.status is LagStatus.OK  # the commit moved in 20 minutes
 
 
 def test_no_commits_at_all() -> None:

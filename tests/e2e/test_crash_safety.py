@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import random
@@ -129,3 +130,68 @@ def test_torture_two_daemons_four_enqueuers_five_kill9s(jc: Jobctl) -> None:
     for index in range(len(jc.daemons)):
         text = jc.daemon_log(index).lower()
         assert "locked" not in text and "store.error" not in text, f"{text[-2000:]} {why}"
+
+
+GATED = (
+    'echo "start $JOBCTL_JOB_ID $JOBCTL_ATTEMPT" >> "$1"; flock -s "$2" true;'
+    ' echo "end $JOBCTL_JOB_ID $JOBCTL_ATTEMPT" >> "$1"'
+)
+
+
+def _runs(log: Path) -> dict[int, dict[str, set[int]]]:
+    """job id → {"start": attempts, "end": attempts} from the jobs' O_APPEND log."""
+    runs: dict[int, dict[str, set[int]]] = defaultdict(lambda: {"start": set(), "end": set()})
+    for line in log.read_text().splitlines():
+        kind, job, attempt = line.split()
+        runs[int(job)][kind].add(int(attempt))
+    return runs
+
+
+@pytest.mark.parametrize("batch", [8, 64])
+def test_a_daemon_killed_while_it_spawns_a_batch_never_lets_a_job_run_twice_at_once(
+    jc: Jobctl, batch: int
+) -> None:
+    from jobctl import Client
+    from jobctl.config.resolve import EnqueueOptions
+    from jobctl.domain.retry import Backoff
+
+    log = jc.tmp / "runs.log"
+    log.touch()
+    args = ("--node", "n1", "--concurrency", str(batch), "--lease", "60s", "--grace", "1s")
+    daemon = jc.start_daemon(*args)
+    with Client(jc.db) as client:
+        for round_ in range(20):
+            gate = jc.tmp / f"gate-{round_}"
+            with open(gate, "w") as held:
+                # Given a batch of jobs that each record their start, then wait at a closed gate
+                fcntl.flock(held, fcntl.LOCK_EX)
+                seen = log.stat().st_size
+                command = ["sh", "-c", GATED, "gated", str(log), str(gate)]
+                ids = [
+                    e.id
+                    for e in client.enqueue_options(
+                        [EnqueueOptions(command=command, backoff=Backoff.FIXED, backoff_base=0)]
+                        * batch
+                    )
+                ]
+                # When the daemon is killed as soon as the first of them has started
+                wait_until(lambda seen=seen: log.stat().st_size > seen, 30, 0.001, "a start")
+                daemon.kill()
+                daemon.wait(10)
+                # and a successor re-runs every job of the batch as lost
+                daemon = jc.start_daemon(*args, registered=False)
+                wait_until(
+                    lambda ids=ids: all(2 in _runs(log)[i]["start"] for i in ids),
+                    60, 0.02, f"round {round_}: the second attempts",
+                )  # fmt: skip
+            # Then, once the gate opens, only one attempt of each job is left to finish
+            wait_until(
+                lambda ids=ids: all(client.get(i).state.value == "succeeded" for i in ids),
+                60, 0.05, f"round {round_}: the jobs to succeed",
+            )  # fmt: skip
+            twice = {i: sorted(r["end"]) for i in ids if len((r := _runs(log)[i])["end"]) > 1}
+            assert not twice, f"round {round_}: attempts ran at the same time: {twice}"
+    jc.stop_daemons()
+    twice = {i: sorted(r["end"]) for i, r in _runs(log).items() if len(r["end"]) > 1}
+    assert not twice, f"attempts ran at the same time: {twice}"
+    assert not _pids_mentioning(str(log)), "no job process is left"

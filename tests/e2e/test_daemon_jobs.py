@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -251,12 +252,29 @@ def test_handler_job_types_run_in_the_daemon(jc: Jobctl, tmp_path: Path) -> None
     assert "bad payload" in (dead["output_tail"] or "")
 
 
-def test_a_job_enqueued_while_idle_starts_quickly(jc: Jobctl) -> None:
+def test_an_idle_daemon_starts_an_enqueued_job_within_100ms_median(jc: Jobctl) -> None:
+    from jobctl import Client
+
+    # SPEC: an idle daemon starts a job within 100 ms of another process's enqueue (median).
+    # A wake-up that waits for the daemon's next idle poll or full rescan (up to 1 s) fails.
     jc.start_daemon()
-    time.sleep(0.5)  # the daemon has gone idle
-    job_id = jc.enqueue("--", "true")
-    job = jc.wait_state(job_id, "succeeded", timeout=10)
-    assert job["attempts"] == 1
+    rng = random.Random()
+    latencies = []
+    with Client(jc.db) as client:
+        for _ in range(11):
+            # Given an idle daemon: its last job done, and asleep for a random part of its
+            # idle poll and rescan periods (so no enqueue lands on a tick by design)
+            time.sleep(rng.uniform(0.2, 0.7))
+            # When another process enqueues a job
+            job_id = jc.enqueue("--", "true")
+            job = wait_until(
+                lambda job_id=job_id: (j := client.get(job_id)).finished_at and j,
+                10, 0.02, f"job {job_id} to finish",
+            )  # fmt: skip
+            assert job.state.value == "succeeded" and job.attempts == 1, job
+            latencies.append((job.started_at - job.created_at).total_seconds())
+    # Then half of them started (were claimed) within 100 ms of their enqueue
+    assert statistics.median(latencies) <= 0.1, sorted(latencies)
 
 
 def test_sighup_reloads_queue_limits_without_dropping_work(jc: Jobctl, tmp_path: Path) -> None:

@@ -222,6 +222,17 @@ def _request_head(api: Api, extra: str) -> bytes:
     ).encode()
 
 
+@pytest.mark.parametrize("raw_id", [b"\xb2", b"\xc2\xb2", b"%C2%B2", b"\xd9\xa1"])
+def test_a_non_ascii_job_id_is_404_not_500(api: Api, raw_id: bytes) -> None:
+    token = api.tokens["reader"].encode()
+    reply = _raw(
+        api,
+        b"GET /internal/jobs/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Connection: close\r\n\r\n" % (raw_id, token),
+    )
+    assert reply.startswith(b"HTTP/1.1 404"), reply[:300]
+
+
 def test_content_length_over_the_limit_is_refused_before_the_body_is_sent(api: Api) -> None:
     reply = _raw(api, _request_head(api, "Content-Length: 5000000\r\n"))
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
@@ -258,7 +269,7 @@ def test_a_silent_client_times_out_and_stalls_nothing(api: Api) -> None:
         api.jc.wait_state(job_id, "succeeded")
         for sock in silent:
             sock.settimeout(30)
-            reply = sock.recv(100)  # the server's socket timeout (5s) ends the connection
+            reply = sock.recv(100)  # the request deadline (15 s) ends the connection
             assert reply == b"" or reply.startswith(b"HTTP/1.1 408"), reply
         assert reply.startswith(b"HTTP/1.1 408"), "a body that never comes: 408"
     finally:
@@ -316,10 +327,13 @@ def test_metrics_count_dispatches_outcomes_and_enqueues(api: Api) -> None:
     before = scrape()
     ok_before = _metric(before, "scheduler_processed_total", queue="default", outcome="succeeded")
     failed_before = _metric(before, "scheduler_dispatch_failed_total", queue="default") or 0
+    spawn_before = _metric(before, "scheduler_spawn_failed_total", queue="default") or 0
     good = api.jc.enqueue("--", "true")
     bad = api.jc.enqueue("--max-attempts", "1", "--", "false")
+    unstartable = api.jc.enqueue("--max-attempts", "1", "--", "/no/such/command")
     api.jc.wait_state(good, "succeeded")
     api.jc.wait_state(bad, "dead")
+    api.jc.wait_state(unstartable, "dead")
 
     def counted() -> str | None:
         text = scrape()
@@ -330,9 +344,11 @@ def test_metrics_count_dispatches_outcomes_and_enqueues(api: Api) -> None:
         return text if done and done >= (ok_before or 0) + 1 and dead and dlq else None
 
     text = wait_until(counted, 10, 0.2, "processed counters")
+    # every failed attempt counts as failed; only the one that could not start as spawn
     assert (_metric(text, "scheduler_dispatch_failed_total", queue="default") or 0) >= (
-        failed_before + 1
+        failed_before + 2
     )
+    assert _metric(text, "scheduler_spawn_failed_total", queue="default") == spawn_before + 1
     assert (_metric(text, "scheduler_dispatch_total", queue="default") or 0) >= 2
     assert (_metric(text, "scheduler_dispatch_latency_seconds_count", queue="default") or 0) >= 2
     assert (_metric(text, "scheduler_enqueued_total", queue="default") or 0) >= 2

@@ -25,6 +25,7 @@ class Wrapper:
 
     count = 0
     started: list[Wrapper] = []
+    sessions: list[int] = []  # of CMDs: ended after each test, whatever it asserted
 
     def __init__(self, jc: Jobctl, args: tuple[str, ...]) -> None:
         Wrapper.count += 1
@@ -67,6 +68,10 @@ def _no_wrapper_left() -> Iterator[None]:
                 os.killpg(wrapper.pid, signal.SIGKILL)
             wrapper.wait(10)
     Wrapper.started.clear()
+    for sid in Wrapper.sessions:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sid, signal.SIGKILL)
+    Wrapper.sessions.clear()
 
 
 def spawn(jc: Jobctl, *args: str) -> Wrapper:
@@ -134,6 +139,60 @@ def test_a_killed_lock_holders_lease_expires_after_its_ttl(jc: Jobctl) -> None:
     # the lease outlives its holder for up to the TTL, then the lock is free again
     wait_until(lambda: jc.run("lock", "k", "--", "true").rc == 0, 15, 0.1, "lease expiry")
     assert first < held_token < token_of(jc, "k"), "fencing tokens grow with every acquisition"
+
+
+BEATING = 'echo "$$" > "$1"; sleep 600 & while :; do echo beat >> "$2"; sleep 0.05; done'
+
+
+def _session(sid: int) -> list[psutil.Process]:
+    """The live processes of session `sid`."""
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getsid(proc.pid) == sid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+def _beating(jc: Jobctl, *wrapper: str) -> tuple[Wrapper, int, Path]:
+    """Start `wrapper -- CMD` where CMD (a session: a shell, a background sleep and a loop)
+    appends a beat to a file every 50 ms; returns the wrapper, CMD's pid and the beats file."""
+    pid_file, beats = jc.tmp / "cmd.pid", jc.tmp / "beats"
+    proc = spawn(jc, *wrapper, "--", "sh", "-c", BEATING, "cmd", str(pid_file), str(beats))
+    wait_until(beats.exists, 15, 0.02, "CMD to run")
+    cmd = int(pid_file.read_text())
+    Wrapper.sessions.append(cmd)
+    wait_until(lambda: len(_session(cmd)) >= 2, 15, 0.02, "CMD's background sleep")
+    return proc, cmd, beats
+
+
+def test_kill_9_of_the_lock_wrapper_ends_its_command_so_holders_never_overlap(
+    jc: Jobctl,
+) -> None:
+    # Given a lock holder whose CMD keeps beating
+    holder, cmd, beats = _beating(jc, "lock", "k", "--ttl", "2s")
+    # When the wrapper alone is killed with SIGKILL
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(10)
+    # Then CMD's whole session ends with it
+    wait_until(lambda: not _session(cmd), 10, 0.02, "CMD's session to end")
+    # and a second holder, once the lease has expired, never runs beside the first CMD
+    second = 'echo second-start >> "$1"; sleep 0.5; echo second-end >> "$1"'
+    jc.ok("lock", "k", "--wait", "30s", "--", "sh", "-c", second, "second", str(beats))
+    lines = beats.read_text().split()
+    during = lines[lines.index("second-start") + 1 : lines.index("second-end")]
+    assert during == [], "the first CMD beat while the second holder ran"
+
+
+def test_kill_9_of_the_once_wrapper_ends_its_command_and_frees_the_name(jc: Jobctl) -> None:
+    holder, cmd, _ = _beating(jc, "once", "run", "m")
+    assert jc.run("once", "run", "m", "--", "true").rc == 75, "it runs elsewhere"
+    os.kill(holder.pid, signal.SIGKILL)
+    assert holder.wait(10) == -signal.SIGKILL
+    wait_until(lambda: not _session(cmd), 10, 0.02, "CMD's session to end")
+    # its lease (30 s) has not expired: only CMD's end can free the name
+    jc.ok("once", "run", "m", "--", "true")
+    assert jc.json("once", "show", "m")["state"] == "succeeded"
 
 
 def test_fencing_tokens_strictly_increase(jc: Jobctl) -> None:

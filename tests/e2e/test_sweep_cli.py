@@ -70,6 +70,20 @@ def test_injection_in_table_and_where_exits_2_naming_the_value(jc: Jobctl, targe
     assert target.scalar("SELECT count(*) FROM t") == 1000
 
 
+def test_a_predicate_past_the_statement_timeout_exits_1_and_marks_nothing(jc: Jobctl, target: Any):
+    endless = (
+        "v IN (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r)"
+    )
+    argv = ["sweep", "mark", "--target", target.url, "--table", "t", "--where", endless]
+    res = jc.run(*argv, "--timeout", "500ms")
+    assert res.rc == 1, res
+    assert "0.5s statement timeout" in res.err and len(res.err.strip().splitlines()) == 1, res.err
+    assert jc.json("sweep", "list") == []
+    res = jc.run(*argv, "--timeout", "0s")
+    assert res.rc == 2 and "--timeout" in res.err, res
+    assert target.scalar("SELECT count(*) FROM t") == 1000
+
+
 def test_every_sweep_action_is_audited_with_who_and_counts(jc: Jobctl, target: Any):
     s = _mark(jc, target, "v <= 10", "--grace", "0")
     assert jc.run("sweep", "run", str(s["id"])).rc == 4

@@ -14,6 +14,7 @@ import pytest
 from jobctl.config.health import FreeDisk, HealthConfig, parse_free_disk, parse_health
 from jobctl.config.model import Config, QueueConfig
 from jobctl.config.schedules import build_schedule
+from jobctl.config.switches import ShadowMode
 from jobctl.domain.failure import Decision, Ending, decide
 from jobctl.domain.job import State
 from jobctl.domain.retry import RetryPolicy
@@ -169,6 +170,27 @@ def test_paused_and_shadow_schedules_are_not_missed(store: Store, clock: ManualC
     later = clock.now() + timedelta(hours=3)
     _daemon(store, ManualClock(later))
     assert _probe(check(store, Config(), later), "missed_schedules").status is Level.OK
+
+
+def test_under_shadow_mode_a_schedule_that_does_not_set_shadow_is_not_missed(
+    store: Store, clock: ManualClock
+) -> None:
+    _daemon(store, clock)
+    _hourly(store, clock)
+    later = clock.now() + timedelta(hours=3)
+    _daemon(store, ManualClock(later))
+    shadowing = Config(shadow_mode=ShadowMode(enabled=True))
+    assert _probe(check(store, shadowing, later), "missed_schedules").status is Level.OK
+    assert _probe(check(store, Config(), later), "missed_schedules").status is Level.WARNING
+
+
+def test_disabled_by_config_is_a_warning(store: Store, clock: ManualClock) -> None:
+    _daemon(store, clock)
+    assert "enabled" not in {p.name for p in check(store, Config(), clock.now()).probes}
+    report = check(store, Config(source="/etc/jobctl/config.yaml", enabled=False), clock.now())
+    probe = _probe(report, "enabled")
+    assert (probe.status, report.status) == (Level.WARNING, Level.WARNING)
+    assert probe.message.startswith("disabled by config (enabled: false in /etc/jobctl/")
 
 
 def test_an_active_imported_schedule_still_in_its_crontab_warns(

@@ -3,6 +3,7 @@ snapshots over sample windows kept in a real SQLite store."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,8 @@ def test_password_file_wins_over_env(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [
         ({"queue": "nope"}, "unknown kafka queue 'nope' (kafka.queues: sched)"),
-        ({"window": 2}, "invalid --window 2"),
+        ({"window": 0.0}, "invalid --window 0s: must be over 0"),
+        ({"window": 86401.0}, "invalid --window 86401s: must be over 0 and at most 24h"),
         ({"timeout": 0.0}, "invalid --timeout 0"),
     ],
 )
@@ -87,10 +89,10 @@ def _snapshot(committed: int | None, end: int, members: bool | None = None) -> G
     return GroupSnapshot("g", (PartitionLag("t", 0, committed, end, age),), members)
 
 
-def test_windows_come_from_the_store_and_trend_needs_three_samples(
+def test_windows_come_from_the_store_and_trend_needs_the_window_spanned(
     store: Store, clock: ManualClock
 ) -> None:
-    request = LagRequest("k:1", groups=("g",))
+    request = LagRequest("k:1", groups=("g",), window=60)
     statuses = []
     for committed, end in ((0, 5), (2, 9), (4, 14)):
         report = evaluate([_snapshot(committed, end, True)], request, clock.now(), store)
@@ -102,7 +104,7 @@ def test_windows_come_from_the_store_and_trend_needs_three_samples(
 
 
 def test_stalled_with_members_stopped_without(store: Store, clock: ManualClock) -> None:
-    request = LagRequest("k:1", groups=("g",))
+    request = LagRequest("k:1", groups=("g",), window=20)
     for end in (5, 6, 7):
         live = evaluate([_snapshot(2, end, True)], request, clock.now(), store)
         clock.advance(10)
@@ -121,6 +123,19 @@ def test_old_samples_are_pruned_and_not_judged(store: Store, clock: ManualClock)
     report = evaluate([_snapshot(2, 9, True)], request, clock.now(), store)
     assert report.groups[0].verdict.status.value == "OK"
     assert store.kafka.count() == 1
+
+
+def test_a_lag_whose_oldest_message_was_not_read_says_so() -> None:
+    unread = PartitionLag("t", 1, 2, 5, None)  # lag 3, record not read within the timeout
+    caught_up = PartitionLag("t", 0, 5, 5, 0.0)
+    snapshot = GroupSnapshot("g", (caught_up, unread), True)
+    report = evaluate([snapshot], LagRequest("k:1", groups=("g",), timeout=2.5), datetime.now(UTC))
+    [group] = report.shape()["groups"]
+    assert [p["lag_seconds"] for p in group["partitions"]] == [0.0, None]
+    assert group["reason"].endswith(
+        "; oldest unconsumed message not read within 2.5s on t/1 (lag_seconds unknown)"
+    )
+    assert report.report.probes[0].message == group["reason"]
 
 
 def test_shape_without_store_and_unknown_named_group() -> None:

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from jobctl.domain import sweep as sw
-from jobctl.errors import InvalidInput, Refused
+from jobctl.errors import InvalidInput, NotFound, Refused
 from jobctl.ops import sweep as ops
 from jobctl.ops.sweep_engine import RunOptions
 from jobctl.store import Store
+from jobctl.store.targets import Plan, PredicateTimeout, open_target
 from tests.support.clock import ManualClock
 from tests.support.targets import fill_t, make_target
 
@@ -247,6 +248,55 @@ def test_an_interrupted_marking_cannot_run_and_unmark_cleans_it_up(
     assert handle.progress(plan) is None
     handle.close()
     assert target.scalar("SELECT count(*) FROM t") == 10
+
+
+ENDLESS = (
+    "v IN (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r)"
+    " SELECT n FROM r WHERE n < 0)"
+)
+
+
+def test_a_predicate_past_the_statement_timeout_fails_and_leaves_nothing(
+    store: Store, target: Any, clock: ManualClock
+) -> None:
+    # Given a predicate that never finishes (a recursive CTE without an end)
+    fill_t(target, 50)
+    request = ops.MarkRequest(target.url, "t", ENDLESS, grace=0, timeout=0.3)
+    # When it is marked or previewed, the statement is cut at the timeout
+    for attempt in (
+        lambda: ops.mark(store, request, clock.now(), "tester"),
+        lambda: ops.preview(request),
+    ):
+        with pytest.raises(PredicateTimeout, match=r"0\.3s statement timeout") as caught:
+            attempt()
+        assert caught.value.exit_code == 1 and "WITH RECURSIVE" in str(caught.value)
+    # Then no sweep is registered, no mark is left in the target and every row is there
+    assert store.sweeps.list() == []
+    assert target.scalar("SELECT count(*) FROM _jobctl_sweeps") == 0
+    assert target.scalar("SELECT count(*) FROM t") == 50
+
+
+def test_a_run_batch_past_the_statement_timeout_rolls_back_and_can_resume(
+    store: Store, target: Any, clock: ManualClock
+) -> None:
+    fill_t(target, 20)
+    sweep = _mark(store, target, "v > 10", clock)
+    opened = open_target(target.url, statement_timeout=0.3)
+    try:
+        ref = opened.resolve_table("t")
+        endless = Plan(sweep.token, ref, f"v > 10 AND {ENDLESS.replace('v IN', 'v NOT IN')}")
+        with pytest.raises(PredicateTimeout):
+            opened.sweep_batch(endless, 100)
+        assert opened.progress(endless).done == 0, "the batch rolled back"
+        assert target.scalar("SELECT count(*) FROM t") == 20
+        assert opened.sweep_batch(Plan(sweep.token, ref, "v > 10"), 100).deleted == 10
+    finally:
+        opened.close()
+
+
+def test_a_sweep_reference_in_non_ascii_digits_is_a_name_not_an_id(store: Store) -> None:
+    with pytest.raises(NotFound, match="²"):
+        ops.find(store, "²")  # str.isdigit('²') is true, int('²') a ValueError
 
 
 def test_a_missing_sqlite_target_is_refused(store: Store, tmp_path: Path, clock: ManualClock):

@@ -187,3 +187,26 @@ def test_notifier_is_a_no_op_without_a_socket() -> None:
     notifier = Notifier({})
     assert not notifier.enabled and notifier.send("READY=1") is False
     assert Notifier({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1"}).watchdog_interval is None
+    assert Notifier({"WATCHDOG_USEC": "²"}).watchdog_interval is None
+
+
+def test_disabled_by_config_the_daemon_stays_up_and_claims_nothing(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    # Given `enabled: false` and a ready job
+    job_id = store.jobs.enqueue([job_spec(["true"])], clock.now())[0].id
+    daemon = make_daemon(store, clock, tmp_path, Config(enabled=False))
+    daemon.start()
+    try:
+        # When the daemon runs (as --burst would: it returns, nothing is claimable)
+        daemon.run_until_idle(max_ticks=50)
+        # Then the job is still queued and no attempt was made
+        assert store.jobs.get(job_id).state is State.QUEUED and daemon.running == {}
+        # When the config is reloaded with `enabled: true`, the job runs
+        daemon.reload_config = Config
+        daemon.request_reload()
+        daemon.run_until_idle()
+        assert store.jobs.get(job_id).state is State.SUCCEEDED
+    finally:
+        daemon.drain()
+        daemon.close()

@@ -3,6 +3,7 @@ the OpenAPI document and the DB-derived metrics (real SQLite files, real registr
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,9 +12,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from jobctl.client import Client
 from jobctl.config.model import Config, JobType
+from jobctl.domain.audit import Actor
+from jobctl.domain.failure import Decision
+from jobctl.domain.job import FailureClass, JobSpec, State
 from jobctl.domain.listen import parse_listen
+from jobctl.domain.retry import RetryPolicy
 from jobctl.errors import InvalidInput
 from jobctl.runtime.http import jobs_api, metrics, openapi, status_page
+from jobctl.store.sqlite.dispatch import Finish
+from tests.support.factories import claim, job_spec
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -33,7 +40,7 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
     assert parse_listen(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "host:", "host:port", "1:70000", ":-1"])
+@pytest.mark.parametrize("text", ["", "host:", "host:port", "1:70000", ":-1", "1:²", ":٨٠"])
 def test_bad_listen_addresses(text: str) -> None:
     with pytest.raises(InvalidInput, match="--http"):
         parse_listen(text)
@@ -73,17 +80,46 @@ def test_malformed_bodies(raw: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", 1), ("0", None), ("-1", None), ("x", None), ("9" * 25, None), (str(2**63), None)],
+    [
+        ("1", 1),
+        ("0", None),
+        ("-1", None),
+        ("x", None),
+        ("9" * 25, None),
+        (str(2**63), None),
+        ("²", None),  # str.isdigit says yes, int() says no: was a 500
+        ("١٢", None),  # Arabic-Indic digits: int() reads 12
+        (" 1", None),
+        ("1_0", None),
+    ],
 )
 def test_job_ids_in_paths(text: str, expected: int | None) -> None:
     assert jobs_api.job_id_from(text) == expected
 
 
+@pytest.mark.parametrize("queue", ["a b", "x" * 65, "<script>", "q\n", "ä"])
+def test_http_refuses_a_queue_name_outside_the_rule_without_configured_queues(
+    db_path: Path, queue: str
+) -> None:
+    config = Config(job_types=(JobType("send", command=["true"]),))
+    actor = Actor(name="token:t", uid=None, host="h")
+    with Client(db_path, config) as client:
+        with pytest.raises(InvalidInput, match="invalid queue name"):
+            jobs_api.enqueue(
+                client.store, config, {"job_type": "send", "queue": queue}, NOW, "r", actor
+            )
+        created, job = jobs_api.enqueue(
+            client.store, config, {"job_type": "send", "queue": "eu-1.mail:hi"}, NOW, "r", actor
+        )
+        assert created and job["queue"] == "eu-1.mail:hi"
+        assert [j.queue for j in client.list()] == ["eu-1.mail:hi"], "nothing else written"
+
+
 def test_status_page_escapes_and_shows_the_figures(db_path: Path) -> None:
     config = Config(job_types=(JobType("x", command=["true"]),))
-    with Client(db_path, config) as client:
-        client.enqueue(["true"], queue="<script>alert(1)</script>")
-        client.pause_queue("<script>alert(1)</script>")
+    with Client(db_path, config) as client:  # a name from before the queue-name rule
+        client.store.jobs.enqueue([JobSpec(["true"], queue="<script>alert(1)</script>")], NOW)
+        client.store.queues.set_paused("<script>alert(1)</script>", True, NOW)
         rows = status_page.queue_rows(client.store, config, NOW)
         page = status_page.render(rows, [], [], NOW)
     assert "<script>alert(1)</script>" not in page
@@ -91,6 +127,81 @@ def test_status_page_escapes_and_shows_the_figures(db_path: Path) -> None:
     for text in ("Queue", "Lag", "Failures (24h)", 'name="viewport"', 'http-equiv="refresh"'):
         assert text in page
     assert "No dead jobs." in page
+
+
+RUN_AT_CASES = [
+    ("", False),
+    (" ", False),
+    ("tomorrowish", False),
+    ("5m", False),
+    ("+", False),
+    ("+5x", False),
+    (" +5m", False),
+    ("2030-13-01", False),
+    ("2030-01-02T24:00", False),
+    ("0000-01-01", False),
+    ("2030-01-02+02:00", False),
+    ("\uff12\uff10\uff13\uff10-01-02", False),  # fullwidth digits
+    ("2030-01-02\n", False),
+    ("2030-01-02", True),
+    ("2030-01-02T03:04", True),
+    ("2030-01-02t03:04:05z", True),
+    ("2030-01-02 03:04:05.123+02:00", True),
+    ("2030-01-02T03:04:05-0500", True),
+    ("2030-01-02T03:04+02", True),
+    ("+5m", True),
+    ("+1h30m", True),
+    ("+90", True),
+    ("+1.5h", True),
+]
+
+
+@pytest.mark.parametrize(("text", "valid"), RUN_AT_CASES)
+def test_the_schema_of_run_at_accepts_exactly_what_the_handler_accepts(
+    text: str, valid: bool
+) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs", reason="comes with schemathesis")
+    schema = dict(openapi.document()["components"]["schemas"]["EnqueueRequest"])
+    schema["properties"] = {**schema["properties"], "run_at": {**schema["properties"]["run_at"]}}
+    del schema["properties"]["run_at"]["nullable"]  # OpenAPI 3.0, not JSON Schema
+    body = {"job_type": "s", "run_at": text}
+    assert jsonschema_rs.validator_for(schema).is_valid(body) == valid
+    try:
+        jobs_api.options_from_body(body, NOW, "r")
+        accepted = True
+    except InvalidInput as exc:
+        accepted = False
+        assert "run_at" in str(exc)
+    assert accepted == valid
+
+
+def _die(client: Client, at: datetime, error: str) -> None:
+    (job,) = client.store.dispatch.claim(claim(), at)
+    decision = Decision(State.DEAD, FailureClass.EXIT, to_dlq=True)
+    finish = Finish(job.id, job.attempts, "node-a:1:x", decision, exit_code=3, error=error)
+    client.store.dispatch.finish([finish], at)
+
+
+def test_the_status_page_lists_a_job_that_died_twice_once(db_path: Path) -> None:
+    config = Config()
+    with Client(db_path, config) as client:
+        # Given a job that died, was retried and died again, and another dead job
+        once = RetryPolicy(max_attempts=1)
+        twice = client.store.jobs.enqueue([job_spec(retry=once)], NOW)[0].id
+        _die(client, NOW, "first death")
+        client.store.jobs.retry([twice], NOW + timedelta(minutes=1))
+        _die(client, NOW + timedelta(minutes=2), "second death")
+        other = client.store.jobs.enqueue([job_spec(retry=once)], NOW)[0].id
+        _die(client, NOW + timedelta(minutes=3), "other death")
+        # When the status page is rendered
+        page = status_page.page(client.store, config, NOW + timedelta(minutes=4))
+    # Then each dead job has one row, showing its latest death
+    dead = page.split('<table id="dead">', 1)[1].split("</table>", 1)[0]
+    rows = [
+        re.search(r'<td class="num">(\d+)</td>', row).group(1) for row in dead.split("<tr>")[2:]
+    ]
+    assert rows == [str(other), str(twice)]
+    assert "second death" in dead and "first death" not in dead
 
 
 def test_openapi_document_references_resolve() -> None:

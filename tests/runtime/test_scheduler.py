@@ -11,6 +11,7 @@ import pytest
 
 from jobctl.config.model import Config
 from jobctl.config.schedules import build_schedule
+from jobctl.config.switches import ShadowMode
 from jobctl.domain.job import State
 from jobctl.domain.schedule import MISFIRE_CAP
 from jobctl.runtime.eventlog import EventLog
@@ -99,20 +100,34 @@ def test_overlap_replace_cancels_the_live_run(store: Store, clock) -> None:
 
 
 def test_misfire_grace_is_the_schedulers_choice(store: Store, clock) -> None:
-    add(store, clock, cron="* * * * * *", misfire="skip", overlap="allow")
-    clock.advance(10.5)  # fires at +1 s … +10 s
+    add(store, clock, misfire="skip", overlap="allow")
+    clock.advance(5 * 60 + 45)  # fires at +1 … +5 min; the last is 45 s late
     sched = Scheduler(
         store,
         clock,
         EventLog("logfmt", io.StringIO()),
         Config,
         random.Random(3),
-        timedelta(seconds=3),
+        timedelta(seconds=30),
     )
     sched.start(clock.now())
     sched.tick(clock.now())
-    assert outcomes(store) == ["no_daemon"] * 7 + ["enqueued"] * 3
+    assert outcomes(store) == ["no_daemon"] * 5, "45 s late is past a 30 s grace"
     assert sched.take_replaced() is False
+
+
+def test_the_misfire_grace_never_exceeds_the_schedules_interval(store: Store, clock) -> None:
+    # Given a per-second schedule with --misfire skip and the default 60 s grace
+    add(store, clock, cron="* * * * * *", misfire="skip", overlap="allow")
+    # When its daemon was down for 4 s (fires +1 … +4 s fell due) and ticks at +4.5 s
+    clock.advance(4.5)
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    sched.tick(clock.now())
+    # Then the fires whose successor was already due are missed, not run late; +4 is on time
+    assert outcomes(store) == ["no_daemon"] * 3 + ["enqueued"]
+    (job,) = store.jobs.list(clock.now())
+    assert job.nominal_at == START + timedelta(seconds=4)
 
 
 def test_overlap_allow_enqueues_every_fire(store: Store, clock) -> None:
@@ -191,10 +206,95 @@ def test_racing_schedulers_enqueue_each_fire_once(db_path, clock) -> None:
             s.close()
 
 
-def test_reboot_schedules_fire_at_start(store: Store, clock) -> None:
+def booted(store: Store, clock: ManualClock, boot: str, config: Config | None = None) -> Scheduler:
+    """A daemon's scheduler starting now, in boot `boot` of the node."""
+    sched = Scheduler(
+        store,
+        clock,
+        EventLog("logfmt", io.StringIO()),
+        lambda: config or Config(),
+        random.Random(3),
+        boot_id=boot,
+        node="n1",
+    )
+    sched.start(clock.now())
+    return sched
+
+
+def test_reboot_fires_once_per_boot_not_per_daemon_start(db_path, clock) -> None:
+    # Given an @reboot schedule and two store handles (two daemons of the node)
+    stores = [open_store(str(db_path)) for _ in range(2)]
+    try:
+        add(stores[0], clock, cron="@reboot", overlap="allow")
+        # When the first daemon after boot A starts, restarts twice, and a second one starts
+        for store in (stores[0], stores[0], stores[0], stores[1]):
+            clock.advance(5)
+            booted(store, clock, "boot-a")
+        # Then the schedule ran once, at the time the boot was first seen
+        (job,) = stores[0].jobs.list(clock.now())
+        assert job.nominal_at == START + timedelta(seconds=5)
+        # When the node boots again, it runs again, once
+        clock.advance(3600)
+        booted(stores[1], clock, "boot-b")
+        booted(stores[0], clock, "boot-b")
+        assert len(stores[0].jobs.list(clock.now())) == 2
+        assert outcomes(stores[0]) == ["enqueued", "enqueued"]
+    finally:
+        for store in stores:
+            store.close()
+
+
+@pytest.mark.parametrize(
+    "fields,config,outcome",
+    [
+        ({"shadow": True}, None, "shadow"),  # imported: shadow by default
+        ({"enabled": False}, None, "paused"),
+        ({}, Config(shadow_mode=ShadowMode(enabled=True)), "shadow"),
+        ({}, Config(enabled=False), "disabled"),
+    ],
+)
+def test_a_reboot_schedule_that_must_not_run_never_runs(
+    store: Store, clock, fields: dict, config: Config | None, outcome: str
+) -> None:
+    # Given an @reboot schedule that is shadow, paused or held back by config
+    add(store, clock, cron="@reboot", **fields)
+    # When daemons start in three boots (and restart in each)
+    for boot in ("a", "a", "b", "c", "c"):
+        clock.advance(10)
+        booted(store, clock, boot, config)
+    # Then it never ran: each boot's fire is in the ledger once, with the reason
+    assert store.jobs.list(clock.now()) == []
+    assert outcomes(store) == [outcome] * 3
+
+
+def test_a_reboot_schedule_made_during_a_boot_first_fires_at_the_next(store: Store, clock) -> None:
+    booted(store, clock, "a")
+    clock.advance(60)
     add(store, clock, cron="@reboot")
-    assert scheduler(store, clock).start(clock.now()) == 1
-    assert outcomes(store) == ["enqueued"]
+    booted(store, clock, "a")  # a restart in the same boot
+    assert store.jobs.list(clock.now()) == []
+    booted(store, clock, "b")
+    assert len(store.jobs.list(clock.now())) == 1
+
+
+def test_a_racing_daemon_does_not_cancel_the_run_of_a_fire_it_lost(db_path, clock) -> None:
+    # Given an overlap-replace schedule and two daemons' schedulers
+    stores = [open_store(str(db_path)) for _ in range(2)]
+    try:
+        add(stores[0], clock, overlap="replace")
+        first, second = (scheduler(s, clock) for s in stores)
+        first.start(clock.now())
+        second.start(clock.now())
+        # When both handle the same fire, one after the other
+        clock.advance(60)
+        assert first.tick(clock.now()) == 1
+        assert second.tick(clock.now()) == 0
+        # Then the fire's run stands: the loser neither enqueued nor cancelled anything
+        (job,) = stores[0].jobs.list(clock.now())
+        assert job.state is State.QUEUED and second.take_replaced() is False
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_config_reconcile_creates_updates_removes_only_config_schedules(store: Store, clock):
@@ -214,14 +314,14 @@ def test_config_reconcile_creates_updates_removes_only_config_schedules(store: S
 
 def test_misfire_all_runs_at_most_the_cap_of_the_latest_missed_fires(store: Store, clock) -> None:
     add(store, clock, cron="* * * * * *", misfire="all", overlap="allow")
-    clock.advance(300)  # 300 fires: the first 239 are more than the 60 s grace late
+    clock.advance(300.5)  # 300 fires: all but the last came before their successor was due
     sched = scheduler(store, clock)
     sched.start(clock.now())
     sched.tick(clock.now())
     ledger = outcomes(store)
     assert len(ledger) == 300
-    assert ledger == ["no_daemon"] * (239 - MISFIRE_CAP) + ["enqueued"] * (MISFIRE_CAP + 61)
-    assert len(store.jobs.list(clock.now(), limit=1000)) == MISFIRE_CAP + 61
+    assert ledger == ["no_daemon"] * (299 - MISFIRE_CAP) + ["enqueued"] * (MISFIRE_CAP + 1)
+    assert len(store.jobs.list(clock.now(), limit=1000)) == MISFIRE_CAP + 1
 
 
 def test_jitter_spreads_each_run_within_its_bound(store: Store, clock) -> None:
@@ -235,3 +335,83 @@ def test_jitter_spreads_each_run_within_its_bound(store: Store, clock) -> None:
     delays = [(j.run_at - j.nominal_at).total_seconds() for j in jobs]
     assert len(delays) == 5 and all(0 <= d <= 30 for d in delays), delays
     assert len(set(delays)) == 5, "each fire draws its own delay"
+
+
+def _configured(**fields: object) -> Config:
+    return Config(**fields)  # type: ignore[arg-type]
+
+
+def test_disabled_by_config_every_fire_is_recorded_disabled(store: Store, clock) -> None:
+    # Given `enabled: false` and an active schedule
+    add(store, clock, overlap="allow")
+    config = _configured(enabled=False)
+    sched = Scheduler(
+        store, clock, EventLog("logfmt", io.StringIO()), lambda: config, random.Random(3)
+    )
+    sched.start(clock.now())
+    # When two fires fall due
+    for _ in range(2):
+        clock.advance(60)
+        sched.tick(clock.now())
+    # Then nothing is enqueued and the ledger says why
+    assert store.jobs.list(clock.now()) == []
+    assert outcomes(store) == ["disabled", "disabled"]
+
+
+def test_shadow_mode_makes_unset_schedules_shadow_until_promoted_or_turned_off(
+    store: Store, clock
+) -> None:
+    # Given shadow_mode on, a schedule that does not set shadow and one promoted (shadow false)
+    add(store, clock, "unset")
+    add(store, clock, "promoted", shadow=False)
+    config = _configured(shadow_mode=ShadowMode(enabled=True))
+    sched = Scheduler(
+        store, clock, EventLog("logfmt", io.StringIO()), lambda: config, random.Random(3)
+    )
+    sched.start(clock.now())
+    clock.advance(60)
+    sched.tick(clock.now())
+    # Then the unset one only records its fire; the promoted one runs
+    assert outcomes(store, "unset") == ["shadow"] and outcomes(store, "promoted") == ["enqueued"]
+    # When shadow_mode is turned off, the unset one is active again
+    config = _configured()
+    clock.advance(60)
+    sched.tick(clock.now())
+    assert outcomes(store, "unset") == ["shadow", "enqueued"]
+
+
+def test_sampling_percent_records_a_stable_share_of_shadow_fires(db_path, clock) -> None:
+    # Given shadow_mode at 25 % and a per-second shadow schedule, seen by two daemons' stores
+    config = _configured(shadow_mode=ShadowMode(enabled=True, sampling_percent=25))
+    recorded = []
+    for run in range(2):
+        store = open_store(str(db_path.with_name(f"run{run}.db")))
+        try:
+            add(store, ManualClock(START), cron="* * * * * *")
+            sched = Scheduler(
+                store,
+                ManualClock(START),
+                EventLog("logfmt", io.StringIO()),
+                lambda: config,
+                random.Random(run),
+            )
+            sched.start(START)
+            for second in range(1, 401):
+                sched.tick(START + timedelta(seconds=second))
+            recorded.append([f.nominal_at for f in store.schedules.fires("s", None)])
+            assert set(outcomes(store)) == {"shadow"}
+        finally:
+            store.close()
+    # Then about a quarter of the 400 fires are in the ledger, the same ones every time
+    assert 60 <= len(recorded[0]) <= 140, len(recorded[0])
+    assert recorded[0] == recorded[1]
+
+
+def test_a_schedules_user_is_who_its_jobs_run_as(store: Store, clock) -> None:
+    add(store, clock, user="nobody")
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(60)
+    sched.tick(clock.now())
+    (job,) = store.jobs.list(clock.now())
+    assert store.jobs.get(job.id).user == "nobody"

@@ -49,3 +49,29 @@ def test_statements_keep_semicolons_inside_triggers_and_strings() -> None:
     )
     parts = list(statements(script))
     assert len(parts) == 2 and parts[1].endswith("END;")
+
+
+def test_0010_leaves_shadow_unset_only_where_the_schedule_never_chose(db_path: Path) -> None:
+    # Given a DB at 0009 with a CLI schedule (shadow 0), a shadow one and a promoted import
+    with sqlite3.connect(db_path) as conn:
+        for number, name in MIGRATION_FILES:
+            if number > 9:
+                break
+            script = Path(__file__).parents[2] / "jobctl/store/sqlite/migrations" / name
+            for statement in statements(script.read_text()):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 9")
+        for name, shadow, origin in [("cli", 0, "cli"), ("sh", 1, "cli"), ("imp", 0, "import")]:
+            conn.execute(
+                "INSERT INTO schedules (name, cron, tz, shadow, origin, created_at, updated_at,"
+                " cursor_at) VALUES (?, '* * * * *', 'UTC', ?, ?, 0, 0, 0)",
+                (name, shadow, origin),
+            )
+    # When jobctl opens it
+    store = open_store(str(db_path))
+    try:
+        shadows = {s.name: s.shadow for s in store.schedules.list()}
+    finally:
+        store.close()
+    # Then only the CLI schedule that never set shadow follows the config's shadow_mode
+    assert shadows == {"cli": None, "sh": True, "imp": False}

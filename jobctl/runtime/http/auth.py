@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobctl.ops import tokens
-from jobctl.runtime.http.server import Response
+from jobctl.runtime.http.messages import Response
 from jobctl.store import Store
 from jobctl.store.repos.tokens import ApiToken
 

@@ -15,8 +15,9 @@ from jobctl.errors import Unavailable
 from jobctl.ops import health
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.http import metrics
+from jobctl.runtime.http.messages import Request, Response
 from jobctl.runtime.http.routes import ApiApp
-from jobctl.runtime.http.server import PoolServer, Request, Response
+from jobctl.runtime.http.server import HttpServer
 from jobctl.store import open_store
 
 if TYPE_CHECKING:
@@ -46,7 +47,9 @@ class HttpHook(Hook):
         self.app: ApiApp | None = None
         self.collector: metrics.DbCollector | None = None
         try:
-            self.server = PoolServer((host, port), self._serve, workers=workers)
+            self.server = HttpServer(
+                (host, port), self._serve, workers=workers, reject=self._rejected
+            )
         except OSError as exc:
             raise Unavailable(
                 f"cannot listen on {format_addr(host, port)} (--http): {exc.strerror or exc}"
@@ -56,6 +59,11 @@ class HttpHook(Hook):
         if self.app is None:
             return Response.error(503, "starting")
         return self.app(request)
+
+    def _rejected(self, status: int, message: str) -> Response:
+        if self.app is None:
+            return Response.error(status, message)
+        return self.app.rejected(status, message)
 
     def _exposition(self) -> tuple[bytes, str]:
         return metrics.exposition(self.registry), metrics.CONTENT_TYPE

@@ -9,12 +9,14 @@ enqueued over HTTP, never a raw command. The job goes through the same resolutio
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.domain.audit import Actor
+from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import parse_seconds, parse_time
 from jobctl.errors import InvalidInput
 from jobctl.ops import audit
@@ -26,6 +28,15 @@ INT_FIELDS = ("priority", "max_attempts")
 FIELDS = {"job_type", "job_class", "payload", "run_at", "timeout", *TEXT_FIELDS, *INT_FIELDS}
 MAX_ID = 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# The syntax of `run_at`, checked here and published as the OpenAPI pattern (one source):
+# an ISO 8601 date, optionally a time (no offset: the daemon's zone), or +DURATION.
+_DATE = r"(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = r"[Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+_OFFSET = r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
+_NUMBER = r"[0-9]+(\.[0-9]+)?"
+_RELATIVE = rf"\+({_NUMBER}|({_NUMBER}(ms|s|m|h|d|w))+)"
+RUN_AT_PATTERN = rf"^({_DATE}({_TIME}{_OFFSET}?)?|{_RELATIVE})$"
+_RUN_AT = re.compile(RUN_AT_PATTERN)
 
 
 class MalformedBody(Exception):
@@ -77,8 +88,11 @@ def _run_at(body: dict[str, Any], now: datetime) -> datetime | None:
     value = body.get("run_at")
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"invalid run_at {value!r}: an ISO 8601 string")
+    if not isinstance(value, str) or not _RUN_AT.fullmatch(value):
+        raise InvalidInput(
+            f"invalid run_at {value!r}: ISO 8601 (2030-01-01T09:00:00Z; no offset: the"
+            " daemon's zone) or relative (+5m)"
+        )
     try:
         return parse_time(value, now, what="run_at")
     except (OverflowError, ValueError):
@@ -143,7 +157,5 @@ def enqueue(
 
 def job_id_from(text: str) -> int | None:
     """A path's job id, or None when it cannot name a job (404)."""
-    if not text.isdigit() or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
+    value = parse_digits(text)
+    return value if value is not None and 0 < value <= MAX_ID else None

@@ -2,8 +2,10 @@
 gauges read from the DB at scrape time by a collector (cached ~1 s, indexed queries only).
 
 Names (SPEC "Observability and API"): scheduler_dispatch_total{queue},
-scheduler_dispatch_failed_total{queue}, scheduler_dispatch_latency_seconds{queue} (due →
-start), scheduler_processed_total{queue,outcome}, scheduler_enqueued_total{queue} (jobs that
+scheduler_dispatch_failed_total{queue} (attempts that failed, whatever the failure class:
+not only spawn errors), scheduler_spawn_failed_total{queue} (attempts that could not be
+started), scheduler_dispatch_latency_seconds{queue} (due → start),
+scheduler_processed_total{queue,outcome}, scheduler_enqueued_total{queue} (jobs that
 appeared in the DB while this daemon ran, from any process), and the gauges below.
 """
 
@@ -28,7 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from jobctl.config.model import DEFAULT_QUEUE, Config
-from jobctl.domain.job import Job
+from jobctl.domain.job import FailureClass, Job
 from jobctl.ops.schedule_health import schedule_health
 from jobctl.runtime.hooks import Hook
 from jobctl.store import Store
@@ -48,7 +50,18 @@ class MetricsHook(Hook):
             "scheduler_dispatch", "Attempts started.", ["queue"], registry=registry
         )
         self.failed = Counter(
-            "scheduler_dispatch_failed", "Attempts that failed.", ["queue"], registry=registry
+            "scheduler_dispatch_failed",
+            "Attempts that failed, whatever the failure class (exit, timeout, signal, spawn),"
+            " retried or not.",
+            ["queue"],
+            registry=registry,
+        )
+        self.spawn_failed = Counter(
+            "scheduler_spawn_failed",
+            "Attempts that could not be started (failure class spawn: command not found or"
+            " not executable, unknown user, missing cwd).",
+            ["queue"],
+            registry=registry,
         )
         self.latency = Histogram(
             "scheduler_dispatch_latency_seconds",
@@ -64,7 +77,7 @@ class MetricsHook(Hook):
             registry=registry,
         )
         for queue in queues:  # zero series from the start, so rate() works at once
-            for counter in (self.dispatched, self.failed, self.latency):
+            for counter in (self.dispatched, self.failed, self.spawn_failed, self.latency):
                 counter.labels(queue)
 
     def on_claimed(self, job: Job, now: datetime) -> None:
@@ -74,6 +87,8 @@ class MetricsHook(Hook):
     def on_finished(self, job: Job, finish: Finish, now: datetime) -> None:
         if finish.decision.failure_class:
             self.failed.labels(job.queue).inc()
+        if finish.decision.failure_class == FailureClass.SPAWN:
+            self.spawn_failed.labels(job.queue).inc()
         self.processed.labels(job.queue, finish.decision.state.value).inc()
 
 

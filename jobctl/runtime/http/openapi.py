@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobctl import __version__
-from jobctl.runtime.http.jobs_api import INT_MAX, INT_MIN, MAX_ID
+from jobctl.runtime.http.jobs_api import INT_MAX, INT_MIN, MAX_ID, RUN_AT_PATTERN
 
 _NULL_STR = {"type": "string", "nullable": True}
 _NULL_INT = {"type": "integer", "nullable": True}
@@ -36,7 +36,14 @@ _ENQUEUE = {
         "job_type": {"type": "string", "minLength": 1},
         "job_class": {"type": "string", "minLength": 1},
         "payload": {"type": "object", "nullable": True},
-        "run_at": {"type": "string", "description": "ISO 8601 (no offset: local) or +5m"},
+        "run_at": {
+            "type": "string",
+            "nullable": True,
+            "pattern": RUN_AT_PATTERN,
+            "description": "ISO 8601 date, optionally with a time (no offset: the daemon's"
+            " zone), or relative: +5m, +1h30m, +90 (seconds). A date that does not exist"
+            " (2030-02-30) or lies beyond year 9999 is 422.",
+        },
         "queue": {"type": "string", "minLength": 1},
         "key": {"type": "string", "minLength": 1, "description": "idempotency key"},
         "name": {"type": "string", "minLength": 1},

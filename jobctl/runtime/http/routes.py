@@ -1,9 +1,10 @@
 """The API application: routing, auth, error mapping and access log lines.
 
-Each worker thread gets its own `Client` (its own SQLite connection). Errors become JSON
-`{"error": …}` bodies: 400 malformed body, 401/403 auth, 404 route or job, 405 method,
-413 body limit, 422 invalid input, 503 backpressure or an unavailable DB. Bad input never
-yields a 500.
+Each worker thread gets its own store (its own SQLite connection). Errors become JSON
+`{"error": …}` bodies: 400 malformed JSON, 401/403 auth, 404 route or job, 405 method,
+422 invalid input, 503 backpressure or an unavailable DB. Bad input never yields a 500.
+(The server answers what never reaches here: 408 too slow, 413 body limit, 400/431/505 on
+the wire; `rejected` logs and counts those.)
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.http import auth, jobs_api, openapi, status_page
-from jobctl.runtime.http.body import BadBody, BodyTooLarge, ReadTimeout
-from jobctl.runtime.http.server import Request, Response
+from jobctl.runtime.http.messages import Request, Response
 from jobctl.store import Store, open_store
 
 RECENT_DEAD = 20
@@ -56,7 +56,7 @@ class Route:
 
 
 class ApiApp:
-    """Callable `Request -> Response` served by `server.PoolServer`."""
+    """Callable `Request -> Response` served by `server.HttpServer` on its workers."""
 
     def __init__(
         self,
@@ -102,6 +102,17 @@ class ApiApp:
             for store in self._stores:
                 store.close()
             self._stores.clear()
+
+    def rejected(self, status: int, message: str) -> Response:
+        """The answer to a request the server refused before it was whole (408, 413, a
+        malformed head): logged and counted like any other, with a request id."""
+        request_id = audit.new_request_id()
+        if self.observe is not None:
+            self.observe("other", "other", status, 0.0)
+        self.log.emit(
+            self.clock.now(), "http.rejected", status=status, error=message, request_id=request_id
+        )
+        return Response.error(status, message, headers={"X-Request-Id": request_id})
 
     def __call__(self, request: Request) -> Response:
         request_id = audit.new_request_id()
@@ -168,12 +179,8 @@ def _route_name(path: str) -> str:
 def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
     try:
         return handler(app, call)
-    except ReadTimeout:
-        return Response.error(408, "timed out reading the request body", close=True)
-    except BodyTooLarge:
-        return Response.error(413, "request body too large", close=True)
-    except (BadBody, jobs_api.MalformedBody) as exc:
-        return Response.error(400, str(exc), close=isinstance(exc, BadBody))
+    except jobs_api.MalformedBody as exc:
+        return Response.error(400, str(exc))
     except InvalidInput as exc:
         return Response.error(422, str(exc))
     except NotFound as exc:
@@ -183,7 +190,7 @@ def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
 
 
 def _enqueue(app: ApiApp, call: Call) -> Response:
-    body = jobs_api.parse_body(call.request.read_body())
+    body = jobs_api.parse_body(call.request.body)
     actor = Actor(name=f"token:{call.token}", uid=None, host=app.host)
     created, job = jobs_api.enqueue(call.store, call.config, body, call.now, call.request_id, actor)
     fields = {"job_id": job["id"], "queue": job["queue"], "attempt": job["attempts"]}
@@ -215,10 +222,7 @@ def _metrics(app: ApiApp, call: Call) -> Response:
 
 
 def _status(app: ApiApp, call: Call) -> Response:
-    rows = status_page.queue_rows(call.store, call.config, call.now)
-    daemons = call.store.daemons.live(call.now)
-    dead = call.store.dlq.list(limit=RECENT_DEAD)
-    page = status_page.render(rows, daemons, dead, call.now)
+    page = status_page.page(call.store, call.config, call.now, RECENT_DEAD)
     return Response(200, page.encode(), HTML)
 
 

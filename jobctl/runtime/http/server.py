@@ -1,269 +1,218 @@
-"""A small threaded HTTP/1.1 server on the standard library, with the limits a daemon needs.
+"""The daemon's HTTP/1.1 server: one I/O thread reads whole requests, a pool of workers
+answers them.
 
-Why not `ThreadingHTTPServer` as is: it starts one thread per connection without bound.
-Here a fixed pool of workers takes accepted connections from a bounded queue (a full queue
-is answered 503 at once), every socket read and write has a timeout and a whole request has
-a deadline (a slow, silent or trickling client is dropped and never holds more than one
-worker for long), request bodies are capped (checked
-against Content-Length before reading, counted while de-chunking), and each worker keeps its
-own store connection (SQLite connections are per thread). The daemon's dispatcher runs on
-its own thread and never waits for any of this.
+A worker (with its own DB connection) never waits on a client. The I/O thread runs an
+asyncio loop that accepts connections and reads each request in full within the limits
+(`wire.Limits`: header and body sizes, a deadline from a request's first byte to its last
+→ 408, an idle timeout between keep-alive requests); only then is the request handed to a
+worker, through a bounded queue (full → 503 with Retry-After). The response goes back to
+the loop, which writes it while the worker serves others; a client that does not take it
+within `Limits.write` is dropped. An idle or slow connection costs a socket and a buffer,
+never a worker, and their number is bounded too (`Limits.connections`, beyond it 503).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import queue
 import socket
-import socketserver
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Any
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
-from jobctl.runtime.http.body import read_body
+from jobctl.runtime.http.messages import Application, Request, Response
+from jobctl.runtime.http.wire import HttpError, Limits, encode, read_request
 
-DEFAULT_BODY_LIMIT = 1024 * 1024
 DEFAULT_WORKERS = 16
-DEFAULT_TIMEOUT = 5.0  # seconds per socket read/write, and for an idle keep-alive connection
-DEFAULT_DEADLINE = 15.0  # seconds for a whole request (line, headers, body) to arrive
+Reply = asyncio.Future[Response]
+Reject = Callable[[int, str], Response]  # (status, message) → the answer to a refused request
+
+
+def _busy(message: str) -> Response:
+    return Response.error(503, message, headers={"Retry-After": "1"})
+
+
+def _resolve(reply: Reply, response: Response) -> None:
+    if not reply.done():
+        reply.set_result(response)
 
 
 @dataclass
-class Request:
-    method: str
-    path: str
-    query: str
-    headers: Any  # email.message.Message: case-insensitive .get()
-    read_body: Callable[[], bytes]
+class _Connection:
+    writer: asyncio.StreamWriter
+    in_hand: bool = False  # a request of it is with a worker, or its response being written
+    reply: Reply | None = None  # what a worker will answer
 
 
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    close: bool = False  # close the connection afterwards (an unread body)
-    log: dict[str, Any] = field(default_factory=dict)  # extra fields for the access log line
-
-    @classmethod
-    def json(cls, status: int, document: Any, **kwargs: Any) -> Response:
-        body = json.dumps(document, separators=(",", ":")).encode()
-        return cls(status, body, "application/json", **kwargs)
-
-    @classmethod
-    def error(cls, status: int, message: str, **kwargs: Any) -> Response:
-        return cls.json(status, {"error": message}, **kwargs)
-
-
-Application = Callable[[Request], Response]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
-    server_version = "jobctl"
-    sys_version = ""
-    server: PoolServer
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def setup(self) -> None:
-        self.timeout = self.server.socket_timeout
-        super().setup()
-
-    def handle_one_request(self) -> None:
-        self.server.reading(self.connection)  # from the request line to the end of the body
-        try:
-            super().handle_one_request()
-        finally:
-            self.server.done_reading(self.connection)
-
-    def handle_expect_100(self) -> bool:
-        length = self.headers.get("Content-Length") or ""
-        if length.strip().isdigit() and int(length) > self.server.body_limit:
-            self._send(Response.error(413, "request body too large", close=True))
-            return False
-        return super().handle_expect_100()
-
-    def _dispatch(self) -> None:
-        parts = urlsplit(self.path)
-        body_read = False
-
-        def body() -> bytes:
-            nonlocal body_read
-            body_read = True
-            return read_body(self, self.server.body_limit)
-
-        request = Request(self.command, parts.path, parts.query, self.headers, body)
-        response = self.server.app(request)
-        if not body_read and (
-            self.headers.get("Content-Length") not in (None, "0")
-            or self.headers.get("Transfer-Encoding")
-        ):
-            response.close = True  # the unread body would be taken for the next request
-        self._send(response, head=self.command == "HEAD")
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):  # every method reaches the application (405, not 501)
-            return self._dispatch
-        raise AttributeError(name)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors found while parsing the request line or headers, as JSON."""
-        with contextlib.suppress(OSError):
-            self._send(Response.error(code, message or "bad request", close=True))
-
-    def _send(self, response: Response, head: bool = False) -> None:
-        self.server.done_reading(self.connection)
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        if response.close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if not head:
-            self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Access lines come from the application (with request ids); stay quiet here."""
-
-
-class PoolServer(socketserver.TCPServer):
-    """TCP server whose connections are served by a fixed pool of worker threads."""
-
-    allow_reuse_address = True
-    request_queue_size = 64
+class HttpServer:
+    """Bound at construction (a taken port fails at once); `start()` serves on background
+    threads until `stop()`."""
 
     def __init__(
         self,
         address: tuple[str, int],
         app: Application,
         workers: int = DEFAULT_WORKERS,
-        body_limit: int = DEFAULT_BODY_LIMIT,
-        socket_timeout: float = DEFAULT_TIMEOUT,
-        backlog: int = 64,
-        request_deadline: float = DEFAULT_DEADLINE,
+        limits: Limits | None = None,
+        reject: Reject | None = None,
     ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-        self.app, self.body_limit, self.socket_timeout = app, body_limit, socket_timeout
-        self._pending: queue.Queue[tuple[Any, Any] | None] = queue.Queue(maxsize=backlog)
+        host, port = address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.create_server((host, port), family=family, backlog=128)
+        self._sock.setblocking(False)
+        self.app, self.limits = app, limits or Limits()
+        self.reject: Reject = reject or Response.error
+        self._requests: queue.Queue[tuple[Request, Reply] | None] = queue.Queue(self.limits.backlog)
         self._workers = [
             threading.Thread(target=self._work, name=f"http-{n}", daemon=True)
             for n in range(workers)
         ]
         self._thread: threading.Thread | None = None
-        self._open: set[Any] = set()  # connections being served (shut down on stop)
-        self._reading: dict[Any, float] = {}  # connection -> when its request began
-        self.request_deadline = request_deadline
-        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._connections: dict[asyncio.Task[None], _Connection] = {}
+        self._grace = 5.0
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        return self._sock.getsockname()[:2]  # type: ignore[no-any-return]
 
     @property
     def port(self) -> int:
         return self.server_address[1]
 
     @property
-    def busy(self) -> int:
-        """Connections a worker is serving now."""
-        with self._lock:
-            return len(self._open)
-
-    @property
-    def queued(self) -> int:
-        """Accepted connections waiting for a free worker."""
-        return self._pending.qsize()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        try:
-            self._pending.put_nowait((request, client_address))
-        except queue.Full:
-            with contextlib.suppress(OSError):
-                request.settimeout(1.0)
-                body = b'{"error":"server busy"}'
-                request.sendall(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                    b"Retry-After: 1\r\nConnection: close\r\n"
-                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-                )
-            self.shutdown_request(request)
-
-    def _work(self) -> None:
-        while True:
-            item = self._pending.get()
-            if item is None:
-                return
-            request, client_address = item
-            with self._lock:
-                self._open.add(request)
-            try:
-                self.finish_request(request, client_address)
-            except Exception:
-                self.handle_error(request, client_address)
-            finally:
-                with self._lock:
-                    self._open.discard(request)
-                self.shutdown_request(request)
-
-    def reading(self, conn: Any) -> None:
-        with self._lock:
-            self._reading[conn] = time.monotonic()
-
-    def done_reading(self, conn: Any) -> None:
-        with self._lock:
-            self._reading.pop(conn, None)
-
-    def service_actions(self) -> None:
-        """Between accepts (every poll interval): drop connections whose request has not
-        arrived in full within the deadline (a client trickling bytes beats the per-read
-        timeout, not this)."""
-        cutoff = time.monotonic() - self.request_deadline
-        with self._lock:
-            late = [conn for conn, began in self._reading.items() if began < cutoff]
-            for conn in late:
-                del self._reading[conn]
-        for conn in late:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A dropped or timed-out connection is routine; never print a traceback."""
+    def connections(self) -> int:
+        """Open client connections."""
+        return len(self._connections)
 
     def start(self) -> None:
-        """Serve on background threads until `stop()`."""
         for worker in self._workers:
             worker.start()
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._thread.start()
+        self._ready.wait()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, let workers finish their current connection, close the socket."""
+        """Stop accepting, drop idle and half-read connections, let requests in hand be
+        answered (within `timeout`), then end the workers."""
         deadline = time.monotonic() + timeout
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout)
-        with self._lock:
-            for conn in self._open:  # idle keep-alive connections would wait for a timeout
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RD)
+        if self._thread is None or self._loop is None or self._stopping is None:
+            self._sock.close()
+            return
+        self._grace = timeout / 2
+        with contextlib.suppress(RuntimeError):  # the loop has ended already
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout)
         for _ in self._workers:
             with contextlib.suppress(queue.Full):
-                self._pending.put(None, timeout=max(0.0, deadline - time.monotonic()))
+                self._requests.put(None, timeout=max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
-            if worker.is_alive():
-                worker.join(max(0.0, deadline - time.monotonic()))
-        self.server_close()
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        server = await asyncio.start_server(
+            self._connection, sock=self._sock, limit=self.limits.line
+        )
+        self._ready.set()
+        await self._stopping.wait()
+        server.close()
+        for conn in list(self._connections.values()):
+            if not conn.in_hand:
+                conn.writer.transport.abort()  # its task sees EOF and ends
+        pending = list(self._connections)
+        if pending:
+            await asyncio.wait(pending, timeout=self._grace)
+        for conn in list(self._connections.values()):
+            conn.writer.transport.abort()
+            if conn.reply is not None:
+                _resolve(conn.reply, _busy("server stopping"))
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            if len(self._connections) >= self.limits.connections:
+                await self._send(writer, _busy("server busy: too many connections"), False)
+                return
+            conn = self._connections[task] = _Connection(writer)
+            await self._converse(reader, conn)
+        except (OSError, EOFError, asyncio.CancelledError):
+            pass  # reset, dropped for not taking its response, or the loop ending: routine
+        except Exception:  # a bug of ours must cost this connection only, never the loop
+            writer.transport.abort()
+        finally:
+            self._connections.pop(task, None)
+            writer.close()
+
+    async def _converse(self, reader: asyncio.StreamReader, conn: _Connection) -> None:
+        assert self._stopping is not None
+        writer = conn.writer
+
+        def send_continue() -> None:
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+        while not self._stopping.is_set():
+            try:
+                request = await read_request(reader, self.limits, send_continue)
+            except HttpError as exc:
+                await self._send(writer, self.reject(exc.status, str(exc)), False)
+                return
+            if request is None:
+                return
+            conn.in_hand = True
+            response = await self._answer(request, conn)
+            keep = request.keep_alive and not response.close and not self._stopping.is_set()
+            await self._send(writer, response, keep, head=request.method == "HEAD")
+            conn.in_hand = False
+            if not keep:
+                return
+
+    async def _answer(self, request: Request, conn: _Connection) -> Response:
+        assert self._loop is not None
+        reply: Reply = self._loop.create_future()
+        try:
+            self._requests.put_nowait((request, reply))
+        except queue.Full:
+            return _busy("server busy: every worker is taken, try again")
+        conn.reply = reply
+        try:
+            return await reply
+        finally:
+            conn.reply = None
+
+    async def _send(
+        self, writer: asyncio.StreamWriter, response: Response, keep_alive: bool, head: bool = False
+    ) -> None:
+        writer.write(encode(response, keep_alive, head))
+        try:
+            async with asyncio.timeout(self.limits.write):
+                await writer.drain()
+        except TimeoutError:
+            writer.transport.abort()
+            raise EOFError("the client did not take its response") from None
+
+    def _work(self) -> None:
+        while (item := self._requests.get()) is not None:
+            request, reply = item
+            try:
+                response = self.app(request)
+            except Exception:  # the application logs its own errors; never kill a worker
+                response = Response.error(500, "internal error")
+            loop = self._loop
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop has ended (stop timed out)
+                    loop.call_soon_threadsafe(_resolve, reply, response)

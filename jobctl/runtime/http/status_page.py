@@ -67,6 +67,13 @@ def queue_rows(store: Store, config: Config, now: datetime) -> list[QueueRow]:
     return rows
 
 
+def page(store: Store, config: Config, now: datetime, recent_dead: int = 20) -> str:
+    """The page from the DB: queues, live daemons, and the last `recent_dead` jobs that
+    died (one row per job, its latest death)."""
+    rows = queue_rows(store, config, now)
+    return render(rows, store.daemons.live(now), store.dlq.latest_per_job(recent_dead), now)
+
+
 def _cell(value: object, css: str = "") -> str:
     attr = f' class="{css}"' if css else ""
     return f"<td{attr}>{escape(str(value))}</td>"

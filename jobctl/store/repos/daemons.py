@@ -87,6 +87,12 @@ class DaemonsRepo:
             for r in rows
         ]
 
+    def runners(self, node: str) -> list[str]:
+        """Ids of the daemons ever registered on `node` (this one included)."""
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT id FROM daemons WHERE node = ?", (node,)).fetchall()
+        return [r[0] for r in rows]
+
     def forget_stale(self, now: datetime, older_than: float = 7 * 86400) -> None:
         """Drop rows of daemons gone for a week (the registry stays small)."""
         with self.db.write() as conn:

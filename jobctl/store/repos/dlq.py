@@ -87,6 +87,17 @@ class DlqRepo:
             ).fetchall()
         return [_entry(r) for r in rows]
 
+    def latest_per_job(self, limit: int) -> list[DeadLetter]:
+        """The newest entry of each job (a job that died, was retried and died again has
+        several), newest first, at most `limit`; walks the newest entries only."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM dlq d WHERE NOT EXISTS (SELECT 1 FROM dlq n"
+                " WHERE n.job_id = d.job_id AND n.id > d.id) ORDER BY d.id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
     def replay(
         self,
         selection: Selection,

@@ -37,19 +37,24 @@ class KafkaRepo:
             conn.execute("DELETE FROM kafka_samples WHERE at < ?", (prune_before.timestamp(),))
 
     def windows(
-        self, cluster: str, group: str, size: int, since: datetime
+        self, cluster: str, group: str, start: datetime, since: datetime, before: int
     ) -> dict[PartitionKey, list[Sample]]:
-        """The newest `size` samples (not older than `since`) of each partition of `group`,
-        oldest first."""
+        """Each partition's samples of `group` taken at or after `start`, and the `before`
+        newest ones before it (none older than `since`), oldest first."""
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT topic, partition, at, committed, end_offset FROM ("
+                "SELECT topic, partition, at, id, committed, end_offset FROM ("
                 " SELECT *, ROW_NUMBER() OVER ("
                 "  PARTITION BY topic, partition ORDER BY at DESC, id DESC) AS rn"
-                " FROM kafka_samples WHERE cluster = ? AND group_id = ? AND at >= ?)"
-                " AS w WHERE rn <= ? ORDER BY topic, partition, at, id",
-                (cluster, group, since.timestamp(), size),
-            ).fetchall()
+                " FROM kafka_samples WHERE cluster = ? AND group_id = ? AND at >= ? AND at < ?)"
+                " AS w WHERE rn <= ?"
+                " UNION ALL"
+                " SELECT topic, partition, at, id, committed, end_offset FROM kafka_samples"
+                " WHERE cluster = ? AND group_id = ? AND at >= ?"
+                " ORDER BY topic, partition, at, id",
+                (cluster, group, since.timestamp(), start.timestamp(), before,
+                 cluster, group, start.timestamp()),
+            ).fetchall()  # fmt: skip
         out: dict[PartitionKey, list[Sample]] = {}
         for row in rows:
             at = from_epoch(row["at"])

@@ -38,6 +38,7 @@ COLUMNS = (
     "max_attempts",
     "origin",
     "source",
+    "user",
 )
 
 
@@ -70,7 +71,7 @@ def _row_values(s: Schedule) -> list[Any]:
         dumps(s.env) if s.env else None,
         s.stdin,
         int(s.enabled),
-        int(s.shadow),
+        None if s.shadow is None else int(s.shadow),
         s.overlap.value,
         s.misfire.value,
         s.jitter,
@@ -80,6 +81,7 @@ def _row_values(s: Schedule) -> list[Any]:
         s.max_attempts,
         s.origin,
         s.source,
+        s.user,
     ]
 
 
@@ -95,7 +97,7 @@ def _schedule(row: Row) -> Schedule:
         env=loads(row["env"]) or {},
         stdin=row["stdin"],
         enabled=bool(row["enabled"]),
-        shadow=bool(row["shadow"]),
+        shadow=None if row["shadow"] is None else bool(row["shadow"]),
         overlap=Overlap(row["overlap"]),
         misfire=Misfire(row["misfire"]),
         jitter=row["jitter"],
@@ -105,6 +107,7 @@ def _schedule(row: Row) -> Schedule:
         max_attempts=row["max_attempts"],
         origin=row["origin"],
         source=row["source"],
+        user=row["user"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),
@@ -199,6 +202,20 @@ class SchedulesRepo:
         return created, updated, removed
 
     # --- fires ---------------------------------------------------------------------------
+    def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:
+        """When this boot was first seen: `now` for the first call with `boot_id`, else the
+        time the first caller recorded (atomic: racing daemons of one boot agree). It is the
+        nominal time of the boot's @reboot fires."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO boots (boot_id, seen_at, node) VALUES (?, ?, ?)",
+                (boot_id, now.timestamp(), node),
+            )
+            (seen,) = conn.execute(
+                "SELECT seen_at FROM boots WHERE boot_id = ?", (boot_id,)
+            ).fetchone()
+        return from_epoch(seen)  # type: ignore[return-value]
+
     def record_fires(
         self,
         name: str,
@@ -208,13 +225,12 @@ class SchedulesRepo:
         cancel_ids: Sequence[int] = (),
     ) -> list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not recorded yet, enqueue its job when it has a
-        spec, cancel `cancel_ids` (overlap: replace), advance the cursor. Returns the fires this
-        call recorded (another daemon may have recorded the rest) with their job ids."""
+        spec, cancel `cancel_ids` (overlap: replace) when a job was enqueued, advance the
+        cursor. Returns the fires this call recorded (another daemon, or an earlier start in
+        the same boot, may have recorded the rest) with their job ids."""
         jobs = JobsRepo(self.db)
-        recorded = []
+        recorded: list[tuple[FireDecision, int | None]] = []
         with self.db.write() as conn:
-            if cancel_ids:
-                request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             for decision, spec in decisions:
                 inserted = conn.execute(
                     "INSERT INTO fires (schedule, nominal_at, handled_at, outcome,"
@@ -237,6 +253,8 @@ class SchedulesRepo:
                         (job_id, name, decision.nominal_at.timestamp()),
                     )
                 recorded.append((decision, job_id))
+            if cancel_ids and any(job_id is not None for _, job_id in recorded):
+                request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             conn.execute(
                 "UPDATE schedules SET cursor_at = ? WHERE name = ? AND cursor_at < ?",
                 (cursor.timestamp(), name, cursor.timestamp()),

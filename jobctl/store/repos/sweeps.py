@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.domain import sweep as sw
+from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import from_epoch
 from jobctl.errors import InvalidInput, NotFound
 from jobctl.store.database import Conflict, Database
@@ -110,8 +111,9 @@ class SweepsRepo:
 
     def find(self, ref: str) -> sw.Sweep:
         """By id, or by name (the live sweep of that name, else the newest)."""
-        if ref.isdigit():
-            return self.get(int(ref))
+        sweep_id = parse_digits(ref)
+        if sweep_id is not None:
+            return self.get(sweep_id)
         with self.db.read() as conn:
             row = conn.execute(
                 "SELECT * FROM sweeps WHERE name = ? ORDER BY state IN ('marking', 'marked',"

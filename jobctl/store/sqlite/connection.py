@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from jobctl.errors import StoreError, Unavailable
+from jobctl.paths import create_file, make_dirs
 from jobctl.store.sqlite.schema import SCHEMA_VERSION, migrations_after, statements
 
 BUSY_TIMEOUT_MS = 10_000
@@ -44,11 +45,16 @@ def wrap_errors(path: Path) -> Iterator[None]:
 
 
 def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
-    """Open (creating the directory and DB if needed), set WAL and pragmas, migrate."""
+    """Open (creating the directory and DB if needed: root-only as root, and so are the -wal
+    and -shm files SQLite creates with the DB's mode), set WAL and pragmas, migrate."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
     except OSError as exc:
         raise StoreError(f"cannot create the directory {path.parent}: {exc.strerror}") from None
+    try:
+        create_file(path)
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
     with wrap_errors(path):
         conn = sqlite3.connect(
             str(path),

@@ -4,9 +4,10 @@ committed; inotify on the WAL file pushes a wake-up when one does.
 Wake an idle daemon when another process commits to its SQLite DB, without polling.
 
 Every commit in WAL mode writes `<db>-wal`; inotify reports that write. A small thread turns
-each burst of events into wake() calls (one at once, one 2 ms later: the WAL frame lands just
-before SQLite updates the WAL index, so the first look may see no change yet). Where inotify
-is unavailable the daemon keeps its short poll of PRAGMA data_version.
+each burst of events into wake() calls: one at once, then a few more over the next RECHECKS,
+because the frames land before the writer's fsync, and the commit becomes visible (the WAL
+index is updated) only once that returns, which takes tens of milliseconds on a busy disk.
+Where inotify is unavailable the daemon keeps its short poll of PRAGMA data_version.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ IN_MODIFY = 0x00000002
 IN_CREATE = 0x00000100
 IN_MOVED_TO = 0x00000080
 IN_CLOEXEC = 0o2000000
+# seconds after a WAL write to wake the daemon again (then its idle poll takes over)
+RECHECKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then `len` bytes of name
 
 
@@ -63,18 +66,25 @@ class WalWatcher:
         return True
 
     def _run(self) -> None:
+        due: list[float] = []  # when to wake again (monotonic), after the last WAL write
         while True:
-            ready, _, _ = select.select([self._fd, self._stop_r], [], [])
+            timeout = max(0.0, due[0] - time.monotonic()) if due else None
+            ready, _, _ = select.select([self._fd, self._stop_r], [], [], timeout)
             if self._stop_r in ready:
                 return
+            if self._fd not in ready:
+                self.wake()  # another look: the commit may be visible by now
+                now = time.monotonic()
+                due = [at for at in due if at > now]
+                continue
             try:
                 data = os.read(self._fd, 65536)
             except OSError:
                 return
             if self._mentions_wal(data):
                 self.wake()
-                time.sleep(0.002)
-                self.wake()
+                now = time.monotonic()
+                due = [now + delay for delay in RECHECKS]
 
     def _mentions_wal(self, data: bytes) -> bool:
         offset = 0

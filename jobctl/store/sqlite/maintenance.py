@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.errors import NotFound, StoreError
+from jobctl.paths import create_file
 from jobctl.store.sqlite.connection import BUSY_TIMEOUT_MS, wrap_errors
 from jobctl.store.sqlite.schema import SCHEMA_VERSION
 
@@ -51,8 +52,9 @@ def backup(source: Path, dest: Path) -> Copied:
     src = _open_existing(source)
     try:
         try:
+            create_file(tmp)  # a backup holds what the DB holds: root-only as root
             out = sqlite3.connect(str(tmp), isolation_level=None)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot write backup {dest}: {exc}") from None
         try:
             with wrap_errors(source):

@@ -13,7 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobctl.errors import InvalidInput
+from jobctl.errors import InvalidInput, JobctlError
+
+STATEMENT_TIMEOUT = 30.0  # seconds one statement evaluating a user's predicate may take
+
+
+class PredicateTimeout(JobctlError):
+    """A statement evaluating the `--where` predicate ran past the statement timeout
+    (exit 1: the operation failed; as it stands it would fail again)."""
+
+    def __init__(self, predicate: str, seconds: float, display: str) -> None:
+        shown = predicate if len(predicate) <= 120 else predicate[:120] + "..."
+        super().__init__(
+            f"--where {shown!r} ran longer than the {seconds:g}s statement timeout on"
+            f" {display}; nothing was changed by that statement (recursive or unindexed?"
+            " --timeout allows longer)"
+        )
 
 
 @dataclass(frozen=True)
@@ -124,9 +139,13 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
 
 
-def open_target(url: str, history: bool = False) -> Target:
-    """Connect to a target given by its canonical URL (see normalize_target); `history`:
-    jobctl's own DB, swept by retention (see targets.history)."""
+def open_target(
+    url: str, history: bool = False, statement_timeout: float = STATEMENT_TIMEOUT
+) -> Target:
+    """Connect to a target given by its canonical URL (see normalize_target). Every
+    statement that evaluates the predicate is cut at `statement_timeout` seconds
+    (PredicateTimeout). `history`: jobctl's own DB, swept by retention with jobctl's own
+    predicates and no timeout (see targets.history)."""
     if history:
         from jobctl.store.targets.history import HistoryTarget
 
@@ -134,7 +153,7 @@ def open_target(url: str, history: bool = False) -> Target:
     if is_postgres(url):
         from jobctl.store.targets.postgres import PostgresTarget
 
-        return PostgresTarget(url)
+        return PostgresTarget(url, statement_timeout)
     from jobctl.store.targets.sqlite import SQLiteTarget
 
-    return SQLiteTarget(Path(url.removeprefix("sqlite:///")))
+    return SQLiteTarget(Path(url.removeprefix("sqlite:///")), statement_timeout=statement_timeout)

@@ -26,7 +26,7 @@ def retention_predicate(state: str, cutoff: float) -> str:
 
 class HistoryTarget(SQLiteTarget):
     def __init__(self, path: Path) -> None:
-        super().__init__(path, foreign_keys=True)
+        super().__init__(path, foreign_keys=True, statement_timeout=None)
 
     def _before_delete(self, conn: sqlite3.Connection, plan: Plan, span: tuple) -> Any:
         rows = conn.execute(

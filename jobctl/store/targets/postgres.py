@@ -3,7 +3,8 @@ schema of the swept table: `_jobctl_sweeps` (one progress row per sweep) and one
 `_jobctl_sweep_<token>` per sweep holding its keys, typed like the primary key.
 
 Predicates run only in `READ ONLY` transactions on a separate connection, except inside
-a run's DELETE (where the tokeniser has refused writing functions and statements)."""
+a run's DELETE (where the tokeniser has refused writing functions and statements). Every
+transaction that evaluates one has `SET LOCAL statement_timeout`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from typing import Any
 import psycopg
 
 from jobctl.errors import InvalidInput, StoreError, Unavailable
-from jobctl.store.targets import BatchResult, Plan, TableRef, TargetProgress, redact_url
+from jobctl.store.targets import (
+    STATEMENT_TIMEOUT,
+    BatchResult,
+    Plan,
+    PredicateTimeout,
+    TableRef,
+    TargetProgress,
+    redact_url,
+)
 from jobctl.store.targets.predicate import check_predicate, quote_ident
 
 CONNECT_TIMEOUT_S = 10
@@ -46,8 +55,9 @@ def _message(exc: psycopg.Error) -> str:
 class PostgresTarget:
     """A PostgreSQL database as a sweep target."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, statement_timeout: float | None = STATEMENT_TIMEOUT) -> None:
         self.display = redact_url(url)
+        self.statement_timeout = statement_timeout
         self._types: dict[tuple[str | None, str], list[str]] = {}
         try:
             self.rw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
@@ -56,19 +66,37 @@ class PostgresTarget:
             raise Unavailable(f"cannot connect to target {self.display}: {_message(exc)}") from None
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[psycopg.Cursor[Any]]:
+    def _read(self, predicate: str | None = None) -> Iterator[psycopg.Cursor[Any]]:
+        """A READ ONLY transaction; with the statement timeout when it runs `predicate`."""
         try:
             with self.ro.transaction(), self.ro.cursor() as cur:
                 cur.execute("SET TRANSACTION READ ONLY")
+                self._limit(cur, predicate)
                 yield cur
+        except psycopg.errors.QueryCanceled as exc:
+            raise self._timed_out(predicate, exc) from None
         except psycopg.Error as exc:
             raise StoreError(f"target {self.display}: {_message(exc)}") from exc
 
+    def _limit(self, cur: psycopg.Cursor[Any], predicate: str | None) -> None:
+        if predicate is not None and self.statement_timeout is not None:
+            ms = max(1, round(self.statement_timeout * 1000))
+            cur.execute(f"SET LOCAL statement_timeout = {ms}".encode())
+
+    def _timed_out(self, predicate: str | None, exc: psycopg.Error) -> Exception:
+        if predicate is None or self.statement_timeout is None:
+            return StoreError(f"target {self.display}: {_message(exc)}")
+        return PredicateTimeout(predicate, self.statement_timeout, self.display)
+
     @contextlib.contextmanager
-    def _write(self) -> Iterator[psycopg.Cursor[Any]]:
+    def _write(self, predicate: str | None = None) -> Iterator[psycopg.Cursor[Any]]:
+        """A write transaction; with the statement timeout when it runs `predicate`."""
         try:
             with self.rw.transaction(), self.rw.cursor() as cur:
+                self._limit(cur, predicate)
                 yield cur
+        except psycopg.errors.QueryCanceled as exc:
+            raise self._timed_out(predicate, exc) from None
         except psycopg.errors.LockNotAvailable as exc:
             raise Unavailable(f"target {self.display} is busy: {_message(exc)}") from exc
         except psycopg.Error as exc:
@@ -108,7 +136,7 @@ class PostgresTarget:
 
     def count_matching(self, table: TableRef, predicate: str) -> int:
         qual = self._qual(table.schema, table.name)
-        with self._read() as cur:
+        with self._read(predicate) as cur:
             row = cur.execute(f"SELECT count(*) FROM {qual} WHERE ({predicate})".encode())
             return int(row.fetchone()[0])  # type: ignore[index]
 
@@ -118,7 +146,7 @@ class PostgresTarget:
     def sample_matching(self, table: TableRef, predicate: str, limit: int) -> list[dict[str, Any]]:
         qual, cols = self._qual(table.schema, table.name), self._cols(table)
         sql = f"SELECT * FROM {qual} WHERE ({_esc(predicate)}) ORDER BY {cols} LIMIT %s"
-        with self._read() as cur:
+        with self._read(predicate) as cur:
             cur.execute(sql.encode(), (limit,))
             names = [d.name for d in cur.description or ()]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
@@ -132,7 +160,7 @@ class PostgresTarget:
             where = f"({cols}) > ({', '.join(['%s'] * len(after))}) AND " + where
             args = list(after)
         sql = f"SELECT {cols} FROM {qual} WHERE {where} ORDER BY {cols} LIMIT %s"
-        with self._read() as cur:
+        with self._read(predicate) as cur:
             return [tuple(r) for r in cur.execute(sql.encode(), [*args, size]).fetchall()]
 
     def _progress_table(self, plan: Plan) -> str:
@@ -200,7 +228,7 @@ class PostgresTarget:
             f"DELETE FROM {qual} WHERE ({cols}) IN (SELECT {keys} FROM {marks}"
             f" WHERE seq > %s AND seq <= %s) AND ({_esc(plan.predicate)})"
         )
-        with self._write() as cur:
+        with self._write(plan.predicate) as cur:
             row = cur.execute(
                 f"SELECT marked, done FROM {progress} WHERE token = %s FOR UPDATE", (plan.token,)
             ).fetchone()

@@ -3,7 +3,8 @@ file (`_jobctl_sweeps`: one progress row per sweep; `_jobctl_sweep_marks`: its k
 user's tables and rows are untouched until a run deletes marked rows.
 
 Predicates run on a separate read-only connection (`mode=ro`, `PRAGMA query_only`, and an
-authorizer that allows only reads and harmless functions). The journal mode of the user's
+authorizer that allows only reads and harmless functions). Every statement that evaluates
+one is cut at the statement timeout by a progress handler. The journal mode of the user's
 DB is left as it is.
 """
 
@@ -11,17 +12,26 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from jobctl.clock import SystemClock
 from jobctl.errors import InvalidInput, StoreError
 from jobctl.store.sqlite.connection import wrap_errors
-from jobctl.store.targets import BatchResult, Plan, TableRef, TargetProgress
+from jobctl.store.targets import (
+    STATEMENT_TIMEOUT,
+    BatchResult,
+    Plan,
+    PredicateTimeout,
+    TableRef,
+    TargetProgress,
+)
 from jobctl.store.targets.predicate import DENIED_FUNCTIONS, check_predicate, quote_ident
 
 MAX_KEYS = 8
+PROGRESS_STEPS = 10_000  # virtual machine steps between two looks at the deadline
 BUSY_TIMEOUT_S = 10.0
 ROWID_NAMES = ("rowid", "_rowid_", "oid")
 SIDE_TABLES = (
@@ -52,9 +62,17 @@ def _first(cursor: sqlite3.Cursor) -> Any:
 class SQLiteTarget:
     """A SQLite file as a sweep target (it must exist; it is never created)."""
 
-    def __init__(self, path: Path, foreign_keys: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        foreign_keys: bool = False,
+        statement_timeout: float | None = STATEMENT_TIMEOUT,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
         self.path = path
         self.display = "sqlite:///" + str(path)
+        self.statement_timeout = statement_timeout
+        self._monotonic = monotonic or SystemClock().monotonic
         self._columns: dict[str, set[str]] = {}
         if not path.is_file():
             raise InvalidInput(f"target database {str(path)!r} does not exist")
@@ -91,9 +109,27 @@ class SQLiteTarget:
             try:
                 yield self.rw
             except BaseException:
-                self.rw.execute("ROLLBACK")
+                if self.rw.in_transaction:  # an interrupted DELETE has rolled back already
+                    self.rw.execute("ROLLBACK")
                 raise
             self.rw.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _timed(self, conn: sqlite3.Connection, predicate: str) -> Iterator[None]:
+        """Interrupt a statement of `conn` that runs past the statement timeout."""
+        if self.statement_timeout is None:
+            yield
+            return
+        deadline = self._monotonic() + self.statement_timeout
+        conn.set_progress_handler(lambda: self._monotonic() > deadline, PROGRESS_STEPS)
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise
+            raise PredicateTimeout(predicate, self.statement_timeout, self.display) from None
+        finally:
+            conn.set_progress_handler(None, 0)
 
     def resolve_table(self, name: str) -> TableRef:
         if name.lower().startswith(("sqlite_", "_jobctl_")):
@@ -144,13 +180,13 @@ class SQLiteTarget:
         return text
 
     def count_matching(self, table: TableRef, predicate: str) -> int:
-        with self._errors():
+        with self._errors(), self._timed(self.ro, predicate):
             sql = f"SELECT count(*) FROM {quote_ident(table.name)} WHERE ({predicate})"
             return int(_first(self.ro.execute(sql))[0])
 
     def sample_matching(self, table: TableRef, predicate: str, limit: int) -> list[dict[str, Any]]:
         cols = self._cols(table)
-        with self._errors():
+        with self._errors(), self._timed(self.ro, predicate):
             cur = self.ro.execute(
                 f"SELECT {', '.join(cols)}, * FROM {quote_ident(table.name)} WHERE ({predicate})"
                 f" ORDER BY {', '.join(cols)} LIMIT ?",
@@ -169,7 +205,7 @@ class SQLiteTarget:
             marks = ", ".join("?" * len(after))
             where = f"({listed}) > ({marks}) AND " + where
             args = list(after)
-        with self._errors():
+        with self._errors(), self._timed(self.ro, predicate):
             rows = self.ro.execute(
                 f"SELECT {listed} FROM {quote_ident(table.name)} WHERE {where}"
                 f" ORDER BY {listed} LIMIT ?",
@@ -236,7 +272,8 @@ class SQLiteTarget:
                 return BatchResult(lo, 0, 0)
             span = (plan.token, lo, hi)
             collected = self._before_delete(conn, plan, span)
-            deleted = conn.execute(delete, span).rowcount
+            with self._timed(conn, plan.predicate):
+                deleted = conn.execute(delete, span).rowcount
             files = self._after_delete(conn, plan, span, collected)
             conn.execute(
                 "DELETE FROM _jobctl_sweep_marks WHERE sweep = ? AND seq > ? AND seq <= ?", span
