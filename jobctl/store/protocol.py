@@ -30,7 +30,7 @@ from jobctl.domain.schedule import FireDecision, Schedule
 from jobctl.store.database import Conn, Database
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn
-from jobctl.store.repos.dlq import Decide, DeadLetter, Replayed, Selection
+from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
 from jobctl.store.repos.health import RecentFailure, RunningAttempt
 from jobctl.store.repos.jobs import CancelResult, Enqueued
 from jobctl.store.repos.kafka import PartitionRow

@@ -333,6 +333,19 @@ class PgDatabase:
     def read(self) -> contextlib.AbstractContextManager[PgConn]:
         return self._transaction(self._begin_read)
 
+    def quick_check(self, tables: Sequence[str]) -> list[str]:
+        """PostgreSQL keeps its own pages sound; what can go wrong here is the schema: each
+        small table must be readable."""
+        problems = []
+        with self.read() as conn:
+            for table in tables:
+                try:
+                    conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+                except psycopg.Error as exc:
+                    problems.append(f"{table}: {_message(exc)}")
+                    break  # the transaction is aborted
+        return problems
+
     def now_epoch(self) -> float:
         """The database server's clock (epoch seconds): leases and fires use it."""
         with self.read() as conn:

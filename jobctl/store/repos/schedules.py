@@ -85,6 +85,11 @@ def _row_values(s: Schedule) -> list[Any]:
     ]
 
 
+def _quoted(column: str) -> str:
+    """A column name for SQL: `user` is a reserved word on PostgreSQL."""
+    return f'"{column}"' if column == "user" else column
+
+
 def _schedule(row: Row) -> Schedule:
     return Schedule(
         name=row["name"],
@@ -131,7 +136,7 @@ class SchedulesRepo:
         columns = (*COLUMNS, "created_at", "updated_at", "cursor_at")
         marks = ", ".join("?" * len(columns))
         conn.execute(
-            f"INSERT INTO schedules ({', '.join(columns)}) VALUES ({marks})",
+            f"INSERT INTO schedules ({', '.join(map(_quoted, columns))}) VALUES ({marks})",
             [*_row_values(schedule), ts, ts, ts],
         )
 
@@ -161,7 +166,7 @@ class SchedulesRepo:
 
     def update(self, name: str, now: datetime, **fields: Any) -> None:
         """Set columns (enabled, shadow, ...) of one schedule."""
-        sets = ", ".join(f"{k} = ?" for k in fields)
+        sets = ", ".join(f"{_quoted(k)} = ?" for k in fields)
         with self.db.write() as conn:
             done = conn.execute(
                 f"UPDATE schedules SET {sets}, updated_at = ? WHERE name = ?",
@@ -189,7 +194,7 @@ class SchedulesRepo:
                         f"config schedule {schedule.name!r} clashes with a {row['origin']}-made one"
                     )
                 elif [row[c] for c in COLUMNS] != _row_values(schedule):
-                    sets = ", ".join(f"{c} = ?" for c in COLUMNS)
+                    sets = ", ".join(f"{_quoted(c)} = ?" for c in COLUMNS)
                     conn.execute(
                         f"UPDATE schedules SET {sets}, updated_at = ? WHERE name = ?",
                         [*_row_values(schedule), now.timestamp(), schedule.name],
@@ -208,7 +213,8 @@ class SchedulesRepo:
         nominal time of the boot's @reboot fires."""
         with self.db.write() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO boots (boot_id, seen_at, node) VALUES (?, ?, ?)",
+                "INSERT INTO boots (boot_id, seen_at, node) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (boot_id, now.timestamp(), node),
             )
             (seen,) = conn.execute(
