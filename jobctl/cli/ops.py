@@ -38,7 +38,7 @@ def checkpoint_get(ctx: typer.Context) -> None:
 
     value = checkpoints.get(state(ctx).client().store, checkpoints.current_owner(os.environ))
     if value is not None:
-        render.say(value)
+        render.say_block(value)
 
 
 @checkpoint_app.command("set")
@@ -97,6 +97,7 @@ def dlq_show(
     output: Output = None,
 ) -> None:
     """One dead-letter entry: payload, error, output tail."""
+    from jobctl.cli import views
     from jobctl.ops.shapes import dlq_shape
 
     shape = dlq_shape(state(ctx).client().store.dlq.get(parse.job_id(entry)))
@@ -106,9 +107,7 @@ def dlq_show(
     for name, value in shape.items():
         if name != "output_tail":
             render.say(f"{name}: {value}")
-    if shape["output_tail"]:
-        render.say("--- output tail ---")
-        render.say(shape["output_tail"].rstrip("\n"))
+    views.output_tail(shape["output_tail"])
 
 
 def _older(text: str | None, now: datetime) -> datetime | None:

@@ -140,66 +140,66 @@ def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None
     if as_json:
         render.print_json({**show_shape(job, attempts, now), "replay_of": replay_of})
         return
-    fields = [
-        ("id", job.id),
-        ("name", job.name),
-        ("state", job.display_state(now)),
-        ("queue", job.queue),
-        ("command", shlex.join(job.command) if job.command else None),
-        ("job type", job.job_type),
-        ("handler", job.handler),
-        ("payload", None if job.payload is None else job_shape(job, now)["payload"]),
-        ("priority", job.priority),
-        ("created", render.local_time(job.created_at)),
-        ("run at", render.local_time(job.run_at)),
-        ("attempts", f"{job.attempts}/{job.max_attempts}"),
-        ("timeout", format_duration(job.timeout) if job.timeout else None),
-        ("key", job.key),
-        ("ordering key", job.ordering_key),
-        ("tenant", job.tenant),
-        ("depends on", ", ".join(map(str, job.depends_on)) or None),
-        ("retry after", render.local_time(job.retry_after) if job.retry_after else None),
-        ("exit code", job.exit_code),
-        ("failure", job.failure_class),
-        ("error", job.error),
-        ("dlq entry", job.dlq_id),
-        ("replay of dlq entry", replay_of),
-        ("checkpoint", job.checkpoint),
-    ]
-    width = max(len(name) for name, _ in fields)
-    for name, value in fields:
-        if value is not None:
-            render.say(f"{name.ljust(width)}  {value}")
-    if attempts:
-        render.say("")
-        render.print_table(
+    render.fields(
+        [
+            ("id", job.id),
+            ("name", job.name),
+            ("state", job.display_state(now)),
+            ("queue", job.queue),
+            ("command", render.command_line(job.command)),
+            ("job type", job.job_type),
+            ("handler", job.handler),
+            ("payload", None if job.payload is None else render.json_text(job.payload)),
+            ("priority", job.priority),
+            ("created", job.created_at),
+            ("run at", job.run_at),
+            ("attempts", f"{job.attempts}/{job.max_attempts}"),
+            ("timeout", format_duration(job.timeout) if job.timeout else None),
+            ("key", job.key),
+            ("ordering key", job.ordering_key),
+            ("tenant", job.tenant),
+            ("depends on", job.depends_on or None),
+            ("retry after", job.retry_after),
+            ("exit code", job.exit_code),
+            ("failure", job.failure_class),
+            ("error", job.error),
+            ("dlq entry", job.dlq_id),
+            ("replay of dlq entry", replay_of),
+            ("checkpoint", job.checkpoint),
+        ],
+        skip_none=True,
+    )
+    attempts_table(attempts)
+    output_tail(job.output_tail)
+
+
+def attempts_table(attempts: list[Attempt]) -> None:
+    """The attempts of a job (`show`, `dlq show`), after a blank line; nothing if none."""
+    if not attempts:
+        return
+    render.say("")
+    render.print_table(
+        ["attempt", "node", "started", "duration", "exit", "signal", "failure", "max rss", "cpu"],
+        [
             [
-                "attempt",
-                "node",
-                "started",
-                "duration",
-                "exit",
-                "signal",
-                "failure",
-                "max rss",
-                "cpu",
-            ],
-            [
-                [
-                    a.attempt,
-                    a.node,
-                    render.local_time(a.started_at),
-                    format_duration(a.duration),
-                    a.exit_code,
-                    a.signal,
-                    a.failure_class,
-                    f"{a.max_rss // 1024} KiB" if a.max_rss else None,
-                    f"{a.cpu_seconds:.2f}s" if a.cpu_seconds is not None else None,
-                ]
-                for a in attempts
-            ],
-        )
-    if job.output_tail:
+                a.attempt,
+                a.node,
+                a.started_at,
+                format_duration(a.duration),
+                a.exit_code,
+                a.signal,
+                a.failure_class,
+                f"{a.max_rss // 1024} KiB" if a.max_rss else None,
+                f"{a.cpu_seconds:.2f}s" if a.cpu_seconds is not None else None,
+            ]
+            for a in attempts
+        ],
+    )
+
+
+def output_tail(text: str | None) -> None:
+    """The stored tail of a job's output, as a block after a blank line."""
+    if text:
         render.say("")
         render.say("--- output tail ---")
-        render.say(job.output_tail.rstrip("\n"))
+        render.say_block(text)
