@@ -11,10 +11,16 @@ import typer
 from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
-from jobctl.cli.options import Confirm, Output, Queue, Since
+from jobctl.cli.options import Confirm, Output, Queue, Since, choice
+from jobctl.domain.job import FailureClass
 
 FailureClassOpt = Annotated[
-    str | None, typer.Option("--class", help="Failure class: exit, timeout, signal, ...")
+    str | None,
+    typer.Option(
+        "--class",
+        click_type=choice(FailureClass),
+        help="Failure class: exit, timeout, signal, spawn or lost.",
+    ),
 ]
 OlderThan = Annotated[
     str | None, typer.Option("--older-than", help="Only entries older than this duration.")

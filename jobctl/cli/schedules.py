@@ -10,7 +10,9 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.audit import audited
 from jobctl.cli.context import state, wants_json
-from jobctl.cli.options import Output, Since
+from jobctl.cli.options import Output, Since, choice
+from jobctl.domain.fires import DST_GAP_MODES, DST_REPEAT_MODES
+from jobctl.domain.schedule import Misfire, Overlap
 
 schedule_app = typer.Typer(
     help="Cron-style schedules with time zones done right.", no_args_is_help=True
@@ -30,14 +32,25 @@ def add(
     ] = "",
     tz: Annotated[str | None, typer.Option(help="IANA time zone (default: the system's).")] = None,
     queue: Annotated[str | None, typer.Option("--queue", "-Q", help="Queue for its jobs.")] = None,
-    overlap: Annotated[str, typer.Option(help="forbid, allow or replace.")] = "forbid",
-    misfire: Annotated[str, typer.Option(help="skip, once or all.")] = "once",
+    overlap: Annotated[
+        str, typer.Option(click_type=choice(Overlap), help="forbid, allow or replace.")
+    ] = "forbid",
+    misfire: Annotated[str, typer.Option(click_type=choice(Misfire), help="skip, once or all.")] = (
+        "once"
+    ),
     jitter: Annotated[str | None, typer.Option(help="Spread starts randomly in [0, D].")] = None,
     dst_gap: Annotated[
-        str, typer.Option(help="Fixed-time job in a skipped hour: run|skip.")
+        str,
+        typer.Option(
+            click_type=choice(DST_GAP_MODES), help="Fixed-time job in a skipped hour: run|skip."
+        ),
     ] = "run",
     dst_repeat: Annotated[
-        str, typer.Option(help="Fixed-time job in a repeated hour: once|both.")
+        str,
+        typer.Option(
+            click_type=choice(DST_REPEAT_MODES),
+            help="Fixed-time job in a repeated hour: once|both.",
+        ),
     ] = "once",
     timeout: Annotated[str | None, typer.Option(help="Timeout of each run.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Attempts per run.")] = None,
