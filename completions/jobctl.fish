@@ -371,7 +371,7 @@ complete -c jobctl -n '__jobctl_at "jobctl checkpoint set"' -s h -l help -d 'Sho
 
 # jobctl dlq
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'list' -d 'Dead-letter entries, newest first.'
-complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'show' -d 'One dead-letter entry: payload, error, output tail.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'show' -d 'One dead-letter entry: payload, error, attempts, output tail.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'replay' -d 'Re-run dead jobs as new jobs linked to their entries (skips keys held by live jobs).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'purge' -d 'Delete dead-letter entries (all, or older than D); needs --confirm dlq.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -s h -l help -d 'Show this message and exit.'

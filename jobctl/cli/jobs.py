@@ -144,8 +144,15 @@ def _enqueue_args(options: list[EnqueueOptions], from_file: str | None) -> dict[
 
 
 def _wait_and_exit(ctx: typer.Context, ids: list[int], timeout: float | None) -> None:
+    """Wait for the jobs; say on stderr how each one that did not succeed ended; exit with
+    the first failing job's exit code."""
+    from jobctl.cli.views import how_it_ended
+
     client = state(ctx).client()
     jobs = client.wait(ids, timeout)
+    for job in jobs:
+        if job.wrapper_exit_code() != 0:
+            render.note(f"jobctl: {how_it_ended(job)}")
     codes = [job.wrapper_exit_code() for job in jobs]
     raise typer.Exit(next((c for c in codes if c != 0), 0))
 
@@ -310,6 +317,7 @@ def explain(
     ctx: typer.Context, job: Annotated[str, typer.Argument(help="Job id.")], output: Output = None
 ) -> None:
     """Why this job is not running right now: one sentence plus the facts."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.explain import explain as explain_job
 
@@ -319,5 +327,4 @@ def explain(
         render.print_json(result.__dict__)
         return
     render.say(f"job {result.id} ({result.state}): {result.reason}")
-    for name, value in result.facts.items():
-        render.say(f"  {name}: {value}")
+    views.shape_fields(result.facts)

@@ -132,9 +132,7 @@ def once_show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     if wants_json(ctx, output):
         render.print_json(shape)
         return
-    for key, value in shape.items():
-        if key != "output_tail" and value is not None:
-            render.say(f"{key}: {value}")
+    views.shape_fields({k: v for k, v in shape.items() if v is not None}, skip=("output_tail",))
     views.output_tail(shape["output_tail"])
 
 

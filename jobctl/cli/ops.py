@@ -102,17 +102,19 @@ def dlq_show(
     entry: Annotated[str, typer.Argument(help="DLQ entry id.")],
     output: Output = None,
 ) -> None:
-    """One dead-letter entry: payload, error, output tail."""
+    """One dead-letter entry: payload, error, attempts, output tail."""
     from jobctl.cli import views
-    from jobctl.ops.shapes import dlq_shape
+    from jobctl.ops.shapes import attempt_shape, dlq_shape
 
-    shape = dlq_shape(state(ctx).client().store.dlq.get(parse.job_id(entry)))
+    client = state(ctx).client()
+    dead = client.store.dlq.get(parse.job_id(entry))
+    attempts = client.attempts(dead.job_id)
+    shape = dlq_shape(dead)
     if wants_json(ctx, output):
-        render.print_json(shape)
+        render.print_json({**shape, "attempt_log": [attempt_shape(a) for a in attempts]})
         return
-    for name, value in shape.items():
-        if name != "output_tail":
-            render.say(f"{name}: {value}")
+    views.shape_fields(shape, skip=("output_tail",))
+    views.attempts_table(attempts)
     views.output_tail(shape["output_tail"])
 
 

@@ -109,6 +109,7 @@ def add(
 @schedule_app.command("list")
 def list_schedules(ctx: typer.Context, output: Output = None) -> None:
     """Every schedule with its next and last run."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
@@ -126,7 +127,7 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
                 s["cron"],
                 s["tz"],
                 s["queue"],
-                "shadow" if s["shadow"] else ("active" if s["enabled"] else "paused"),
+                views.schedule_state(s["enabled"], s["shadow"]),
                 s["next_run_at"],
                 s["last_run_at"],
                 s["last_state"],
@@ -140,6 +141,7 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
 @schedule_app.command("show")
 def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     """One schedule in full."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
@@ -148,8 +150,7 @@ def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     if wants_json(ctx, output):
         render.print_json(shape)
         return
-    for key, value in shape.items():
-        render.say(f"{key}: {'-' if value is None else value}")
+    views.shape_fields({"state": views.schedule_state(shape["enabled"], shape["shadow"]), **shape})
 
 
 def _set(ctx: typer.Context, name: str, action: str, message: str, **fields: object) -> None:

@@ -10,7 +10,7 @@ from jobctl.cli import render
 from jobctl.client import Status
 from jobctl.clock import utcnow
 from jobctl.domain.durations import format_duration, iso_z
-from jobctl.domain.job import Attempt, Job
+from jobctl.domain.job import Attempt, Job, State
 from jobctl.ops.shapes import job_shape, show_shape
 
 
@@ -203,3 +203,49 @@ def output_tail(text: str | None) -> None:
         render.say("")
         render.say("--- output tail ---")
         render.say_block(text)
+
+
+def shape_fields(shape: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+    """A `-o json` shape for humans (`schedule show`, `dlq show`, `once show`, ...): one
+    aligned line per key; times (`*_at`, `*_until`) in local time, a `command` as the shell
+    line that runs it, every other value as `render.value` shows it."""
+
+    def human(key: str, v: Any) -> Any:
+        if key == "command" and isinstance(v, list):
+            return render.command_line(v)
+        if key.endswith(("_at", "_until")) and isinstance(v, str):
+            return render.local_time(v)
+        return v
+
+    render.fields((key, human(key, v)) for key, v in shape.items() if key not in skip)
+
+
+def schedule_state(enabled: bool, shadow: bool) -> str:
+    """`active`, or what keeps a schedule from running: `paused`, `shadow`, `paused, shadow`."""
+    return ", ".join([*(["paused"] if not enabled else []), *(["shadow"] if shadow else [])]) or (
+        "active"
+    )
+
+
+def how_it_ended(job: Job) -> str:
+    """One line for a job that ended without success: `job 38 dead after 5 attempts: exit 3`,
+    `job 9 dead after 1 attempt: timed out after ...`, `job 7 cancelled: ...`."""
+    if job.state is State.CANCELLED:
+        return f"job {job.id} cancelled" + (f": {job.error}" if job.error else "")
+    tries = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
+    if job.failure_class == "exit" and job.exit_code is not None:
+        why = f"exit {job.exit_code}" + (f" ({job.error})" if job.handler and job.error else "")
+    elif job.failure_class == "signal" and job.signal is not None:
+        why = f"killed by signal {job.signal} ({_signal_name(job.signal)})"
+    else:
+        why = job.error or job.failure_class or "no exit code"
+    return f"job {job.id} {job.state.value} after {tries}: {why}"
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
