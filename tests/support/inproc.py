@@ -3,17 +3,16 @@ error → exit-code edge), with its own DB and config under tmp_path: fast CLI t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jobctl.cli import main
 from tests.support.cli import TRACEBACK, Result
+from tests.support.runs import Runs
 
 
-class InProcess:
+class InProcess(Runs):
     """`jobctl --db DB --config CONFIG …` with stdout/stderr captured by pytest's capsys."""
 
     def __init__(self, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,14 +33,3 @@ class InProcess:
         out, err = self.capsys.readouterr()
         assert TRACEBACK not in err, err
         return Result(code, out, err)
-
-    def ok(self, *args: str) -> str:
-        res = self.run(*args)
-        assert res.rc == 0, f"jobctl {args} exited {res.rc}\n{res.out}\n{res.err}"
-        return res.out
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok("-o", "json", *args))
-
-    def enqueue(self, *args: str) -> int:
-        return int(self.ok("enqueue", *args).strip())
