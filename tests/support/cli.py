@@ -102,4 +102,4 @@ class Jobctl(Runs):
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
+                    proc.wait(60)  # reaped: an unreaped Popen warns in a later test
