@@ -80,7 +80,7 @@ def show(ctx: typer.Context, output: Output = None) -> None:
         return
     import yaml
 
-    render.say(yaml.safe_dump(document, sort_keys=False).rstrip())
+    render.say_block(yaml.safe_dump(document, sort_keys=False))
 
 
 def _warn_lint(ctx: typer.Context, config: Config) -> None:

@@ -9,7 +9,9 @@ import typer
 from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
-from jobctl.cli.options import Confirm, JobIds, Output, Queue, Since
+from jobctl.cli.options import Confirm, JobIds, Output, Queue, Since, choice
+from jobctl.domain.job import SCHEDULED, State
+from jobctl.domain.retry import Backoff
 
 if TYPE_CHECKING:
     from jobctl.config.resolve import EnqueueOptions
@@ -33,7 +35,9 @@ def enqueue(
     in_: Annotated[str | None, typer.Option("--in", help="Run after this duration.")] = None,
     priority: Annotated[int | None, typer.Option(help="Higher runs first.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Attempts before dead.")] = None,
-    backoff: Annotated[str | None, typer.Option(help="exponential, fixed or linear.")] = None,
+    backoff: Annotated[
+        str | None, typer.Option(click_type=choice(Backoff), help="exponential, fixed or linear.")
+    ] = None,
     backoff_base: Annotated[str | None, typer.Option(help="Backoff base duration.")] = None,
     backoff_max: Annotated[str | None, typer.Option(help="Backoff cap.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Kill the attempt after this.")] = None,
@@ -140,8 +144,15 @@ def _enqueue_args(options: list[EnqueueOptions], from_file: str | None) -> dict[
 
 
 def _wait_and_exit(ctx: typer.Context, ids: list[int], timeout: float | None) -> None:
+    """Wait for the jobs; say on stderr how each one that did not succeed ended; exit with
+    the first failing job's exit code."""
+    from jobctl.cli.views import how_it_ended
+
     client = state(ctx).client()
     jobs = client.wait(ids, timeout)
+    for job in jobs:
+        if job.wrapper_exit_code() != 0:
+            render.note(f"jobctl: {how_it_ended(job)}")
     codes = [job.wrapper_exit_code() for job in jobs]
     raise typer.Exit(next((c for c in codes if c != 0), 0))
 
@@ -153,6 +164,7 @@ def list_(
         list[str] | None,
         typer.Option(
             "--state",
+            click_type=choice([*State, SCHEDULED]),
             help="waiting, queued, scheduled, running, retrying, "
             "succeeded, dead or cancelled (repeatable).",
         ),
@@ -167,19 +179,6 @@ def list_(
     from jobctl.errors import InvalidInput
     from jobctl.ops.shapes import job_shape
 
-    valid = {
-        "waiting",
-        "queued",
-        "scheduled",
-        "running",
-        "retrying",
-        "succeeded",
-        "dead",
-        "cancelled",
-    }
-    for value in state_ or []:
-        if value not in valid:
-            raise InvalidInput(f"invalid --state {value!r}: use one of {', '.join(sorted(valid))}")
     if limit < 1:
         raise InvalidInput(f"invalid --limit {limit}: must be at least 1")
     now = utcnow()
@@ -246,7 +245,12 @@ def retry(
     ctx: typer.Context,
     jobs: Annotated[list[str] | None, typer.Argument(help="Job ids.")] = None,
     state_: Annotated[
-        str | None, typer.Option("--state", help="Retry every job in this state: dead|retrying.")
+        str | None,
+        typer.Option(
+            "--state",
+            click_type=choice([State.DEAD, State.RETRYING]),
+            help="Retry every job in this state: dead|retrying.",
+        ),
     ] = None,
     queue: Queue = None,
     confirm: Confirm = None,
@@ -261,8 +265,6 @@ def retry(
     if jobs and state_:
         raise InvalidInput("give job ids or --state, not both")
     if state_ is not None:
-        if state_ not in ("dead", "retrying"):
-            raise InvalidInput(f"invalid --state {state_!r}: use dead or retrying")
         ids = client.ids_in_state([state_], queue)
     elif jobs:
         ids = parse.job_ids(jobs)
@@ -315,6 +317,7 @@ def explain(
     ctx: typer.Context, job: Annotated[str, typer.Argument(help="Job id.")], output: Output = None
 ) -> None:
     """Why this job is not running right now: one sentence plus the facts."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.explain import explain as explain_job
 
@@ -324,5 +327,4 @@ def explain(
         render.print_json(result.__dict__)
         return
     render.say(f"job {result.id} ({result.state}): {result.reason}")
-    for name, value in result.facts.items():
-        render.say(f"  {name}: {value}")
+    views.shape_fields(result.facts)

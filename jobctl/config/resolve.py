@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.config.model import Config
-from jobctl.domain.job import JobSpec
+from jobctl.domain.job import JobSpec, check_payload
 from jobctl.domain.queues import check_queue_name
 from jobctl.domain.retry import Backoff, RetryPolicy
 from jobctl.errors import InvalidInput
@@ -62,7 +62,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         command=command,
         job_type=options.job_type,
         handler=handler,
-        payload=options.payload,
+        payload=check_payload(options.payload),
         queue=queue,
         name=options.name,
         priority=options.priority or 0,
@@ -199,7 +199,7 @@ def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOpt
         command=command,
         shell=bool(obj.get("shell")),
         job_type=field_("job_type", str) or field_("type", str),
-        payload=obj.get("payload"),
+        payload=check_payload(obj.get("payload"), where=where),
         queue=field_("queue", str),
         name=field_("name", str),
         priority=field_("priority", int),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.runs import Runs
 from tests.support.waiting import wait_until
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -23,7 +23,7 @@ class Result:
     err: str
 
 
-class Jobctl:
+class Jobctl(Runs):
     """`jobctl` with its own DB under tmp_path and a clean environment."""
 
     def __init__(self, tmp: Path) -> None:
@@ -58,17 +58,6 @@ class Jobctl:
         )
         assert TRACEBACK not in res.err, f"traceback from jobctl {args}:\n{res.err}"
         return res
-
-    def ok(self, *args: str, **kw: Any) -> str:
-        res = self.run(*args, **kw)
-        assert res.rc == 0, f"jobctl {args} exited {res.rc}\n{res.out}\n{res.err}"
-        return res.out
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok("-o", "json", *args))
-
-    def enqueue(self, *args: str) -> int:
-        return int(self.ok("enqueue", *args).strip())
 
     def show(self, job_id: int) -> dict[str, Any]:
         return self.json("show", str(job_id))  # type: ignore[no-any-return]
@@ -118,4 +107,4 @@ class Jobctl:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
+                    proc.wait(60)  # reaped: an unreaped Popen warns in a later test
