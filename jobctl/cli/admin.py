@@ -71,10 +71,10 @@ def check(
 
 @config_app.command("show")
 def show(ctx: typer.Context, output: Output = None) -> None:
-    """Print the effective config (defaults filled in)."""
-    from jobctl.ops.init import effective_config
+    """Print the effective config (defaults filled in): YAML that `config check` accepts."""
+    from jobctl.config.effective import config_data
 
-    document = effective_config(state(ctx).config())
+    document = config_data(state(ctx).config())
     if wants_json(ctx, output):
         render.print_json(document)
         return

@@ -189,3 +189,20 @@ def test_config_check_flags_users_this_host_cannot_run_as(tmp_path: Path) -> Non
     assert check_config(path)[1] == [], "loading does not depend on the host's users"
     problems = check_config(path, host_checks=True)[1]
     assert problems == [f"{path}:4: job type 't': unknown user 'jobctl-no-such-user'"]
+
+
+@pytest.mark.parametrize(
+    "text,line,message",
+    [
+        ("strict_queues: maybe\n", 1, "strict_queues must be true or false, got 'maybe'"),
+        ("log_dir: 5\n", 1, "log_dir must be a non-empty string, got 5"),
+        ("daemon:\n  lease: 0\n", 2, "invalid lease 0: more than 0s"),
+        ("job_types:\n  - name: t\n    command: [x]\n    user: 7\n", 4, "user must be a"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_a_problem_not_a_silent_default(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    path = _write(tmp_path, text)
+    problems = check_config(path)[1]
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:{line}: {message}"), problems

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -21,6 +23,22 @@ class Result:
     rc: int
     out: str
     err: str
+
+
+def run_main(*args: str) -> Result:
+    """`jobctl ARGS` in this process, through `main()` (the one error → exit-code edge), with
+    the caller's environment and working directory (monkeypatch them)."""
+    from jobctl.cli import main
+
+    out, err, rc = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 1
+    res = Result(rc, out.getvalue(), err.getvalue())
+    assert TRACEBACK not in res.err, f"traceback from jobctl {args}:\n{res.err}"
+    return res
 
 
 class Jobctl:
