@@ -23,7 +23,7 @@ from jobctl.store import Store, db_path_from, open_store
 
 if TYPE_CHECKING:
     from jobctl.store.sqlite.daemons import DaemonInfo
-    from jobctl.store.sqlite.jobs import CancelResult, Enqueued
+    from jobctl.store.sqlite.jobs import CancelResult, Enqueued, Retried
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,9 @@ class Client:
     ) -> list[CancelResult]:
         return self.store.jobs.cancel(list(ids), utcnow(), reason)
 
-    def retry(self, ids: Sequence[int], request_id: str | None = None) -> list[int]:
+    def retry(self, ids: Sequence[int], request_id: str | None = None) -> list[Retried]:
+        """Run the jobs again now with a fresh attempt budget; each result says whether it
+        was retried or why it was skipped (its key is held by a live job)."""
         return self.store.jobs.retry(list(ids), utcnow(), request_id)
 
     def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:

@@ -251,7 +251,8 @@ def retry(
     queue: Queue = None,
     confirm: Confirm = None,
 ) -> None:
-    """Run jobs again now with a fresh attempt budget (history is kept)."""
+    """Run jobs again now with a fresh attempt budget (history is kept). A job whose key a
+    live job holds is skipped and reported on stderr (exit 0); the others are retried."""
     from jobctl.cli.audit import audited, ids_target
     from jobctl.errors import InvalidInput
     from jobctl.ops.guard import confirm_count
@@ -272,10 +273,19 @@ def retry(
     if len(ids) > RETRY_CONFIRM_OVER:
         guard = lambda: confirm_count("retry", len(ids), confirm)  # noqa: E731
     args = {"ids": ids if len(ids) <= 100 else len(ids), "state": state_, "queue": queue}
-    with audited(ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard):
-        done = client.retry(ids, app_state.request_id)
+    with audited(
+        ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard
+    ) as audit:
+        results = client.retry(ids, app_state.request_id)
+        skipped = [r for r in results if r.skipped]
+        if skipped:
+            audit.args["skipped"] = [r.id for r in skipped][:100]
+    for result in skipped:
+        render.note(f"jobctl: job {result.id} skipped: {result.skipped}")
+    done = [r.id for r in results if not r.skipped]
     if not app_state.quiet:
-        render.note(f"retrying {len(done)} job(s)")
+        tail = f" ({len(skipped)} skipped)" if skipped else ""
+        render.note(f"retrying {len(done)} job(s){tail}")
     for job_id in done:
         render.say(str(job_id))
 
