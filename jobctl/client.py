@@ -50,18 +50,26 @@ class Status:
 
 class Client:
     """Enqueue and inspect jobs. `db` is a path or sqlite:/// URL (default: $JOBCTL_DB or
-    the XDG/root default); `config` the effective config (default: none)."""
+    the XDG/root default); `config` the effective config (default: none). With `create`
+    False the client only reads: it opens an existing DB as it is, never creating or
+    migrating it (see `open_store`)."""
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, config: Config | None = None):
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        config: Config | None = None,
+        create: bool = True,
+    ):
         self.config = config or Config()
         self.db_url = str(db or os.environ.get("JOBCTL_DB") or default_db_path())
+        self.create = create
         self._store: Store | None = None
 
     @property
     def store(self) -> Store:
         if self._store is None:
             sync = "NORMAL" if self.config.durability == "fast" else "FULL"
-            self._store = open_store(self.db_url, synchronous=sync)
+            self._store = open_store(self.db_url, synchronous=sync, create=self.create)
         return self._store
 
     @property

@@ -25,11 +25,13 @@ def init(ctx: typer.Context) -> None:
     from jobctl.config.load import resolve_config_path
     from jobctl.ops.init import write_example_config
     from jobctl.paths import default_config_path
+    from jobctl.store import open_store
 
     app_state = state(ctx)
     path, _ = resolve_config_path(app_state.config_path)
     target = path or default_config_path()
     with audited(ctx, "init", app_state.db_url, {"config": str(target)}) as audit:
+        open_store(app_state.db_url).close()  # creates the DB, or refuses a foreign one first
         if target.exists():
             render.note(f"config {target} exists: kept as it is")
         else:
@@ -37,7 +39,6 @@ def init(ctx: typer.Context) -> None:
             audit.args["config_written"] = True
             render.note(f"wrote example config {target}")
         client = app_state.client()
-        client.store  # noqa: B018  (opening creates and migrates the DB)
     render.say(str(client.db_url))
 
 
@@ -90,11 +91,10 @@ def _warn_lint(ctx: typer.Context, config: Config) -> None:
     from jobctl.clock import utcnow
     from jobctl.errors import JobctlError
     from jobctl.ops.schedules import lint_config, still_in_crontab
-    from jobctl.store import db_path_from, open_store
 
-    db_url, now = state(ctx).db_url, utcnow()
+    now = utcnow()
     try:
-        store = open_store(db_url) if db_path_from(db_url).exists() else None
+        store = state(ctx).store_if_any()
         warnings = lint_config(store, config.schedules, now)
         warnings += still_in_crontab(store) if store is not None else []
     except JobctlError as exc:

@@ -60,15 +60,24 @@ def schedule_shape(store: Store, s: Schedule, now: datetime) -> dict[str, Any]:
 
 
 def next_listing(
-    store: Store, target: str, tz: str | None, count: int, start: str | None, now: datetime
+    store: Store | None,
+    target: str,
+    tz: str | None,
+    count: int,
+    start: str | None,
+    now: datetime,
 ) -> list[dict[str, Any]]:
-    """The next `count` fires of a schedule (by name) or an expression, strictly after
-    `start` (default `now`; without an offset it is read in the zone), computed by the
-    engine the daemon fires with. The zone: `tz`, else the schedule's, else the system's."""
+    """The next `count` fires of a schedule (by name, in `store` when there is one) or an
+    expression, strictly after `start` (default `now`; without an offset it is read in the
+    zone), computed by the engine the daemon fires with. The zone: `tz`, else the
+    schedule's, else the system's."""
     try:
-        s = store.schedules.get(target)
-        expr, zone_name, gap, repeat = parse_cron(s.cron), tz or s.tz, s.dst_gap, s.dst_repeat
+        s = store.schedules.get(target) if store is not None else None
     except NotFound:
+        s = None
+    if s is not None:
+        expr, zone_name, gap, repeat = parse_cron(s.cron), tz or s.tz, s.dst_gap, s.dst_repeat
+    else:
         expr, zone_name, gap, repeat = parse_cron(target), tz or local_zone_name(), "run", "once"
     zone = ZoneInfo(check_zone(zone_name))
     after = parse_time(start, now, zone, "--from") if start else now

@@ -143,6 +143,7 @@ def test_db_path_that_is_a_directory_is_one_line(jc: Jobctl) -> None:
     ],
 )
 def test_not_found_exits_3(jc: Jobctl, args: list[str]) -> None:
+    jc.enqueue("--", "true")  # the DB exists (without it, a read says "no jobctl database")
     _one_line_error(jc.run(*args), 3, "999" if args[0] != "dlq" else "5")
 
 

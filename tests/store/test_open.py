@@ -1,0 +1,90 @@
+"""Opening the store: a write creates and migrates; a read (`create=False`) opens only an
+existing jobctl DB as it is; a SQLite file that is not jobctl's is refused, unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from jobctl.errors import NotFound, StoreError
+from jobctl.store import open_store
+from jobctl.store.sqlite.schema import MIGRATION_FILES, SCHEMA_VERSION, statements
+from tests.support.clock import ManualClock
+
+
+def _app_db(path: Path) -> str:
+    """Another application's SQLite file (rollback journal, its own tables); its digest."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.close()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_an_applications_sqlite_file_is_refused_and_left_unchanged(
+    tmp_path: Path, create: bool
+) -> None:
+    # Given an application's own SQLite file
+    app = tmp_path / "app.db"
+    digest = _app_db(app)
+    # When jobctl is pointed at it (a write or a read)
+    with pytest.raises(StoreError, match=f"not a jobctl database: {app}"):
+        open_store(str(app), create=create)
+    # Then it is refused, and the file is byte for byte what it was (no WAL, no tables)
+    assert hashlib.sha256(app.read_bytes()).hexdigest() == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, just some text that is long enough to have a header\n" * 9)
+    with pytest.raises(StoreError, match=f"not a jobctl database: {notes}"):
+        open_store(str(notes))
+    assert notes.read_text().startswith("not a database")
+
+
+def test_a_read_never_creates_the_db_or_its_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "jobctl.db"
+    with pytest.raises(NotFound, match=f"no jobctl database at {missing}$"):
+        open_store(str(missing), create=False)
+    assert not missing.parent.exists()
+
+
+def test_an_empty_file_is_new_to_a_write_and_missing_to_a_read(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    empty = tmp_path / "jobctl.db"
+    empty.touch()
+    with pytest.raises(NotFound, match=r"no jobctl database at .* empty"):
+        open_store(str(empty), create=False)
+    assert empty.stat().st_size == 0
+    open_store(str(empty)).close()
+    store = open_store(str(empty), create=False)
+    assert store.jobs.list(clock.now()) == []
+    store.close()
+
+
+def test_a_read_refuses_an_older_schema_rather_than_migrate_it(tmp_path: Path) -> None:
+    # Given a DB an older jobctl made (only the first migration)
+    db = tmp_path / "jobctl.db"
+    first_number, first_name = MIGRATION_FILES[0]
+    script = (Path(__file__).parents[2] / "jobctl/store/sqlite/migrations" / first_name).read_text()
+    with sqlite3.connect(db) as conn:
+        for statement in statements(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {first_number}")
+    conn.close()
+    # When a read opens it: refused, naming both versions, and left at its version
+    older = rf"schema version {first_number}, older .*\({SCHEMA_VERSION}\)"
+    with pytest.raises(StoreError, match=older):
+        open_store(str(db), create=False)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == first_number
+    conn.close()
+    # And a write migrates it
+    open_store(str(db)).close()
+    open_store(str(db), create=False).close()
