@@ -112,16 +112,21 @@ class Jobctl:
         if not registered:
             return proc
         wait_until(
-            lambda: (
-                any(d["pid"] == proc.pid for d in self.json("status")["daemons"])
-                or proc.poll() is not None
-            ),
+            lambda: self._registered(proc.pid) or proc.poll() is not None,
             15,
             0.1,
             "daemon registered",
         )
         assert proc.poll() is None, self.daemon_log(len(self.daemons) - 1)
         return proc
+
+    def _registered(self, pid: int) -> bool:
+        """Whether the daemon `pid` is in `status` (exit 3 until it has created the DB)."""
+        res = self.run("-o", "json", "status")
+        if res.rc == 3 and "no jobctl database" in res.err:
+            return False
+        assert res.rc == 0, res
+        return any(d["pid"] == pid for d in json.loads(res.out)["daemons"])
 
     def daemon_log(self, index: int = 0) -> str:
         return (self.tmp / f"daemon-{index}.log").read_text(errors="replace")
