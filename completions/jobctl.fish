@@ -196,7 +196,7 @@ complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l ordering-key -r -F -d 'J
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l after -r -F -d 'Run after this job succeeds (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l tenant -r -F -d 'Tenant name.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l env -r -F -d 'KEY=VALUE (repeatable).'
-complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory (default: where enqueue runs, as at(1) does).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l name -r -F -d 'A name for humans.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l shell -l no-shell -d 'Run the one CMD string with /bin/sh -c.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l wait -l no-wait -d 'Block until the job ends; exit with its exit code.'

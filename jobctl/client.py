@@ -18,7 +18,7 @@ from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
 from jobctl.domain.percentile import p95
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
-from jobctl.paths import default_db_path, log_dir_for
+from jobctl.paths import default_db_path, log_dir_for, working_directory
 from jobctl.store import Store, db_path_from, open_store
 
 if TYPE_CHECKING:
@@ -92,7 +92,10 @@ class Client:
     # --- enqueue -------------------------------------------------------------------------
     def enqueue(self, command: Sequence[str] | None = None, **options: Any) -> int:
         """Enqueue one job; returns its id (an existing live job's id for a held --key).
-        Options are EnqueueOptions fields (job_type, payload, queue, run_at, ...)."""
+        Options are EnqueueOptions fields (job_type, payload, queue, run_at, cwd, ...). The
+        job runs in `cwd` if given (relative: to this process's directory), else in its
+        job type's `cwd:`, else in this process's working directory, as the CLI does."""
+        options.setdefault("enqueued_from", working_directory())
         opts = EnqueueOptions(command=list(command) if command else None, **options)
         return self.enqueue_specs([build_spec(opts, self.config)])[0].id
 

@@ -46,7 +46,10 @@ def enqueue(
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant name.")] = None,
     env: Annotated[list[str] | None, typer.Option(help="KEY=VALUE (repeatable).")] = None,
-    cwd: Annotated[str | None, typer.Option(help="Working directory.")] = None,
+    cwd: Annotated[
+        str | None,
+        typer.Option(help="Working directory (default: where enqueue runs, as at(1) does)."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="A name for humans.")] = None,
     shell: Annotated[bool, typer.Option(help="Run the one CMD string with /bin/sh -c.")] = False,
     wait: Annotated[
@@ -59,18 +62,21 @@ def enqueue(
 
     from jobctl.cli.audit import audited, ids_target
     from jobctl.clock import utcnow
-    from jobctl.config.resolve import EnqueueOptions
+    from jobctl.config.resolve import EnqueueOptions, directory
     from jobctl.domain.durations import parse_duration, parse_time
     from jobctl.domain.retry import parse_backoff
     from jobctl.errors import InvalidInput
     from jobctl.ops.bulk import read_bulk
+    from jobctl.paths import working_directory
 
     app_state = state(ctx)
     now = utcnow()
+    here = working_directory()
     if from_file is not None:
         if command or job_type:
             raise InvalidInput("--from takes jobs from the file: give no command or --type")
-        options = [replace(o, request_id=app_state.request_id) for o in read_bulk(from_file, now)]
+        bulk = read_bulk(from_file, now, here)
+        options = [replace(o, request_id=app_state.request_id) for o in bulk]
     else:
         if at and in_:
             raise InvalidInput("give --at or --in, not both")
@@ -97,7 +103,8 @@ def enqueue(
                 depends_on=tuple(parse.job_ids(after)),
                 tenant=tenant,
                 env=parse.env_pairs(env),
-                cwd=cwd,
+                cwd=None if cwd is None else directory(cwd, here),
+                enqueued_from=here,
                 request_id=app_state.request_id,
             )
         ]

@@ -31,6 +31,7 @@ JOB_TYPE_KEYS = {
     "user",
     "group",
     "retry_policy",
+    "cwd",
 }
 DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format", "misfire_grace"}
 SCHEDULE_KEYS = {
@@ -95,7 +96,8 @@ def load_config(path: str | Path) -> Config:
 def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, list[str]]:
     """The config built from `path` and every problem found (empty when valid). With
     `host_checks` (`jobctl config check`), also what depends on this host: job types' users
-    and groups must exist and be usable by a root daemon. Loading never fails on those, so a
+    and groups must exist and be usable by a root daemon, and their `cwd` must exist.
+    Loading never fails on those, so a
     config written for another host still loads (the job fails to spawn instead)."""
     doc = read_document(path)
     p = _Problems(doc)
@@ -270,9 +272,18 @@ def _job_types(p: _Problems, value: Any) -> tuple[JobType, ...]:
                 user=_text(p, (*path, "user"), item.get("user")),
                 group=_text(p, (*path, "group"), item.get("group")),
                 retry=_retry(p, (*path, "retry_policy"), item.get("retry_policy")),
+                cwd=_absolute(p, (*path, "cwd"), item.get("cwd")),
             )
         )
     return tuple(out)
+
+
+def _absolute(p: _Problems, path: tuple[Any, ...], value: Any) -> str | None:
+    text = _text(p, path, value)
+    if text is not None and not text.startswith("/"):
+        p.add(path, f"invalid {path[-1]} {text!r}: an absolute path")
+        return None
+    return text
 
 
 def _daemon(p: _Problems, value: Any) -> DaemonConfig:
@@ -411,3 +422,8 @@ def _host_checks(p: _Problems, config: Config) -> None:
             if problem:
                 key = "user" if job_type.user else "group"
                 p.add(("job_types", index, key), f"job type {job_type.name!r}: {problem}")
+        if job_type.cwd and not Path(job_type.cwd).is_dir():
+            p.add(
+                ("job_types", index, "cwd"),
+                f"job type {job_type.name!r}: no such directory {job_type.cwd!r}",
+            )

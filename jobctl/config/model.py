@@ -49,6 +49,7 @@ class JobType:
     user: str | None = None
     group: str | None = None
     retry: RetryPolicy | None = field(default=None, metadata=RETRY_KEY)
+    cwd: str | None = None  # where its jobs run unless an enqueue asks for another directory
 
 
 @dataclass(frozen=True)

@@ -58,14 +58,16 @@ class Jobctl:
         self.argv0 = [sys.executable, "-m", "jobctl"]
         self.daemons: list[subprocess.Popen[bytes]] = []
 
-    def run(self, *args: str, input: bytes | None = None, timeout: float = 60) -> Result:
+    def run(
+        self, *args: str, input: bytes | None = None, timeout: float = 60, cwd: Path | None = None
+    ) -> Result:
         proc = subprocess.run(
             [*self.argv0, *args],
             input=input,
             capture_output=True,
             env=self.env,
             timeout=timeout,
-            cwd=self.tmp,
+            cwd=cwd or self.tmp,
         )
         res = Result(
             proc.returncode,
@@ -97,8 +99,11 @@ class Jobctl:
             f"job {job_id} in {states}",
         )
 
-    def start_daemon(self, *args: str, registered: bool = True) -> subprocess.Popen[bytes]:
-        """Start `jobctl daemon`; with `registered`, return once it is listed in `status`."""
+    def start_daemon(
+        self, *args: str, registered: bool = True, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `jobctl daemon` (in `cwd`); with `registered`, return once it is listed in
+        `status`."""
         log = open(self.tmp / f"daemon-{len(self.daemons)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [*self.argv0, "daemon", "--grace", "2s", *args],
@@ -106,6 +111,7 @@ class Jobctl:
             stdout=log,
             stderr=log,
             start_new_session=True,
+            cwd=cwd,
         )
         log.close()
         self.daemons.append(proc)

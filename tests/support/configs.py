@@ -18,6 +18,7 @@ job_types:
     queue: bulk
     timeout: 30s
     retry_policy: {max_attempts: 2, backoff: linear}
+    cwd: /tmp
   - name: nightly_sql
     command: "psql -f /srv/nightly.sql | tee /var/log/nightly.log"
     shell: true
