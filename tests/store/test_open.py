@@ -11,7 +11,6 @@ import pytest
 
 from jobctl.errors import NotFound, StoreError
 from jobctl.store import open_store
-from jobctl.store.sqlite.schema import MIGRATION_FILES, SCHEMA_VERSION, statements
 from tests.support.clock import ManualClock
 
 
@@ -66,25 +65,3 @@ def test_an_empty_file_is_new_to_a_write_and_missing_to_a_read(
     store = open_store(str(empty), create=False)
     assert store.jobs.list(clock.now()) == []
     store.close()
-
-
-def test_a_read_refuses_an_older_schema_rather_than_migrate_it(tmp_path: Path) -> None:
-    # Given a DB an older jobctl made (only the first migration)
-    db = tmp_path / "jobctl.db"
-    first_number, first_name = MIGRATION_FILES[0]
-    script = (Path(__file__).parents[2] / "jobctl/store/sqlite/migrations" / first_name).read_text()
-    with sqlite3.connect(db) as conn:
-        for statement in statements(script):
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {first_number}")
-    conn.close()
-    # When a read opens it: refused, naming both versions, and left at its version
-    older = rf"schema version {first_number}, older .*\({SCHEMA_VERSION}\)"
-    with pytest.raises(StoreError, match=older):
-        open_store(str(db), create=False)
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == first_number
-    conn.close()
-    # And a write migrates it
-    open_store(str(db)).close()
-    open_store(str(db), create=False).close()
