@@ -53,15 +53,18 @@ def test_a_read_never_creates_the_db_or_its_directory(tmp_path: Path) -> None:
     assert not missing.parent.exists()
 
 
-def test_an_empty_file_is_new_to_a_write_and_missing_to_a_read(
+def test_an_empty_file_reads_as_a_new_db_and_a_write_makes_it_one(
     tmp_path: Path, clock: ManualClock
 ) -> None:
+    # Given an empty file (as a DB another process is creating right now looks)
     empty = tmp_path / "jobctl.db"
     empty.touch()
-    with pytest.raises(NotFound, match=r"no jobctl database at .* empty"):
-        open_store(str(empty), create=False)
-    assert empty.stat().st_size == 0
-    open_store(str(empty)).close()
+    # When a read opens it: a new DB with nothing in it, and the file is not written
     store = open_store(str(empty), create=False)
-    assert store.jobs.list(clock.now()) == []
+    assert store.jobs.list(clock.now()) == [] and store.locks.held(clock.now()) == []
     store.close()
+    assert empty.stat().st_size == 0
+    # When a write opens it: it becomes a jobctl DB
+    open_store(str(empty)).close()
+    assert empty.stat().st_size > 0
+    open_store(str(empty), create=False).close()

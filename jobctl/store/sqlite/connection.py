@@ -57,10 +57,11 @@ def connect(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlit
     With `create` (commands that write), a missing DB and its directory are created (root-only
     as root, and so are the -wal and -shm files SQLite creates with the DB's mode), the DB is
     put in WAL mode and an older schema is migrated. Without it (commands that only read),
-    nothing about the file changes: a missing or empty file is NotFound ("no jobctl database
-    at PATH") and a schema older than this jobctl's is refused, not migrated. Either way a
-    SQLite file without jobctl's schema is refused unchanged (StoreError "not a jobctl
-    database"), before anything is written to it."""
+    nothing about the file changes: a missing file is NotFound ("no jobctl database at
+    PATH"), an empty one (a DB another process is creating right now) reads as a new DB with
+    nothing in it yet, and a schema older than this jobctl's is refused, not migrated.
+    Either way a SQLite file without jobctl's schema is refused unchanged (StoreError "not a
+    jobctl database"), before anything is written to it."""
     if path.is_dir():
         raise StoreError(f"cannot open database {path}: it is a directory")
     if not create and not path.exists():
@@ -90,7 +91,8 @@ def connect(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlit
             if kind == "foreign":
                 raise StoreError(f"not a jobctl database: {path} (refused: it is left unchanged)")
             if not create and kind == "empty":
-                raise NotFound(f"no jobctl database at {path} (the file is empty)")
+                conn.close()
+                return _new_in_memory()
             if create and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -104,6 +106,16 @@ def connect(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlit
         except BaseException:
             conn.close()
             raise
+    return conn
+
+
+def _new_in_memory() -> sqlite3.Connection:
+    """What a read sees in an empty file: a new DB of this jobctl's schema, with nothing in
+    it (in memory: the file is not written)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn)
     return conn
 
 
