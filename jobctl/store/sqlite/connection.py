@@ -18,6 +18,9 @@ from jobctl.store.sqlite.schema import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
+# How long a read waits for a DB file that another command may be creating at this moment
+# (the first commands on a new host, started together): only when its directory exists.
+APPEAR_GRACE_S = 1.5
 
 
 def _describe(exc: sqlite3.Error, path: Path) -> Exception:
@@ -64,7 +67,7 @@ def connect(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlit
     jobctl database"), before anything is written to it."""
     if path.is_dir():
         raise StoreError(f"cannot open database {path}: it is a directory")
-    if not create and not path.exists():
+    if not create and not _exists_soon(path):
         raise NotFound(f"no jobctl database at {path}")
     if create:
         try:
@@ -107,6 +110,21 @@ def connect(path: Path, synchronous: str = "FULL", create: bool = True) -> sqlit
             conn.close()
             raise
     return conn
+
+
+def _exists_soon(path: Path) -> bool:
+    """Whether the DB file exists, or appears within APPEAR_GRACE_S (a write command started
+    with this read creates it); False at once when its directory does not exist."""
+    if path.exists():
+        return True
+    if not path.parent.is_dir():
+        return False
+    deadline = time.monotonic() + APPEAR_GRACE_S
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        if path.exists():
+            return True
+    return False
 
 
 def _new_in_memory() -> sqlite3.Connection:
