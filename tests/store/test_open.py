@@ -11,6 +11,8 @@ import pytest
 
 from jobctl.errors import NotFound, StoreError
 from jobctl.store import open_store
+from jobctl.store.sqlite.connection import schema_kind
+from jobctl.store.sqlite.schema import SCHEMA_VERSION, migrations_after, statements
 from tests.support.clock import ManualClock
 
 
@@ -68,3 +70,31 @@ def test_an_empty_file_reads_as_a_new_db_and_a_write_makes_it_one(
     open_store(str(empty)).close()
     assert empty.stat().st_size > 0
     open_store(str(empty), create=False).close()
+
+
+def test_a_read_racing_the_creators_commit_never_takes_the_db_for_a_foreign_one(
+    tmp_path: Path,
+) -> None:
+    # Given a creator whose schema is written but not yet committed
+    path = tmp_path / "jobctl.db"
+    creator = sqlite3.connect(path, isolation_level=None)
+    creator.execute("PRAGMA journal_mode = WAL")
+    creator.execute("BEGIN IMMEDIATE")
+    for _number, _name, script in migrations_after(0):
+        for statement in statements(script):
+            creator.execute(statement)
+    creator.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    # When it commits between the reader's look at the version and at the tables
+    reader = sqlite3.connect(path, isolation_level=None)
+
+    def commit_midway(sql: str) -> None:
+        if "sqlite_master" in sql and creator.in_transaction:
+            creator.execute("COMMIT")
+
+    reader.set_trace_callback(commit_midway)
+    # Then the reader saw one state (still empty), not a mix that looks like another app's DB
+    assert schema_kind(reader) == "empty"
+    reader.set_trace_callback(None)
+    assert schema_kind(reader) == "jobctl"
+    reader.close()
+    creator.close()

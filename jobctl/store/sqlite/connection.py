@@ -139,9 +139,14 @@ def _new_in_memory() -> sqlite3.Connection:
 
 def schema_kind(conn: sqlite3.Connection) -> str:
     """`empty` (a new or 0-byte file: nothing in it yet), `jobctl` (jobctl's tables and a
-    schema version), or `foreign` (anything else: another application's database)."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    schema version), or `foreign` (anything else: another application's database). Both are
+    read in one snapshot: a creator committing its schema in between would look foreign."""
+    conn.execute("BEGIN")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.execute("COMMIT")
     if not names and version == 0:
         return "empty"
     return "jobctl" if version > 0 and names >= JOBCTL_TABLES else "foreign"
