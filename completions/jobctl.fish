@@ -129,7 +129,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'list' -d 'List jobs, newest fir
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'status' -d 'Queues (ready, scheduled, running, retrying, failed 24h, dead, lag) and live daemons.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'show' -d 'Everything about a job: command, payload, attempts, last error, output tail.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'logs' -d 'The full captured stdout+stderr of an attempt.'
-complete -c jobctl -n '__jobctl_at "jobctl"' -a 'retry' -d 'Run jobs again now with a fresh attempt budget (history is kept).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'retry' -d 'Run jobs again now with a fresh attempt budget (history is kept). A job whose key a live job...'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'cancel' -d 'Cancel jobs: queued ones at once; running ones are terminated by their daemon.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'wait' -d 'Block until the jobs end; exit with the first failing job\'s exit code.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'explain' -d 'Why this job is not running right now: one sentence plus the facts.'
@@ -196,7 +196,7 @@ complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l ordering-key -r -F -d 'J
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l after -r -F -d 'Run after this job succeeds (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l tenant -r -F -d 'Tenant name.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l env -r -F -d 'KEY=VALUE (repeatable).'
-complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory (default: where enqueue runs, as at(1) does).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l name -r -F -d 'A name for humans.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l shell -l no-shell -d 'Run the one CMD string with /bin/sh -c.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l wait -l no-wait -d 'Block until the job ends; exit with its exit code.'
@@ -289,7 +289,7 @@ complete -c jobctl -n '__jobctl_at "jobctl top"' -s h -l help -d 'Show this mess
 
 # jobctl config
 complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'check' -d 'Validate a config: every problem listed with file:line; exit 2 if any.'
-complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'show' -d 'Print the effective config (defaults filled in).'
+complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'show' -d 'Print the effective config (defaults filled in): YAML that `config check` accepts.'
 complete -c jobctl -n '__jobctl_at "jobctl config"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl config check

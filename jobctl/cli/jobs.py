@@ -50,7 +50,10 @@ def enqueue(
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant name.")] = None,
     env: Annotated[list[str] | None, typer.Option(help="KEY=VALUE (repeatable).")] = None,
-    cwd: Annotated[str | None, typer.Option(help="Working directory.")] = None,
+    cwd: Annotated[
+        str | None,
+        typer.Option(help="Working directory (default: where enqueue runs, as at(1) does)."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="A name for humans.")] = None,
     shell: Annotated[bool, typer.Option(help="Run the one CMD string with /bin/sh -c.")] = False,
     wait: Annotated[
@@ -63,18 +66,21 @@ def enqueue(
 
     from jobctl.cli.audit import audited, ids_target
     from jobctl.clock import utcnow
-    from jobctl.config.resolve import EnqueueOptions
+    from jobctl.config.resolve import EnqueueOptions, directory
     from jobctl.domain.durations import parse_duration, parse_time
     from jobctl.domain.retry import parse_backoff
     from jobctl.errors import InvalidInput
     from jobctl.ops.bulk import read_bulk
+    from jobctl.paths import working_directory
 
     app_state = state(ctx)
     now = utcnow()
+    here = working_directory()
     if from_file is not None:
         if command or job_type:
             raise InvalidInput("--from takes jobs from the file: give no command or --type")
-        options = [replace(o, request_id=app_state.request_id) for o in read_bulk(from_file, now)]
+        bulk = read_bulk(from_file, now, here)
+        options = [replace(o, request_id=app_state.request_id) for o in bulk]
     else:
         if at and in_:
             raise InvalidInput("give --at or --in, not both")
@@ -101,7 +107,8 @@ def enqueue(
                 depends_on=tuple(parse.job_ids(after)),
                 tenant=tenant,
                 env=parse.env_pairs(env),
-                cwd=cwd,
+                cwd=None if cwd is None else directory(cwd, here),
+                enqueued_from=here,
                 request_id=app_state.request_id,
             )
         ]
@@ -255,7 +262,8 @@ def retry(
     queue: Queue = None,
     confirm: Confirm = None,
 ) -> None:
-    """Run jobs again now with a fresh attempt budget (history is kept)."""
+    """Run jobs again now with a fresh attempt budget (history is kept). A job whose key a
+    live job holds is skipped and reported on stderr (exit 0); the others are retried."""
     from jobctl.cli.audit import audited, ids_target
     from jobctl.errors import InvalidInput
     from jobctl.ops.guard import confirm_count
@@ -274,10 +282,19 @@ def retry(
     if len(ids) > RETRY_CONFIRM_OVER:
         guard = lambda: confirm_count("retry", len(ids), confirm)  # noqa: E731
     args = {"ids": ids if len(ids) <= 100 else len(ids), "state": state_, "queue": queue}
-    with audited(ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard):
-        done = client.retry(ids, app_state.request_id)
+    with audited(
+        ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard
+    ) as audit:
+        results = client.retry(ids, app_state.request_id)
+        skipped = [r for r in results if r.skipped]
+        if skipped:
+            audit.args["skipped"] = [r.id for r in skipped][:100]
+    for result in skipped:
+        render.note(f"jobctl: job {result.id} skipped: {result.skipped}")
+    done = [r.id for r in results if not r.skipped]
     if not app_state.quiet:
-        render.note(f"retrying {len(done)} job(s)")
+        tail = f" ({len(skipped)} skipped)" if skipped else ""
+        render.note(f"retrying {len(done)} job(s){tail}")
     for job_id in done:
         render.say(str(job_id))
 

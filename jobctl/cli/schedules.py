@@ -231,7 +231,7 @@ def next_(
 
     if count < 1:
         raise InvalidInput(f"invalid -n {count}: at least 1")
-    fires = next_listing(state(ctx).client().store, target, tz, count, from_, utcnow())
+    fires = next_listing(state(ctx).store_if_any(), target, tz, count, from_, utcnow())
     if wants_json(ctx, output):
         render.print_json(fires)
         return

@@ -23,13 +23,22 @@ def what(job: Job) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def attempts_label(job: Job, history: bool = False) -> str:
+    """Attempts made of the budget (`1/5`), counted since the last retry (a fresh budget);
+    with `history`, also all attempts when a retry renewed the budget."""
+    label = f"{job.attempts_in_budget}/{job.max_attempts}"
+    if history and job.budget_start:
+        label += f" since the last retry ({job.attempts} in all)"
+    return label
+
+
 def job_rows(jobs: list[Job], now: datetime) -> list[list[Any]]:
     return [
         [
             j.id,
             j.display_state(now),
             j.queue,
-            f"{j.attempts}/{j.max_attempts}",
+            attempts_label(j),
             render.local_time(j.created_at),
             what(j),
         ]
@@ -49,7 +58,7 @@ def one_job_status(job: Job, as_json: bool) -> None:
         extra += f" failure={job.failure_class}"
     render.say(
         f"{job.id} {job.display_state(now)} queue={job.queue} "
-        f"attempts={job.attempts}/{job.max_attempts}{extra} {what(job)}"
+        f"attempts={attempts_label(job)}{extra} {what(job)}"
     )
 
 
@@ -156,7 +165,7 @@ def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None
             ("priority", job.priority),
             ("created", job.created_at),
             ("run at", job.run_at),
-            ("attempts", f"{job.attempts}/{job.max_attempts}"),
+            ("attempts", attempts_label(job, history=True)),
             ("timeout", format_duration(job.timeout) if job.timeout else None),
             ("key", job.key),
             ("ordering key", job.ordering_key),

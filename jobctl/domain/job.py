@@ -94,6 +94,11 @@ class Attempt:
     log_path: str | None = None
 
 
+def key_held(key: str, holder: int) -> str:
+    """Why a job is skipped by retry or `dlq replay`: its key is held by live job `holder`."""
+    return f"key {key!r} is held by live job {holder}"
+
+
 @dataclass(frozen=True)
 class Job:
     """A stored job. `state` is the stored state; `display_state(now)` adds "scheduled"."""

@@ -24,6 +24,9 @@ def db_path_from(url_or_path: str) -> Path:
     return Path(url_or_path).expanduser()
 
 
-def open_store(url_or_path: str, synchronous: str = "FULL") -> Store:
-    """Open (creating and migrating as needed) the store at `url_or_path`."""
-    return SQLiteStore(db_path_from(url_or_path), synchronous)
+def open_store(url_or_path: str, synchronous: str = "FULL", create: bool = True) -> Store:
+    """Open the store at `url_or_path`: creating and migrating it as needed, or, without
+    `create` (commands that only read), only an existing one of this jobctl's schema, left
+    as it is (NotFound: "no jobctl database at PATH"). A database that is not jobctl's is
+    refused either way, unchanged."""
+    return SQLiteStore(db_path_from(url_or_path), synchronous, create)

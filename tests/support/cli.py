@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +24,22 @@ class Result:
     rc: int
     out: str
     err: str
+
+
+def run_main(*args: str) -> Result:
+    """`jobctl ARGS` in this process, through `main()` (the one error → exit-code edge), with
+    the caller's environment and working directory (monkeypatch them)."""
+    from jobctl.cli import main
+
+    out, err, rc = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 1
+    res = Result(rc, out.getvalue(), err.getvalue())
+    assert TRACEBACK not in res.err, f"traceback from jobctl {args}:\n{res.err}"
+    return res
 
 
 class Jobctl(Runs):
@@ -70,8 +89,11 @@ class Jobctl(Runs):
             f"job {job_id} in {states}",
         )
 
-    def start_daemon(self, *args: str, registered: bool = True) -> subprocess.Popen[bytes]:
-        """Start `jobctl daemon`; with `registered`, return once it is listed in `status`."""
+    def start_daemon(
+        self, *args: str, registered: bool = True, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `jobctl daemon` (in `cwd`); with `registered`, return once it is listed in
+        `status`."""
         log = open(self.tmp / f"daemon-{len(self.daemons)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [*self.argv0, "daemon", "--grace", "2s", *args],
@@ -79,22 +101,28 @@ class Jobctl(Runs):
             stdout=log,
             stderr=log,
             start_new_session=True,
+            cwd=cwd,
         )
         log.close()
         self.daemons.append(proc)
         if not registered:
             return proc
         wait_until(
-            lambda: (
-                any(d["pid"] == proc.pid for d in self.json("status")["daemons"])
-                or proc.poll() is not None
-            ),
+            lambda: self._registered(proc.pid) or proc.poll() is not None,
             15,
             0.1,
             "daemon registered",
         )
         assert proc.poll() is None, self.daemon_log(len(self.daemons) - 1)
         return proc
+
+    def _registered(self, pid: int) -> bool:
+        """Whether the daemon `pid` is in `status` (exit 3 until it has created the DB)."""
+        res = self.run("-o", "json", "status")
+        if res.rc == 3 and "no jobctl database" in res.err:
+            return False
+        assert res.rc == 0, res
+        return any(d["pid"] == pid for d in json.loads(res.out)["daemons"])
 
     def daemon_log(self, index: int = 0) -> str:
         return (self.tmp / f"daemon-{index}.log").read_text(errors="replace")

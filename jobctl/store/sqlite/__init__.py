@@ -30,9 +30,9 @@ class SQLiteStore:
     """The store over one SQLite file. One instance per thread. Repos load on first use,
     so a one-shot CLI command imports only what it touches."""
 
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL", create: bool = True) -> None:
         self.path = path
-        self.db = Database(path, synchronous)
+        self.db = Database(path, synchronous, create)
 
     @cached_property
     def jobs(self) -> JobsRepo:
