@@ -96,6 +96,49 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
 
 _jobctl_choices() {  # sets choices: the values of option $2 of $1
     case "$1 $2" in
+        'jobctl -o'|'jobctl --output') choices='table json' ;;
+        'jobctl audit -o'|'jobctl audit --output') choices='table json' ;;
+        'jobctl daemon --log-format') choices='logfmt json' ;;
+        'jobctl enqueue --backoff') choices='exponential fixed linear' ;;
+        'jobctl enqueue -o'|'jobctl enqueue --output') choices='table json' ;;
+        'jobctl list --state') choices='waiting queued running retrying succeeded dead cancelled scheduled' ;;
+        'jobctl list -o'|'jobctl list --output') choices='table json' ;;
+        'jobctl status -o'|'jobctl status --output') choices='table json' ;;
+        'jobctl show -o'|'jobctl show --output') choices='table json' ;;
+        'jobctl retry --state') choices='dead retrying' ;;
+        'jobctl explain -o'|'jobctl explain --output') choices='table json' ;;
+        'jobctl kafka-lag -o'|'jobctl kafka-lag --output') choices='table json' ;;
+        'jobctl health -o'|'jobctl health --output') choices='table json' ;;
+        'jobctl smoke -o'|'jobctl smoke --output') choices='table json' ;;
+        'jobctl top -o'|'jobctl top --output') choices='table json' ;;
+        'jobctl config show -o'|'jobctl config show --output') choices='table json' ;;
+        'jobctl db check -o'|'jobctl db check --output') choices='table json' ;;
+        'jobctl lock list -o'|'jobctl lock list --output') choices='table json' ;;
+        'jobctl once list -o'|'jobctl once list --output') choices='table json' ;;
+        'jobctl once show -o'|'jobctl once show --output') choices='table json' ;;
+        'jobctl dlq list --class') choices='exit timeout signal spawn lost' ;;
+        'jobctl dlq list -o'|'jobctl dlq list --output') choices='table json' ;;
+        'jobctl dlq show -o'|'jobctl dlq show --output') choices='table json' ;;
+        'jobctl dlq replay --class') choices='exit timeout signal spawn lost' ;;
+        'jobctl dlq replay -o'|'jobctl dlq replay --output') choices='table json' ;;
+        'jobctl queue list -o'|'jobctl queue list --output') choices='table json' ;;
+        'jobctl schedule add --overlap') choices='forbid allow replace' ;;
+        'jobctl schedule add --misfire') choices='skip once all' ;;
+        'jobctl schedule add --dst-gap') choices='run skip' ;;
+        'jobctl schedule add --dst-repeat') choices='once both' ;;
+        'jobctl schedule add -o'|'jobctl schedule add --output') choices='table json' ;;
+        'jobctl schedule list -o'|'jobctl schedule list --output') choices='table json' ;;
+        'jobctl schedule show -o'|'jobctl schedule show --output') choices='table json' ;;
+        'jobctl schedule next -o'|'jobctl schedule next --output') choices='table json' ;;
+        'jobctl schedule missed -o'|'jobctl schedule missed --output') choices='table json' ;;
+        'jobctl schedule import -o'|'jobctl schedule import --output') choices='table json' ;;
+        'jobctl sweep mark -o'|'jobctl sweep mark --output') choices='table json' ;;
+        'jobctl sweep list -o'|'jobctl sweep list --output') choices='table json' ;;
+        'jobctl sweep show -o'|'jobctl sweep show --output') choices='table json' ;;
+        'jobctl sweep unmark -o'|'jobctl sweep unmark --output') choices='table json' ;;
+        'jobctl sweep run -o'|'jobctl sweep run --output') choices='table json' ;;
+        'jobctl token create -o'|'jobctl token create --output') choices='table json' ;;
+        'jobctl token list -o'|'jobctl token list --output') choices='table json' ;;
         *) choices='' ;;
     esac
 }

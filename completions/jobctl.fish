@@ -129,7 +129,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'list' -d 'List jobs, newest fir
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'status' -d 'Queues (ready, scheduled, running, retrying, failed 24h, dead, lag) and live daemons.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'show' -d 'Everything about a job: command, payload, attempts, last error, output tail.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'logs' -d 'The full captured stdout+stderr of an attempt.'
-complete -c jobctl -n '__jobctl_at "jobctl"' -a 'retry' -d 'Run jobs again now with a fresh attempt budget (history is kept).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'retry' -d 'Run jobs again now with a fresh attempt budget (history is kept). A job whose key a live job...'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'cancel' -d 'Cancel jobs: queued ones at once; running ones are terminated by their daemon.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'wait' -d 'Block until the jobs end; exit with the first failing job\'s exit code.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'explain' -d 'Why this job is not running right now: one sentence plus the facts.'
@@ -150,7 +150,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'sweep' -d 'Mark rows to delete,
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'token' -d 'API tokens for the daemon\'s HTTP API.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -l db -r -F -d 'Database path or URL.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -l config -r -F -d 'Config file (YAML or TOML).'
-complete -c jobctl -n '__jobctl_at "jobctl"' -s o -l output -r -F -d 'Output: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -s o -l output -r -f -a 'table json' -d 'Output: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -s q -l quiet -d 'Print less.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -s v -l verbose -d 'Print more details.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -l version -d 'Print the version.'
@@ -163,7 +163,7 @@ complete -c jobctl -n '__jobctl_at "jobctl init"' -s h -l help -d 'Show this mes
 complete -c jobctl -n '__jobctl_at "jobctl audit"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
 complete -c jobctl -n '__jobctl_at "jobctl audit"' -l action -r -F -d 'Only this action, or a prefix like sweep (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl audit"' -l limit -r -F -d 'At most this many of the newest entries.'
-complete -c jobctl -n '__jobctl_at "jobctl audit"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl audit"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl audit"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl daemon
@@ -174,7 +174,7 @@ complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l burst -l no-burst -d 'Exi
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l lease -r -F -d 'Lease of a claimed job (default 30s).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l grace -r -F -d 'On SIGTERM, wait this long for running jobs (30s).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l node -r -F -d 'Node name (default: the host name).'
-complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l log-format -r -F -d 'logfmt or json (default logfmt).'
+complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l log-format -r -f -a 'logfmt json' -d 'logfmt or json (default logfmt).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l misfire-grace -r -F -d 'A fire due longer ago than this was missed: misfire policy (60s).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -s h -l help -d 'Show this message and exit.'
 
@@ -187,7 +187,7 @@ complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l at -r -F -d 'Run at (ISO
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l in -r -F -d 'Run after this duration.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l priority -r -F -d 'Higher runs first.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l max-attempts -r -F -d 'Attempts before dead.'
-complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l backoff -r -F -d 'exponential, fixed or linear.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l backoff -r -f -a 'exponential fixed linear' -d 'exponential, fixed or linear.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l backoff-base -r -F -d 'Backoff base duration.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l backoff-max -r -F -d 'Backoff cap.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l timeout -r -F -d 'Kill the attempt after this.'
@@ -196,27 +196,27 @@ complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l ordering-key -r -F -d 'J
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l after -r -F -d 'Run after this job succeeds (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l tenant -r -F -d 'Tenant name.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l env -r -F -d 'KEY=VALUE (repeatable).'
-complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory (default: where enqueue runs, as at(1) does).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l name -r -F -d 'A name for humans.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l shell -l no-shell -d 'Run the one CMD string with /bin/sh -c.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l wait -l no-wait -d 'Block until the job ends; exit with its exit code.'
-complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl list
-complete -c jobctl -n '__jobctl_at "jobctl list"' -l state -r -F -d 'waiting, queued, scheduled, running, retrying, succeeded, dead or cancelled (repeatable).'
+complete -c jobctl -n '__jobctl_at "jobctl list"' -l state -r -f -a 'waiting queued running retrying succeeded dead cancelled scheduled' -d 'waiting, queued, scheduled, running, retrying, succeeded, dead or cancelled (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl list"' -s Q -l queue -r -F -d 'Queue name.'
 complete -c jobctl -n '__jobctl_at "jobctl list"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
 complete -c jobctl -n '__jobctl_at "jobctl list"' -l limit -r -F -d 'At most this many, newest first.'
-complete -c jobctl -n '__jobctl_at "jobctl list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl status
-complete -c jobctl -n '__jobctl_at "jobctl status"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl status"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl status"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl show
-complete -c jobctl -n '__jobctl_at "jobctl show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl show"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl show"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl logs
@@ -225,7 +225,7 @@ complete -c jobctl -n '__jobctl_at "jobctl logs"' -s f -l follow -d 'Follow unti
 complete -c jobctl -n '__jobctl_at "jobctl logs"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl retry
-complete -c jobctl -n '__jobctl_at "jobctl retry"' -l state -r -F -d 'Retry every job in this state: dead|retrying.'
+complete -c jobctl -n '__jobctl_at "jobctl retry"' -l state -r -f -a 'dead retrying' -d 'Retry every job in this state: dead|retrying.'
 complete -c jobctl -n '__jobctl_at "jobctl retry"' -s Q -l queue -r -F -d 'Queue name.'
 complete -c jobctl -n '__jobctl_at "jobctl retry"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
 complete -c jobctl -n '__jobctl_at "jobctl retry"' -s h -l help -d 'Show this message and exit.'
@@ -239,7 +239,7 @@ complete -c jobctl -n '__jobctl_at "jobctl wait"' -l timeout -r -F -d 'Give up a
 complete -c jobctl -n '__jobctl_at "jobctl wait"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl explain
-complete -c jobctl -n '__jobctl_at "jobctl explain"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl explain"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl explain"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl kafka-lag
@@ -258,7 +258,7 @@ complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l security-protocol -r -
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-mechanism -r -F -d 'PLAIN, SCRAM-SHA-256, ...'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-username -r -F -d 'SASL user.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -l sasl-password-file -r -F -d 'File holding the SASL password (else env JOBCTL_KAFKA_PASSWORD).'
-complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl kafka-lag"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl metrics
@@ -272,31 +272,31 @@ complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-depth -r -F -d 'CRITI
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l warn-depth -r -F -d 'WARNING when a queue has over N ready jobs (default: its max_depth).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-heartbeat-age -r -F -d 'WARNING when a daemon\'s heartbeat is older (default: twice its interval).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l min-free-disk -r -F -d 'CRITICAL under this much free disk at the DB (default 5%).'
-complete -c jobctl -n '__jobctl_at "jobctl health"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl smoke
 complete -c jobctl -n '__jobctl_at "jobctl smoke"' -s Q -l queue -r -F -d 'Queue to send a canary through (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl smoke"' -l timeout -r -F -d 'Wait this long for each canary.'
 complete -c jobctl -n '__jobctl_at "jobctl smoke"' -l tolerance -r -F -d 'Allowed distance of a fire from its nominal time.'
-complete -c jobctl -n '__jobctl_at "jobctl smoke"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl smoke"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl smoke"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl top
 complete -c jobctl -n '__jobctl_at "jobctl top"' -l interval -r -F -d 'Refresh interval.'
-complete -c jobctl -n '__jobctl_at "jobctl top"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl top"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl top"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl config
 complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'check' -d 'Validate a config: every problem listed with file:line; exit 2 if any.'
-complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'show' -d 'Print the effective config (defaults filled in).'
+complete -c jobctl -n '__jobctl_at "jobctl config"' -a 'show' -d 'Print the effective config (defaults filled in): YAML that `config check` accepts.'
 complete -c jobctl -n '__jobctl_at "jobctl config"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl config check
 complete -c jobctl -n '__jobctl_at "jobctl config check"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl config show
-complete -c jobctl -n '__jobctl_at "jobctl config show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl config show"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl config show"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl db
@@ -309,7 +309,7 @@ complete -c jobctl -n '__jobctl_at "jobctl db backup"' -l force -l no-force -d '
 complete -c jobctl -n '__jobctl_at "jobctl db backup"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl db check
-complete -c jobctl -n '__jobctl_at "jobctl db check"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl db check"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl db check"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl lock
@@ -324,7 +324,7 @@ complete -c jobctl -n '__jobctl_at "jobctl lock run"' -l wait -r -F -d 'If held:
 complete -c jobctl -n '__jobctl_at "jobctl lock run"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl lock list
-complete -c jobctl -n '__jobctl_at "jobctl lock list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl lock list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl lock list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl lock release
@@ -345,11 +345,11 @@ complete -c jobctl -n '__jobctl_at "jobctl once run"' -l wait -r -F -d 'If it ru
 complete -c jobctl -n '__jobctl_at "jobctl once run"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl once list
-complete -c jobctl -n '__jobctl_at "jobctl once list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl once list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl once list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl once show
-complete -c jobctl -n '__jobctl_at "jobctl once show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl once show"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl once show"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl once reset
@@ -372,7 +372,7 @@ complete -c jobctl -n '__jobctl_at "jobctl checkpoint set"' -s h -l help -d 'Sho
 
 # jobctl dlq
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'list' -d 'Dead-letter entries, newest first.'
-complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'show' -d 'One dead-letter entry: payload, error, output tail.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'show' -d 'One dead-letter entry: payload, error, attempts, output tail.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'replay' -d 'Re-run dead jobs as new jobs linked to their entries (skips keys held by live jobs).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -a 'purge' -d 'Delete dead-letter entries (all, or older than D); needs --confirm dlq.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq"' -s h -l help -d 'Show this message and exit.'
@@ -381,22 +381,22 @@ complete -c jobctl -n '__jobctl_at "jobctl dlq"' -s h -l help -d 'Show this mess
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s Q -l queue -r -F -d 'Queue name.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l older-than -r -F -d 'Only entries older than this duration.'
-complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l class -r -F -d 'Failure class: exit, timeout, signal, ...'
-complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l class -r -f -a 'exit timeout signal spawn lost' -d 'Failure class: exit, timeout, signal, spawn or lost.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl dlq show
-complete -c jobctl -n '__jobctl_at "jobctl dlq show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq show"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq show"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl dlq replay
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l all -d 'Every entry (not yet replayed).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s Q -l queue -r -F -d 'Queue name.'
-complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l class -r -F -d 'Failure class: exit, timeout, signal, ...'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l class -r -f -a 'exit timeout signal spawn lost' -d 'Failure class: exit, timeout, signal, spawn or lost.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l dry-run -d 'List what would be replayed; change nothing.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l again -d 'Replay entries that were replayed before.'
-complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl dlq purge
@@ -412,7 +412,7 @@ complete -c jobctl -n '__jobctl_at "jobctl queue"' -a 'purge' -d 'Cancel every j
 complete -c jobctl -n '__jobctl_at "jobctl queue"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl queue list
-complete -c jobctl -n '__jobctl_at "jobctl queue list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl queue list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl queue list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl queue pause
@@ -443,25 +443,25 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule"' -s h -l help -d 'Show this
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l cron -r -F -d '5-field cron (6 with seconds), @daily, @every 5m.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l tz -r -F -d 'IANA time zone (default: the system\'s).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s Q -l queue -r -F -d 'Queue for its jobs.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l overlap -r -F -d 'forbid, allow or replace.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l misfire -r -F -d 'skip, once or all.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l overlap -r -f -a 'forbid allow replace' -d 'forbid, allow or replace.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l misfire -r -f -a 'skip once all' -d 'skip, once or all.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l jitter -r -F -d 'Spread starts randomly in [0, D].'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l dst-gap -r -F -d 'Fixed-time job in a skipped hour: run|skip.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l dst-repeat -r -F -d 'Fixed-time job in a repeated hour: once|both.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l dst-gap -r -f -a 'run skip' -d 'Fixed-time job in a skipped hour: run|skip.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l dst-repeat -r -f -a 'once both' -d 'Fixed-time job in a repeated hour: once|both.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l timeout -r -F -d 'Timeout of each run.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-attempts -r -F -d 'Attempts per run.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l type -r -F -d 'A job type from config.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'JSON payload for --type.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule list
-complete -c jobctl -n '__jobctl_at "jobctl schedule list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule show
-complete -c jobctl -n '__jobctl_at "jobctl schedule show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule show"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule show"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule pause
@@ -483,12 +483,12 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule run"' -s h -l help -d 'Show 
 complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -l tz -r -F -d 'IANA time zone.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -s n -r -F -d 'How many fires.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -l from -r -F -d 'Start (default now); no offset = in --tz.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule next"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule missed
 complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
-complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule missed"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule import
@@ -497,7 +497,7 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l user -r -F -d 'A
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l prefix -r -F -d 'Prefix of the created names.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l dry-run -l no-dry-run -d 'Show what would be created.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -l shadow -l no-shadow -d 'Create shadow schedules (promote them after checking).'
-complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule import"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl sweep
@@ -516,19 +516,19 @@ complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l name -r -F -d 'Sweep 
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l grace -r -F -d 'Rollback window before a run may delete.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l timeout -r -F -d 'Longest a statement evaluating --where may run (exit 1 past it).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -l dry-run -d 'Print the count and a sample; record nothing.'
-complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep mark"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl sweep list
-complete -c jobctl -n '__jobctl_at "jobctl sweep list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl sweep show
-complete -c jobctl -n '__jobctl_at "jobctl sweep show"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep show"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep show"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl sweep unmark
-complete -c jobctl -n '__jobctl_at "jobctl sweep unmark"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep unmark"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep unmark"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl sweep run
@@ -537,7 +537,7 @@ complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l pause -r -F -d 'Pause 
 complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l max-rows -r -F -d 'Stop after this many rows (run again to go on).'
 complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l now -d 'Do not wait for the grace period.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
-complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl sweep run"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl token
@@ -548,11 +548,11 @@ complete -c jobctl -n '__jobctl_at "jobctl token"' -s h -l help -d 'Show this me
 
 # jobctl token create
 complete -c jobctl -n '__jobctl_at "jobctl token create"' -l scope -r -F -d 'Comma-separated scopes: enqueue, read, admin.'
-complete -c jobctl -n '__jobctl_at "jobctl token create"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl token create"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl token create"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl token list
-complete -c jobctl -n '__jobctl_at "jobctl token list"' -s o -l output -r -F -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl token list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl token list"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl token revoke

@@ -18,12 +18,12 @@ from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
 from jobctl.domain.percentile import p95
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
-from jobctl.paths import default_db_path, log_dir_for
+from jobctl.paths import default_db_path, log_dir_for, working_directory
 from jobctl.store import Store, db_path_from, open_store
 
 if TYPE_CHECKING:
     from jobctl.store.repos.daemons import DaemonInfo
-    from jobctl.store.repos.jobs import CancelResult, Enqueued
+    from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 
 
 @dataclass(frozen=True)
@@ -51,18 +51,26 @@ class Status:
 
 class Client:
     """Enqueue and inspect jobs. `db` is a path or sqlite:/// URL (default: $JOBCTL_DB or
-    the XDG/root default); `config` the effective config (default: none)."""
+    the XDG/root default); `config` the effective config (default: none). With `create`
+    False the client only reads: it opens an existing DB as it is, never creating or
+    migrating it (see `open_store`)."""
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, config: Config | None = None):
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        config: Config | None = None,
+        create: bool = True,
+    ):
         self.config = config or Config()
         self.db_url = str(db or os.environ.get("JOBCTL_DB") or default_db_path())
+        self.create = create
         self._store: Store | None = None
 
     @property
     def store(self) -> Store:
         if self._store is None:
             sync = "NORMAL" if self.config.durability == "fast" else "FULL"
-            self._store = open_store(self.db_url, synchronous=sync)
+            self._store = open_store(self.db_url, synchronous=sync, create=self.create)
         return self._store
 
     @property
@@ -85,7 +93,10 @@ class Client:
     # --- enqueue -------------------------------------------------------------------------
     def enqueue(self, command: Sequence[str] | None = None, **options: Any) -> int:
         """Enqueue one job; returns its id (an existing live job's id for a held --key).
-        Options are EnqueueOptions fields (job_type, payload, queue, run_at, ...)."""
+        Options are EnqueueOptions fields (job_type, payload, queue, run_at, cwd, ...). The
+        job runs in `cwd` if given (relative: to this process's directory), else in its
+        job type's `cwd:`, else in this process's working directory, as the CLI does."""
+        options.setdefault("enqueued_from", working_directory())
         opts = EnqueueOptions(command=list(command) if command else None, **options)
         return self.enqueue_specs([build_spec(opts, self.config)])[0].id
 
@@ -181,7 +192,9 @@ class Client:
     ) -> list[CancelResult]:
         return self.store.jobs.cancel(list(ids), utcnow(), reason)
 
-    def retry(self, ids: Sequence[int], request_id: str | None = None) -> list[int]:
+    def retry(self, ids: Sequence[int], request_id: str | None = None) -> list[Retried]:
+        """Run the jobs again now with a fresh attempt budget; each result says whether it
+        was retried or why it was skipped (its key is held by a live job)."""
         return self.store.jobs.retry(list(ids), utcnow(), request_id)
 
     def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:

@@ -26,6 +26,15 @@ class InvalidInput(JobctlError):
     exit_code = EXIT_USAGE
 
 
+class InvalidFields(InvalidInput):
+    """Every bad field of one entry (e.g. a schedule) as (key, message); the message lists
+    them all on one line."""
+
+    def __init__(self, fields: list[tuple[str, str]]):
+        self.fields = fields
+        super().__init__("; ".join(message for _key, message in fields))
+
+
 class NotFound(JobctlError):
     exit_code = EXIT_NOT_FOUND
 

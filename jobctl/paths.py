@@ -62,3 +62,14 @@ def create_file(path: Path, usual: int = 0o644) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, flags, file_mode(usual)))
+
+
+def working_directory() -> str:
+    """This process's working directory: where a job enqueued from here runs by default
+    (as with at(1)). InvalidInput when it no longer exists."""
+    from jobctl.errors import InvalidInput
+
+    try:
+        return os.getcwd()
+    except OSError:
+        raise InvalidInput("the current directory no longer exists: give --cwd DIR") from None

@@ -33,11 +33,18 @@ def _verbose(argv: list[str]) -> bool:
     return "-v" in head or "--verbose" in head
 
 
+def _flat(text: str) -> str:
+    """A message on one line, control characters escaped (it may quote user text)."""
+    from jobctl.cli.render import escape
+
+    return escape(" ".join(text.split()))
+
+
 def _one_line(exc: Exception) -> str:
     problems = getattr(exc, "problems", None)
     if problems and len(problems) > 1:
-        return f"{problems[0]} (and {len(problems) - 1} more: see `jobctl config check`)"
-    return " ".join(str(exc).split()) or type(exc).__name__
+        return _flat(f"{problems[0]} (and {len(problems) - 1} more: see `jobctl config check`)")
+    return _flat(str(exc)) or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,8 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.stderr.write(exc.ctx.get_help() + "\n")
             sys.exit(EXIT_USAGE)
         where = f"{exc.ctx.command_path}: " if exc.ctx else "jobctl: "
-        message = " ".join(exc.format_message().split())
-        sys.stderr.write(f"{where}error: {message}\n")
+        sys.stderr.write(f"{where}error: {_flat(exc.format_message())}\n")
         code = EXIT_USAGE
     except typer.Abort:
         sys.stderr.write("jobctl: aborted\n")
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         if _verbose(args):
             raise
         sys.stderr.write(
-            f"jobctl: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n"
+            f"jobctl: internal error: {type(exc).__name__}: {_one_line(exc)}"
+            " (run with -v for details)\n"
         )
         code = EXIT_FAILED
     sys.stdout.flush()

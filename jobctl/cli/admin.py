@@ -25,11 +25,13 @@ def init(ctx: typer.Context) -> None:
     from jobctl.config.load import resolve_config_path
     from jobctl.ops.init import write_example_config
     from jobctl.paths import default_config_path
+    from jobctl.store import open_store
 
     app_state = state(ctx)
     path, _ = resolve_config_path(app_state.config_path)
     target = path or default_config_path()
     with audited(ctx, "init", app_state.db_url, {"config": str(target)}) as audit:
+        open_store(app_state.db_url).close()  # creates the DB, or refuses a foreign one first
         if target.exists():
             render.note(f"config {target} exists: kept as it is")
         else:
@@ -37,7 +39,6 @@ def init(ctx: typer.Context) -> None:
             audit.args["config_written"] = True
             render.note(f"wrote example config {target}")
         client = app_state.client()
-        client.store  # noqa: B018  (opening creates and migrates the DB)
     render.say(str(client.db_url))
 
 
@@ -71,16 +72,16 @@ def check(
 
 @config_app.command("show")
 def show(ctx: typer.Context, output: Output = None) -> None:
-    """Print the effective config (defaults filled in)."""
-    from jobctl.ops.init import effective_config
+    """Print the effective config (defaults filled in): YAML that `config check` accepts."""
+    from jobctl.config.effective import config_data
 
-    document = effective_config(state(ctx).config())
+    document = config_data(state(ctx).config())
     if wants_json(ctx, output):
         render.print_json(document)
         return
     import yaml
 
-    render.say(yaml.safe_dump(document, sort_keys=False).rstrip())
+    render.say_block(yaml.safe_dump(document, sort_keys=False))
 
 
 def _warn_lint(ctx: typer.Context, config: Config) -> None:
@@ -91,11 +92,10 @@ def _warn_lint(ctx: typer.Context, config: Config) -> None:
     from jobctl.errors import JobctlError
     from jobctl.ops.crontab_import import still_in_crontab
     from jobctl.ops.schedules import lint_config
-    from jobctl.store import db_path_from, open_store
 
-    db_url, now = state(ctx).db_url, utcnow()
+    now = utcnow()
     try:
-        store = open_store(db_url) if db_path_from(db_url).exists() else None
+        store = state(ctx).store_if_any()
         warnings = lint_config(store, config.schedules, now)
         shadow = config.shadow_mode.enabled
         warnings += still_in_crontab(store, shadow) if store is not None else []

@@ -8,6 +8,7 @@ import typer
 
 from jobctl import __version__
 from jobctl.cli.context import AppState
+from jobctl.cli.options import OUTPUT_FORMATS, choice
 
 app = typer.Typer(
     name="jobctl",
@@ -40,7 +41,13 @@ def global_options(
     ] = None,
     output: Annotated[
         str,
-        typer.Option("--output", "-o", envvar="JOBCTL_OUTPUT", help="Output: table or json."),
+        typer.Option(
+            "--output",
+            "-o",
+            envvar="JOBCTL_OUTPUT",
+            click_type=choice(OUTPUT_FORMATS),
+            help="Output: table or json.",
+        ),
     ] = "table",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print less.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print more details.")] = False,
@@ -50,9 +57,5 @@ def global_options(
     ] = False,
 ) -> None:
     """Global options apply to every command."""
-    from jobctl.errors import InvalidInput
-
-    if output not in ("table", "json"):
-        raise InvalidInput(f"invalid output format {output!r}: use table or json")
     ctx.obj = AppState(db=db, config_path=config, output=output, quiet=quiet, verbose=verbose)
     ctx.call_on_close(ctx.obj.close)

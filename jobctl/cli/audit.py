@@ -44,11 +44,12 @@ def audited(
     guard: Callable[[], None] | None = None,
 ) -> Iterator[Audit]:
     """Record `action` on `target` in the audit log with its outcome: `ok`, `refused` (a
-    guard rail said no) or `failed`. A dangerous action passes its `guard` (see
-    ops.guard) first; once it is confirmed, its request id is printed on stderr. The
+    guard rail said no) or `failed`. Invalid input (exit 2) records nothing: it changed
+    nothing, and SPEC has it write nothing at all. A dangerous action passes its `guard`
+    (see ops.guard) first; once it is confirmed, its request id is printed on stderr. The
     yielded Audit may be updated inside the block (target, args)."""
     from jobctl.clock import utcnow
-    from jobctl.errors import JobctlError, Refused
+    from jobctl.errors import InvalidInput, JobctlError, Refused
     from jobctl.ops.audit import current_actor, entry
 
     app_state = state(ctx)
@@ -64,7 +65,7 @@ def audited(
             outcome,
         )
 
-    outcome = "failed"
+    outcome: str | None = "failed"  # None: record nothing
     audit = Audit(target, dict(args or {}), build=build)
     try:
         if guard is not None:
@@ -75,11 +76,14 @@ def audited(
     except Refused:
         outcome = "refused"
         raise
+    except InvalidInput:
+        outcome = None
+        raise
     except typer.Exit as exc:  # a wrapper's own exit code
         outcome = "ok" if exc.exit_code == 0 else "failed"
         raise
     finally:
-        if not (outcome == "ok" and audit.recorded):
+        if outcome is not None and not (outcome == "ok" and audit.recorded):
             with contextlib.suppress(JobctlError):
                 app_state.client().store.audit.record(audit.entry(outcome))
 

@@ -7,4 +7,11 @@ try:  # typer >= 0.29
 except ImportError:  # pragma: no cover - older typer
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
+try:  # the vendored click has no Choice: typer's own stands in
+    from typer._types import TyperChoice as Choice
+except ImportError:  # pragma: no cover - older typer
+    from click.types import Choice  # type: ignore[no-redef,assignment]
+
 UsageError = click_exceptions.UsageError
+
+__all__ = ["Choice", "UsageError"]

@@ -12,6 +12,22 @@ import typer
 if TYPE_CHECKING:
     from jobctl.client import Client
     from jobctl.config.model import Config
+    from jobctl.store import Store
+
+# Commands that only read the DB (SPEC "Global conventions"; `config check` and `schedule
+# next` use one only if it exists), and `smoke`, whose canary needs a DB a daemon already
+# serves: they open an existing jobctl DB as it is, never creating, converting or migrating
+# it; a missing one is "no jobctl database at PATH" (exit 3). Every other command creates
+# the DB on first use.
+EXISTING_DB_COMMANDS = frozenset(
+    {
+        "status", "list", "show", "logs", "explain", "wait", "audit", "top", "metrics",
+        "schedule list", "schedule show", "schedule missed", "schedule next",
+        "dlq list", "dlq show", "once list", "once show", "lock list", "sweep list",
+        "sweep show", "queue list", "token list", "checkpoint get", "db check",
+        "config check", "smoke",
+    }
+)  # fmt: skip
 
 
 @dataclass
@@ -21,6 +37,7 @@ class AppState:
     output: str = "table"
     quiet: bool = False
     verbose: bool = False
+    command: str = ""  # the running command below `jobctl`, e.g. "schedule list"
     _config: Config | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
     _request_id: str | None = field(default=None, repr=False)
@@ -49,11 +66,25 @@ class AppState:
         return self._config
 
     def client(self) -> Client:
+        """The Client of this invocation; its DB opens as the running command declares
+        (EXISTING_DB_COMMANDS)."""
         if self._client is None:
             from jobctl.client import Client
 
-            self._client = Client(self.db, self.config())
+            create = self.command not in EXISTING_DB_COMMANDS
+            self._client = Client(self.db, self.config(), create=create)
         return self._client
+
+    def store_if_any(self) -> Store | None:
+        """The DB when one exists at the path, else None: for commands that need none but
+        use one that is there (`config check`, `schedule next`: EXISTING_DB_COMMANDS, so
+        that it is opened as it is)."""
+        from jobctl.errors import NotFound
+
+        try:
+            return self.client().store
+        except NotFound:
+            return None
 
     @property
     def db_url(self) -> str:
@@ -67,9 +98,17 @@ class AppState:
 
 
 def state(ctx: typer.Context) -> AppState:
+    """The invocation's state; called with a command's context, it also notes the command
+    (`schedule list`), which decides how the DB opens (EXISTING_DB_COMMANDS)."""
     root = ctx.find_root()
     if not isinstance(root.obj, AppState):
         root.obj = AppState()
+    if ctx is not root:
+        names, node = [], ctx
+        while node.parent is not None:
+            names.append(node.info_name or "")
+            node = node.parent
+        root.obj.command = " ".join(reversed(names))
     return root.obj
 
 

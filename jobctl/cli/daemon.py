@@ -8,6 +8,9 @@ import typer
 
 from jobctl.cli.app import app
 from jobctl.cli.context import state
+from jobctl.cli.options import choice
+
+LOG_FORMATS = ("logfmt", "json")
 
 
 @app.command()
@@ -27,7 +30,10 @@ def daemon(
         str | None,
         typer.Option(envvar="JOBCTL_NODE", help="Node name (default: the host name)."),
     ] = None,
-    log_format: Annotated[str | None, typer.Option(help="logfmt or json (default logfmt).")] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(click_type=choice(LOG_FORMATS), help="logfmt or json (default logfmt)."),
+    ] = None,
     misfire_grace: Annotated[
         str | None,
         typer.Option(help="A fire due longer ago than this was missed: misfire policy (60s)."),
@@ -48,7 +54,7 @@ def daemon(
     if concurrency is not None and concurrency < 1:
         raise InvalidInput(f"invalid --concurrency {concurrency}: must be at least 1")
     fmt = log_format or conf.log_format
-    if fmt not in ("logfmt", "json"):
+    if fmt not in LOG_FORMATS:  # the config's value
         raise InvalidInput(f"invalid --log-format {fmt!r}: use logfmt or json")
     lease_s = parse.seconds(lease, "--lease") if lease else conf.lease
     if lease_s is None or lease_s < 1:

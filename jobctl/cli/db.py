@@ -31,7 +31,7 @@ def backup(
     if not db.is_file():  # before audited(): recording the audit entry would create it
         from jobctl.errors import NotFound
 
-        raise NotFound(f"no database at {db}")
+        raise NotFound(f"no jobctl database at {db}")
     with audited(ctx, "db.backup", path, {"force": force}) as audit:
         copied = backup_db(db, path, force)
         audit.args.update(size=copied.size, jobs=copied.jobs)

@@ -9,7 +9,9 @@ import typer
 from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
-from jobctl.cli.options import Confirm, JobIds, Output, Queue, Since
+from jobctl.cli.options import Confirm, JobIds, Output, Queue, Since, choice
+from jobctl.domain.job import SCHEDULED, State
+from jobctl.domain.retry import Backoff
 
 if TYPE_CHECKING:
     from jobctl.config.resolve import EnqueueOptions
@@ -33,7 +35,9 @@ def enqueue(
     in_: Annotated[str | None, typer.Option("--in", help="Run after this duration.")] = None,
     priority: Annotated[int | None, typer.Option(help="Higher runs first.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Attempts before dead.")] = None,
-    backoff: Annotated[str | None, typer.Option(help="exponential, fixed or linear.")] = None,
+    backoff: Annotated[
+        str | None, typer.Option(click_type=choice(Backoff), help="exponential, fixed or linear.")
+    ] = None,
     backoff_base: Annotated[str | None, typer.Option(help="Backoff base duration.")] = None,
     backoff_max: Annotated[str | None, typer.Option(help="Backoff cap.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Kill the attempt after this.")] = None,
@@ -46,7 +50,10 @@ def enqueue(
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant name.")] = None,
     env: Annotated[list[str] | None, typer.Option(help="KEY=VALUE (repeatable).")] = None,
-    cwd: Annotated[str | None, typer.Option(help="Working directory.")] = None,
+    cwd: Annotated[
+        str | None,
+        typer.Option(help="Working directory (default: where enqueue runs, as at(1) does)."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="A name for humans.")] = None,
     shell: Annotated[bool, typer.Option(help="Run the one CMD string with /bin/sh -c.")] = False,
     wait: Annotated[
@@ -59,18 +66,21 @@ def enqueue(
 
     from jobctl.cli.audit import audited, ids_target
     from jobctl.clock import utcnow
-    from jobctl.config.resolve import EnqueueOptions
+    from jobctl.config.resolve import EnqueueOptions, directory
     from jobctl.domain.durations import parse_duration, parse_time
     from jobctl.domain.retry import parse_backoff
     from jobctl.errors import InvalidInput
     from jobctl.ops.bulk import read_bulk
+    from jobctl.paths import working_directory
 
     app_state = state(ctx)
     now = utcnow()
+    here = working_directory()
     if from_file is not None:
         if command or job_type:
             raise InvalidInput("--from takes jobs from the file: give no command or --type")
-        options = [replace(o, request_id=app_state.request_id) for o in read_bulk(from_file, now)]
+        bulk = read_bulk(from_file, now, here)
+        options = [replace(o, request_id=app_state.request_id) for o in bulk]
     else:
         if at and in_:
             raise InvalidInput("give --at or --in, not both")
@@ -97,7 +107,8 @@ def enqueue(
                 depends_on=tuple(parse.job_ids(after)),
                 tenant=tenant,
                 env=parse.env_pairs(env),
-                cwd=cwd,
+                cwd=None if cwd is None else directory(cwd, here),
+                enqueued_from=here,
                 request_id=app_state.request_id,
             )
         ]
@@ -140,8 +151,15 @@ def _enqueue_args(options: list[EnqueueOptions], from_file: str | None) -> dict[
 
 
 def _wait_and_exit(ctx: typer.Context, ids: list[int], timeout: float | None) -> None:
+    """Wait for the jobs; say on stderr how each one that did not succeed ended; exit with
+    the first failing job's exit code."""
+    from jobctl.cli.views import how_it_ended
+
     client = state(ctx).client()
     jobs = client.wait(ids, timeout)
+    for job in jobs:
+        if job.wrapper_exit_code() != 0:
+            render.note(f"jobctl: {how_it_ended(job)}")
     codes = [job.wrapper_exit_code() for job in jobs]
     raise typer.Exit(next((c for c in codes if c != 0), 0))
 
@@ -153,6 +171,7 @@ def list_(
         list[str] | None,
         typer.Option(
             "--state",
+            click_type=choice([*State, SCHEDULED]),
             help="waiting, queued, scheduled, running, retrying, "
             "succeeded, dead or cancelled (repeatable).",
         ),
@@ -167,19 +186,6 @@ def list_(
     from jobctl.errors import InvalidInput
     from jobctl.ops.shapes import job_shape
 
-    valid = {
-        "waiting",
-        "queued",
-        "scheduled",
-        "running",
-        "retrying",
-        "succeeded",
-        "dead",
-        "cancelled",
-    }
-    for value in state_ or []:
-        if value not in valid:
-            raise InvalidInput(f"invalid --state {value!r}: use one of {', '.join(sorted(valid))}")
     if limit < 1:
         raise InvalidInput(f"invalid --limit {limit}: must be at least 1")
     now = utcnow()
@@ -246,12 +252,18 @@ def retry(
     ctx: typer.Context,
     jobs: Annotated[list[str] | None, typer.Argument(help="Job ids.")] = None,
     state_: Annotated[
-        str | None, typer.Option("--state", help="Retry every job in this state: dead|retrying.")
+        str | None,
+        typer.Option(
+            "--state",
+            click_type=choice([State.DEAD, State.RETRYING]),
+            help="Retry every job in this state: dead|retrying.",
+        ),
     ] = None,
     queue: Queue = None,
     confirm: Confirm = None,
 ) -> None:
-    """Run jobs again now with a fresh attempt budget (history is kept)."""
+    """Run jobs again now with a fresh attempt budget (history is kept). A job whose key a
+    live job holds is skipped and reported on stderr (exit 0); the others are retried."""
     from jobctl.cli.audit import audited, ids_target
     from jobctl.errors import InvalidInput
     from jobctl.ops.guard import confirm_count
@@ -261,8 +273,6 @@ def retry(
     if jobs and state_:
         raise InvalidInput("give job ids or --state, not both")
     if state_ is not None:
-        if state_ not in ("dead", "retrying"):
-            raise InvalidInput(f"invalid --state {state_!r}: use dead or retrying")
         ids = client.ids_in_state([state_], queue)
     elif jobs:
         ids = parse.job_ids(jobs)
@@ -272,10 +282,19 @@ def retry(
     if len(ids) > RETRY_CONFIRM_OVER:
         guard = lambda: confirm_count("retry", len(ids), confirm)  # noqa: E731
     args = {"ids": ids if len(ids) <= 100 else len(ids), "state": state_, "queue": queue}
-    with audited(ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard):
-        done = client.retry(ids, app_state.request_id)
+    with audited(
+        ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard
+    ) as audit:
+        results = client.retry(ids, app_state.request_id)
+        skipped = [r for r in results if r.skipped]
+        if skipped:
+            audit.args["skipped"] = [r.id for r in skipped][:100]
+    for result in skipped:
+        render.note(f"jobctl: job {result.id} skipped: {result.skipped}")
+    done = [r.id for r in results if not r.skipped]
     if not app_state.quiet:
-        render.note(f"retrying {len(done)} job(s)")
+        tail = f" ({len(skipped)} skipped)" if skipped else ""
+        render.note(f"retrying {len(done)} job(s){tail}")
     for job_id in done:
         render.say(str(job_id))
 
@@ -315,6 +334,7 @@ def explain(
     ctx: typer.Context, job: Annotated[str, typer.Argument(help="Job id.")], output: Output = None
 ) -> None:
     """Why this job is not running right now: one sentence plus the facts."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.explain import explain as explain_job
 
@@ -324,5 +344,4 @@ def explain(
         render.print_json(result.__dict__)
         return
     render.say(f"job {result.id} ({result.state}): {result.reason}")
-    for name, value in result.facts.items():
-        render.say(f"  {name}: {value}")
+    views.shape_fields(result.facts)

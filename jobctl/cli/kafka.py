@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,10 +42,7 @@ def _age(seconds: float | None) -> str | None:
 
 def _render(report: LagReport, as_json: bool, watching: bool) -> None:
     if as_json:
-        if watching:
-            render.say(json.dumps(report.shape(), ensure_ascii=False))
-        else:
-            render.print_json(report.shape())
+        render.print_json(report.shape(), one_line=watching)
     for probe in report.report.probes:
         if probe.value is None and probe.status.name == "UNKNOWN":
             render.note(f"jobctl: kafka-lag: UNKNOWN: {probe.message}")

@@ -33,7 +33,7 @@ def metrics_command(
     app_state = state(ctx)
     store, config = app_state.client().store, app_state.config()
     if textfile is None:
-        render.say(render_text(store, config, utcnow()).rstrip("\n"))
+        render.say_block(render_text(store, config, utcnow()))
         return
     if not textfile.parent.is_dir():
         raise InvalidInput(f"invalid --textfile {str(textfile)!r}: no directory {textfile.parent}")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -29,7 +29,7 @@ def _config_or_report(ctx: typer.Context) -> Config | Report:
         return Report.of([Probe("config", Level.UNKNOWN, None, f"config invalid: {first}")])
 
 
-def show_report(ctx: typer.Context, report: Report, output: str | None, title: str) -> None:
+def show_report(ctx: typer.Context, report: Report, output: str | None, title: str) -> NoReturn:
     """Print `report` (JSON shape or one line per probe, the overall status first) and exit
     with its Nagios code."""
     if wants_json(ctx, output):
@@ -157,6 +157,8 @@ def smoke(
     """Canary job per queue through the running daemon, and schedule punctuality (exit 0/2)."""
     from jobctl.clock import SystemClock
     from jobctl.domain.durations import parse_seconds
+    from jobctl.errors import JobctlError
+    from jobctl.ops.health import db_unusable
     from jobctl.ops.smoke import smoke as run_smoke
 
     wait = parse_seconds(timeout, "--timeout")
@@ -164,6 +166,9 @@ def smoke(
     config = _config_or_report(ctx)
     if not hasattr(config, "health"):
         show_report(ctx, config, output, "SMOKE")  # type: ignore[arg-type]
-    store = state(ctx).client().store
+    try:
+        store = state(ctx).client().store
+    except JobctlError as exc:
+        show_report(ctx, db_unusable(exc), output, "SMOKE")
     report = run_smoke(store, config, SystemClock(), queue, wait, slack)  # type: ignore[arg-type]
     show_report(ctx, report, output, "SMOKE")

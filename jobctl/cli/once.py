@@ -123,6 +123,7 @@ def once_list(ctx: typer.Context, output: Output = None) -> None:
 @once_app.command("show")
 def once_show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     """One record: state, actor, times, exit code, checkpoint, output tail."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.once import once_shape
     from jobctl.runtime.leased import alive_here
@@ -131,12 +132,8 @@ def once_show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     if wants_json(ctx, output):
         render.print_json(shape)
         return
-    for key, value in shape.items():
-        if key != "output_tail" and value is not None:
-            render.say(f"{key}: {value}")
-    if shape["output_tail"]:
-        render.say("--- output tail ---")
-        render.say(shape["output_tail"].rstrip("\n"))
+    views.shape_fields({k: v for k, v in shape.items() if v is not None}, skip=("output_tail",))
+    views.output_tail(shape["output_tail"])
 
 
 @once_app.command("reset")

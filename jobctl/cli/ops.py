@@ -11,10 +11,16 @@ import typer
 from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
-from jobctl.cli.options import Confirm, Output, Queue, Since
+from jobctl.cli.options import Confirm, Output, Queue, Since, choice
+from jobctl.domain.job import FailureClass
 
 FailureClassOpt = Annotated[
-    str | None, typer.Option("--class", help="Failure class: exit, timeout, signal, ...")
+    str | None,
+    typer.Option(
+        "--class",
+        click_type=choice(FailureClass),
+        help="Failure class: exit, timeout, signal, spawn or lost.",
+    ),
 ]
 OlderThan = Annotated[
     str | None, typer.Option("--older-than", help="Only entries older than this duration.")
@@ -38,7 +44,7 @@ def checkpoint_get(ctx: typer.Context) -> None:
 
     value = checkpoints.get(state(ctx).client().store, checkpoints.current_owner(os.environ))
     if value is not None:
-        render.say(value)
+        render.say_block(value)
 
 
 @checkpoint_app.command("set")
@@ -96,19 +102,20 @@ def dlq_show(
     entry: Annotated[str, typer.Argument(help="DLQ entry id.")],
     output: Output = None,
 ) -> None:
-    """One dead-letter entry: payload, error, output tail."""
-    from jobctl.ops.shapes import dlq_shape
+    """One dead-letter entry: payload, error, attempts, output tail."""
+    from jobctl.cli import views
+    from jobctl.ops.shapes import attempt_shape, dlq_shape
 
-    shape = dlq_shape(state(ctx).client().store.dlq.get(parse.job_id(entry)))
+    client = state(ctx).client()
+    dead = client.store.dlq.get(parse.job_id(entry))
+    attempts = client.attempts(dead.job_id)
+    shape = dlq_shape(dead)
     if wants_json(ctx, output):
-        render.print_json(shape)
+        render.print_json({**shape, "attempt_log": [attempt_shape(a) for a in attempts]})
         return
-    for name, value in shape.items():
-        if name != "output_tail":
-            render.say(f"{name}: {value}")
-    if shape["output_tail"]:
-        render.say("--- output tail ---")
-        render.say(shape["output_tail"].rstrip("\n"))
+    views.shape_fields(shape, skip=("output_tail",))
+    views.attempts_table(attempts)
+    views.output_tail(shape["output_tail"])
 
 
 def _older(text: str | None, now: datetime) -> datetime | None:

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 import typer
 
+from jobctl.cli.compat import Choice
+
+
+def choice(values: Iterable[str]) -> Any:
+    """A closed set of values (case-sensitive): click refuses any other with exit 2 naming
+    it, before the command runs, and the generated completions offer exactly these."""
+    return Choice([str(v) for v in values], case_sensitive=True)
+
+
+OUTPUT_FORMATS = ("table", "json")
+
 Output = Annotated[
     str | None,
-    typer.Option("--output", "-o", help="Output format: table or json.", show_default=False),
+    typer.Option(
+        "--output",
+        "-o",
+        click_type=choice(OUTPUT_FORMATS),
+        help="Output format: table or json.",
+        show_default=False,
+    ),
 ]
 Queue = Annotated[str | None, typer.Option("--queue", "-Q", help="Queue name.")]
 Since = Annotated[

@@ -37,11 +37,14 @@ def payload(text: str | None) -> Any:
             text = sys.stdin.read() if name == "-" else Path(name).read_text()
         except OSError as exc:
             raise InvalidInput(f"cannot read {source}: {exc.strerror}") from None
+    from jobctl.domain.job import check_payload
+
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError as exc:
         shown = text if len(text) < 60 else text[:57] + "..."
         raise InvalidInput(f"invalid JSON in {source} {shown!r}: {exc.msg}") from None
+    return check_payload(value, source)
 
 
 def env_pairs(pairs: list[str] | None) -> dict[str, str]:

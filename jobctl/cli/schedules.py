@@ -10,7 +10,9 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.audit import audited
 from jobctl.cli.context import state, wants_json
-from jobctl.cli.options import Output, Since
+from jobctl.cli.options import Output, Since, choice
+from jobctl.domain.fires import DST_GAP_MODES, DST_REPEAT_MODES
+from jobctl.domain.schedule import Misfire, Overlap
 
 if TYPE_CHECKING:
     from jobctl.ops.crontab_import import ImportPlan
@@ -33,14 +35,25 @@ def add(
     ] = "",
     tz: Annotated[str | None, typer.Option(help="IANA time zone (default: the system's).")] = None,
     queue: Annotated[str | None, typer.Option("--queue", "-Q", help="Queue for its jobs.")] = None,
-    overlap: Annotated[str, typer.Option(help="forbid, allow or replace.")] = "forbid",
-    misfire: Annotated[str, typer.Option(help="skip, once or all.")] = "once",
+    overlap: Annotated[
+        str, typer.Option(click_type=choice(Overlap), help="forbid, allow or replace.")
+    ] = "forbid",
+    misfire: Annotated[str, typer.Option(click_type=choice(Misfire), help="skip, once or all.")] = (
+        "once"
+    ),
     jitter: Annotated[str | None, typer.Option(help="Spread starts randomly in [0, D].")] = None,
     dst_gap: Annotated[
-        str, typer.Option(help="Fixed-time job in a skipped hour: run|skip.")
+        str,
+        typer.Option(
+            click_type=choice(DST_GAP_MODES), help="Fixed-time job in a skipped hour: run|skip."
+        ),
     ] = "run",
     dst_repeat: Annotated[
-        str, typer.Option(help="Fixed-time job in a repeated hour: once|both.")
+        str,
+        typer.Option(
+            click_type=choice(DST_REPEAT_MODES),
+            help="Fixed-time job in a repeated hour: once|both.",
+        ),
     ] = "once",
     timeout: Annotated[str | None, typer.Option(help="Timeout of each run.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Attempts per run.")] = None,
@@ -106,6 +119,7 @@ def add(
 @schedule_app.command("list")
 def list_schedules(ctx: typer.Context, output: Output = None) -> None:
     """Every schedule with its next and last run."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
@@ -124,7 +138,7 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
                 s["cron"],
                 s["tz"],
                 s["queue"],
-                "shadow" if s["shadow"] else ("active" if s["enabled"] else "paused"),
+                views.schedule_state(s["enabled"], s["shadow"]),
                 s["next_run_at"],
                 s["last_run_at"],
                 s["last_state"],
@@ -138,6 +152,7 @@ def list_schedules(ctx: typer.Context, output: Output = None) -> None:
 @schedule_app.command("show")
 def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     """One schedule in full."""
+    from jobctl.cli import views
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import schedule_shape
 
@@ -147,8 +162,7 @@ def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
     if wants_json(ctx, output):
         render.print_json(shape)
         return
-    for key, value in shape.items():
-        render.say(f"{key}: {'-' if value is None else value}")
+    views.shape_fields({"state": views.schedule_state(shape["enabled"], shape["shadow"]), **shape})
 
 
 def _set(ctx: typer.Context, name: str, action: str, message: str, **fields: object) -> None:
@@ -217,7 +231,7 @@ def next_(
 
     if count < 1:
         raise InvalidInput(f"invalid -n {count}: at least 1")
-    fires = next_listing(state(ctx).client().store, target, tz, count, from_, utcnow())
+    fires = next_listing(state(ctx).store_if_any(), target, tz, count, from_, utcnow())
     if wants_json(ctx, output):
         render.print_json(fires)
         return

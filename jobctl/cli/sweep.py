@@ -25,14 +25,14 @@ def _store(ctx: typer.Context) -> Any:
 
 
 def _show(ctx: typer.Context, sweep: Any, output: str | None) -> None:
+    from jobctl.cli import views
     from jobctl.ops.sweep import sweep_shape
 
     shape = sweep_shape(sweep)
     if wants_json(ctx, output):
         render.print_json(shape)
         return
-    for name, value in shape.items():
-        render.say(f"{name}: {'-' if value is None else value}")
+    views.shape_fields(shape)
 
 
 @sweep_app.command("mark")
@@ -75,7 +75,7 @@ def mark(
             return
         render.say(f"would mark {p.count} row(s) of {p.table} where {p.predicate}")
         for row in p.sample:
-            render.say("  " + ", ".join(f"{k}={v!r}" for k, v in row.items()))
+            render.say("  " + ", ".join(f"{k}={render.value(v)}" for k, v in row.items()))
         return
     from jobctl.cli.audit import audited
     from jobctl.ops.audit import current_actor

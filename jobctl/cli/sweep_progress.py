@@ -30,6 +30,7 @@ class SweepProgress:
     def __enter__(self) -> SweepProgress:
         if self.tty:
             from rich.console import Console
+            from rich.markup import escape
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -39,7 +40,7 @@ class SweepProgress:
             )
 
             self._bar = Progress(
-                TextColumn(self.label),
+                TextColumn(escape(render.escape(self.label))),  # a name, not markup
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("deleted {task.fields[deleted]} skipped {task.fields[skipped]}"),

@@ -133,7 +133,7 @@ def _render(snap: Snapshot, every: float) -> Any:
         for header in headers:
             table.add_column(header)
         for row in rows:
-            table.add_row(*("-" if v is None else str(v) for v in row))
+            table.add_row(*(Text(cell) for cell in render.cells(row)))
         if not rows:
             table.add_row(*(["-"] * len(headers)))
         parts.append(table)

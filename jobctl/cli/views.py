@@ -10,7 +10,7 @@ from jobctl.cli import render
 from jobctl.client import Status
 from jobctl.clock import utcnow
 from jobctl.domain.durations import format_duration, iso_z
-from jobctl.domain.job import Attempt, Job
+from jobctl.domain.job import Attempt, Job, State
 from jobctl.ops.shapes import job_shape, show_shape
 
 
@@ -23,13 +23,22 @@ def what(job: Job) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def attempts_label(job: Job, history: bool = False) -> str:
+    """Attempts made of the budget (`1/5`), counted since the last retry (a fresh budget);
+    with `history`, also all attempts when a retry renewed the budget."""
+    label = f"{job.attempts_in_budget}/{job.max_attempts}"
+    if history and job.budget_start:
+        label += f" since the last retry ({job.attempts} in all)"
+    return label
+
+
 def job_rows(jobs: list[Job], now: datetime) -> list[list[Any]]:
     return [
         [
             j.id,
             j.display_state(now),
             j.queue,
-            f"{j.attempts}/{j.max_attempts}",
+            attempts_label(j),
             render.local_time(j.created_at),
             what(j),
         ]
@@ -49,7 +58,7 @@ def one_job_status(job: Job, as_json: bool) -> None:
         extra += f" failure={job.failure_class}"
     render.say(
         f"{job.id} {job.display_state(now)} queue={job.queue} "
-        f"attempts={job.attempts}/{job.max_attempts}{extra} {what(job)}"
+        f"attempts={attempts_label(job)}{extra} {what(job)}"
     )
 
 
@@ -143,66 +152,112 @@ def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None
     if as_json:
         render.print_json({**show_shape(job, attempts, now), "replay_of": replay_of})
         return
-    fields = [
-        ("id", job.id),
-        ("name", job.name),
-        ("state", job.display_state(now)),
-        ("queue", job.queue),
-        ("command", shlex.join(job.command) if job.command else None),
-        ("job type", job.job_type),
-        ("handler", job.handler),
-        ("payload", None if job.payload is None else job_shape(job, now)["payload"]),
-        ("priority", job.priority),
-        ("created", render.local_time(job.created_at)),
-        ("run at", render.local_time(job.run_at)),
-        ("attempts", f"{job.attempts}/{job.max_attempts}"),
-        ("timeout", format_duration(job.timeout) if job.timeout else None),
-        ("key", job.key),
-        ("ordering key", job.ordering_key),
-        ("tenant", job.tenant),
-        ("depends on", ", ".join(map(str, job.depends_on)) or None),
-        ("retry after", render.local_time(job.retry_after) if job.retry_after else None),
-        ("exit code", job.exit_code),
-        ("failure", job.failure_class),
-        ("error", job.error),
-        ("dlq entry", job.dlq_id),
-        ("replay of dlq entry", replay_of),
-        ("checkpoint", job.checkpoint),
-    ]
-    width = max(len(name) for name, _ in fields)
-    for name, value in fields:
-        if value is not None:
-            render.say(f"{name.ljust(width)}  {value}")
-    if attempts:
-        render.say("")
-        render.print_table(
+    render.fields(
+        [
+            ("id", job.id),
+            ("name", job.name),
+            ("state", job.display_state(now)),
+            ("queue", job.queue),
+            ("command", render.command_line(job.command)),
+            ("job type", job.job_type),
+            ("handler", job.handler),
+            ("payload", None if job.payload is None else render.json_text(job.payload)),
+            ("priority", job.priority),
+            ("created", job.created_at),
+            ("run at", job.run_at),
+            ("attempts", attempts_label(job, history=True)),
+            ("timeout", format_duration(job.timeout) if job.timeout else None),
+            ("key", job.key),
+            ("ordering key", job.ordering_key),
+            ("tenant", job.tenant),
+            ("depends on", job.depends_on or None),
+            ("retry after", job.retry_after),
+            ("exit code", job.exit_code),
+            ("failure", job.failure_class),
+            ("error", job.error),
+            ("dlq entry", job.dlq_id),
+            ("replay of dlq entry", replay_of),
+            ("checkpoint", job.checkpoint),
+        ],
+        skip_none=True,
+    )
+    attempts_table(attempts)
+    output_tail(job.output_tail)
+
+
+def attempts_table(attempts: list[Attempt]) -> None:
+    """The attempts of a job (`show`, `dlq show`), after a blank line; nothing if none."""
+    if not attempts:
+        return
+    render.say("")
+    render.print_table(
+        ["attempt", "node", "started", "duration", "exit", "signal", "failure", "max rss", "cpu"],
+        [
             [
-                "attempt",
-                "node",
-                "started",
-                "duration",
-                "exit",
-                "signal",
-                "failure",
-                "max rss",
-                "cpu",
-            ],
-            [
-                [
-                    a.attempt,
-                    a.node,
-                    render.local_time(a.started_at),
-                    format_duration(a.duration),
-                    a.exit_code,
-                    a.signal,
-                    a.failure_class,
-                    f"{a.max_rss // 1024} KiB" if a.max_rss else None,
-                    f"{a.cpu_seconds:.2f}s" if a.cpu_seconds is not None else None,
-                ]
-                for a in attempts
-            ],
-        )
-    if job.output_tail:
+                a.attempt,
+                a.node,
+                a.started_at,
+                format_duration(a.duration),
+                a.exit_code,
+                a.signal,
+                a.failure_class,
+                f"{a.max_rss // 1024} KiB" if a.max_rss else None,
+                f"{a.cpu_seconds:.2f}s" if a.cpu_seconds is not None else None,
+            ]
+            for a in attempts
+        ],
+    )
+
+
+def output_tail(text: str | None) -> None:
+    """The stored tail of a job's output, as a block after a blank line."""
+    if text:
         render.say("")
         render.say("--- output tail ---")
-        render.say(job.output_tail.rstrip("\n"))
+        render.say_block(text)
+
+
+def shape_fields(shape: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+    """A `-o json` shape for humans (`schedule show`, `dlq show`, `once show`, ...): one
+    aligned line per key; times (`*_at`, `*_until`) in local time, a `command` as the shell
+    line that runs it, every other value as `render.value` shows it."""
+
+    def human(key: str, v: Any) -> Any:
+        if key == "command" and isinstance(v, list):
+            return render.command_line(v)
+        if key.endswith(("_at", "_until")) and isinstance(v, str):
+            return render.local_time(v)
+        return v
+
+    render.fields((key, human(key, v)) for key, v in shape.items() if key not in skip)
+
+
+def schedule_state(enabled: bool, shadow: bool) -> str:
+    """`active`, or what keeps a schedule from running: `paused`, `shadow`, `paused, shadow`."""
+    return ", ".join([*(["paused"] if not enabled else []), *(["shadow"] if shadow else [])]) or (
+        "active"
+    )
+
+
+def how_it_ended(job: Job) -> str:
+    """One line for a job that ended without success: `job 38 dead after 5 attempts: exit 3`,
+    `job 9 dead after 1 attempt: timed out after ...`, `job 7 cancelled: ...`."""
+    if job.state is State.CANCELLED:
+        return f"job {job.id} cancelled" + (f": {job.error}" if job.error else "")
+    tries = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
+    if job.failure_class == "exit" and job.exit_code is not None:
+        why = f"exit {job.exit_code}" + (f" ({job.error})" if job.handler and job.error else "")
+    elif job.failure_class == "signal" and job.signal is not None:
+        why = f"killed by signal {job.signal} ({_signal_name(job.signal)})"
+    else:
+        why = job.error or job.failure_class or "no exit code"
+    return f"job {job.id} {job.state.value} after {tries}: {why}"
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -16,26 +16,10 @@ from jobctl.domain.durations import parse_seconds
 from jobctl.domain.listen import parse_listen
 from jobctl.domain.queues import check_queue_name, parse_rate_limit
 from jobctl.domain.retry import RetryPolicy, parse_backoff, parse_jitter
-from jobctl.errors import ConfigError, InvalidInput
+from jobctl.errors import ConfigError, InvalidFields, InvalidInput
 
 T = TypeVar("T")
 
-TOP_KEYS = {
-    "enabled",
-    "queues",
-    "job_types",
-    "schedules",
-    "retention",
-    "daemon",
-    "shadow_mode",
-    "durability",
-    "strict_queues",
-    "non_retryable_exit_codes",
-    "log_cap",
-    "log_dir",
-    "kafka",
-    "health",
-}
 QUEUE_KEYS = {"name", "concurrency", "retry_policy", "max_depth", "shed", "rate_limit"}
 RETRY_KEYS = {"max_attempts", "backoff", "base", "max", "jitter"}
 JOB_TYPE_KEYS = {
@@ -48,6 +32,7 @@ JOB_TYPE_KEYS = {
     "user",
     "group",
     "retry_policy",
+    "cwd",
 }
 DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format", "misfire_grace"}
 SCHEDULE_KEYS = {
@@ -72,22 +57,33 @@ SCHEDULE_KEYS = {
 
 
 class _Problems:
+    """Every problem found, each at the line of its key path where the file tells it."""
+
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.items: list[str] = []
+        self._found: list[tuple[int, str]] = []
+
+    @property
+    def items(self) -> list[str]:
+        """The problems in file order (those without a line first)."""
+        return [text for _line, text in sorted(self._found, key=lambda found: found[0])]
 
     def add(self, path: tuple[Any, ...], message: str) -> None:
         line = self.doc.line(path)
         where = f"{self.doc.path}:{line}" if line else self.doc.path
-        self.items.append(f"{where}: {message}")
+        self._found.append((line or 0, f"{where}: {message}"))
 
-    def guard(self, path: tuple[Any, ...], fn: Any, *args: Any) -> Any:
-        """Call fn(*args); an InvalidInput becomes a problem at `path` and None is returned."""
+    def guard(self, path: tuple[Any, ...], fn: Any, *args: Any, label: str = "") -> Any:
+        """Call fn(*args); an InvalidInput becomes a problem at `path` (one per bad field of
+        an InvalidFields, at that field), `label` before its message, and None is returned."""
         try:
             return fn(*args)
+        except InvalidFields as exc:
+            for key, message in exc.fields:
+                self.add((*path, key), label + message)
         except InvalidInput as exc:
-            self.add(path, str(exc))
-            return None
+            self.add(path, label + str(exc))
+        return None
 
 
 def load_config(path: str | Path) -> Config:
@@ -101,35 +97,15 @@ def load_config(path: str | Path) -> Config:
 def check_config(path: str | Path, host_checks: bool = False) -> tuple[Config, list[str]]:
     """The config built from `path` and every problem found (empty when valid). With
     `host_checks` (`jobctl config check`), also what depends on this host: job types' users
-    and groups must exist and be usable by a root daemon. Loading never fails on those, so a
+    and groups must exist and be usable by a root daemon, and their `cwd` must exist.
+    Loading never fails on those, so a
     config written for another host still loads (the job fails to spawn instead)."""
     doc = read_document(path)
     p = _Problems(doc)
     data = doc.data
-    _unknown_keys(p, (), data, TOP_KEYS, "top-level key")
-    queues = _queues(p, data.get("queues"))
-    job_types = _job_types(p, data.get("job_types"))
-    schedules = _named_list(p, data.get("schedules"), ("schedules",), SCHEDULE_KEYS)
-    daemon = _daemon(p, data.get("daemon"))
-    retention = _retention(p, data.get("retention"))
-    config = Config(
-        source=str(path),
-        queues=tuple(queues),
-        job_types=tuple(job_types),
-        schedules=tuple(schedules),
-        retention=retention,
-        daemon=daemon,
-        durability=_choice(p, ("durability",), data.get("durability", "full"), ("full", "fast")),
-        strict_queues=bool(data.get("strict_queues", True)),
-        non_retryable_exit_codes=_exit_codes(p, data.get("non_retryable_exit_codes")),
-        log_cap=_log_cap(p, data.get("log_cap")),
-        log_dir=data.get("log_dir"),
-        enabled=_section(p, data.get("enabled"), parse_enabled),
-        shadow_mode=_section(p, data.get("shadow_mode"), parse_shadow_mode),
-        kafka=_section(p, data.get("kafka"), parse_kafka),
-        health=_section(p, data.get("health"), parse_health),
-        raw=data,
-    )
+    _unknown_keys(p, (), data, set(SECTIONS), "top-level key")
+    fields = {key: read(p, data.get(key)) for key, read in SECTIONS.items()}
+    config = Config(source=str(path), raw=data, **fields)
     _cross_check(p, config)
     if host_checks:
         _host_checks(p, config)
@@ -179,6 +155,24 @@ def _positive_int(p: _Problems, path: tuple[Any, ...], value: Any) -> int | None
     return value
 
 
+def _flag(p: _Problems, path: tuple[Any, ...], value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        p.add(path, f"{path[-1]} must be true or false, got {value!r}")
+        return default
+    return value
+
+
+def _text(p: _Problems, path: tuple[Any, ...], value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        p.add(path, f"{path[-1]} must be a non-empty string, got {value!r}")
+        return None
+    return value
+
+
 def _seconds(p: _Problems, path: tuple[Any, ...], value: Any) -> float | None:
     if value is None:
         return None
@@ -214,7 +208,7 @@ def _retry(p: _Problems, path: tuple[Any, ...], value: Any) -> RetryPolicy | Non
     )
 
 
-def _queues(p: _Problems, value: Any) -> list[QueueConfig]:
+def _queues(p: _Problems, value: Any) -> tuple[QueueConfig, ...]:
     out = []
     for index, item in enumerate(_named_list(p, value, ("queues",), QUEUE_KEYS)):
         path = ("queues", index)
@@ -230,7 +224,7 @@ def _queues(p: _Problems, value: Any) -> list[QueueConfig]:
                 rate_limit=_rate_limit(p, (*path, "rate_limit"), item.get("rate_limit")),
             )
         )
-    return out
+    return tuple(out)
 
 
 def _rate_limit(p: _Problems, path: tuple[Any, ...], value: Any) -> str | None:
@@ -255,11 +249,11 @@ def command_argv(value: Any, shell: bool) -> list[str]:
     raise InvalidInput(f"invalid command {value!r}: give an argv list or a string")
 
 
-def _job_types(p: _Problems, value: Any) -> list[JobType]:
+def _job_types(p: _Problems, value: Any) -> tuple[JobType, ...]:
     out = []
     for index, item in enumerate(_named_list(p, value, ("job_types",), JOB_TYPE_KEYS)):
         path = ("job_types", index)
-        shell = bool(item.get("shell", False))
+        shell = _flag(p, (*path, "shell"), item.get("shell"), False)
         command, handler = item.get("command"), item.get("handler")
         if (command is None) == (handler is None):
             p.add(path, f"job type {item['name']!r} needs exactly one of command or handler")
@@ -274,14 +268,23 @@ def _job_types(p: _Problems, value: Any) -> list[JobType]:
                 command=argv,
                 handler=handler if isinstance(handler, str) else None,
                 shell=shell,
-                queue=item.get("queue"),
+                queue=_text(p, (*path, "queue"), item.get("queue")),
                 timeout=_seconds(p, (*path, "timeout"), item.get("timeout")),
-                user=item.get("user"),
-                group=item.get("group"),
+                user=_text(p, (*path, "user"), item.get("user")),
+                group=_text(p, (*path, "group"), item.get("group")),
                 retry=_retry(p, (*path, "retry_policy"), item.get("retry_policy")),
+                cwd=_absolute(p, (*path, "cwd"), item.get("cwd")),
             )
         )
-    return out
+    return tuple(out)
+
+
+def _absolute(p: _Problems, path: tuple[Any, ...], value: Any) -> str | None:
+    text = _text(p, path, value)
+    if text is not None and not text.startswith("/"):
+        p.add(path, f"invalid {path[-1]} {text!r}: an absolute path")
+        return None
+    return text
 
 
 def _daemon(p: _Problems, value: Any) -> DaemonConfig:
@@ -298,8 +301,9 @@ def _daemon(p: _Problems, value: Any) -> DaemonConfig:
         p, ("daemon", "log_format"), value.get("log_format", "logfmt"), ("logfmt", "json")
     )
     misfire = _seconds(p, ("daemon", "misfire_grace"), value.get("misfire_grace"))
-    if misfire == 0:
-        p.add(("daemon", "misfire_grace"), "invalid misfire_grace 0: more than 0s")
+    for key, seconds in (("lease", lease), ("misfire_grace", misfire)):
+        if seconds == 0:
+            p.add(("daemon", key), f"invalid {key} 0: more than 0s")
     return DaemonConfig(
         concurrency=_positive_int(p, ("daemon", "concurrency"), value.get("concurrency"))
         or defaults.concurrency,
@@ -375,15 +379,33 @@ def _log_cap(p: _Problems, value: Any) -> int:
     return size
 
 
+# Every top-level key and how its value is read into the Config field of the same name:
+# a new key is one entry here (and its field in config.model; `config show` follows).
+SECTIONS: dict[str, Callable[[_Problems, Any], Any]] = {
+    "queues": _queues,
+    "job_types": _job_types,
+    "schedules": lambda p, v: tuple(_named_list(p, v, ("schedules",), SCHEDULE_KEYS)),
+    "retention": _retention,
+    "daemon": _daemon,
+    "durability": lambda p, v: _choice(p, ("durability",), v or "full", ("full", "fast")),
+    "strict_queues": lambda p, v: _flag(p, ("strict_queues",), v, True),
+    "non_retryable_exit_codes": _exit_codes,
+    "log_cap": _log_cap,
+    "log_dir": lambda p, v: _text(p, ("log_dir",), v),
+    "enabled": lambda p, v: _section(p, v, parse_enabled),
+    "shadow_mode": lambda p, v: _section(p, v, parse_shadow_mode),
+    "kafka": lambda p, v: _section(p, v, parse_kafka),
+    "health": lambda p, v: _section(p, v, parse_health),
+}
+
+
 def _cross_check(p: _Problems, config: Config) -> None:
     """References between sections: queues named by job types and schedules must exist."""
     if config.schedules:  # the cron engine (zoneinfo, …) loads only for a config with some
         from jobctl.config.schedules import build_schedule
     for index, entry in enumerate(config.schedules):
-        try:
-            build_schedule(entry["name"], entry, origin="config")
-        except InvalidInput as exc:
-            p.add(("schedules", index), f"schedule {entry['name']!r}: {exc}")
+        label = f"schedule {entry['name']!r}: "
+        p.guard(("schedules", index), build_schedule, entry["name"], entry, "config", label=label)
     named = [("job_types", i, t.queue) for i, t in enumerate(config.job_types)]
     named += [("schedules", i, s.get("queue")) for i, s in enumerate(config.schedules)]
     for section, index, queue in named:
@@ -402,3 +424,8 @@ def _host_checks(p: _Problems, config: Config) -> None:
             if problem:
                 key = "user" if job_type.user else "group"
                 p.add(("job_types", index, key), f"job type {job_type.name!r}: {problem}")
+        if job_type.cwd and not Path(job_type.cwd).is_dir():
+            p.add(
+                ("job_types", index, "cwd"),
+                f"job type {job_type.name!r}: no such directory {job_type.cwd!r}",
+            )

@@ -13,13 +13,15 @@ from jobctl.domain.queues import Backpressure, RateLimit, Shed, is_queue_name, p
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
 DEFAULT_QUEUE = "default"
+# A field whose config key differs from its name says so in its metadata (`config show`).
+RETRY_KEY = {"key": "retry_policy"}
 
 
 @dataclass(frozen=True)
 class QueueConfig:
     name: str
     concurrency: int | None = None  # None: limited only by each daemon's --concurrency
-    retry: RetryPolicy | None = None  # None: SPEC defaults / per-job options
+    retry: RetryPolicy | None = field(default=None, metadata=RETRY_KEY)  # None: SPEC defaults
     max_depth: int | None = None
     shed: str = "defer"  # defer | reject
     rate_limit: str | None = None  # e.g. "20/s per tenant" (validated by config.check)
@@ -47,7 +49,8 @@ class JobType:
     timeout: float | None = None
     user: str | None = None
     group: str | None = None
-    retry: RetryPolicy | None = None
+    retry: RetryPolicy | None = field(default=None, metadata=RETRY_KEY)
+    cwd: str | None = None  # where its jobs run unless an enqueue asks for another directory
 
 
 @dataclass(frozen=True)

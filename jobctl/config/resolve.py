@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from jobctl.config.model import Config
-from jobctl.domain.job import JobSpec
+from jobctl.config.model import Config, JobType
+from jobctl.domain.job import JobSpec, check_payload
 from jobctl.domain.queues import check_queue_name
 from jobctl.domain.retry import Backoff, RetryPolicy
 from jobctl.errors import InvalidInput
@@ -35,7 +36,8 @@ class EnqueueOptions:
     depends_on: tuple[int, ...] = ()
     tenant: str | None = None
     env: dict[str, str] = field(default_factory=dict)
-    cwd: str | None = None
+    cwd: str | None = None  # asked for (`--cwd`); relative to enqueued_from
+    enqueued_from: str | None = None  # the enqueuer's directory (CLI, Client); None over HTTP
     user: str | None = None  # run as (a schedule's user); None: the job type's, else the daemon's
     schedule: str | None = None
     nominal_at: datetime | None = None
@@ -43,7 +45,9 @@ class EnqueueOptions:
 
 
 def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
-    """Validate and resolve; raises InvalidInput naming the bad value."""
+    """Validate and resolve; raises InvalidInput naming the bad value. The job runs in the
+    `cwd` asked for (a directory that must exist), else its job type's `cwd:`, else where
+    it was enqueued from (as at(1)), else `/` (over HTTP, and schedules' fires)."""
     command, handler, queue, timeout = _what_to_run(options, config)
     check_queue_name(queue)
     if not config.knows_queue(queue):
@@ -62,7 +66,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         command=command,
         job_type=options.job_type,
         handler=handler,
-        payload=options.payload,
+        payload=check_payload(options.payload),
         queue=queue,
         name=options.name,
         priority=options.priority or 0,
@@ -74,13 +78,30 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         depends_on=tuple(dict.fromkeys(options.depends_on)),
         tenant=options.tenant,
         env=dict(options.env),
-        cwd=options.cwd,
+        cwd=_cwd(options, job_type),
         user=options.user or (job_type.user if job_type else None),
         group=job_type.group if job_type else None,
         schedule=options.schedule,
         nominal_at=options.nominal_at,
         request_id=options.request_id,
     )
+
+
+def _cwd(options: EnqueueOptions, job_type: JobType | None) -> str:
+    if options.cwd is not None:
+        return directory(options.cwd, options.enqueued_from)
+    return (job_type and job_type.cwd) or options.enqueued_from or "/"
+
+
+def directory(value: str, base: str | None, where: str = "") -> str:
+    """`value` as an absolute path (a relative one is read from `base`), which must be an
+    existing directory; InvalidInput naming the value (after `where`) otherwise."""
+    if not value.strip() or "\0" in value:
+        raise InvalidInput(f"{where}invalid cwd {value!r}: give a directory")
+    path = os.path.normpath(os.path.join(base or "/", os.path.expanduser(value)))
+    if not os.path.isdir(path):
+        raise InvalidInput(f"{where}invalid cwd {value!r}: no such directory ({path})")
+    return path
 
 
 def _what_to_run(
@@ -153,9 +174,12 @@ BULK_KEYS = {
 }
 
 
-def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOptions:
+def options_from_dict(
+    obj: Any, now: datetime, where: str = "job", enqueued_from: str | None = None
+) -> EnqueueOptions:
     """One bulk line (`enqueue --from`) or API body → EnqueueOptions; InvalidInput names
-    `where` and the bad field."""
+    `where` and the bad field. A line's `cwd` (relative: to `enqueued_from`) must exist;
+    without one the job runs where the enqueue ran."""
     from jobctl.domain.durations import parse_duration, parse_seconds, parse_time
     from jobctl.domain.retry import parse_backoff
 
@@ -191,6 +215,7 @@ def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOpt
     if not isinstance(deps, list) or not all(isinstance(d, int) for d in deps):
         raise InvalidInput(f"{where}: invalid depends_on {deps!r}")
     env = field_("env", dict) or {}
+    cwd = field_("cwd", str)
     seconds = {
         k: parse_seconds(obj[k], f"{where}: {k}") if obj.get(k) is not None else None
         for k in ("timeout", "backoff_base", "backoff_max")
@@ -199,7 +224,7 @@ def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOpt
         command=command,
         shell=bool(obj.get("shell")),
         job_type=field_("job_type", str) or field_("type", str),
-        payload=obj.get("payload"),
+        payload=check_payload(obj.get("payload"), where=where),
         queue=field_("queue", str),
         name=field_("name", str),
         priority=field_("priority", int),
@@ -214,7 +239,8 @@ def options_from_dict(obj: Any, now: datetime, where: str = "job") -> EnqueueOpt
         depends_on=tuple(deps),
         tenant=field_("tenant", str),
         env={str(k): str(v) for k, v in env.items()},
-        cwd=field_("cwd", str),
+        cwd=None if cwd is None else directory(cwd, enqueued_from, f"{where}: "),
+        enqueued_from=enqueued_from,
     )
 
 

@@ -4,9 +4,10 @@ validated Schedule values."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobctl.config.check import command_argv
@@ -14,7 +15,9 @@ from jobctl.config.resolve import EnqueueOptions
 from jobctl.domain.cron import parse_cron
 from jobctl.domain.durations import iso_z, parse_seconds
 from jobctl.domain.schedule import Misfire, Overlap, Schedule, parse_choice
-from jobctl.errors import InvalidInput
+from jobctl.errors import InvalidFields, InvalidInput
+
+T = TypeVar("T")
 
 
 def local_zone_name() -> str:
@@ -54,42 +57,63 @@ def check_zone(name: str) -> str:
 
 
 def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Schedule:
-    """Validate one schedule's fields; InvalidInput names the bad value."""
+    """Validate one schedule's fields; InvalidFields names every bad value (each field is
+    checked on its own, so one pass reports them all)."""
+    problems: list[tuple[str, str]] = []
+
+    def checked(key: str, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(*args)
+        except InvalidInput as exc:
+            problems.append((key, str(exc)))
+            return None  # type: ignore[return-value]  (never used: InvalidFields follows)
+
+    def get(key: str, default: Any = None) -> Any:
+        return fields.get(key) or default
+
     if not name or any(c.isspace() for c in name):
-        raise InvalidInput(f"invalid schedule name {name!r}: no spaces")
-    cron = str(fields.get("cron") or "")
-    parse_cron(cron)
-    command = fields.get("command")
-    job_type = fields.get("job_type")
+        problems.append(("name", f"invalid schedule name {name!r}: no spaces"))
+    cron = str(get("cron", ""))
+    checked("cron", parse_cron, cron)
+    command, job_type = fields.get("command"), fields.get("job_type")
     if (command is None) == (job_type is None):
-        raise InvalidInput(f"schedule {name!r} needs exactly one of a command or job_type")
-    argv = None if command is None else command_argv(command, bool(fields.get("shell")))
-    jitter = parse_seconds(fields.get("jitter") or 0, "jitter")
+        problems.append(
+            ("command", f"schedule {name!r} needs exactly one of a command or job_type")
+        )
+    shell = bool(get("shell"))
+    argv = None if command is None else checked("command", command_argv, command, shell)
     timeout = fields.get("timeout")
     max_attempts = fields.get("max_attempts")
-    if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
-        raise InvalidInput(f"invalid max_attempts {max_attempts!r}: a positive integer")
-    return Schedule(
+    if max_attempts is not None and (type(max_attempts) is not int or max_attempts < 1):
+        problems.append(
+            ("max_attempts", f"invalid max_attempts {max_attempts!r}: a positive integer")
+        )
+    schedule = Schedule(
         name=name,
         cron=cron.strip(),
-        tz=check_zone(fields.get("tz") or local_zone_name()),
-        queue=fields.get("queue") or "default",
+        tz=checked("tz", check_zone, get("tz") or local_zone_name()),
+        queue=get("queue", "default"),
         command=argv,
         job_type=job_type,
         payload=fields.get("payload"),
         enabled=bool(fields.get("enabled", True)),
-        shadow=_flag(fields.get("shadow"), "shadow"),
-        overlap=parse_choice(Overlap, fields.get("overlap") or "forbid", "overlap"),
-        misfire=parse_choice(Misfire, fields.get("misfire") or "once", "misfire"),
-        jitter=jitter,
-        dst_gap=_one_of(fields.get("dst_gap") or "run", ("run", "skip"), "dst-gap"),
-        dst_repeat=_one_of(fields.get("dst_repeat") or "once", ("once", "both"), "dst-repeat"),
-        timeout=None if timeout is None else parse_seconds(timeout, "timeout"),
+        shadow=checked("shadow", _flag, fields.get("shadow"), "shadow"),
+        overlap=checked("overlap", parse_choice, Overlap, get("overlap", "forbid"), "overlap"),
+        misfire=checked("misfire", parse_choice, Misfire, get("misfire", "once"), "misfire"),
+        jitter=checked("jitter", parse_seconds, get("jitter", 0), "jitter"),
+        dst_gap=checked("dst_gap", _one_of, get("dst_gap", "run"), ("run", "skip"), "dst-gap"),
+        dst_repeat=checked(
+            "dst_repeat", _one_of, get("dst_repeat", "once"), ("once", "both"), "dst-repeat"
+        ),
+        timeout=None if timeout is None else checked("timeout", parse_seconds, timeout, "timeout"),
         max_attempts=max_attempts,
         origin=origin,
         source=fields.get("source"),
         user=fields.get("user"),
     )
+    if problems:
+        raise InvalidFields(problems)
+    return schedule
 
 
 def _flag(value: Any, option: str) -> bool | None:

@@ -206,6 +206,8 @@ def _parse_item(text: str, spec: _Field, raw: str, item: str) -> tuple[set[int],
         step = int(step_text)
         if step == 0:
             raise _bad(text, spec, raw, item, "has a zero step")
+        if step > spec.high:
+            raise _bad(text, spec, raw, item, f"has step {step} out of range 1-{spec.high}")
     if start == "*":
         low, high, norm = spec.low, spec.high, "*"
     else:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from jobctl.domain.retry import RetryPolicy
+from jobctl.errors import InvalidInput
 
 
 class State(StrEnum):
@@ -31,6 +32,20 @@ class FailureClass(StrEnum):
     SIGNAL = "signal"
     SPAWN = "spawn"  # command not found / not executable: never retried
     LOST = "lost"  # the runner died
+
+
+def check_payload(payload: Any, name: str = "payload", where: str | None = None) -> Any:
+    """`payload` when it is a JSON object (or None: no payload); else InvalidInput naming
+    the option `name`, the `where` (a file line) and the value. One rule for every way in:
+    CLI, `--from` lines, HTTP, the Python API."""
+    if payload is None or isinstance(payload, dict):
+        return payload
+    import json
+
+    shown = json.dumps(payload, ensure_ascii=False, default=str)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    prefix = f"{where}: " if where else ""
+    raise InvalidInput(f"{prefix}invalid {name} {shown}: a payload is a JSON object ({{...}})")
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,11 @@ class Attempt:
     cpu_seconds: float | None = None
     pid: int | None = None
     log_path: str | None = None
+
+
+def key_held(key: str, holder: int) -> str:
+    """Why a job is skipped by retry or `dlq replay`: its key is held by live job `holder`."""
+    return f"key {key!r} is held by live job {holder}"
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def check(db: Path) -> CheckReport:
     problems = [f"integrity_check: {r}" for r in found.integrity if r != "ok"]
     problems += [f"quick_check: {r}" for r in found.quick if r != "ok"]
     if not found.jobctl_tables and not problems:
-        problems.append("not a jobctl database (no jobs table)")
+        problems.append("not a jobctl database (no jobctl tables)")
     version, expected = found.schema_version, found.expected_version
     notes: list[str] = []
     if version is not None and found.jobctl_tables:

@@ -11,8 +11,9 @@ from jobctl.config.resolve import EnqueueOptions, options_from_dict
 from jobctl.errors import InvalidInput
 
 
-def read_bulk(source: str, now: datetime) -> list[EnqueueOptions]:
-    """Parse every line (blank lines skipped); the first bad line is InvalidInput naming it."""
+def read_bulk(source: str, now: datetime, enqueued_from: str | None = None) -> list[EnqueueOptions]:
+    """Parse every line (blank lines skipped); the first bad line is InvalidInput naming it.
+    A job runs in its line's `cwd`, else in `enqueued_from` (the enqueue's directory)."""
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -28,7 +29,7 @@ def read_bulk(source: str, now: datetime) -> list[EnqueueOptions]:
             obj = json.loads(line)
         except ValueError as exc:
             raise InvalidInput(f"{where}: invalid JSON: {exc.msg}") from None
-        out.append(options_from_dict(obj, now, where))
+        out.append(options_from_dict(obj, now, where, enqueued_from))
     if not out:
         raise InvalidInput(f"--from {name}: no jobs in the file")
     return out

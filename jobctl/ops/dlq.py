@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.domain.durations import iso_z
-from jobctl.domain.job import Job, JobSpec
+from jobctl.domain.job import Job, JobSpec, key_held
 from jobctl.errors import InvalidInput
 from jobctl.store import Store
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
@@ -40,8 +40,8 @@ def decide(again: bool) -> Decide:
             return f"already replayed as job {entry.replayed_job_id} (use --again)"
         if job is None:
             return f"its job {entry.job_id} is gone (removed by retention)"
-        if key_holder is not None:
-            return f"key {job.key!r} is held by live job {key_holder}"
+        if key_holder is not None and job.key is not None:
+            return key_held(job.key, key_holder)
         return None
 
     return skip_reason

@@ -15,6 +15,8 @@ from jobctl.store import Store
 
 @dataclass(frozen=True)
 class Explanation:
+    """`facts` hold typed values (times are datetimes): each output renders them its way."""
+
     id: int
     state: str
     reason: str
@@ -42,15 +44,15 @@ def explain(store: Store, config: Config, job_id: int, now: datetime) -> Explana
 
 def _reason(store: Store, config: Config, job: Job, now: datetime, facts: dict[str, Any]) -> str:
     if job.state in (State.SUCCEEDED, State.DEAD, State.CANCELLED):
-        facts["finished_at"] = iso_z(job.finished_at)
+        facts["finished_at"] = job.finished_at
         if job.error:
             facts["error"] = job.error
         return f"It is {job.state.value}: it finished at {_when(job.finished_at)}."
     if job.state is State.RUNNING:
         facts.update(
             runner=job.lease_owner,
-            started_at=iso_z(job.started_at),
-            lease_expires_at=iso_z(job.lease_expires_at),
+            started_at=job.started_at,
+            lease_expires_at=job.lease_expires_at,
         )
         return f"It is running (attempt {job.attempts}) since {_when(job.started_at)}."
     if job.state is State.WAITING:
@@ -59,7 +61,7 @@ def _reason(store: Store, config: Config, job: Job, now: datetime, facts: dict[s
         names = ", ".join(f"job {i} ({s})" for i, s in pending) or "its dependencies"
         return f"It is waiting on {names}."
     if job.run_at > now:
-        facts["run_at"] = iso_z(job.run_at)
+        facts["run_at"] = job.run_at
         if job.state is State.RETRYING:
             facts["last_error"] = job.error
             return f"It is retrying at {_when(job.run_at)} after attempt {job.attempts} failed."
@@ -77,7 +79,7 @@ def _rate_limited(
         facts["tenant"] = job.tenant
     if used < rate.limit:
         return None
-    facts["next_claim_at"] = iso_z(free_at)
+    facts["next_claim_at"] = free_at
     who = f"tenant {job.tenant!r}" if job.tenant else "jobs without a tenant"
     if rate.per_tenant:
         return (
@@ -93,7 +95,7 @@ def _rate_limited(
 def _ready_but_blocked(
     store: Store, config: Config, job: Job, now: datetime, facts: dict[str, Any]
 ) -> str:
-    facts["due_since"] = iso_z(job.run_at)
+    facts["due_since"] = job.run_at
     if job.queue in store.queues.paused():
         facts["paused"] = True
         return f"Queue {job.queue!r} is paused (jobctl queue resume {job.queue})."

@@ -20,7 +20,7 @@ from jobctl.config.model import Config
 from jobctl.domain.durations import format_duration
 from jobctl.ops.report import Level, Probe, Report
 from jobctl.ops.schedule_health import overdue_schedules
-from jobctl.store import Store, db_path_from, open_store
+from jobctl.store import Store, open_store
 
 HOUR = timedelta(hours=1)
 
@@ -63,18 +63,21 @@ def check(
 def check_url(
     db_url: str, config: Config, now: datetime, thresholds: HealthConfig | None = None
 ) -> Report:
-    """`check` on the DB at `db_url`; a DB that cannot be opened is one CRITICAL probe."""
+    """`check` on the DB at `db_url`, opened as it is (never created or migrated); a DB that
+    is missing or cannot be opened is one CRITICAL probe."""
     try:
-        path = db_path_from(db_url)
-        if not path.exists():
-            return Report.of([Probe("db", Level.CRITICAL, None, f"database {path} does not exist")])
-        store = open_store(db_url)
+        store = open_store(db_url, create=False)
     except Exception as exc:
-        return Report.of([_failed("db", Level.CRITICAL, exc)])
+        return db_unusable(exc)
     try:
         return check(store, config, now, thresholds)
     finally:
         store.close()
+
+
+def db_unusable(exc: BaseException) -> Report:
+    """The report of a monitor whose DB is missing or cannot be opened: CRITICAL."""
+    return Report.of([_failed("db", Level.CRITICAL, exc)])
 
 
 def _failed(name: str, level: Level, exc: BaseException) -> Probe:

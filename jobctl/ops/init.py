@@ -1,13 +1,10 @@
-"""`jobctl init` and `config show`: the example config and the effective config document."""
+"""`jobctl init`: the commented example config, written root-only as root."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from jobctl.config.model import Config
 from jobctl.paths import file_mode, make_dirs
 
 EXAMPLE_CONFIG = """\
@@ -41,16 +38,3 @@ def write_example_config(path: Path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, file_mode())
     with os.fdopen(fd, "w") as out:
         out.write(EXAMPLE_CONFIG)
-
-
-def effective_config(config: Config) -> dict[str, Any]:
-    """The config with defaults filled in, as plain data."""
-    data = asdict(config)
-    data.pop("raw", None)
-    data["non_retryable_exit_codes"] = sorted(config.non_retryable_exit_codes)
-    for queue in data["queues"]:
-        if queue.get("retry"):
-            queue["retry_policy"] = queue.pop("retry")
-        else:
-            queue.pop("retry", None)
-    return data

@@ -61,15 +61,28 @@ def schedule_shape(
 
 
 def next_listing(
-    store: Store, target: str, tz: str | None, count: int, start: str | None, now: datetime
+    store: Store | None,
+    target: str,
+    tz: str | None,
+    count: int,
+    start: str | None,
+    now: datetime,
 ) -> list[dict[str, Any]]:
-    """The next `count` fires of a schedule (by name) or an expression, strictly after
-    `start` (default `now`; without an offset it is read in the zone), computed by the
-    engine the daemon fires with. The zone: `tz`, else the schedule's, else the system's."""
+    """The next `count` fires of a schedule (by name, in `store` when there is one) or an
+    expression, strictly after `start` (default `now`; without an offset it is read in the
+    zone), computed by the engine the daemon fires with. The zone: `tz`, else the
+    schedule's, else the system's. A `target` that is neither a schedule nor shaped like an
+    expression (one word, no `@`) is NotFound; an expression that does not parse is
+    InvalidInput naming the bad field."""
     try:
-        s = store.schedules.get(target)
-        expr, zone_name, gap, repeat = parse_cron(s.cron), tz or s.tz, s.dst_gap, s.dst_repeat
+        s = store.schedules.get(target) if store is not None else None
     except NotFound:
+        s = None
+    if s is not None:
+        expr, zone_name, gap, repeat = parse_cron(s.cron), tz or s.tz, s.dst_gap, s.dst_repeat
+    else:
+        if len(target.split()) == 1 and not target.strip().startswith("@"):
+            raise NotFound(f"no schedule named {target!r} (and not a cron expression)")
         expr, zone_name, gap, repeat = parse_cron(target), tz or local_zone_name(), "run", "once"
     zone = ZoneInfo(check_zone(zone_name))
     after = parse_time(start, now, zone, "--from") if start else now

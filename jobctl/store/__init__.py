@@ -29,11 +29,16 @@ def db_path_from(url_or_path: str) -> Path:
     return Path(url_or_path).expanduser()
 
 
-def open_store(url_or_path: str, synchronous: str = "FULL") -> Store | PostgresStore:
-    """Open (creating and migrating as needed) the store at `url_or_path`: a
-    `postgresql://` URL selects PostgreSQL, anything else is a SQLite file."""
+def open_store(
+    url_or_path: str, synchronous: str = "FULL", create: bool = True
+) -> Store | PostgresStore:
+    """Open the store at `url_or_path` (a `postgresql://` URL selects PostgreSQL, anything
+    else is a SQLite file): creating and migrating it as needed, or, without `create`
+    (commands that only read), only an existing one of this jobctl's schema, left as it is
+    (NotFound: "no jobctl database at PATH"). A database that is not jobctl's is refused
+    either way, unchanged."""
     if is_postgres(url_or_path):
         from jobctl.store.postgres import PostgresStore
 
-        return PostgresStore(url_or_path)
-    return SQLiteStore(db_path_from(url_or_path), synchronous)
+        return PostgresStore(url_or_path, create)
+    return SQLiteStore(db_path_from(url_or_path), synchronous, create)

@@ -85,7 +85,7 @@ def test_a_queue_name_outside_the_rule_exits_2_without_configured_queues(
     res = jc.run("enqueue", "-Q", queue, "--", "true")
     _one_line_error(res, 2, "invalid queue name")
     assert "\x1b" not in res.err
-    assert jc.json("list") == [], "nothing enqueued"
+    assert jc.run("list").rc == 3, "nothing written: not even a DB"
 
 
 def test_bad_config_names_file_and_line(jc: Jobctl) -> None:
@@ -143,6 +143,7 @@ def test_db_path_that_is_a_directory_is_one_line(jc: Jobctl) -> None:
     ],
 )
 def test_not_found_exits_3(jc: Jobctl, args: list[str]) -> None:
+    jc.enqueue("--", "true")  # the DB exists (without it, a read says "no jobctl database")
     _one_line_error(jc.run(*args), 3, "999" if args[0] != "dlq" else "5")
 
 

@@ -337,6 +337,29 @@ def test_bash_completes_the_real_cli() -> None:
     assert "pause" in bash_complete(script, "jobctl", "queue", "")
 
 
+@pytest.mark.parametrize(
+    "words,expected",
+    [
+        (["schedule", "add", "x", "--overlap", ""], ["forbid", "allow", "replace"]),
+        (["schedule", "add", "x", "--misfire", ""], ["skip", "once", "all"]),
+        (["enqueue", "--backoff", ""], ["exponential", "fixed", "linear"]),
+        (["list", "--state", "s"], ["succeeded", "scheduled"]),
+        (["retry", "--state", ""], ["dead", "retrying"]),
+        (["dlq", "list", "--class", "s"], ["signal", "spawn"]),
+        (["list", "-o", ""], ["table", "json"]),
+        (["-o", "j"], ["json"]),
+    ],
+)
+def test_bash_offers_the_choices_of_an_option_not_file_names(
+    tmp_path: Path, words: list[str], expected: list[str]
+) -> None:
+    # Given files in the directory, which a value without choices would complete to
+    (tmp_path / "schedule.txt").write_text("")
+    (tmp_path / "state.json").write_text("")
+    # When an option with choices takes its value, Then its choices are offered, no file
+    assert bash_complete(REPO / docgen.BASH, "jobctl", *words, cwd=tmp_path) == expected
+
+
 def test_bash_completes_subcommands_options_and_values(small_files: Path) -> None:
     script = small_files / docgen.BASH
     assert bash_complete(script, "tapp", "qu") == ["queue"]

@@ -4,22 +4,24 @@ non-TTY fallback (plain tables, `-o json`)."""
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import termios
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import Jobctl
+from tests.support.tty import drain
 from tests.support.waiting import wait_until
+
+FRAME = (b"Queues", b"Running", b"Recent failures", b"default")  # a whole first frame
 
 
 class PtyRun:
-    """`jobctl top` with a pty as its controlling terminal and stdio."""
+    """`jobctl top` with a pty as its controlling terminal and stdio. Reads never block and
+    never wait a fixed time: callers poll with deadlines (`wait_for`, `wait_exit`)."""
 
     def __init__(self, jc: Jobctl) -> None:
         self.master, slave = os.openpty()
@@ -38,32 +40,34 @@ class PtyRun:
         self.seen = b""
 
     def read(self) -> bytes:
-        while select.select([self.master], [], [], 0.05)[0]:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.seen += chunk
+        """Everything written to the terminal so far."""
+        self.seen += drain(self.master)
         return self.seen
+
+    def wait_for(self, needles: tuple[bytes, ...], timeout: float = 60) -> None:
+        """Poll until every needle has been drawn (a frame arrives in many writes)."""
+        what = f"top to draw {b', '.join(needles).decode()}"
+        wait_until(lambda: all(n in self.read() for n in needles), timeout, 0.05, what)
 
     def send(self, data: bytes) -> None:
         os.write(self.master, data)
 
-    def wait(self, timeout: float = 15) -> int:
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            self.read()
+    def wait_exit(self, timeout: float = 60) -> int:
+        """Poll until top exits (reading, so that it never blocks on a full terminal); then
+        everything it wrote is in the pty: drain it."""
+        wait_until(lambda: self.read() and self.proc.poll() is not None, timeout, 0.05, "exit")
         self.read()
-        return self.proc.wait(1)
+        return self.proc.returncode
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        os.close(self.master)
-        os.close(self.slave)
+        """Never leaves a process or a descriptor behind, whatever failed before."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(60)
+        finally:
+            os.close(self.master)
+            os.close(self.slave)
 
 
 @pytest.fixture
@@ -78,16 +82,15 @@ def jc(tmp_path: Path) -> Iterator[Jobctl]:
 def test_top_draws_in_a_pty_and_quits_cleanly(jc: Jobctl, key: bytes | None) -> None:
     run = PtyRun(jc)
     try:
-        wait_until(lambda: b"Queues" in run.read() and b"default" in run.seen, 20, 0.05, "top drew")
+        run.wait_for(FRAME)  # the whole first frame: top is in its loop, handlers set
         assert b"\x1b[?1049h" in run.seen, "full screen (alternate screen buffer)"
-        assert b"Running" in run.seen and b"Recent failures" in run.seen
         during = termios.tcgetattr(run.slave)
         assert not during[3] & termios.ICANON, "cbreak mode while running"
         if key is None:
             run.proc.send_signal(signal.SIGTERM)
         else:
             run.send(key)
-        assert run.wait() == 0, run.seen[-2000:]
+        assert run.wait_exit() == 0, run.seen[-2000:]
         assert b"\x1b[?1049l" in run.seen, "left the alternate screen"
         assert b"Traceback" not in run.seen
         assert termios.tcgetattr(run.slave) == run.before, "terminal attributes restored"

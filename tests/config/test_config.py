@@ -189,3 +189,57 @@ def test_config_check_flags_users_this_host_cannot_run_as(tmp_path: Path) -> Non
     assert check_config(path)[1] == [], "loading does not depend on the host's users"
     problems = check_config(path, host_checks=True)[1]
     assert problems == [f"{path}:4: job type 't': unknown user 'jobctl-no-such-user'"]
+
+
+@pytest.mark.parametrize(
+    "text,line,message",
+    [
+        ("strict_queues: maybe\n", 1, "strict_queues must be true or false, got 'maybe'"),
+        ("log_dir: 5\n", 1, "log_dir must be a non-empty string, got 5"),
+        ("daemon:\n  lease: 0\n", 2, "invalid lease 0: more than 0s"),
+        ("job_types:\n  - name: t\n    command: [x]\n    user: 7\n", 4, "user must be a"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_a_problem_not_a_silent_default(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    path = _write(tmp_path, text)
+    problems = check_config(path)[1]
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:{line}: {message}"), problems
+
+
+def test_where_a_job_runs(tmp_path: Path) -> None:
+    # An explicit cwd (relative to the enqueue's directory), else the job type's `cwd:`,
+    # else the enqueue's directory, else `/` (HTTP has no directory of its own)
+    (tmp_path / "sub").mkdir()
+    config = load_config(
+        _write(
+            tmp_path,
+            f"job_types:\n  - {{name: t, command: [x], cwd: {tmp_path}}}\n"
+            "  - {name: plain, command: [x]}\n",
+        )
+    )
+    here = str(tmp_path / "sub")
+
+    def cwd(**options: object) -> str | None:
+        return build_spec(EnqueueOptions(**options), config).cwd  # type: ignore[arg-type]
+
+    assert cwd(command=["x"], enqueued_from=here) == here
+    assert cwd(command=["x"], cwd="..", enqueued_from=here) == str(tmp_path)
+    assert cwd(job_type="t", enqueued_from=here) == str(tmp_path)
+    assert cwd(job_type="t", cwd="/", enqueued_from=here) == "/"
+    assert cwd(job_type="plain") == "/" and cwd(job_type="t") == str(tmp_path)
+    with pytest.raises(InvalidInput, match=r"invalid cwd 'nope': no such directory \(.*/nope\)"):
+        cwd(command=["x"], cwd="nope", enqueued_from=here)
+
+
+def test_a_job_types_cwd_is_an_absolute_path_that_config_check_finds(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "job_types:\n  - {name: a, command: [x], cwd: rel/dir}\n"
+        "  - {name: b, command: [x], cwd: /nonexistent/jobctl-dir}\n",
+    )
+    assert check_config(path)[1] == [f"{path}:2: invalid cwd 'rel/dir': an absolute path"]
+    assert check_config(path, host_checks=True)[1][1] == (
+        f"{path}:3: job type 'b': no such directory '/nonexistent/jobctl-dir'"
+    )

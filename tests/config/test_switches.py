@@ -69,7 +69,7 @@ def test_bad_switch_values_are_listed_with_their_lines(tmp_path: Path) -> None:
     _config, problems = check_config(path)
     assert problems == [
         f"{path}:1: enabled must be true or false, got 'sometimes'",
-        f"{path}:5: unknown shadow_mode key 'sample'",
         f"{path}:3: enabled must be true or false, got 1",
         f"{path}:4: invalid sampling_percent 0: a whole number from 1 to 100",
-    ]
+        f"{path}:5: unknown shadow_mode key 'sample'",
+    ]  # in file order

@@ -138,6 +138,18 @@ def test_fixed_time_vs_interval(text: str, fixed: bool) -> None:
                             "is not a number or day name (sun-sat)"),
         ("0 mon * * *", "invalid cron '0 mon * * *': hour field 'mon' is not a number"),
         ("*/0 * * * *", "invalid cron '*/0 * * * *': minute field '*/0' has a zero step"),
+        ("*/61 * * * *", "invalid cron '*/61 * * * *': minute field '*/61' has step 61 out of "
+                         "range 1-59"),
+        ("0 1-5/24 * * *", "invalid cron '0 1-5/24 * * *': hour field '1-5/24' has step 24 out "
+                           "of range 1-23"),
+        ("0 0 */32 * *", "invalid cron '0 0 */32 * *': day-of-month field '*/32' has step 32 "
+                         "out of range 1-31"),
+        ("0 0 * 1/13 *", "invalid cron '0 0 * 1/13 *': month field '1/13' has step 13 out of "
+                         "range 1-12"),
+        ("0 0 * * */8", "invalid cron '0 0 * * */8': day-of-week field '*/8' has step 8 out of "
+                        "range 1-7"),
+        ("0 0 * * * */60", "invalid cron '0 0 * * * */60': second field '*/60' has step 60 out "
+                           "of range 1-59"),
         ("0 5-2 * * *", "invalid cron '0 5-2 * * *': hour field '5-2' is a reversed range "
                         "(start after end)"),
         ("1,,2 * * * *", "invalid cron '1,,2 * * * *': minute field '1,,2' has an empty list item"),

@@ -114,7 +114,7 @@ def test_backup_into_a_read_only_directory_fails_cleanly(jc: Jobctl, tmp_path: P
 
 def test_backup_without_a_database_is_not_found_and_creates_none(jc: Jobctl) -> None:
     res = jc.run("db", "backup", "copy.db")
-    assert res.rc == 3 and "no database" in res.err
+    assert res.rc == 3 and "no jobctl database" in res.err
     assert not jc.db.exists()
 
 

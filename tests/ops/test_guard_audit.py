@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 import pytest
 
 from tests.support.cli import Jobctl
+from tests.support.tty import drain
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -41,35 +42,31 @@ def _run_on_tty(jc: Jobctl, args: list[str], typed: str) -> tuple[int, str, str]
     """Run jobctl with stdin and stderr on a pseudo-terminal; type `typed` at the prompt.
     Returns (exit code, stdout, what the terminal showed)."""
     master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [*jc.argv0, *args],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=jc.env,
-        cwd=jc.tmp,
-    )
-    os.close(slave)
     shown = b""
+
+    def prompted() -> bool:
+        nonlocal shown
+        shown += drain(master)
+        assert proc.poll() is None or b"to confirm: " in shown, f"exited, no prompt: {shown!r}"
+        return b"to confirm: " in shown
+
     try:
-        while b"to confirm: " not in shown:
-            ready, _, _ = select.select([master], [], [], 30)
-            assert ready, f"no prompt on the terminal; it showed {shown!r}"
-            shown += os.read(master, 4096)
-        os.write(master, typed.encode() + b"\n")
-        out, _ = proc.communicate(timeout=30)
-        while select.select([master], [], [], 0.2)[0]:
+        # Popen as a context: its pipe is closed and the process reaped, whatever fails
+        with subprocess.Popen(
+            [*jc.argv0, *args], stdin=slave, stdout=subprocess.PIPE, stderr=slave, env=jc.env,
+            cwd=jc.tmp,
+        ) as proc:  # fmt: skip
             try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
+                wait_until(prompted, 60, 0.02, "the confirmation prompt")
+                os.write(master, typed.encode() + b"\n")
+                out, _ = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+        shown += drain(master)  # it exited: all it wrote is in the terminal
     finally:
         os.close(master)
-        if proc.poll() is None:
-            proc.kill()
+        os.close(slave)
     return proc.returncode, out.decode(), shown.decode(errors="replace")
 
 

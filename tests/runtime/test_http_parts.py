@@ -56,6 +56,23 @@ def test_body_accepts_job_class_as_an_alias_and_reads_run_at() -> None:
     assert relative.run_at == NOW + timedelta(minutes=5) and relative.payload == {}
 
 
+def test_a_job_enqueued_over_http_runs_in_its_job_types_cwd_else_in_root(
+    client: Client, tmp_path: Path
+) -> None:
+    # The daemon's directory (this test's) is never where an HTTP job runs
+    config = Config(
+        job_types=(
+            JobType("plain", command=["./run.sh"]),
+            JobType("placed", command=["./run.sh"], cwd=str(tmp_path)),
+        )
+    )
+    actor = Actor("token:deploy", None, "web1")
+    for name, where in (("plain", "/"), ("placed", str(tmp_path))):
+        body = {"job_type": name}
+        _created, shape = jobs_api.enqueue(client.store, config, body, NOW, "r", actor)
+        assert client.get(shape["id"]).cwd == where
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [

@@ -15,7 +15,7 @@ from jobctl.store import Store
 from jobctl.store.database import Conflict
 from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
-from tests.support.factories import claim, job_spec
+from tests.support.factories import claim, dead_job, job_spec
 
 
 def _ids(store: Store, clock: ManualClock, **kw: object) -> list[int]:
@@ -274,6 +274,35 @@ def test_retry_gives_a_fresh_budget_and_keeps_history(store: Store, clock: Manua
     (job,) = store.dispatch.claim(claim(), clock.now())
     assert job.attempts == 2
     assert [a.attempt for a in store.jobs.attempts(job_id)] == [1, 2]
+
+
+def test_retry_skips_a_job_whose_key_a_live_job_holds_and_retries_the_rest(
+    store: Store, clock: ManualClock
+) -> None:
+    # Given a dead job whose key a live job now holds, and a cancelled job without a key
+    dead = dead_job(store, clock.now(), key="k")
+    holder = store.jobs.enqueue([job_spec(key="k")], clock.now())[0].id
+    other = store.jobs.enqueue([job_spec()], clock.now())[0].id
+    store.jobs.cancel([other], clock.now(), "op")
+    # When both are retried in one call
+    results = store.jobs.retry([dead, other], clock.now())
+    # Then the keyed one is skipped with the reason, the other is retried
+    assert [(r.id, r.skipped) for r in results] == [
+        (dead, f"key 'k' is held by live job {holder}"),
+        (other, None),
+    ]
+    assert (store.jobs.get(dead).state, store.jobs.get(other).state) == (State.DEAD, State.QUEUED)
+
+
+def test_retry_of_two_dead_jobs_with_one_key_retries_the_first_only(
+    store: Store, clock: ManualClock
+) -> None:
+    first, second = dead_job(store, clock.now(), key="z"), dead_job(store, clock.now(), key="z")
+    results = store.jobs.retry([first, second], clock.now())
+    assert [(r.id, r.skipped) for r in results] == [
+        (first, None),
+        (second, f"key 'z' is held by live job {first}"),
+    ]
 
 
 def test_list_filters(store: Store, clock: ManualClock) -> None:

@@ -18,20 +18,41 @@ def test_a_new_db_is_at_the_last_migration(db_path: Path) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-def test_an_old_db_gets_only_the_newer_migrations(db_path: Path) -> None:
-    # Given a DB migrated to 0001 only, by hand
+def _first_migration_only(db_path: Path) -> int:
+    """A DB an older jobctl made: migrated to 0001 only, by hand; its version."""
     first_number, first_name = MIGRATION_FILES[0]
     script = (Path(__file__).parents[2] / "jobctl/store/sqlite/migrations" / first_name).read_text()
     with sqlite3.connect(db_path) as conn:
         for statement in statements(script):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {first_number}")
+    conn.close()
+    return first_number
+
+
+def test_an_old_db_gets_only_the_newer_migrations(db_path: Path) -> None:
+    _first_migration_only(db_path)
     # When jobctl opens it, the rest are applied and the tables of later migrations exist
     open_store(str(db_path)).close()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"jobs", "schedules", "fires", "audit"} <= tables
+
+
+def test_a_read_refuses_an_older_schema_rather_than_migrate_it(db_path: Path) -> None:
+    # Given a DB an older jobctl made
+    first_number = _first_migration_only(db_path)
+    # When a read opens it: refused, naming both versions, and left at its version
+    older = rf"schema version {first_number}, older .*\({SCHEMA_VERSION}\)"
+    with pytest.raises(StoreError, match=older):
+        open_store(str(db_path), create=False)
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == first_number
+    conn.close()
+    # And a write migrates it, after which a read opens it
+    open_store(str(db_path)).close()
+    open_store(str(db_path), create=False).close()
 
 
 def test_a_db_from_a_newer_jobctl_is_refused(db_path: Path) -> None:

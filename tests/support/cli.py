@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.runs import Runs
 from tests.support.waiting import wait_until
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -23,7 +26,23 @@ class Result:
     err: str
 
 
-class Jobctl:
+def run_main(*args: str) -> Result:
+    """`jobctl ARGS` in this process, through `main()` (the one error → exit-code edge), with
+    the caller's environment and working directory (monkeypatch them)."""
+    from jobctl.cli import main
+
+    out, err, rc = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 1
+    res = Result(rc, out.getvalue(), err.getvalue())
+    assert TRACEBACK not in res.err, f"traceback from jobctl {args}:\n{res.err}"
+    return res
+
+
+class Jobctl(Runs):
     """`jobctl` with its own DB under tmp_path and a clean environment."""
 
     def __init__(self, tmp: Path) -> None:
@@ -59,17 +78,6 @@ class Jobctl:
         assert TRACEBACK not in res.err, f"traceback from jobctl {args}:\n{res.err}"
         return res
 
-    def ok(self, *args: str, **kw: Any) -> str:
-        res = self.run(*args, **kw)
-        assert res.rc == 0, f"jobctl {args} exited {res.rc}\n{res.out}\n{res.err}"
-        return res.out
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok("-o", "json", *args))
-
-    def enqueue(self, *args: str) -> int:
-        return int(self.ok("enqueue", *args).strip())
-
     def show(self, job_id: int) -> dict[str, Any]:
         return self.json("show", str(job_id))  # type: ignore[no-any-return]
 
@@ -81,8 +89,11 @@ class Jobctl:
             f"job {job_id} in {states}",
         )
 
-    def start_daemon(self, *args: str, registered: bool = True) -> subprocess.Popen[bytes]:
-        """Start `jobctl daemon`; with `registered`, return once it is listed in `status`."""
+    def start_daemon(
+        self, *args: str, registered: bool = True, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `jobctl daemon` (in `cwd`); with `registered`, return once it is listed in
+        `status`."""
         log = open(self.tmp / f"daemon-{len(self.daemons)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [*self.argv0, "daemon", "--grace", "2s", *args],
@@ -90,22 +101,28 @@ class Jobctl:
             stdout=log,
             stderr=log,
             start_new_session=True,
+            cwd=cwd,
         )
         log.close()
         self.daemons.append(proc)
         if not registered:
             return proc
         wait_until(
-            lambda: (
-                any(d["pid"] == proc.pid for d in self.json("status")["daemons"])
-                or proc.poll() is not None
-            ),
+            lambda: self._registered(proc.pid) or proc.poll() is not None,
             15,
             0.1,
             "daemon registered",
         )
         assert proc.poll() is None, self.daemon_log(len(self.daemons) - 1)
         return proc
+
+    def _registered(self, pid: int) -> bool:
+        """Whether the daemon `pid` is in `status` (exit 3 until it has created the DB)."""
+        res = self.run("-o", "json", "status")
+        if res.rc == 3 and "no jobctl database" in res.err:
+            return False
+        assert res.rc == 0, res
+        return any(d["pid"] == pid for d in json.loads(res.out)["daemons"])
 
     def daemon_log(self, index: int = 0) -> str:
         return (self.tmp / f"daemon-{index}.log").read_text(errors="replace")
@@ -118,4 +135,4 @@ class Jobctl:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
+                    proc.wait(60)  # reaped: an unreaped Popen warns in a later test

@@ -18,6 +18,7 @@ from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.domain.audit import Actor
 from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import parse_seconds, parse_time
+from jobctl.domain.job import check_payload
 from jobctl.errors import InvalidInput
 from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
@@ -116,9 +117,7 @@ def options_from_body(body: dict[str, Any], now: datetime, request_id: str) -> E
     unknown = sorted(set(body) - FIELDS)
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r}")
-    payload = body.get("payload")
-    if payload is not None and not isinstance(payload, dict):
-        raise InvalidInput(f"invalid payload {payload!r}: a JSON object")
+    payload = check_payload(body.get("payload"))
     texts = {name: _text(body, name) for name in TEXT_FIELDS}
     ints = {name: _int(body, name) for name in INT_FIELDS}
     return EnqueueOptions(

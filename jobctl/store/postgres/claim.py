@@ -61,7 +61,8 @@ WITH cand AS (
     RETURNING jobs.*
 ), attempt_rows AS (
     INSERT INTO attempts (job_id, attempt, queue, node, runner, due_at, started_at)
-    SELECT id, attempts, queue, %(node)s, %(runner)s, run_at, %(now)s FROM claimed
+    SELECT id, attempts, queue, %(node)s, %(runner)s, greatest(run_at, created_at), %(now)s
+    FROM claimed
     ON CONFLICT (job_id, attempt) DO UPDATE SET queue = excluded.queue, node = excluded.node,
         runner = excluded.runner, due_at = excluded.due_at, started_at = excluded.started_at,
         pid = NULL, pid_start = NULL, finished_at = NULL, exit_code = NULL, signal = NULL,

@@ -139,14 +139,15 @@ class DispatchRepo:
                     ],
                     ts,
                 )
-            conn.executemany(
+            conn.executemany(  # due: the later of run_at and enqueue (a past --at is not a wait)
                 "INSERT INTO attempts (job_id, attempt, queue, node, runner, due_at,"
                 " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)" + ATTEMPT_UPSERT,
                 [
-                    (r["id"], r["attempts"], r["queue"], claim.node, claim.runner, r["run_at"], ts)
+                    (r["id"], r["attempts"], r["queue"], claim.node, claim.runner,
+                     max(r["run_at"], r["created_at"]), ts)
                     for r in rows
                 ],
-            )
+            )  # fmt: skip
         return [job_from_row(r) for r in rows]
 
     @staticmethod

@@ -110,7 +110,7 @@ class DlqRepo:
         dry run): each entry `decide` does not skip gets a new job built by `spec_of` from
         its dead job, linked both ways (entry.replayed_job_id, job.replay_of). An unknown id
         is NotFound and nothing is written."""
-        from jobctl.store.repos.jobs import LIVE_SQL, JobsRepo
+        from jobctl.store.repos.jobs import JobsRepo, key_holder
 
         jobs = JobsRepo(self.db)
         with self.db.read() if dry_run else self.db.write() as conn:
@@ -118,12 +118,7 @@ class DlqRepo:
             for entry in self._selected(conn, selection):
                 row = conn.execute("SELECT * FROM jobs WHERE id = ?", (entry.job_id,)).fetchone()
                 job = job_from_row(row) if row is not None else None
-                holder = None
-                if job is not None and job.key is not None:
-                    held = conn.execute(
-                        f"SELECT id FROM jobs WHERE key = ? AND state IN {LIVE_SQL}", (job.key,)
-                    ).fetchone()
-                    holder = held[0] if held else None
+                holder = key_holder(conn, job.key) if job is not None else None
                 skipped = decide(entry, job, holder)
                 new_id = None
                 if skipped is None and not dry_run and job is not None:

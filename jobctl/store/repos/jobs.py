@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from jobctl.domain.audit import AuditEntry, ids_target
-from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State
+from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State, key_held
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, JobctlError, NotFound
 from jobctl.store.database import Conn, Database
@@ -31,6 +31,14 @@ class Enqueued:
 
 
 @dataclass(frozen=True)
+class Retried:
+    """One job of a retry: `skipped` says why it was not retried (None: it was)."""
+
+    id: int
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
 class CancelResult:
     id: int
     outcome: str  # "cancelled" | "requested" (running: the daemon terminates it)
@@ -38,6 +46,18 @@ class CancelResult:
 
 def _placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
+
+
+def key_holder(conn: Conn, key: str | None, other_than: int | None = None) -> int | None:
+    """The live job holding idempotency key `key` (other than job `other_than`), if any:
+    enqueue returns it, and retry and `dlq replay` skip a job whose key it holds."""
+    if key is None:
+        return None
+    row = conn.execute(
+        f"SELECT id FROM jobs WHERE key = ? AND state IN {LIVE_SQL} AND id <> coalesce(?, 0)",
+        (key, other_than),
+    ).fetchone()
+    return row[0] if row else None
 
 
 class JobsRepo:
@@ -91,12 +111,9 @@ class JobsRepo:
     def _enqueue_one(
         self, conn: Conn, spec: JobSpec, now: datetime, shedder: Shedder | None = None
     ) -> Enqueued:
-        if spec.key is not None:
-            row = conn.execute(
-                f"SELECT id FROM jobs WHERE key = ? AND state IN {LIVE_SQL}", (spec.key,)
-            ).fetchone()
-            if row:
-                return Enqueued(row[0], False)
+        holder = key_holder(conn, spec.key)
+        if holder is not None:
+            return Enqueued(holder, False)
         if shedder is not None:
             spec = shedder.admit(spec, now)
         state = State.QUEUED
@@ -239,36 +256,57 @@ class JobsRepo:
                     raise JobctlError(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
             return request_cancel(conn, ids, now, reason)
 
-    def retry(self, ids: Sequence[int], now: datetime, request_id: str | None = None) -> list[int]:
+    def retry(
+        self, ids: Sequence[int], now: datetime, request_id: str | None = None
+    ) -> list[Retried]:
         """Dead, cancelled or retrying jobs run again now with a fresh attempt budget (and,
-        given one, the request id of the retry, which the daemon's log lines then carry)."""
+        given one, the request id of the retry, which the daemon's log lines then carry), in
+        one transaction. A job whose idempotency key another live job holds (perhaps one
+        retried just before it) is skipped, as `dlq replay` skips it; the others are retried.
+        An unknown id or a job in another state is an error and nothing changes."""
         retryable = {State.DEAD.value, State.CANCELLED.value, State.RETRYING.value}
+        ids = list(dict.fromkeys(ids))
         with self.db.write() as conn:
             conn.notify("jobs")
             rows = {
-                r["id"]: r["state"]
+                r["id"]: r
                 for r in conn.execute(
-                    f"SELECT id, state FROM jobs WHERE id IN ({_placeholders(ids)})", list(ids)
+                    f"SELECT id, state, key FROM jobs WHERE id IN ({_placeholders(ids)})", ids
                 )
             }
             for job_id in ids:
                 if job_id not in rows:
                     raise NotFound(f"no job with id {job_id}")
-                if rows[job_id] not in retryable:
+                if rows[job_id]["state"] not in retryable:
                     raise JobctlError(
-                        f"job {job_id} is {rows[job_id]}: only dead, cancelled or retrying jobs"
-                        " can be retried"
+                        f"job {job_id} is {rows[job_id]['state']}: only dead, cancelled or"
+                        " retrying jobs can be retried"
                     )
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                conn.execute(
-                    "UPDATE jobs SET state = 'queued', run_at = ?, retry_after = NULL,"
-                    " budget_start = attempts, finished_at = NULL, cancel_requested = 0,"
-                    " request_id = coalesce(?, request_id)"
-                    f" WHERE id IN ({_placeholders(chunk)})",
-                    [now.timestamp(), request_id, *chunk],
-                )
-            return list(ids)
+            out, retried = [], []
+            for job_id in ids:
+                key = rows[job_id]["key"]
+                holder = key_holder(conn, key, other_than=job_id)
+                if holder is not None:
+                    out.append(Retried(job_id, key_held(key, holder)))
+                    continue
+                out.append(Retried(job_id))
+                retried.append(job_id)
+                if key is not None:  # it holds the key now: a later job with it is skipped
+                    self._requeue(conn, [job_id], now, request_id)
+            unkeyed = [job_id for job_id in retried if rows[job_id]["key"] is None]
+            for start in range(0, len(unkeyed), 500):
+                self._requeue(conn, unkeyed[start : start + 500], now, request_id)
+            return out
+
+    @staticmethod
+    def _requeue(conn: Conn, ids: list[int], now: datetime, request_id: str | None) -> None:
+        conn.execute(
+            "UPDATE jobs SET state = 'queued', run_at = ?, retry_after = NULL,"
+            " budget_start = attempts, finished_at = NULL, cancel_requested = 0,"
+            " request_id = coalesce(?, request_id)"
+            f" WHERE id IN ({_placeholders(ids)})",
+            [now.timestamp(), request_id, *ids],
+        )
 
     def set_checkpoint(self, job_id: int, value: str) -> None:
         with self.db.write() as conn:

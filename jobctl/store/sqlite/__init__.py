@@ -16,9 +16,9 @@ class SQLiteStore(Repos):
 
     kind = "sqlite"
 
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL", create: bool = True) -> None:
         self.path = path
-        self.db = SQLiteDatabase(path, synchronous)
+        self.db = SQLiteDatabase(path, synchronous, create)
 
     @property
     def url(self) -> str:

@@ -67,9 +67,9 @@ class SQLiteDatabase:
 
     kind = "sqlite"
 
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL", create: bool = True) -> None:
         self.path = path
-        self.raw = connect(path, synchronous)
+        self.raw = connect(path, synchronous, create)
         self._conn = SQLiteConn(self.raw)
 
     @contextlib.contextmanager

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from jobctl.errors import NotFound, StoreError
 from jobctl.paths import create_file
-from jobctl.store.sqlite.connection import BUSY_TIMEOUT_MS, wrap_errors
-from jobctl.store.sqlite.schema import SCHEMA_VERSION
+from jobctl.store.sqlite.connection import BUSY_TIMEOUT_MS, schema_kind, wrap_errors
+from jobctl.store.sqlite.schema import JOBCTL_TABLES, SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Integrity:
 
 def _open_existing(path: Path) -> sqlite3.Connection:
     if not path.is_file():
-        raise NotFound(f"no database at {path}")
+        raise NotFound(f"no jobctl database at {path}")
     with wrap_errors(path):
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -51,6 +51,9 @@ def backup(source: Path, dest: Path) -> Copied:
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     src = _open_existing(source)
     try:
+        with wrap_errors(source):
+            if schema_kind(src) != "jobctl":
+                raise StoreError(f"not a jobctl database: {source} (nothing copied)")
         try:
             create_file(tmp)  # a backup holds what the DB holds: root-only as root
             out = sqlite3.connect(str(tmp), isolation_level=None)
@@ -101,4 +104,4 @@ def check(path: Path) -> Integrity:
             version, tables = None, set()
     finally:
         conn.close()
-    return Integrity(integrity, quick, version, SCHEMA_VERSION, {"jobs", "attempts"} <= tables)
+    return Integrity(integrity, quick, version, SCHEMA_VERSION, tables >= JOBCTL_TABLES)

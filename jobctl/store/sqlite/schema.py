@@ -31,6 +31,8 @@ def _migration_files() -> list[tuple[int, str]]:
 
 MIGRATION_FILES = _migration_files()
 SCHEMA_VERSION = MIGRATION_FILES[-1][0]
+# The tables of the first migration: a DB with all of them (and a user_version) is jobctl's.
+JOBCTL_TABLES = frozenset({"jobs", "job_deps", "attempts", "dlq", "queues", "daemons"})
 
 
 def statements(script: str) -> Iterator[str]:
