@@ -43,7 +43,7 @@ from jobctl import Client
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.store.records import spec_values
-from jobctl.store.sqlite.jobs import INSERT_QUEUED
+from jobctl.store.repos.jobs import INSERT_QUEUED
 
 BODY = json.dumps({"command": ["true"], "queue": "default", "pad": "x" * 150})  # ~200 bytes
 SYNC = {"full": "FULL", "fast": "NORMAL"}

@@ -34,7 +34,7 @@ from _common import (
 from jobctl import Client
 from jobctl.clock import utcnow
 from jobctl.store import open_store
-from jobctl.store.sqlite.dispatch import Claim
+from jobctl.store.repos.dispatch import Claim
 
 HOUR = timedelta(hours=1)
 QUEUES = ("default", "mail", "reports", "etl")

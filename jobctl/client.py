@@ -22,8 +22,8 @@ from jobctl.paths import default_db_path, log_dir_for, working_directory
 from jobctl.store import Store, db_path_from, open_store
 
 if TYPE_CHECKING:
-    from jobctl.store.sqlite.daemons import DaemonInfo
-    from jobctl.store.sqlite.jobs import CancelResult, Enqueued, Retried
+    from jobctl.store.repos.daemons import DaemonInfo
+    from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class Client:
         return Path(chosen.log_path)
 
     def status(self) -> Status:
-        from jobctl.store.sqlite.stats import QueueFigures
+        from jobctl.store.repos.stats import QueueFigures
 
         now = utcnow()
         figures = self.store.stats.queue_figures(now)
@@ -217,16 +217,14 @@ class Client:
         self, ids: Sequence[int], timeout: float | None = None, poll: float = 0.05
     ) -> list[Job]:
         """Block until every job is terminal; Unavailable when `timeout` passes first.
-        Polls PRAGMA data_version (cheap) and re-reads only when the DB changed."""
+        Looks at the store's change feed (cheap) and re-reads only when the DB changed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pending = list(dict.fromkeys(ids))
         for job_id in pending:
             self.get(job_id)  # NotFound early
-        version = None
+        feed = self.store.changes()
         while True:
-            current = self.store.data_version()
-            if current != version:
-                version = current
+            if feed.changed():
                 jobs = [self.get(i) for i in pending]
                 if all(j.state in TERMINAL for j in jobs):
                     return jobs

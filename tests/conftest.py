@@ -12,6 +12,7 @@ from jobctl.client import Client
 from jobctl.config.model import Config
 from jobctl.store import Store, open_store
 from tests.support.clock import ManualClock
+from tests.support.pg import PgServer, fresh_url
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +43,31 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "jobctl.db"
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = PgServer()
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = open_store(str(db_path))
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh PostgreSQL database with jobctl's schema (skips locally without a server)."""
+    yield from fresh_url(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, db_path: Path) -> Iterator[str]:
+    """The URL of a fresh jobctl database on each backend."""
+    if request.param == "sqlite":
+        yield str(db_path)
+    else:
+        yield from fresh_url(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url)
     yield s
     s.close()
 

@@ -24,16 +24,14 @@ def backup(
     """Copy the database online (consistent while daemons write) into one file."""
     from jobctl.cli.audit import audited
     from jobctl.ops.backup import backup as backup_db
-    from jobctl.store import db_path_from
+    from jobctl.store import open_store
 
     app_state = state(ctx)
-    db = db_path_from(app_state.db_url)
-    if not db.is_file():  # before audited(): recording the audit entry would create it
-        from jobctl.errors import NotFound
-
-        raise NotFound(f"no jobctl database at {db}")
+    existing = open_store(app_state.db_url, create=False)  # NotFound: audited() creates none
+    db = existing.url
+    existing.close()
     with audited(ctx, "db.backup", path, {"force": force}) as audit:
-        copied = backup_db(db, path, force)
+        copied = backup_db(app_state.db_url, path, force)
         audit.args.update(size=copied.size, jobs=copied.jobs)
     render.say(str(copied.path))
     if not app_state.quiet:
@@ -45,9 +43,8 @@ def check(ctx: typer.Context, output: Output = None) -> None:
     """integrity_check + quick_check, and the schema version against this jobctl's; exit 1
     on any problem."""
     from jobctl.ops.backup import check as check_db
-    from jobctl.store import db_path_from
 
-    report = check_db(db_path_from(state(ctx).db_url))
+    report = check_db(state(ctx).db_url)
     if wants_json(ctx, output):
         render.print_json(
             {

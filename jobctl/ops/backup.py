@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.errors import InvalidInput, Refused, StoreError
-from jobctl.store.sqlite import maintenance
-from jobctl.store.sqlite.maintenance import Copied
+from jobctl.store import db_path_from, is_postgres, maintenance
+from jobctl.store.maintenance import Copied
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,14 @@ class CheckReport:
     notes: list[str]  # worth knowing, not a failure (an older schema migrates on next use)
 
 
-def backup(db: Path, dest: str, force: bool = False) -> Copied:
-    """Back `db` up to `dest`: a consistent copy even while daemons write. An existing
-    `dest` is Refused unless `force`; an unwritable place is StoreError naming it."""
+def backup(db_url: str, dest: str, force: bool = False) -> Copied:
+    """Back the database at `db_url` up to the SQLite file `dest`: a consistent copy even
+    while daemons write. An existing `dest` is Refused unless `force`; an unwritable place
+    is StoreError naming it."""
     target = Path(dest).expanduser()
     if not dest.strip():
         raise InvalidInput("db backup: give a PATH for the copy")
-    if target.resolve() == db.resolve():
+    if not is_postgres(db_url) and target.resolve() == db_path_from(db_url).resolve():
         raise InvalidInput(f"db backup: {target} is the database itself")
     if target.is_dir():
         raise InvalidInput(f"db backup: {target} is a directory: give a file name")
@@ -40,12 +41,13 @@ def backup(db: Path, dest: str, force: bool = False) -> Copied:
         raise StoreError(f"cannot write backup {target}: no directory {parent}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise StoreError(f"cannot write backup {target}: {parent} is not writable")
-    return maintenance.backup(db, target)
+    return maintenance.backup(db_url, target)
 
 
-def check(db: Path) -> CheckReport:
-    """Integrity of `db` and its schema version against this jobctl's; `ok` when no problem."""
-    found = maintenance.check(db)
+def check(db_url: str) -> CheckReport:
+    """Integrity of the database at `db_url` and its schema version against this jobctl's;
+    `ok` when no problem."""
+    found = maintenance.check(db_url)
     problems = [f"integrity_check: {r}" for r in found.integrity if r != "ok"]
     problems += [f"quick_check: {r}" for r in found.quick if r != "ok"]
     if not found.jobctl_tables and not problems:
@@ -64,5 +66,5 @@ def check(db: Path) -> CheckReport:
                 " any jobctl command that writes migrates it"
             )
     return CheckReport(
-        str(db), not problems, found.integrity, found.quick, version, expected, problems, notes
+        found.where, not problems, found.integrity, found.quick, version, expected, problems, notes
     )

@@ -14,7 +14,7 @@ from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Job, JobSpec, key_held
 from jobctl.errors import InvalidInput
 from jobctl.store import Store
-from jobctl.store.sqlite.dlq import DeadLetter, Decide, Replayed, Selection
+from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
 
 __all__ = ["Replayed", "Selection", "decide", "purge", "replay", "replay_shape", "spec_of"]
 

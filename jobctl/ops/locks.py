@@ -10,7 +10,7 @@ from typing import Any
 from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, NotFound
 from jobctl.store import Store
-from jobctl.store.sqlite.locks import LockInfo
+from jobctl.store.repos.locks import LockInfo
 
 DEFAULT_TTL = 60.0
 MIN_TTL = 0.3  # renewals every ttl/3 must stay meaningful

@@ -17,7 +17,7 @@ from typing import Any
 from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, JobctlError, NotFound
 from jobctl.store import Store
-from jobctl.store.sqlite.once import OnceClaim, OnceRecord
+from jobctl.store.repos.once import OnceClaim, OnceRecord
 
 LEASE = 30.0  # seconds; renewed every LEASE / 3 while CMD runs
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"

@@ -8,7 +8,7 @@ from typing import Any
 from jobctl.domain.audit import AuditEntry
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Attempt, Job
-from jobctl.store.sqlite.dlq import DeadLetter
+from jobctl.store.repos.dlq import DeadLetter
 
 
 def job_shape(job: Job, now: datetime) -> dict[str, Any]:

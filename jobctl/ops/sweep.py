@@ -21,7 +21,7 @@ from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, JobctlError, Refused
 from jobctl.ops.sweep_engine import RunOptions, sweep_marked
 from jobctl.store import Store
-from jobctl.store.sqlite.sweeps import NewSweep
+from jobctl.store.repos.sweeps import NewSweep
 from jobctl.store.targets import (
     STATEMENT_TIMEOUT,
     BatchResult,

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from jobctl.errors import InvalidInput, NotFound
 from jobctl.store import Store
-from jobctl.store.sqlite.tokens import ApiToken
+from jobctl.store.repos.tokens import ApiToken
 
 SCOPES = ("enqueue", "read", "admin")
 PREFIX = "jobctl"

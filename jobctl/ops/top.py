@@ -15,7 +15,7 @@ from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.ops.health import queue_loads
 from jobctl.store import Store
-from jobctl.store.sqlite.health import RecentFailure
+from jobctl.store.repos.health import RecentFailure
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,12 @@ from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
-from jobctl.runtime.wakeup import WalWatcher
 from jobctl.store import Store
-from jobctl.store.sqlite.daemons import DaemonInfo
-from jobctl.store.sqlite.dispatch import Claim, Finish, Spawn
+from jobctl.store.repos.daemons import DaemonInfo
+from jobctl.store.repos.dispatch import Claim, Finish, Spawn
 
-IDLE_POLL = 0.01  # seconds between cheap change checks while idle (PRAGMA data_version)
-WATCHED_POLL = 0.25  # the same, when inotify wakes us on other processes' commits
+IDLE_POLL = 0.01  # seconds between cheap change checks while idle (the store's change feed)
+WATCHED_POLL = 0.25  # the same, when the feed pushes wake-ups (inotify, LISTEN)
 RESCAN = 1.0  # full claim attempt at least this often, whatever the change detector says
 
 
@@ -80,8 +79,9 @@ class Daemon:
         self.hooks = list(hooks or ())
         self.runner = f"{options.node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.executor = Executor(clock.monotonic)
-        self.watcher = WalWatcher(store.path, self.executor.wake)
+        self.feed = store.changes()
         self.idle_poll = IDLE_POLL
+        self.rescan = min(RESCAN, self.feed.rescan or RESCAN)
         self.handlers = HandlerPool(options.concurrency, self.executor.wake)
         self.reaper = Reaper(store, log, self.rng, self.runner, options.node, options.kill_grace)
         self.scheduler = Scheduler(
@@ -99,7 +99,6 @@ class Daemon:
         self._pending: list[Finish] = []
         self._spawns: list[Spawn] = []  # recorded at the end of each claim pass
         self._dirty = True  # something may be claimable
-        self._version = -1
         self._next_due: float | None = None
         self._last_rescan = self._last_beat = self._last_reap = float("-inf")
         self._last_watchdog = float("-inf")
@@ -126,7 +125,7 @@ class Daemon:
                 heartbeat_interval=self.heartbeat_interval,
             )
         )
-        if self.watcher.start():
+        if self.feed.start(self.executor.wake):
             self.idle_poll = WATCHED_POLL
         self.reaper.recover_orphans(now)
         self._reconcile_schedules(now)
@@ -208,7 +207,7 @@ class Daemon:
             self.store.daemons.stopped(self.runner, now)
         finally:
             self._notify_hooks("on_stop", now)
-            self.watcher.close()
+            self.feed.close()
             self.handlers.shutdown()
             self.executor.close()
             self.log.emit(now, "daemon.stopped", node=self.options.node)
@@ -249,12 +248,9 @@ class Daemon:
 
     # --- claiming ------------------------------------------------------------------------
     def _claim_wanted(self, now: datetime) -> bool:
-        version = self.store.data_version()
-        if version != self._version:
-            self._version = version
-            self._dirty = True
+        self._note_changes()
         mono = self.clock.monotonic()
-        if mono - self._last_rescan >= RESCAN:
+        if mono - self._last_rescan >= self.rescan:
             self._dirty = True
         if self._next_due is not None and now.timestamp() >= self._next_due:
             self._dirty = True
@@ -403,17 +399,17 @@ class Daemon:
         ):
             self._last_watchdog = mono
             self.notifier.watchdog()
-        if self.running and self._dirty_since_version():
+        if self.running and self._note_changes():
             self._cancel_requested()
         if mono - self._last_reap >= self.heartbeat_interval:
             self._last_reap = mono
             if self.reaper.reap(now):
                 self._dirty = True
 
-    def _dirty_since_version(self) -> bool:
-        version = self.store.data_version()
-        if version != self._version:
-            self._version = version
+    def _note_changes(self) -> bool:
+        """Whether another process changed the store since the last look (then, something
+        may be claimable)."""
+        if self.feed.changed():
             self._dirty = True
             return True
         return False

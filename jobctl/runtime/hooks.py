@@ -18,7 +18,7 @@ from jobctl.domain.job import Job
 
 if TYPE_CHECKING:
     from jobctl.runtime.daemon import Daemon
-    from jobctl.store.sqlite.dispatch import Finish
+    from jobctl.store.repos.dispatch import Finish
 
 
 class Hook:

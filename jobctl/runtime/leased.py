@@ -21,10 +21,10 @@ from jobctl.runtime.wrapped import Lease, Wrapped, run_wrapped
 from jobctl.store import Store
 
 if TYPE_CHECKING:  # each command loads only its own half
-    from jobctl.store.sqlite.locks import LockInfo
-    from jobctl.store.sqlite.once import OnceRecord
+    from jobctl.store.repos.locks import LockInfo
+    from jobctl.store.repos.once import OnceRecord
 
-POLL = 0.05  # seconds between cheap looks (PRAGMA data_version) while waiting for a name
+POLL = 0.05  # seconds between cheap looks (the store's change feed) while waiting for a name
 RECHECK = 1.0  # look again at least this often (a dead holder changes nothing in the DB)
 
 Note = Callable[[str], None]
@@ -43,11 +43,12 @@ def alive_here(host: str | None, pid: int | None, start: int | None) -> bool | N
 def _waiting(store: Store, clock: Clock, deadline: float, until: float | None = None) -> bool:
     """Sleep until the DB changes, RECHECK passes, `until` (monotonic) comes or the deadline
     passes; False once the deadline has passed."""
-    version = store.data_version()
+    feed = store.changes()
+    feed.changed()
     stop = min(deadline, clock.monotonic() + RECHECK, until if until is not None else math.inf)
     while clock.monotonic() < stop:
         clock.sleep(min(POLL, max(0.0, stop - clock.monotonic())))
-        if store.data_version() != version:
+        if feed.changed():
             break
     return clock.monotonic() < deadline
 

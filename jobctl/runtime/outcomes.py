@@ -9,7 +9,7 @@ from jobctl.domain.failure import Decision, Ending, classify, decide, describe
 from jobctl.domain.job import Job, State
 from jobctl.runtime.executor import AttemptResult
 from jobctl.runtime.handlers import HandlerResult
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish
 
 TAIL_BYTES = 4096
 

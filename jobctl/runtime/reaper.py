@@ -11,7 +11,7 @@ from jobctl.domain.job import Job
 from jobctl.runtime import orphans, outcomes
 from jobctl.runtime.eventlog import EventLog
 from jobctl.store import Store
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish
 
 
 @dataclass

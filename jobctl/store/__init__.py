@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.errors import InvalidInput
 from jobctl.store.sqlite import SQLiteStore
 
+if TYPE_CHECKING:
+    from jobctl.store.postgres import PostgresStore
+
 Store = SQLiteStore
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
 
 
 def db_path_from(url_or_path: str) -> Path:
     """A path, `sqlite:///relative.db` or `sqlite:////absolute.db` → Path."""
-    if url_or_path.startswith(("postgresql://", "postgres://")):
-        raise InvalidInput(
-            f"the PostgreSQL store is not available yet: {url_or_path.split('@')[-1]!r}"
-            " (use a SQLite path)"
-        )
+    if is_postgres(url_or_path):
+        raise InvalidInput("a PostgreSQL database has no file path")
     if url_or_path.startswith("sqlite:///"):
         return Path(url_or_path.removeprefix("sqlite:///"))
     if "://" in url_or_path:
@@ -24,9 +29,16 @@ def db_path_from(url_or_path: str) -> Path:
     return Path(url_or_path).expanduser()
 
 
-def open_store(url_or_path: str, synchronous: str = "FULL", create: bool = True) -> Store:
-    """Open the store at `url_or_path`: creating and migrating it as needed, or, without
-    `create` (commands that only read), only an existing one of this jobctl's schema, left
-    as it is (NotFound: "no jobctl database at PATH"). A database that is not jobctl's is
-    refused either way, unchanged."""
+def open_store(
+    url_or_path: str, synchronous: str = "FULL", create: bool = True
+) -> Store | PostgresStore:
+    """Open the store at `url_or_path` (a `postgresql://` URL selects PostgreSQL, anything
+    else is a SQLite file): creating and migrating it as needed, or, without `create`
+    (commands that only read), only an existing one of this jobctl's schema, left as it is
+    (NotFound: "no jobctl database at PATH"). A database that is not jobctl's is refused
+    either way, unchanged."""
+    if is_postgres(url_or_path):
+        from jobctl.store.postgres import PostgresStore
+
+        return PostgresStore(url_or_path, create)
     return SQLiteStore(db_path_from(url_or_path), synchronous, create)

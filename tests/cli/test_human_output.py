@@ -12,7 +12,7 @@ import pytest
 from jobctl.domain.failure import Decision
 from jobctl.domain.job import FailureClass, State
 from jobctl.store import open_store
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
 from tests.support.factories import claim, job_spec
 from tests.support.inproc import InProcess

@@ -12,7 +12,7 @@ from jobctl.domain.retry import RetryPolicy
 from jobctl.errors import InvalidInput, NotFound
 from jobctl.ops import dlq
 from jobctl.store import Store
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
 from tests.support.factories import claim, job_spec
 

@@ -22,8 +22,8 @@ from jobctl.errors import InvalidInput
 from jobctl.ops.health import check, check_url
 from jobctl.ops.report import Level, Report
 from jobctl.store import Store
-from jobctl.store.sqlite.daemons import DaemonInfo
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.daemons import DaemonInfo
+from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
 from tests.support.factories import claim, job_spec
 

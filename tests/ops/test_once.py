@@ -11,7 +11,7 @@ import pytest
 from jobctl.errors import InvalidInput, JobctlError, NotFound
 from jobctl.ops import checkpoints, once
 from jobctl.store import Store
-from jobctl.store.sqlite.once import OnceRecord
+from jobctl.store.repos.once import OnceRecord
 from tests.support.clock import ManualClock
 
 

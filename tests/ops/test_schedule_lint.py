@@ -21,7 +21,7 @@ from jobctl.ops.schedules import (
     schedule_shape,
 )
 from jobctl.store import Store
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
 from tests.support.factories import claim, job_spec
 

@@ -17,7 +17,7 @@ from jobctl.ops.report import Level, Report
 from jobctl.ops.smoke import CANARY_NAME, punctuality, smoke
 from jobctl.runtime.daemon import Daemon
 from jobctl.store import Store
-from jobctl.store.sqlite.daemons import DaemonInfo
+from jobctl.store.repos.daemons import DaemonInfo
 from tests.runtime.test_daemon import make_daemon
 from tests.support.clock import ManualClock
 

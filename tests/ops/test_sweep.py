@@ -229,7 +229,7 @@ def test_an_interrupted_marking_cannot_run_and_unmark_cleans_it_up(
     store: Store, target: Any, clock: ManualClock
 ):
     # Given a sweep whose marking stopped half way (its process was killed)
-    from jobctl.store.sqlite.sweeps import NewSweep
+    from jobctl.store.repos.sweeps import NewSweep
     from jobctl.store.targets import Plan, open_target
 
     fill_t(target, 10)

@@ -19,7 +19,7 @@ from jobctl.domain.listen import parse_listen
 from jobctl.domain.retry import RetryPolicy
 from jobctl.errors import InvalidInput
 from jobctl.runtime.http import jobs_api, metrics, openapi, status_page
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish
 from tests.support.factories import claim, job_spec
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)

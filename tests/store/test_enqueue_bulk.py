@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
-from pathlib import Path
 
 from jobctl.domain.job import State
 from jobctl.store import Store
 from jobctl.store.records import spec_row
-from jobctl.store.sqlite.jobs import first_id_since
+from jobctl.store.repos.jobs import first_id_since
 from tests.support.clock import ManualClock
 from tests.support.factories import job_spec
 
@@ -45,14 +43,12 @@ def test_spec_row_names_every_column_of_the_insert(clock: ManualClock) -> None:
     assert row["run_at"] - row["created_at"] == 5
 
 
-def test_list_since_finds_the_range_across_id_gaps(
-    store: Store, clock: ManualClock, db_path: Path
-) -> None:
+def test_list_since_finds_the_range_across_id_gaps(store: Store, clock: ManualClock) -> None:
     ids = []
     for _ in range(40):
         ids.append(store.jobs.enqueue([job_spec()], clock.now())[0].id)
         clock.advance(600)
-    with sqlite3.connect(db_path) as conn:  # gaps in the ids, as a purge leaves them
+    with store.db.write() as conn:  # gaps in the ids, as a purge leaves them
         conn.execute("DELETE FROM jobs WHERE id % 3 = 0")
     kept = [i for i in ids if i % 3]
     since = clock.now() - timedelta(seconds=600 * 10)
@@ -72,6 +68,6 @@ def test_list_since_tolerates_a_slightly_late_clock(store: Store, clock: ManualC
     assert early not in [j.id for j in store.jobs.list(clock.now(), since=late)]
 
 
-def test_first_id_since_on_an_empty_table(store: Store, db_path: Path) -> None:
-    with sqlite3.connect(db_path) as conn:
+def test_first_id_since_on_an_empty_table(store: Store) -> None:
+    with store.db.read() as conn:
         assert first_id_since(conn, 0.0) == 0

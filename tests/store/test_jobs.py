@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,8 @@ from jobctl.domain.job import FailureClass, State
 from jobctl.domain.retry import RetryPolicy
 from jobctl.errors import InvalidInput, JobctlError, NotFound
 from jobctl.store import Store
-from jobctl.store.sqlite.dispatch import Finish
+from jobctl.store.database import Conflict
+from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
 from tests.support.factories import claim, dead_job, job_spec
 
@@ -143,8 +143,8 @@ def test_idempotency_key_returns_the_live_job(store: Store, clock: ManualClock) 
 
 def test_live_key_is_unique_in_the_schema(store: Store, clock: ManualClock) -> None:
     store.jobs.enqueue([job_spec(key="k")], clock.now())
-    with pytest.raises(sqlite3.IntegrityError):
-        store.db.conn.execute(
+    with pytest.raises(Conflict), store.db.write() as conn:
+        conn.execute(
             "INSERT INTO jobs (queue, state, run_at, created_at, max_attempts, backoff,"
             " backoff_base, backoff_max, jitter, key) VALUES"
             " ('default', 'queued', 0, 0, 1, 'fixed', 1, 1, 'none', 'k')"

@@ -9,7 +9,7 @@ from jobctl.domain.failure import Decision
 from jobctl.domain.job import FailureClass, JobSpec, State
 from jobctl.domain.retry import RetryPolicy
 from jobctl.store import Store
-from jobctl.store.sqlite.dispatch import Claim, Finish
+from jobctl.store.repos.dispatch import Claim, Finish
 
 
 def job_spec(command: list[str] | None = None, **fields: Any) -> JobSpec:

@@ -7,7 +7,7 @@ from typing import Any
 from jobctl.ops import tokens
 from jobctl.runtime.http.messages import Response
 from jobctl.store import Store
-from jobctl.store.sqlite.tokens import ApiToken
+from jobctl.store.repos.tokens import ApiToken
 
 REALM = 'Bearer realm="jobctl"'
 

@@ -11,8 +11,8 @@ from html import escape
 from jobctl.config.model import DEFAULT_QUEUE, Config
 from jobctl.domain.durations import format_duration, iso_z
 from jobctl.store import Store
-from jobctl.store.sqlite.daemons import DaemonInfo
-from jobctl.store.sqlite.dlq import DeadLetter
+from jobctl.store.repos.daemons import DaemonInfo
+from jobctl.store.repos.dlq import DeadLetter
 
 REFRESH_SECONDS = 5
 ERROR_CHARS = 160

@@ -6,32 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.errors import NotFound, StoreError
 from jobctl.paths import create_file
+from jobctl.store.maintenance import Copied, Integrity
 from jobctl.store.sqlite.connection import BUSY_TIMEOUT_MS, schema_kind, wrap_errors
 from jobctl.store.sqlite.schema import JOBCTL_TABLES, SCHEMA_VERSION
-
-
-@dataclass(frozen=True)
-class Copied:
-    path: Path
-    pages: int
-    size: int  # bytes
-    jobs: int
-
-
-@dataclass(frozen=True)
-class Integrity:
-    """What the pragmas said (`["ok"]` when healthy) and the schema versions."""
-
-    integrity: list[str]
-    quick: list[str]
-    schema_version: int | None
-    expected_version: int
-    jobctl_tables: bool
 
 
 def _open_existing(path: Path) -> sqlite3.Connection:
@@ -104,4 +85,4 @@ def check(path: Path) -> Integrity:
             version, tables = None, set()
     finally:
         conn.close()
-    return Integrity(integrity, quick, version, SCHEMA_VERSION, tables >= JOBCTL_TABLES)
+    return Integrity(str(path), integrity, quick, version, SCHEMA_VERSION, tables >= JOBCTL_TABLES)

@@ -4,7 +4,6 @@ transaction only when the record was new."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,9 +13,9 @@ from jobctl.domain.durations import from_epoch
 from jobctl.domain.job import JobSpec
 from jobctl.domain.schedule import FireDecision, Misfire, Overlap, Schedule
 from jobctl.errors import InvalidInput, NotFound
+from jobctl.store.database import Conn, Database, Row
 from jobctl.store.records import dumps, loads
-from jobctl.store.sqlite.connection import Database
-from jobctl.store.sqlite.jobs import JobsRepo, request_cancel
+from jobctl.store.repos.jobs import JobsRepo, request_cancel
 
 COLUMNS = (
     "name",
@@ -86,7 +85,12 @@ def _row_values(s: Schedule) -> list[Any]:
     ]
 
 
-def _schedule(row: sqlite3.Row) -> Schedule:
+def _quoted(column: str) -> str:
+    """A column name for SQL: `user` is a reserved word on PostgreSQL."""
+    return f'"{column}"' if column == "user" else column
+
+
+def _schedule(row: Row) -> Schedule:
     return Schedule(
         name=row["name"],
         cron=row["cron"],
@@ -127,12 +131,12 @@ class SchedulesRepo:
             self._insert(conn, schedule, now)
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, schedule: Schedule, now: datetime) -> None:
+    def _insert(conn: Conn, schedule: Schedule, now: datetime) -> None:
         ts = now.timestamp()
         columns = (*COLUMNS, "created_at", "updated_at", "cursor_at")
         marks = ", ".join("?" * len(columns))
         conn.execute(
-            f"INSERT INTO schedules ({', '.join(columns)}) VALUES ({marks})",
+            f"INSERT INTO schedules ({', '.join(map(_quoted, columns))}) VALUES ({marks})",
             [*_row_values(schedule), ts, ts, ts],
         )
 
@@ -162,7 +166,7 @@ class SchedulesRepo:
 
     def update(self, name: str, now: datetime, **fields: Any) -> None:
         """Set columns (enabled, shadow, ...) of one schedule."""
-        sets = ", ".join(f"{k} = ?" for k in fields)
+        sets = ", ".join(f"{_quoted(k)} = ?" for k in fields)
         with self.db.write() as conn:
             done = conn.execute(
                 f"UPDATE schedules SET {sets}, updated_at = ? WHERE name = ?",
@@ -190,7 +194,7 @@ class SchedulesRepo:
                         f"config schedule {schedule.name!r} clashes with a {row['origin']}-made one"
                     )
                 elif [row[c] for c in COLUMNS] != _row_values(schedule):
-                    sets = ", ".join(f"{c} = ?" for c in COLUMNS)
+                    sets = ", ".join(f"{_quoted(c)} = ?" for c in COLUMNS)
                     conn.execute(
                         f"UPDATE schedules SET {sets}, updated_at = ? WHERE name = ?",
                         [*_row_values(schedule), now.timestamp(), schedule.name],
@@ -209,7 +213,8 @@ class SchedulesRepo:
         nominal time of the boot's @reboot fires."""
         with self.db.write() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO boots (boot_id, seen_at, node) VALUES (?, ?, ?)",
+                "INSERT INTO boots (boot_id, seen_at, node) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (boot_id, now.timestamp(), node),
             )
             (seen,) = conn.execute(
@@ -234,8 +239,8 @@ class SchedulesRepo:
         with self.db.write() as conn:
             for decision, spec in decisions:
                 inserted = conn.execute(
-                    "INSERT OR IGNORE INTO fires (schedule, nominal_at, handled_at, outcome,"
-                    " lateness) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO fires (schedule, nominal_at, handled_at, outcome,"
+                    " lateness) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
                         name,
                         decision.nominal_at.timestamp(),
@@ -257,8 +262,8 @@ class SchedulesRepo:
             if cancel_ids and any(job_id is not None for _, job_id in recorded):
                 request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             conn.execute(
-                "UPDATE schedules SET cursor_at = max(cursor_at, ?) WHERE name = ?",
-                (cursor.timestamp(), name),
+                "UPDATE schedules SET cursor_at = ? WHERE name = ? AND cursor_at < ?",
+                (cursor.timestamp(), name, cursor.timestamp()),
             )
         return recorded
 

@@ -6,7 +6,6 @@ enqueues cannot both slip under the limit) and grows with every job the batch ad
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -14,9 +13,10 @@ from datetime import datetime, timedelta
 from jobctl.domain.job import JobSpec
 from jobctl.domain.queues import Backpressure, Shed, defer_delay, depth_to_count, rejection
 from jobctl.errors import Unavailable
+from jobctl.store.database import Conn
 
 
-def queue_depth(conn: sqlite3.Connection, queue: str, cap: int) -> int:
+def queue_depth(conn: Conn, queue: str, cap: int) -> int:
     """Live jobs of `queue` that have not started (waiting, queued, retrying), up to `cap`."""
     return conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM jobs"
@@ -28,7 +28,7 @@ def queue_depth(conn: sqlite3.Connection, queue: str, cap: int) -> int:
 class Shedder:
     """Applies each queue's guard to the specs of one enqueue transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, guards: Mapping[str, Backpressure]) -> None:
+    def __init__(self, conn: Conn, guards: Mapping[str, Backpressure]) -> None:
         self.conn = conn
         self.guards = guards
         self.depths: dict[str, int] = {}

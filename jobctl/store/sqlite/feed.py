@@ -1,4 +1,7 @@
-"""Wake an idle daemon when another process commits to its SQLite DB, without polling.
+"""The change feed on SQLite: `PRAGMA data_version` says whether another connection
+committed; inotify on the WAL file pushes a wake-up when one does.
+
+Wake an idle daemon when another process commits to its SQLite DB, without polling.
 
 Every commit in WAL mode writes `<db>-wal`; inotify reports that write. A small thread turns
 each burst of events into wake() calls: one at once, then a few more over the next RECHECKS,
@@ -18,6 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobctl.store.sqlite.database import SQLiteDatabase
 
 IN_MODIFY = 0x00000002
 IN_CREATE = 0x00000100
@@ -99,3 +106,31 @@ class WalWatcher:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._fd = self._stop_r = self._stop_w = -1
+
+
+class SQLiteFeed:
+    """The store's change feed (see store/protocol.py `ChangeFeed`) over one connection."""
+
+    rescan: float | None = None  # changes are seen by data_version; no extra rescans needed
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self.db = db
+        self._version: int | None = None
+        self._watcher: WalWatcher | None = None
+
+    def start(self, wake: Callable[[], None]) -> bool:
+        self._watcher = WalWatcher(self.db.path, wake)
+        if self._watcher.start():
+            return True
+        self._watcher = None
+        return False
+
+    def changed(self) -> bool:
+        version = self.db.data_version()
+        changed, self._version = version != self._version, version
+        return changed
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None

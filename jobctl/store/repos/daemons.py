@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobctl.domain.durations import from_epoch
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 SILENT_INTERVALS = 3
 
@@ -32,8 +32,12 @@ class DaemonsRepo:
     def register(self, info: DaemonInfo) -> None:
         with self.db.write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO daemons (id, node, host, pid, version, queues, started_at,"
-                " heartbeat_at, heartbeat_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO daemons (id, node, host, pid, version, queues, started_at,"
+                " heartbeat_at, heartbeat_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET node = excluded.node, host = excluded.host,"
+                " pid = excluded.pid, version = excluded.version, queues = excluded.queues,"
+                " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+                " heartbeat_interval = excluded.heartbeat_interval, stopped_at = NULL",
                 (
                     info.id,
                     info.node,

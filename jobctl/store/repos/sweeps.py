@@ -4,7 +4,6 @@ a mirror of the progress cursor (the target's own progress row is the truth)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,7 @@ from jobctl.domain import sweep as sw
 from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import from_epoch
 from jobctl.errors import InvalidInput, NotFound
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Conflict, Database
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class SweepsRepo:
                 sweep_id = conn.execute(
                     "INSERT INTO sweeps (name, kind, target, table_name, table_schema,"
                     " key_columns, predicate, token, state, marked_at, marked_by, grace_until)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         new.name or new.token,
                         new.kind,
@@ -83,13 +82,13 @@ class SweepsRepo:
                         new.marked_by,
                         new.grace_until.timestamp(),
                     ),
-                ).lastrowid
+                ).fetchone()[0]
                 if new.name is None:
                     conn.execute(
                         "UPDATE sweeps SET name = ? WHERE id = ?",
                         (sw.default_name(sweep_id), sweep_id),
                     )
-        except sqlite3.IntegrityError:
+        except Conflict:
             raise InvalidInput(f"a live sweep is already named {new.name!r}") from None
         return self.get(sweep_id)
 
@@ -161,14 +160,13 @@ class SweepsRepo:
         """Mirror the target's progress; `finished_at` set marks the sweep done."""
         with self.db.write() as conn:
             conn.execute(
-                "UPDATE sweeps SET done = ?, deleted = ?, skipped = ?,"
-                " state = CASE WHEN ? IS NULL THEN state ELSE 'done' END,"
+                "UPDATE sweeps SET done = ?, deleted = ?, skipped = ?, state = coalesce(?, state),"
                 " finished_at = coalesce(?, finished_at) WHERE id = ? AND state != 'unmarked'",
                 (
                     done,
                     deleted,
                     skipped,
-                    finished_at and finished_at.timestamp(),
+                    None if finished_at is None else "done",
                     finished_at and finished_at.timestamp(),
                     sweep_id,
                 ),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.domain.durations import from_epoch
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ class LocksRepo:
             row = conn.execute(
                 "INSERT INTO locks (name, token, holder, holder_id, acquired_at, expires_at, ttl)"
                 " VALUES (?, 1, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET token = token + 1, holder = excluded.holder,"
-                " holder_id = excluded.holder_id, acquired_at = excluded.acquired_at,"
+                " ON CONFLICT (name) DO UPDATE SET token = locks.token + 1,"
+                " holder = excluded.holder, holder_id = excluded.holder_id,"
+                " acquired_at = excluded.acquired_at,"
                 " expires_at = excluded.expires_at, ttl = excluded.ttl"
                 " WHERE locks.holder_id IS NULL OR locks.expires_at <= ?"
                 " RETURNING *",

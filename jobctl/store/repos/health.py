@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobctl.domain.durations import from_epoch
-from jobctl.store.sqlite.connection import Database, wrap_errors
+from jobctl.store.database import Database
 
 # Small tables whose b-trees `quick_check` walks: a damaged file usually shows there first,
 # and checking them costs microseconds whatever the size of the jobs table.
@@ -42,6 +42,10 @@ class RecentFailure:
     failure_class: str
 
 
+class _RollBack(Exception):
+    """Ends the write probe's transaction without committing."""
+
+
 class HealthRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -49,28 +53,20 @@ class HealthRepo:
     def probe_write(self, now: datetime) -> None:
         """Take the write lock and write a row, then roll back: proves the DB is writable
         (not read-only, not locked beyond the busy timeout) and leaves nothing behind."""
-        with wrap_errors(self.db.path):
-            conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        try:
+            with self.db.write() as conn:
                 conn.execute(
                     "INSERT INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
                     (PROBE_QUEUE, now.timestamp()),
                 )
-            finally:
-                conn.execute("ROLLBACK")
+                raise _RollBack
+        except _RollBack:
+            pass
 
     def quick_check(self) -> list[str]:
-        """Problems `PRAGMA quick_check` finds in the schema and the small tables (empty
-        when sound). The big tables are left to `jobctl db check`, which may take long."""
-        problems: list[str] = []
-        with self.db.read() as conn:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            for table in CHECKED_TABLES:
-                for (line,) in conn.execute(f"PRAGMA quick_check({table})"):
-                    if line != "ok":
-                        problems.append(f"{table}: {line}")
-        return problems
+        """Problems a quick look at the schema and the small tables finds (empty when sound);
+        the big tables are left to `jobctl db check`, which may take long."""
+        return self.db.quick_check(CHECKED_TABLES)
 
     def dlq_added_since(self, since: datetime) -> dict[str, int]:
         """Dead letters created at or after `since`, per queue."""

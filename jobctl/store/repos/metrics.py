@@ -3,7 +3,7 @@ jobs enqueued since a cursor. Cheap indexed queries (scraped every few seconds).
 
 from __future__ import annotations
 
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 
 class MetricsRepo:

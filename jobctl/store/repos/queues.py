@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 
 class QueuesRepo:
@@ -13,6 +13,8 @@ class QueuesRepo:
 
     def set_paused(self, name: str, paused: bool, now: datetime) -> None:
         with self.db.write() as conn:
+            if not paused:
+                conn.notify("jobs")
             conn.execute(
                 "INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused,"

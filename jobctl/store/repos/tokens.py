@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from jobctl.domain.durations import from_epoch
 from jobctl.errors import InvalidInput
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Conflict, Database
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class TokensRepo:
                         token.created_by,
                     ),
                 )
-        except sqlite3.IntegrityError:
+        except Conflict:
             raise InvalidInput(
                 f"a token named {token.name!r} exists: revoke it first or pick another name"
             ) from None

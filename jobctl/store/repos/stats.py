@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 DAY = 86400.0
 WAIT_SAMPLE = 5000  # p95 wait over at most the latest attempts of the last hour
@@ -42,8 +42,8 @@ class StatsRepo:
         with self.db.read() as conn:
             for queue, state, due, count, oldest in conn.execute(
                 "SELECT queue, state, run_at <= ?, count(*), min(run_at) FROM jobs"
-                " WHERE state IN ('queued', 'retrying') GROUP BY queue, state, run_at <= ?",
-                (ts, ts),
+                " WHERE state IN ('queued', 'retrying') GROUP BY 1, 2, 3",
+                (ts,),
             ):
                 f = fig(queue)
                 if due:

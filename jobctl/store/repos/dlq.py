@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,8 +10,8 @@ from typing import Any
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.job import Job, JobSpec
 from jobctl.errors import NotFound
+from jobctl.store.database import Conn, Database
 from jobctl.store.records import job_from_row, loads
-from jobctl.store.sqlite.connection import Database
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ class DlqRepo:
         dry run): each entry `decide` does not skip gets a new job built by `spec_of` from
         its dead job, linked both ways (entry.replayed_job_id, job.replay_of). An unknown id
         is NotFound and nothing is written."""
-        from jobctl.store.sqlite.jobs import JobsRepo, key_holder
+        from jobctl.store.repos.jobs import JobsRepo, key_holder
 
         jobs = JobsRepo(self.db)
         with self.db.read() if dry_run else self.db.write() as conn:
@@ -132,7 +131,7 @@ class DlqRepo:
                 out.append(Replayed(entry, job, new_id, skipped))
             return out
 
-    def _selected(self, conn: sqlite3.Connection, selection: Selection) -> list[DeadLetter]:
+    def _selected(self, conn: Conn, selection: Selection) -> list[DeadLetter]:
         if not selection.ids:
             where, args = _where(selection)
             rows = conn.execute(f"SELECT * FROM dlq{where} ORDER BY id", args).fetchall()

@@ -7,10 +7,10 @@ claim is one write transaction, so daemons sharing the DB cannot overshoot toget
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping
 
 from jobctl.domain.queues import RateLimit
+from jobctl.store.database import Conn
 
 Bucket = tuple[str, str]
 
@@ -19,7 +19,7 @@ def bucket(queue: str, tenant: str | None, rate: RateLimit) -> Bucket:
     return (queue, (tenant or "") if rate.per_tenant else "")
 
 
-def usage(conn: sqlite3.Connection, rates: Mapping[str, RateLimit], ts: float) -> dict[Bucket, int]:
+def usage(conn: Conn, rates: Mapping[str, RateLimit], ts: float) -> dict[Bucket, int]:
     """Claims per bucket within each queue's window ending at `ts`; older entries are pruned."""
     used: dict[Bucket, int] = {}
     for queue, rate in rates.items():
@@ -38,7 +38,7 @@ def exhausted(rates: Mapping[str, RateLimit], used: Mapping[Bucket, int]) -> lis
     return [b for b, count in used.items() if b[0] in rates and count >= rates[b[0]].limit]
 
 
-def record(conn: sqlite3.Connection, buckets: Iterable[Bucket], ts: float) -> None:
+def record(conn: Conn, buckets: Iterable[Bucket], ts: float) -> None:
     """Log one claim per bucket entry (a bucket appears once per job claimed)."""
     conn.executemany(
         "INSERT INTO rate_claims (queue, tenant, at) VALUES (?, ?, ?)",
@@ -46,7 +46,7 @@ def record(conn: sqlite3.Connection, buckets: Iterable[Bucket], ts: float) -> No
     )
 
 
-def window(conn: sqlite3.Connection, key: Bucket, start: float) -> tuple[int, float | None]:
+def window(conn: Conn, key: Bucket, start: float) -> tuple[int, float | None]:
     """(claims in the bucket since `start`, epoch of the oldest of them)."""
     row = conn.execute(
         "SELECT count(*), min(at) FROM rate_claims WHERE queue = ? AND tenant = ? AND at > ?",

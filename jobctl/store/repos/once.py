@@ -10,8 +10,8 @@ from typing import Any
 
 from jobctl.domain.durations import from_epoch
 from jobctl.errors import NotFound
+from jobctl.store.database import Database
 from jobctl.store.records import loads
-from jobctl.store.sqlite.connection import Database
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ class OnceRepo:
                 " ON CONFLICT (name) DO UPDATE SET state = 'running', holder = excluded.holder,"
                 " actor = excluded.actor, host = excluded.host, pid = excluded.pid,"
                 " pid_start = excluded.pid_start, cmd_pid = NULL, cmd_pid_start = NULL,"
-                " command = excluded.command, runs = runs + 1, started_at = excluded.started_at,"
+                " command = excluded.command, runs = once_runs.runs + 1,"
+                " started_at = excluded.started_at,"
                 " finished_at = NULL, lease_expires_at = excluded.lease_expires_at,"
                 " exit_code = NULL, signal = NULL, checkpoint = excluded.checkpoint,"
                 " output_tail = NULL, log_path = NULL RETURNING *",

@@ -5,7 +5,6 @@ Every method is one short write transaction; `now` always comes from the caller.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,10 +13,10 @@ from jobctl.domain.durations import from_epoch
 from jobctl.domain.failure import Decision
 from jobctl.domain.job import Job, State
 from jobctl.domain.queues import RateLimit
+from jobctl.store.database import Conn, Database
 from jobctl.store.records import job_from_row
-from jobctl.store.sqlite import rates
-from jobctl.store.sqlite.connection import Database
-from jobctl.store.sqlite.jobs import cascade_cancel, release_dependants
+from jobctl.store.repos import rates
+from jobctl.store.repos.jobs import cascade_cancel, release_dependants
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,15 @@ class Orphan:
     pid_start: int | None
 
 
+# A re-claimed attempt number (a requeue gave it back) starts its row afresh.
+ATTEMPT_UPSERT = (
+    " ON CONFLICT (job_id, attempt) DO UPDATE SET queue = excluded.queue, node = excluded.node,"
+    " runner = excluded.runner, due_at = excluded.due_at, started_at = excluded.started_at,"
+    " pid = NULL, pid_start = NULL, finished_at = NULL, exit_code = NULL, signal = NULL,"
+    " failure_class = NULL, duration = NULL, max_rss = NULL, cpu_seconds = NULL, log_path = NULL"
+)
+
+
 def _ph(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
@@ -132,11 +140,11 @@ class DispatchRepo:
                     ts,
                 )
             conn.executemany(  # due: the later of run_at and enqueue (a past --at is not a wait)
-                "INSERT OR REPLACE INTO attempts (job_id, attempt, queue, node, runner, due_at,"
-                " started_at) VALUES (?, ?, ?, ?, ?, max(?, ?), ?)",
+                "INSERT INTO attempts (job_id, attempt, queue, node, runner, due_at,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)" + ATTEMPT_UPSERT,
                 [
-                    (r["id"], r["attempts"], r["queue"], claim.node, claim.runner, r["run_at"],
-                     r["created_at"], ts)
+                    (r["id"], r["attempts"], r["queue"], claim.node, claim.runner,
+                     max(r["run_at"], r["created_at"]), ts)
                     for r in rows
                 ],
             )  # fmt: skip
@@ -144,7 +152,7 @@ class DispatchRepo:
 
     @staticmethod
     def _pick(
-        conn: sqlite3.Connection,
+        conn: Conn,
         claim: Claim,
         excluded: set[str],
         room: dict[str, int],
@@ -212,7 +220,7 @@ class DispatchRepo:
             self._record_spawns(conn, spawns)
 
     @staticmethod
-    def _record_spawns(conn: sqlite3.Connection, spawns: Sequence[Spawn]) -> None:
+    def _record_spawns(conn: Conn, spawns: Sequence[Spawn]) -> None:
         conn.executemany(
             "UPDATE attempts SET pid = ?, pid_start = ?, log_path = ?"
             " WHERE job_id = ? AND attempt = ?",
@@ -251,7 +259,7 @@ class DispatchRepo:
         return applied
 
     @staticmethod
-    def _finish_one(conn: sqlite3.Connection, f: Finish, ts: float, now: datetime) -> bool:
+    def _finish_one(conn: Conn, f: Finish, ts: float, now: datetime) -> bool:
         d = f.decision
         state = d.state
         failure = d.failure_class.value if d.failure_class else None
@@ -283,6 +291,8 @@ class DispatchRepo:
         ).fetchone()
         if row is None:
             return False
+        if state is State.RETRYING:
+            conn.notify("jobs")
         conn.execute(
             "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
             " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?",
@@ -301,9 +311,9 @@ class DispatchRepo:
         if d.to_dlq:
             dlq_id = conn.execute(
                 "INSERT INTO dlq (job_id, queue, failure_class, error, payload, output_tail,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (f.job_id, row["queue"], failure, f.error, row["payload"], f.output_tail, ts),
-            ).lastrowid
+            ).fetchone()[0]
             conn.execute("UPDATE jobs SET dlq_id = ? WHERE id = ?", (dlq_id, f.job_id))
         if row["has_dependants"]:
             if state is State.SUCCEEDED:
@@ -315,6 +325,7 @@ class DispatchRepo:
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
         """Put a running attempt back without spending it (graceful stop ran out of time)."""
         with self.db.write() as conn:
+            conn.notify("jobs")
             done = conn.execute(
                 "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL, error = ?"

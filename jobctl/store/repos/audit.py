@@ -8,8 +8,8 @@ from typing import Any
 
 from jobctl.domain.audit import AuditEntry
 from jobctl.domain.durations import from_epoch
+from jobctl.store.database import Conn, Database
 from jobctl.store.records import dumps, loads
-from jobctl.store.sqlite.connection import Database
 
 
 def _entry(row: Any) -> AuditEntry:
@@ -37,12 +37,12 @@ class AuditRepo:
             return self.record_in(conn, entry)
 
     @staticmethod
-    def record_in(conn: Any, entry: AuditEntry) -> int:
+    def record_in(conn: Conn, entry: AuditEntry) -> int:
         """Append inside the caller's write transaction (the action and its audit commit
         together)."""
-        row_id = conn.execute(
+        return conn.execute(
             "INSERT INTO audit (at, actor, uid, host, request_id, action, target, args, outcome)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 entry.at.timestamp(),
                 entry.actor,
@@ -54,9 +54,7 @@ class AuditRepo:
                 dumps(entry.args),
                 entry.outcome,
             ),
-        ).lastrowid
-        assert row_id is not None
-        return row_id
+        ).fetchone()[0]
 
     def list(
         self,

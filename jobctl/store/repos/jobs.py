@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -11,6 +10,7 @@ from jobctl.domain.audit import AuditEntry, ids_target
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State, key_held
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, JobctlError, NotFound
+from jobctl.store.database import Conn, Database
 from jobctl.store.records import (
     SPEC_COLUMNS,
     attempt_from_row,
@@ -18,9 +18,8 @@ from jobctl.store.records import (
     spec_row,
     spec_values,
 )
-from jobctl.store.sqlite.audit import AuditRepo
-from jobctl.store.sqlite.backpressure import Shedder
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.repos.audit import AuditRepo
+from jobctl.store.repos.backpressure import Shedder
 
 LIVE_SQL = "('waiting', 'queued', 'running', 'retrying')"
 
@@ -49,15 +48,13 @@ def _placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
-def key_holder(
-    conn: sqlite3.Connection, key: str | None, other_than: int | None = None
-) -> int | None:
+def key_holder(conn: Conn, key: str | None, other_than: int | None = None) -> int | None:
     """The live job holding idempotency key `key` (other than job `other_than`), if any:
     enqueue returns it, and retry and `dlq replay` skip a job whose key it holds."""
     if key is None:
         return None
     row = conn.execute(
-        f"SELECT id FROM jobs WHERE key = ? AND state IN {LIVE_SQL} AND id IS NOT ?",
+        f"SELECT id FROM jobs WHERE key = ? AND state IN {LIVE_SQL} AND id <> coalesce(?, 0)",
         (key, other_than),
     ).fetchone()
     return row[0] if row else None
@@ -81,6 +78,7 @@ class JobsRepo:
         whole batch (Unavailable). `audit`, when given, is recorded in the same transaction
         if a job was created (its target: the new ids)."""
         with self.db.write() as conn:
+            conn.notify("jobs")
             shedder = Shedder(conn, backpressure) if backpressure else None
             if shedder is None:
                 done = self._enqueue_runs(conn, specs, now)
@@ -91,9 +89,7 @@ class JobsRepo:
                 AuditRepo.record_in(conn, replace(audit, target=ids_target(created)))
             return done
 
-    def _enqueue_runs(
-        self, conn: sqlite3.Connection, specs: Sequence[JobSpec], now: datetime
-    ) -> list[Enqueued]:
+    def _enqueue_runs(self, conn: Conn, specs: Sequence[JobSpec], now: datetime) -> list[Enqueued]:
         """Specs in order; each run of plain ones (no key, no dependency) is one executemany."""
         done: list[Enqueued] = []
         run: list[JobSpec] = []
@@ -107,12 +103,13 @@ class JobsRepo:
         done.extend(_insert_plain(conn, run, now))
         return done
 
-    def enqueue_in(self, conn: sqlite3.Connection, spec: JobSpec, now: datetime) -> int:
+    def enqueue_in(self, conn: Conn, spec: JobSpec, now: datetime) -> int:
         """Enqueue inside the caller's write transaction (e.g. a schedule's fire)."""
+        conn.notify("jobs")
         return self._enqueue_one(conn, spec, now).id
 
     def _enqueue_one(
-        self, conn: sqlite3.Connection, spec: JobSpec, now: datetime, shedder: Shedder | None = None
+        self, conn: Conn, spec: JobSpec, now: datetime, shedder: Shedder | None = None
     ) -> Enqueued:
         holder = key_holder(conn, spec.key)
         if holder is not None:
@@ -129,13 +126,12 @@ class JobsRepo:
             values["error"] = "a dependency ended dead or cancelled before this job was enqueued"
         columns = ",".join(values)
         job_id = conn.execute(
-            f"INSERT INTO jobs ({columns}) VALUES ({_placeholders(list(values))})",
+            f"INSERT INTO jobs ({columns}) VALUES ({_placeholders(list(values))}) RETURNING id",
             list(values.values()),
-        ).lastrowid
-        assert job_id is not None
+        ).fetchone()[0]
         if spec.depends_on:
             conn.executemany(
-                "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)",
+                "INSERT INTO job_deps (job_id, depends_on) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(job_id, dep) for dep in spec.depends_on],
             )
             marks = _placeholders(spec.depends_on)
@@ -145,7 +141,7 @@ class JobsRepo:
         return Enqueued(job_id, True)
 
     @staticmethod
-    def _dependency_state(conn: sqlite3.Connection, deps: Sequence[int]) -> State:
+    def _dependency_state(conn: Conn, deps: Sequence[int]) -> State:
         rows = conn.execute(
             f"SELECT id, state FROM jobs WHERE id IN ({_placeholders(deps)})", list(deps)
         ).fetchall()
@@ -220,7 +216,7 @@ class JobsRepo:
         return [job_from_row(r, deps.get(r["id"], ())) for r in rows]
 
     @staticmethod
-    def _deps_of(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    def _deps_of(conn: Conn, ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
         out: dict[int, list[int]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -271,6 +267,7 @@ class JobsRepo:
         retryable = {State.DEAD.value, State.CANCELLED.value, State.RETRYING.value}
         ids = list(dict.fromkeys(ids))
         with self.db.write() as conn:
+            conn.notify("jobs")
             rows = {
                 r["id"]: r
                 for r in conn.execute(
@@ -302,9 +299,7 @@ class JobsRepo:
             return out
 
     @staticmethod
-    def _requeue(
-        conn: sqlite3.Connection, ids: list[int], now: datetime, request_id: str | None
-    ) -> None:
+    def _requeue(conn: Conn, ids: list[int], now: datetime, request_id: str | None) -> None:
         conn.execute(
             "UPDATE jobs SET state = 'queued', run_at = ?, retry_after = NULL,"
             " budget_start = attempts, finished_at = NULL, cancel_requested = 0,"
@@ -338,7 +333,7 @@ class JobsRepo:
 CLOCK_SLACK = 300.0  # seconds enqueuers' clocks may disagree (ids vs created_at order)
 
 
-def first_id_since(conn: sqlite3.Connection, stamp: float) -> int:
+def first_id_since(conn: Conn, stamp: float) -> int:
     """The smallest job id created at or after `stamp`, by bisection on the primary key
     (ids grow with created_at; callers keep their exact created_at filter)."""
     lo, hi = conn.execute(  # two subqueries: min and max together would scan the table
@@ -365,31 +360,17 @@ INSERT_QUEUED = (
 )
 
 
-def _insert_plain(
-    conn: sqlite3.Connection, specs: Sequence[JobSpec], now: datetime
-) -> list[Enqueued]:
+def _insert_plain(conn: Conn, specs: Sequence[JobSpec], now: datetime) -> list[Enqueued]:
     """Insert queued jobs with one prepared statement; their ids, in order."""
     if not specs:
         return []
     stamp = now.timestamp()
-    if len(specs) == 1:
-        job_id = conn.execute(INSERT_QUEUED, spec_values(specs[0], stamp)).lastrowid
-        assert job_id is not None
-        return [Enqueued(job_id, True)]
-    conn.executemany(INSERT_QUEUED, [spec_values(spec, stamp) for spec in specs])
-    last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-    first = last - len(specs) + 1
-    # Under our write lock new rowids are max+1, so the batch is one range; make sure.
-    count = conn.execute(
-        "SELECT count(*) FROM jobs WHERE id BETWEEN ? AND ?", (first, last)
-    ).fetchone()[0]
-    if count != len(specs):
-        raise JobctlError("bulk enqueue: the new job ids are not one range (rowid overflow?)")
-    return [Enqueued(job_id, True) for job_id in range(first, last + 1)]
+    ids = conn.insert_ids(INSERT_QUEUED, [spec_values(spec, stamp) for spec in specs])
+    return [Enqueued(job_id, True) for job_id in ids]
 
 
 def request_cancel(
-    conn: sqlite3.Connection, ids: Sequence[int], now: datetime, reason: str
+    conn: Conn, ids: Sequence[int], now: datetime, reason: str
 ) -> list[CancelResult]:
     """Live jobs: a running one gets a cancel request (its daemon terminates it); any other is
     cancelled now, its waiting dependants with it. Terminal jobs are left alone."""
@@ -398,6 +379,7 @@ def request_cancel(
         if conn.execute(
             "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'", (job_id,)
         ).rowcount:
+            conn.notify("cancel")
             results.append(CancelResult(job_id, "requested"))
         elif conn.execute(
             "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
@@ -409,7 +391,7 @@ def request_cancel(
     return results
 
 
-def cascade_cancel(conn: sqlite3.Connection, ids: Sequence[int], now: datetime) -> None:
+def cascade_cancel(conn: Conn, ids: Sequence[int], now: datetime) -> None:
     """Cancel (transitively) the waiting dependants of jobs that ended dead or cancelled."""
     frontier = list(ids)
     while frontier:
@@ -429,12 +411,13 @@ def cascade_cancel(conn: sqlite3.Connection, ids: Sequence[int], now: datetime) 
         frontier = found
 
 
-def release_dependants(conn: sqlite3.Connection, job_id: int, now: datetime) -> None:
+def release_dependants(conn: Conn, job_id: int, now: datetime) -> None:
     """A job succeeded: waiting dependants whose dependencies all succeeded become queued."""
+    conn.notify("jobs")
     conn.execute(
-        "UPDATE jobs SET state = 'queued', run_at = max(run_at, ?)"
+        "UPDATE jobs SET state = 'queued', run_at = CASE WHEN run_at > ? THEN run_at ELSE ? END"
         " WHERE state = 'waiting' AND id IN (SELECT job_id FROM job_deps WHERE depends_on = ?)"
         " AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on"
         "   WHERE d.job_id = jobs.id AND p.state != 'succeeded')",
-        (now.timestamp(), job_id),
+        (now.timestamp(), now.timestamp(), job_id),
     )

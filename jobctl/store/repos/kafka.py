@@ -7,7 +7,7 @@ from datetime import datetime
 
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.lag import PartitionKey, Sample
-from jobctl.store.sqlite.connection import Database
+from jobctl.store.database import Database
 
 PartitionRow = tuple[str, int, int | None, int]  # topic, partition, committed, end
 
@@ -47,7 +47,7 @@ class KafkaRepo:
                 " SELECT *, ROW_NUMBER() OVER ("
                 "  PARTITION BY topic, partition ORDER BY at DESC, id DESC) AS rn"
                 " FROM kafka_samples WHERE cluster = ? AND group_id = ? AND at >= ? AND at < ?)"
-                " WHERE rn <= ?"
+                " AS w WHERE rn <= ?"
                 " UNION ALL"
                 " SELECT topic, partition, at, id, committed, end_offset FROM kafka_samples"
                 " WHERE cluster = ? AND group_id = ? AND at >= ?"

@@ -1,0 +1,610 @@
+"""The store contract: what every backend guarantees, verb by verb.
+
+Callers (ops, runtime, client) rely on these sentences, not on SQLite or PostgreSQL. Both
+backends implement them with the same repos (store/repos: one SQL text, a `Database` seam
+for the few differences); PostgreSQL replaces the claim (SKIP LOCKED) and the change feed
+(LISTEN/NOTIFY). One behaviour suite (tests/store) runs over both.
+
+Conventions for every verb:
+- Times come in as `now` (UTC) from the caller; the store never reads a clock except in
+  `Store.now()`. On PostgreSQL, daemons take `now` from the database's clock.
+- A verb that writes is one transaction: all of it happens or none of it does.
+- "NotFound", "InvalidInput", "Unavailable" are the JobctlErrors of jobctl.errors (exit codes
+  3, 2, 75); a busy or unreachable database is Unavailable, anything else StoreError.
+- Lists are returned empty, never None, when nothing matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from jobctl.domain import sweep as sw
+from jobctl.domain.audit import AuditEntry
+from jobctl.domain.job import Attempt, Job, JobSpec
+from jobctl.domain.lag import PartitionKey, Sample
+from jobctl.domain.queues import Backpressure, RateLimit
+from jobctl.domain.schedule import FireDecision, Schedule
+from jobctl.store.database import Conn, Database
+from jobctl.store.repos.daemons import DaemonInfo
+from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn
+from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
+from jobctl.store.repos.health import RecentFailure, RunningAttempt
+from jobctl.store.repos.jobs import CancelResult, Enqueued
+from jobctl.store.repos.kafka import PartitionRow
+from jobctl.store.repos.locks import LockInfo
+from jobctl.store.repos.once import OnceClaim, OnceRecord
+from jobctl.store.repos.schedules import FireRecord, LastRun
+from jobctl.store.repos.stats import QueueFigures
+from jobctl.store.repos.sweeps import NewSweep
+from jobctl.store.repos.tokens import ApiToken
+
+
+class Jobs(Protocol):
+    def enqueue(
+        self,
+        specs: Sequence[JobSpec],
+        now: datetime,
+        backpressure: Mapping[str, Backpressure] | None = None,
+        audit: AuditEntry | None = None,
+    ) -> list[Enqueued]:
+        """Create jobs in one transaction, all or nothing, in order. A live job holding a
+        spec's key is returned (created=False) instead of a new one. An unknown dependency is
+        InvalidInput. A queue at its `backpressure` max_depth defers the job, or with shed
+        reject refuses the whole batch (Unavailable): race-free across processes and hosts.
+        `audit` is recorded in the same transaction when a job was created."""
+        ...
+
+    def enqueue_in(self, conn: Conn, spec: JobSpec, now: datetime) -> int:
+        """Enqueue inside the caller's write transaction; returns the job id."""
+        ...
+
+    def get(self, job_id: int) -> Job:
+        """The job with its dependencies; NotFound when there is none."""
+        ...
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        """The job's attempts, oldest first."""
+        ...
+
+    def list(
+        self,
+        now: datetime,
+        states: Iterable[str] = (),
+        queue: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """Newest first; `states` may include "scheduled" (queued, not yet due)."""
+        ...
+
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+        """Ids of the jobs in these states (optionally of one queue), ascending."""
+        ...
+
+    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> list[CancelResult]:
+        """Not running → cancelled now (waiting dependants cascade); running → a cancel
+        request its daemon carries out. An unknown or terminal job raises and nothing is
+        done."""
+        ...
+
+    def set_checkpoint(self, job_id: int, value: str) -> None:
+        """Save the job's checkpoint (its next attempt gets it); NotFound when no job."""
+        ...
+
+    def purge_queue(self, queue: str, now: datetime) -> int:
+        """Cancel every job of the queue that has not started; returns how many."""
+        ...
+
+
+class Dispatch(Protocol):
+    """The daemon's side: claims, spawns, finishes, leases. Batches: one claim takes up to
+    the free slots, one finish records many outcomes, each in one transaction."""
+
+    def claim(self, claim: Claim, now: datetime) -> list[Job]:
+        """Atomically move up to `claim.slots` ready jobs to running under this runner's
+        lease, priority first, then due time, then enqueue order. Paused queues, queues at
+        their concurrency limit (counted across every daemon), exhausted rate buckets and
+        jobs behind an earlier live job with the same ordering key are skipped. No job is
+        ever claimed by two runners. Empty when nothing is ready."""
+        ...
+
+    def record_spawns(self, spawns: Sequence[Spawn]) -> None:
+        """Remember attempts' processes and log locations (orphan recovery)."""
+        ...
+
+    def finish(
+        self, finishes: Sequence[Finish], now: datetime, spawns: Sequence[Spawn] = ()
+    ) -> list[Finish]:
+        """Apply attempt endings (and `spawns`) in one transaction, with their retries, DLQ
+        entries and released or cancelled dependants. An ending whose lease was lost (the
+        job no longer runs this attempt for this runner) is discarded; returns those
+        applied."""
+        ...
+
+    def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
+        """Give a running attempt back without spending it; False when not ours any more."""
+        ...
+
+    def renew_leases(self, runner: str, job_ids: Sequence[int], until: datetime) -> None:
+        """Extend this runner's leases of these running jobs (one statement per heartbeat)."""
+        ...
+
+    def expired(self, now: datetime, limit: int = 500) -> list[Expired]:
+        """Running jobs whose lease ran out before `now` (their runner is presumed dead)."""
+        ...
+
+    def orphans(self, node: str, runner: str) -> list[Orphan]:
+        """Running attempts started on `node` by a runner other than `runner`."""
+        ...
+
+    def cancel_requested(self, runner: str) -> list[int]:
+        """This runner's running jobs someone asked to cancel."""
+        ...
+
+    def next_due(self, now: datetime, queues: frozenset[str] | None = None) -> float | None:
+        """Epoch seconds of the earliest queued or retrying job not yet due; None if none."""
+        ...
+
+    def rate_window(
+        self, queue: str, tenant: str | None, rate: RateLimit, now: datetime
+    ) -> tuple[int, datetime | None]:
+        """Claims counted in this job's rate bucket within the window ending at `now`, and
+        when the oldest of them leaves it."""
+        ...
+
+    def ready_count(self, now: datetime) -> int:
+        """Jobs due and waiting for a slot."""
+        ...
+
+    def running_count(self) -> int:
+        """Jobs running anywhere."""
+        ...
+
+
+class Schedules(Protocol):
+    def add(self, schedule: Schedule, now: datetime) -> None:
+        """Create; an existing name is InvalidInput. Fires start after `now`."""
+        ...
+
+    def get(self, name: str) -> Schedule:
+        """NotFound when there is no such schedule."""
+        ...
+
+    def list(self) -> list[Schedule]:
+        """Every schedule, by name."""
+        ...
+
+    def changed_marker(self) -> tuple[int, float | None]:
+        """A cheap value that changes whenever a schedule is added, removed or edited."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Delete (its fire ledger stays); NotFound when there is none."""
+        ...
+
+    def update(self, name: str, now: datetime, **fields: Any) -> None:
+        """Set fields of one schedule; NotFound when there is none."""
+        ...
+
+    def reconcile_config(
+        self, schedules: Sequence[Schedule], now: datetime
+    ) -> tuple[int, int, int]:
+        """Make the config-owned schedules equal `schedules` (others untouched); returns
+        (created, updated, removed). Safe when several daemons reconcile at once."""
+        ...
+
+    def record_fires(
+        self,
+        name: str,
+        decisions: Sequence[tuple[FireDecision, JobSpec | None]],
+        cursor: datetime,
+        now: datetime,
+        cancel_ids: Sequence[int] = (),
+    ) -> list[tuple[FireDecision, int | None]]:
+        """In one transaction: record each fire not yet recorded (exactly once per schedule
+        and nominal time, however many daemons race), enqueue its job when it has a spec,
+        cancel `cancel_ids`, advance the cursor. Returns the fires this call recorded."""
+        ...
+
+    def live_job_ids(self, name: str) -> list[int]:
+        """The schedule's jobs that have not ended."""
+        ...
+
+    def last_run(self, name: str) -> LastRun | None:
+        """The newest fire that enqueued a job, and that job's state."""
+        ...
+
+    def run_durations(self, name: str, limit: int) -> list[float]:
+        """Durations of the finished attempts of the schedule's newest jobs."""
+        ...
+
+    def fires(
+        self, name: str | None, since: datetime | None, outcomes: Sequence[str] | None = None
+    ) -> list[FireRecord]:
+        """The fire ledger, newest first, filtered."""
+        ...
+
+
+class Dlq(Protocol):
+    def list(
+        self,
+        queue: str | None = None,
+        since: datetime | None = None,
+        failure_class: str | None = None,
+        limit: int = 1000,
+        older_than: datetime | None = None,
+    ) -> list[DeadLetter]:
+        """Entries, newest first, filtered."""
+        ...
+
+    def get(self, entry_id: int) -> DeadLetter:
+        """NotFound when there is no such entry."""
+        ...
+
+    def replay(
+        self,
+        selection: Selection,
+        now: datetime,
+        decide: Decide,
+        spec_of: Callable[[Job], JobSpec],
+        dry_run: bool = False,
+    ) -> list[Replayed]:
+        """Replay the selected entries oldest first in one transaction: each entry `decide`
+        does not skip gets a new job (linked both ways). An unknown id is NotFound and
+        nothing is written."""
+        ...
+
+    def purge(self, older_than: datetime | None) -> int:
+        """Delete entries (created before `older_than`, or all); returns how many."""
+        ...
+
+    def replay_of(self, job_id: int) -> int | None:
+        """The entry `job_id` was replayed from, if any."""
+        ...
+
+
+class Once(Protocol):
+    def claim(
+        self, name: str, claim: OnceClaim, may_claim: Callable[[OnceRecord | None], bool]
+    ) -> tuple[bool, OnceRecord | None]:
+        """Atomically (across hosts): read NAME's record, ask `may_claim`, and if yes make it
+        running under `claim`. Returns (claimed, the record as it now is)."""
+        ...
+
+    def started(self, name: str, holder: str, cmd_pid: int, cmd_pid_start: int | None) -> None:
+        """Record CMD's process under the holder's claim."""
+        ...
+
+    def renew(self, name: str, holder: str, until: datetime) -> bool:
+        """Extend the claim's lease; False when `holder` no longer holds NAME."""
+        ...
+
+    def finish(
+        self,
+        name: str,
+        holder: str,
+        now: datetime,
+        exit_code: int | None,
+        signal: int | None,
+        output_tail: str | None,
+        log_path: str | None,
+    ) -> bool:
+        """End the claim: succeeded on exit 0, else failed; False when not held."""
+        ...
+
+    def get(self, name: str) -> OnceRecord:
+        """NotFound when NAME never ran."""
+        ...
+
+    def find(self, name: str) -> OnceRecord | None:
+        """NAME's record, or None."""
+        ...
+
+    def list(self) -> list[OnceRecord]:
+        """Every record, by name."""
+        ...
+
+    def reset(self, name: str, may_reset: Callable[[OnceRecord], None]) -> OnceRecord:
+        """Delete NAME's record once `may_reset` accepts it (it raises to refuse)."""
+        ...
+
+    def set_checkpoint(self, name: str, value: str) -> None:
+        """Save NAME's checkpoint; NotFound when there is no record."""
+        ...
+
+
+class Locks(Protocol):
+    def acquire(
+        self, name: str, holder: str, holder_id: str, ttl: float, now: datetime
+    ) -> tuple[bool, LockInfo]:
+        """Take `name` if free or expired (its fencing token grows by one), atomically
+        across hosts; returns (acquired, the lock as it now is)."""
+        ...
+
+    def renew(self, name: str, holder_id: str, ttl: float, now: datetime) -> bool:
+        """Extend the lease to now + ttl; False when `holder_id` no longer holds it."""
+        ...
+
+    def release(self, name: str, holder_id: str | None = None) -> bool:
+        """Free the lock (only from `holder_id`, when given); the token stays."""
+        ...
+
+    def get(self, name: str) -> LockInfo | None:
+        """The lock's row, held or not."""
+        ...
+
+    def held(self, now: datetime) -> list[LockInfo]:
+        """Locks held by a live lease, by name."""
+        ...
+
+
+class Sweeps(Protocol):
+    def create(self, new: NewSweep, now: datetime) -> sw.Sweep:
+        """Register a sweep (state `marking`); InvalidInput when a live one has the name."""
+        ...
+
+    def get(self, sweep_id: int) -> sw.Sweep:
+        """NotFound when there is no such sweep."""
+        ...
+
+    def find(self, ref: str) -> sw.Sweep:
+        """By id, or by name (the live sweep of that name, else the newest)."""
+        ...
+
+    def list(self, kind: str | None = None, states: tuple[str, ...] = ()) -> list[sw.Sweep]:
+        """Oldest first, filtered."""
+        ...
+
+    def finish_marking(self, sweep_id: int, marked: int) -> sw.Sweep:
+        """Marking done: `marked` rows, state `marked`."""
+        ...
+
+    def start_run(self, sweep_id: int, run_by: str, now: datetime) -> None:
+        """State `running` (a resumed run keeps its first start)."""
+        ...
+
+    def save_progress(
+        self, sweep_id: int, done: int, deleted: int, skipped: int, finished_at: datetime | None
+    ) -> None:
+        """Mirror the target's progress; `finished_at` marks the sweep done."""
+        ...
+
+    def set_unmarked(self, sweep_id: int, now: datetime) -> None:
+        """State `unmarked` (its marks were dropped)."""
+        ...
+
+    def forget_finished(self, kind: str, name: str, keep: int) -> int:
+        """Drop all but the newest `keep` finished sweeps of this kind and name."""
+        ...
+
+    def delete(self, sweep_id: int) -> None:
+        """Forget a sweep whose marking failed."""
+        ...
+
+
+class Audit(Protocol):
+    def record(self, entry: AuditEntry) -> int:
+        """Append one entry in its own transaction; returns its id."""
+        ...
+
+    def list(
+        self, since: datetime | None = None, actions: Iterable[str] = (), limit: int = 1000
+    ) -> list[AuditEntry]:
+        """Oldest first within the newest `limit`; `sweep` or `sweep.*` match every
+        action under it."""
+        ...
+
+
+class Tokens(Protocol):
+    def create(self, token: ApiToken) -> None:
+        """Store a new live token; InvalidInput when a live token has the name."""
+        ...
+
+    def by_lookup(self, lookup: str) -> ApiToken | None:
+        """The live token with this public id."""
+        ...
+
+    def live(self) -> list[ApiToken]:
+        """Live tokens by name."""
+        ...
+
+    def revoke(self, name: str, now: datetime) -> bool:
+        """Revoke the live token `name`; False when there is none."""
+        ...
+
+
+class Daemons(Protocol):
+    def register(self, info: DaemonInfo) -> None:
+        """Record a starting daemon (replacing a row of the same id)."""
+        ...
+
+    def heartbeat(self, daemon_id: str, now: datetime) -> None:
+        """The daemon is alive at `now`."""
+        ...
+
+    def stopped(self, daemon_id: str, now: datetime) -> None:
+        """The daemon stopped cleanly."""
+        ...
+
+    def live(self, now: datetime) -> list[DaemonInfo]:
+        """Daemons not stopped whose heartbeat is within 3 of their intervals, by node."""
+        ...
+
+    def forget_stale(self, now: datetime, older_than: float = 7 * 86400) -> None:
+        """Drop the rows of daemons gone for `older_than` seconds."""
+        ...
+
+
+class Queues(Protocol):
+    def set_paused(self, name: str, paused: bool, now: datetime) -> None:
+        """Pause or resume a queue (claims skip a paused one)."""
+        ...
+
+    def paused(self) -> set[str]:
+        """Names of the paused queues."""
+        ...
+
+    def known(self) -> set[str]:
+        """Every queue name with jobs or state in the DB."""
+        ...
+
+
+class Stats(Protocol):
+    def queue_figures(self, now: datetime) -> dict[str, QueueFigures]:
+        """Per-queue counts, lag and recent waits; cost independent of finished history."""
+        ...
+
+    def running_in_queue(self, queue: str) -> int:
+        """Jobs of the queue running anywhere."""
+        ...
+
+    def ordering_head(self, ordering_key: str) -> tuple[int, str] | None:
+        """The earliest live job with this ordering key: (id, state)."""
+        ...
+
+    def dependency_states(self, job_id: int) -> list[tuple[int, str]]:
+        """(id, state) of each job this one depends on."""
+        ...
+
+
+class Health(Protocol):
+    def probe_write(self, now: datetime) -> None:
+        """Prove the DB writable (a write, rolled back): raises when it is not."""
+        ...
+
+    def quick_check(self) -> list[str]:
+        """Problems a cheap look finds (empty when sound)."""
+        ...
+
+    def dlq_added_since(self, since: datetime) -> dict[str, int]:
+        """Dead letters created since `since`, per queue."""
+        ...
+
+    def last_success(self, schedule: str) -> datetime | None:
+        """When the schedule's newest succeeded job finished."""
+        ...
+
+    def finished_since(self, since: datetime) -> dict[str, int]:
+        """Jobs that ended since `since`, per queue."""
+        ...
+
+    def running_attempts(self, limit: int = 200) -> list[RunningAttempt]:
+        """Open attempts of running jobs, oldest first."""
+        ...
+
+    def recent_failures(self, limit: int = 10) -> list[RecentFailure]:
+        """The newest failed attempts, newest first."""
+        ...
+
+    def job_states(self, ids: list[int]) -> dict[int, tuple[str, float | None, float | None]]:
+        """id → (state, started_at, finished_at)."""
+        ...
+
+
+class Metrics(Protocol):
+    def dlq_entries(self) -> dict[str, int]:
+        """Dead letters not replayed, per queue."""
+        ...
+
+    def jobs_after(self, cursor: int | None) -> tuple[dict[str, int], int]:
+        """Jobs created after `cursor` per queue, and the new cursor."""
+        ...
+
+
+class Kafka(Protocol):
+    def record_samples(
+        self,
+        cluster: str,
+        group: str,
+        rows: Iterable[PartitionRow],
+        now: datetime,
+        prune_before: datetime,
+    ) -> None:
+        """Append one sample per partition at `now` and prune older than `prune_before`."""
+        ...
+
+    def count(self) -> int:
+        """Samples stored."""
+        ...
+
+
+class ChangeFeed(Protocol):
+    """What an idle daemon waits on: another process's writes that may make work ready."""
+
+    rescan: float | None  # look for work at least this often (None: changes are pushed)
+
+    def start(self, wake: Callable[[], None]) -> bool:
+        """From now on call `wake` soon after another process commits work; False (nothing
+        started) where this backend or its configuration cannot push."""
+        ...
+
+    def changed(self) -> bool:
+        """Whether something may have changed since the last call (cheap; may say True
+        when nothing did, never False when something did)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """A jobctl database: its repos, its change feed and its clock. One per thread."""
+
+    kind: str  # "sqlite" | "postgres"
+    db: Database
+
+    @property
+    def url(self) -> str:
+        """Where it is, fit to print (a password is hidden)."""
+        ...
+
+    @property
+    def local_path(self) -> Path | None:
+        """The SQLite file, or None on a server shared by hosts."""
+        ...
+
+    @property
+    def jobs(self) -> Jobs: ...
+    @property
+    def dispatch(self) -> Dispatch: ...
+    @property
+    def schedules(self) -> Schedules: ...
+    @property
+    def dlq(self) -> Dlq: ...
+    @property
+    def once(self) -> Once: ...
+    @property
+    def locks(self) -> Locks: ...
+    @property
+    def sweeps(self) -> Sweeps: ...
+    @property
+    def audit(self) -> Audit: ...
+    @property
+    def tokens(self) -> Tokens: ...
+    @property
+    def daemons(self) -> Daemons: ...
+    @property
+    def queues(self) -> Queues: ...
+    @property
+    def stats(self) -> Stats: ...
+    @property
+    def health(self) -> Health: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def kafka(self) -> Kafka: ...
+
+    def changes(self) -> ChangeFeed:
+        """A new change feed for this store's thread."""
+        ...
+
+    def now(self) -> datetime:
+        """The store's clock: the database server's on PostgreSQL (shared by every host)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["ChangeFeed", "PartitionKey", "Sample", "Store"]
