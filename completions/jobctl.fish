@@ -302,7 +302,7 @@ complete -c jobctl -n '__jobctl_at "jobctl config show"' -s h -l help -d 'Show t
 
 # jobctl db
 complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'backup' -d 'Copy the database online (consistent while daemons write) into one file.'
-complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'check' -d 'integrity_check + quick_check, and the schema version against this jobctl\'s; exit 1 on any problem.'
+complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'check' -d 'Integrity, the schema version against this jobctl\'s, and the invariants between the tables...'
 complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'copy' -d 'Copy a whole jobctl database into an empty one, between SQLite and PostgreSQL either way: all or...'
 complete -c jobctl -n '__jobctl_at "jobctl db"' -s h -l help -d 'Show this message and exit.'
 

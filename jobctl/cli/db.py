@@ -40,8 +40,8 @@ def backup(
 
 @db_app.command("check")
 def check(ctx: typer.Context, output: Output = None) -> None:
-    """integrity_check + quick_check, and the schema version against this jobctl's; exit 1
-    on any problem."""
+    """Integrity, the schema version against this jobctl's, and the invariants between the
+    tables (running jobs hold a lease and an open attempt, ...); exit 1 on any problem."""
     from jobctl.ops.backup import check as check_db
 
     report = check_db(state(ctx).db_url)
@@ -54,6 +54,7 @@ def check(ctx: typer.Context, output: Output = None) -> None:
                 "quick_check": report.quick,
                 "schema_version": report.schema_version,
                 "expected_schema_version": report.expected_version,
+                "invariants": report.invariants,
                 "problems": report.problems,
                 "notes": report.notes,
             }
@@ -65,6 +66,8 @@ def check(ctx: typer.Context, output: Output = None) -> None:
         render.say(
             f"schema version: {report.schema_version} (this jobctl: {report.expected_version})"
         )
+        if report.invariants:
+            render.say(f"invariants: {_summary(report.invariants)}")
         for note in report.notes:
             render.note(f"jobctl: note: {note}")
         for problem in report.problems:

@@ -31,6 +31,7 @@ def _commands(url: str) -> list[list[str]]:
     return [
         ["db", "copy", "source.db", url],
         ["db", "copy", url, "dest.db"],
+        ["--db", url, "db", "check"],
     ]
 
 

@@ -84,7 +84,9 @@ def test_a_round_trip_sqlite_postgres_sqlite_keeps_every_row(
         assert middle[table] == before[table], f"{table} changed on the way to PostgreSQL"
         assert after[table] == before[table], f"{table} changed on the way back"
 
-    # And new ids follow the copied ones on PostgreSQL
+    # And both copies are sound, and new ids follow the copied ones on PostgreSQL
+    assert jc.json("--db", bare_pg, "db", "check")["ok"] is True
+    assert jc.json("--db", str(back), "db", "check")["ok"] is True
     store = open_store(bare_pg)
     try:
         (new,) = store.jobs.enqueue([job_spec()], store.now())
