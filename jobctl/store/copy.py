@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from jobctl.domain.audit import AuditEntry
@@ -196,3 +197,13 @@ def copy_database(
 
             AuditRepo.record_in(sink.conn, audit(copied))
         return CopyResult(source.where, sink.where, copied)
+
+
+def new_sqlite_snapshot(src: str, dest: Path) -> tuple[dict[str, int], int]:
+    """`src` copied into a new SQLite file at `dest` (replacing it), renamed into place once
+    complete: the rows per table and the file's page count."""
+    from jobctl.store.sqlite import copy as lite
+
+    with open_source(src) as source, lite.new_file(dest, replace=True) as sink:
+        copied = copy_rows(source, sink)
+    return copied, sink.pages

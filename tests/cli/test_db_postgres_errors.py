@@ -32,6 +32,7 @@ def _commands(url: str) -> list[list[str]]:
         ["db", "copy", "source.db", url],
         ["db", "copy", url, "dest.db"],
         ["--db", url, "db", "check"],
+        ["--db", url, "db", "backup", "backup.db"],
     ]
 
 

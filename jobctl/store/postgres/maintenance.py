@@ -1,18 +1,28 @@
-"""`db check` on PostgreSQL: the schema version, the tables, the indexes, the id sequences
-and the invariants, read in one snapshot; nothing is created or migrated."""
+"""`db backup` and `db check` on PostgreSQL: a backup is one REPEATABLE READ snapshot copied
+into a new SQLite file (which `db copy` restores); a check reads the schema version, the
+tables, the indexes, the id sequences and the invariants in one snapshot. Neither creates
+nor migrates anything."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from jobctl.errors import NotFound, StoreError
 from jobctl.store import invariants
-from jobctl.store.copy import TABLES
-from jobctl.store.maintenance import Integrity
+from jobctl.store.copy import TABLES, new_sqlite_snapshot
+from jobctl.store.maintenance import Copied, Integrity
 from jobctl.store.postgres.connection import PgConn, PgUrl, connect, describe, parse_url
 from jobctl.store.postgres.schema import SCHEMA_VERSION, current_version
+
+
+def backup(url: str, dest: Path) -> Copied:
+    """The schema at `url`, read in one snapshot, as the new SQLite file `dest` (replaced
+    once complete)."""
+    copied, pages = new_sqlite_snapshot(url, dest)
+    return Copied(dest, pages, dest.stat().st_size, copied["jobs"])
 
 
 def check(url: str) -> Integrity:

@@ -13,6 +13,7 @@ from jobctl.paths import create_file
 from jobctl.store import invariants
 from jobctl.store.maintenance import Copied, Integrity
 from jobctl.store.sqlite.connection import BUSY_TIMEOUT_MS, schema_kind, wrap_errors
+from jobctl.store.sqlite.copy import seal
 from jobctl.store.sqlite.database import SQLiteConn
 from jobctl.store.sqlite.schema import JOBCTL_TABLES, SCHEMA_VERSION
 
@@ -52,11 +53,7 @@ def backup(source: Path, dest: Path) -> Copied:
                 jobs = out.execute("SELECT count(*) FROM jobs").fetchone()[0]
         finally:
             out.close()
-        if check != "ok":
-            raise StoreError(f"backup {dest} failed its quick_check: {check}")
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
+        seal(tmp, dest, check, replace=True)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
