@@ -63,6 +63,7 @@ def test_a_server_that_cannot_serve_is_one_line_without_the_password(
         ("source.db", ".", "is a directory"),
         ("source.db", "postgresql://postgres@127.0.0.1:5432/x?schema=Bad-Name", "invalid schema"),
         ("", "dest.db", "give SRC"),
+        ("source.db", f"mysql://ops:{SECRET}@db1/jobs", "unsupported database URL scheme"),
     ],
 )
 def test_invalid_input_is_exit_2_and_writes_nothing(
@@ -70,4 +71,5 @@ def test_invalid_input_is_exit_2_and_writes_nothing(
 ) -> None:
     res = run_main("db", "copy", src, dest)
     assert res.rc == 2 and says in res.err and len(res.err.splitlines()) == 1, res
+    assert SECRET not in res.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "source.db"]
