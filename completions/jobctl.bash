@@ -6,7 +6,7 @@ _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
     case "$1" in
         'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock once checkpoint dlq queue schedule sweep token' ;;
         'jobctl config') subs='check show' ;;
-        'jobctl db') subs='backup check' ;;
+        'jobctl db') subs='backup check copy' ;;
         'jobctl lock') subs='run list release' ;;
         'jobctl once') subs='run list show reset apply' ;;
         'jobctl checkpoint') subs='get set' ;;
@@ -45,6 +45,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl db') opts='-h --help'; vopts='  ' ;;
         'jobctl db backup') opts='--force --no-force -h --help'; vopts='  ' ;;
         'jobctl db check') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl db copy') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl lock') opts='-h --help'; vopts='  ' ;;
         'jobctl lock run') opts='--ttl --wait -h --help'; vopts=' --ttl --wait ' ;;
         'jobctl lock list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -113,6 +114,7 @@ _jobctl_choices() {  # sets choices: the values of option $2 of $1
         'jobctl top -o'|'jobctl top --output') choices='table json' ;;
         'jobctl config show -o'|'jobctl config show --output') choices='table json' ;;
         'jobctl db check -o'|'jobctl db check --output') choices='table json' ;;
+        'jobctl db copy -o'|'jobctl db copy --output') choices='table json' ;;
         'jobctl lock list -o'|'jobctl lock list --output') choices='table json' ;;
         'jobctl once list -o'|'jobctl once list --output') choices='table json' ;;
         'jobctl once show -o'|'jobctl once show --output') choices='table json' ;;

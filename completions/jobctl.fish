@@ -7,12 +7,12 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl cancel' 'jobctl wait' 'jobctl explain' 'jobctl kafka-lag' \
         'jobctl metrics' 'jobctl health' 'jobctl smoke' 'jobctl top' 'jobctl config' \
         'jobctl config check' 'jobctl config show' 'jobctl db' 'jobctl db backup' \
-        'jobctl db check' 'jobctl lock' 'jobctl lock run' 'jobctl lock list' \
-        'jobctl lock release' 'jobctl once' 'jobctl once run' 'jobctl once list' \
-        'jobctl once show' 'jobctl once reset' 'jobctl once apply' 'jobctl checkpoint' \
-        'jobctl checkpoint get' 'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' \
-        'jobctl dlq show' 'jobctl dlq replay' 'jobctl dlq purge' 'jobctl queue' \
-        'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
+        'jobctl db check' 'jobctl db copy' 'jobctl lock' 'jobctl lock run' \
+        'jobctl lock list' 'jobctl lock release' 'jobctl once' 'jobctl once run' \
+        'jobctl once list' 'jobctl once show' 'jobctl once reset' 'jobctl once apply' \
+        'jobctl checkpoint' 'jobctl checkpoint get' 'jobctl checkpoint set' 'jobctl dlq' \
+        'jobctl dlq list' 'jobctl dlq show' 'jobctl dlq replay' 'jobctl dlq purge' \
+        'jobctl queue' 'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
         'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
         'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
         'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule rm' \
@@ -57,8 +57,9 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl smoke --tolerance' 'jobctl smoke -o' 'jobctl smoke --output' \
         'jobctl top --interval' 'jobctl top -o' 'jobctl top --output' \
         'jobctl config show -o' 'jobctl config show --output' 'jobctl db check -o' \
-        'jobctl db check --output' 'jobctl lock run --ttl' 'jobctl lock run --wait' \
-        'jobctl lock list -o' 'jobctl lock list --output' 'jobctl lock release --confirm' \
+        'jobctl db check --output' 'jobctl db copy -o' 'jobctl db copy --output' \
+        'jobctl lock run --ttl' 'jobctl lock run --wait' 'jobctl lock list -o' \
+        'jobctl lock list --output' 'jobctl lock release --confirm' \
         'jobctl once run --wait' 'jobctl once list -o' 'jobctl once list --output' \
         'jobctl once show -o' 'jobctl once show --output' 'jobctl once reset --confirm' \
         'jobctl dlq list -Q' 'jobctl dlq list --queue' 'jobctl dlq list --since' \
@@ -139,7 +140,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'health' -d 'Probe DB, daemons, 
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'smoke' -d 'Canary job per queue through the running daemon, and schedule punctuality (exit 0/2).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'top' -d 'Live view of queues (ready/running/lag/rate), running jobs (CPU, RSS), failures.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show the configuration.'
-complete -c jobctl -n '__jobctl_at "jobctl"' -a 'db' -d 'Back up and check the database.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'db' -d 'Back up, check and copy the database.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'lock' -d 'Named locks: `jobctl lock NAME [--ttl 60s] [--wait D] -- CMD` runs CMD holding NAME.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'once' -d 'Run-once: commands (maintenance migrations) that succeed at most once per DB.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'checkpoint' -d 'Read or save the checkpoint of the current job or once-run (inside one).'
@@ -301,7 +302,8 @@ complete -c jobctl -n '__jobctl_at "jobctl config show"' -s h -l help -d 'Show t
 
 # jobctl db
 complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'backup' -d 'Copy the database online (consistent while daemons write) into one file.'
-complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'check' -d 'integrity_check + quick_check, and the schema version against this jobctl\'s; exit 1 on any problem.'
+complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'check' -d 'Integrity, the schema version against this jobctl\'s, and the invariants between the tables...'
+complete -c jobctl -n '__jobctl_at "jobctl db"' -a 'copy' -d 'Copy a whole jobctl database into an empty one, between SQLite and PostgreSQL either way: all or...'
 complete -c jobctl -n '__jobctl_at "jobctl db"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl db backup
@@ -311,6 +313,10 @@ complete -c jobctl -n '__jobctl_at "jobctl db backup"' -s h -l help -d 'Show thi
 # jobctl db check
 complete -c jobctl -n '__jobctl_at "jobctl db check"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl db check"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl db copy
+complete -c jobctl -n '__jobctl_at "jobctl db copy"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl db copy"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl lock
 complete -c jobctl -n '__jobctl_at "jobctl lock"' -a 'run' -d 'Run CMD holding lock NAME (CMD gets JOBCTL_LOCK_TOKEN); exit 75 when it is held.'

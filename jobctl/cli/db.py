@@ -1,4 +1,4 @@
-"""db backup | check."""
+"""db backup | check | copy."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output
 
-db_app = typer.Typer(help="Back up and check the database.", no_args_is_help=True)
+db_app = typer.Typer(help="Back up, check and copy the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -40,8 +40,8 @@ def backup(
 
 @db_app.command("check")
 def check(ctx: typer.Context, output: Output = None) -> None:
-    """integrity_check + quick_check, and the schema version against this jobctl's; exit 1
-    on any problem."""
+    """Integrity, the schema version against this jobctl's, and the invariants between the
+    tables (running jobs hold a lease and an open attempt, ...); exit 1 on any problem."""
     from jobctl.ops.backup import check as check_db
 
     report = check_db(state(ctx).db_url)
@@ -54,6 +54,7 @@ def check(ctx: typer.Context, output: Output = None) -> None:
                 "quick_check": report.quick,
                 "schema_version": report.schema_version,
                 "expected_schema_version": report.expected_version,
+                "invariants": report.invariants,
                 "problems": report.problems,
                 "notes": report.notes,
             }
@@ -65,6 +66,8 @@ def check(ctx: typer.Context, output: Output = None) -> None:
         render.say(
             f"schema version: {report.schema_version} (this jobctl: {report.expected_version})"
         )
+        if report.invariants:
+            render.say(f"invariants: {_summary(report.invariants)}")
         for note in report.notes:
             render.note(f"jobctl: note: {note}")
         for problem in report.problems:
@@ -72,6 +75,42 @@ def check(ctx: typer.Context, output: Output = None) -> None:
         render.say("ok" if report.ok else f"{len(report.problems)} problem(s)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@db_app.command("copy")
+def copy(
+    ctx: typer.Context,
+    src: Annotated[
+        str, typer.Argument(metavar="SRC", help="The database to copy: a path or a URL.")
+    ],
+    dest: Annotated[
+        str,
+        typer.Argument(
+            metavar="DEST", help="An empty database to copy into (created when missing)."
+        ),
+    ],
+    output: Output = None,
+) -> None:
+    """Copy a whole jobctl database into an empty one, between SQLite and PostgreSQL either
+    way: all or nothing, ids kept, the source only read."""
+    from jobctl.cli.copy_progress import CopyProgress
+    from jobctl.ops.db_copy import copy as copy_db
+
+    app_state = state(ctx)
+    with CopyProgress(app_state.quiet) as bar:
+        result = copy_db(src, dest, app_state.request_id, bar.update)
+    if wants_json(ctx, output):
+        render.print_json(
+            {
+                "source": result.source,
+                "destination": result.destination,
+                "rows": result.rows,
+                "tables": result.tables,
+            }
+        )
+        return
+    tables = ", ".join(f"{t} {n}" for t, n in result.tables.items() if n) or "no rows"
+    render.say(f"copied {result.rows} rows ({tables}) from {result.source} to {result.destination}")
 
 
 def _summary(rows: list[str]) -> str:

@@ -19,6 +19,7 @@ class CheckReport:
     quick: list[str]
     schema_version: int | None
     expected_version: int
+    invariants: list[str]  # ["ok"] when they hold; [] when not run (not a jobctl database)
     problems: list[str]  # any of these makes the check fail
     notes: list[str]  # worth knowing, not a failure (an older schema migrates on next use)
 
@@ -45,11 +46,12 @@ def backup(db_url: str, dest: str, force: bool = False) -> Copied:
 
 
 def check(db_url: str) -> CheckReport:
-    """Integrity of the database at `db_url` and its schema version against this jobctl's;
-    `ok` when no problem."""
+    """Integrity of the database at `db_url`, its schema version against this jobctl's and
+    the invariants between its tables; `ok` when no problem."""
     found = maintenance.check(db_url)
     problems = [f"integrity_check: {r}" for r in found.integrity if r != "ok"]
     problems += [f"quick_check: {r}" for r in found.quick if r != "ok"]
+    problems += [f"invariant: {r}" for r in found.invariants if r != "ok"]
     if not found.jobctl_tables and not problems:
         problems.append("not a jobctl database (no jobctl tables)")
     version, expected = found.schema_version, found.expected_version
@@ -66,5 +68,13 @@ def check(db_url: str) -> CheckReport:
                 " any jobctl command that writes migrates it"
             )
     return CheckReport(
-        found.where, not problems, found.integrity, found.quick, version, expected, problems, notes
+        found.where,
+        not problems,
+        found.integrity,
+        found.quick,
+        version,
+        expected,
+        found.invariants,
+        problems,
+        notes,
     )

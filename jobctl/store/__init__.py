@@ -25,7 +25,10 @@ def db_path_from(url_or_path: str) -> Path:
     if url_or_path.startswith("sqlite:///"):
         return Path(url_or_path.removeprefix("sqlite:///"))
     if "://" in url_or_path:
-        raise InvalidInput(f"unsupported database URL {url_or_path!r}: use a path or sqlite:///")
+        scheme = url_or_path.split("://", 1)[0] + "://"  # the rest may hold a password
+        raise InvalidInput(
+            f"unsupported database URL scheme {scheme!r}: use a path, sqlite:/// or postgresql://"
+        )
     return Path(url_or_path).expanduser()
 
 

@@ -20,7 +20,9 @@ class Copied:
 
 @dataclass(frozen=True)
 class Integrity:
-    """What the integrity checks said (`["ok"]` when healthy) and the schema versions."""
+    """What the integrity checks said (`["ok"]` when healthy), the schema versions, and the
+    invariants between jobctl's tables (`["ok"]` when they hold, `[]` when not run: not a
+    jobctl database)."""
 
     where: str  # the database, fit to print
     integrity: list[str]
@@ -28,6 +30,7 @@ class Integrity:
     schema_version: int | None
     expected_version: int
     jobctl_tables: bool
+    invariants: list[str]
 
 
 def backup(url: str, dest: Path) -> Copied:
@@ -43,8 +46,9 @@ def backup(url: str, dest: Path) -> Copied:
 
 
 def check(url: str) -> Integrity:
-    """Integrity and schema version of the database at `url` (NotFound when there is none);
-    a damaged database is reported in the result, not raised."""
+    """Integrity, schema version and invariants of the database at `url` (NotFound when
+    there is none), read in one snapshot; a damaged database is reported in the result, not
+    raised."""
     if is_postgres(url):
         from jobctl.store.postgres import maintenance as pg
 

@@ -12,6 +12,12 @@ Conventions for every verb:
 - "NotFound", "InvalidInput", "Unavailable" are the JobctlErrors of jobctl.errors (exit codes
   3, 2, 75); a busy or unreachable database is Unavailable, anything else StoreError.
 - Lists are returned empty, never None, when nothing matches.
+
+Whole-database verbs take a URL rather than a store, and never migrate what they read:
+store/maintenance.py (`backup`: a consistent snapshot into a new SQLite file; `check`:
+integrity, schema version and the invariants of store/invariants.py, in one snapshot) and
+store/copy.py (`copy_database`: every table of TABLES, read in one snapshot, written in one
+transaction of an empty destination, ids kept).
 """
 
 from __future__ import annotations

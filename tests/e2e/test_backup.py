@@ -7,10 +7,12 @@ import multiprocessing
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.cli import Jobctl
+from tests.support.pg import PgServer, require
 from tests.support.waiting import wait_until
 
 
@@ -25,27 +27,24 @@ def _writer(db: str, acks: str, stop: multiprocessing.Event) -> None:  # type: i
             out.flush()
 
 
-def _acks(paths: list[Path]) -> list[tuple[int, float]]:
+def _acks(paths: list[Path]) -> list[tuple[tuple[int, ...], float]]:
+    """(job ids of one commit, when acknowledged) of every complete line the writers wrote."""
     found = []
     for path in paths:
         text = path.read_text() if path.exists() else ""
         for line in text.split("\n")[:-1]:  # complete lines only: a writer may be mid-line
-            job_id, at = line.split()
-            found.append((int(job_id), float(at)))
+            ids, at = line.split()
+            found.append((tuple(int(i) for i in ids.split(",")), float(at)))
     return found
 
 
-@pytest.mark.slow
-def test_a_backup_under_load_is_consistent_and_complete(jc: Jobctl, tmp_path: Path) -> None:
-    jc.env["JOBCTL_CONFIG"] = str(tmp_path / "config.yaml")  # as root, init writes /etc
-    jc.ok("init")
-    jc.start_daemon("--concurrency", "2")
+def _backup_while_writing(jc: Jobctl, writer: Any, db: str) -> tuple[float, list[Path]]:
+    """`jobctl db backup copy.db` while 4 `writer(db, acks, stop)` processes commit; returns
+    when the backup started and the writers' ack files (more acks came after it)."""
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
-    ack_files = [tmp_path / f"acks-{i}.txt" for i in range(4)]
-    writers = [
-        ctx.Process(target=_writer, args=(str(jc.db), str(path), stop)) for path in ack_files
-    ]
+    ack_files = [jc.tmp / f"acks-{i}.txt" for i in range(4)]
+    writers = [ctx.Process(target=writer, args=(db, str(path), stop)) for path in ack_files]
     for w in writers:
         w.start()
     try:
@@ -58,16 +57,25 @@ def test_a_backup_under_load_is_consistent_and_complete(jc: Jobctl, tmp_path: Pa
         for w in writers:
             w.join(30)
     assert all(w.exitcode == 0 for w in writers)
+    return started, ack_files
+
+
+@pytest.mark.slow
+def test_a_backup_under_load_is_consistent_and_complete(jc: Jobctl, tmp_path: Path) -> None:
+    jc.env["JOBCTL_CONFIG"] = str(tmp_path / "config.yaml")  # as root, init writes /etc
+    jc.ok("init")
+    jc.start_daemon("--concurrency", "2")
+    started, ack_files = _backup_while_writing(jc, _writer, str(jc.db))
 
     copy = tmp_path / "copy.db"
     assert not Path(f"{copy}-wal").exists(), "the copy is one self-contained file"
     with sqlite3.connect(copy) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         in_copy = {r[0] for r in conn.execute("SELECT id FROM jobs")}
-    before = {job_id for job_id, at in _acks(ack_files) if at < started}
+    before = {job_id for ids, at in _acks(ack_files) if at < started for job_id in ids}
     assert before, "jobs were acknowledged before the backup"
     assert before <= in_copy, f"missing from the backup: {sorted(before - in_copy)[:10]}"
-    after_ids = {job_id for job_id, _ in _acks(ack_files)}
+    after_ids = {job_id for ids, _ in _acks(ack_files) for job_id in ids}
     assert after_ids - in_copy, "writers kept committing after the snapshot"
 
     checked = Jobctl(tmp_path)
@@ -132,3 +140,58 @@ def test_db_check_reports_corruption_and_a_newer_schema(jc: Jobctl, tmp_path: Pa
     broken = jc.run("db", "check")
     assert broken.rc == 1 and "problem" in broken.err
     assert junk.read_bytes().startswith(b"SQLite format 3"), "check does not touch the file"
+
+
+def _pg_writer(url: str, acks: str, stop: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+    """Enqueue two jobs and their audit entry per transaction until told to stop; after each
+    commit, note `id,id monotonic-time`."""
+    from jobctl.clock import utcnow
+    from jobctl.ops.audit import current_actor, entry
+    from jobctl.store import open_store
+    from tests.support.factories import job_spec
+
+    store = open_store(url)
+    with open(acks, "w") as out:
+        while not stop.is_set():  # type: ignore[attr-defined]
+            audit = entry(utcnow(), current_actor(), "writer", "job.enqueue", None)
+            done = store.jobs.enqueue([job_spec(), job_spec()], utcnow(), audit=audit)
+            out.write(f"{done[0].id},{done[1].id} {time.monotonic()!r}\n")
+            out.flush()
+    store.close()
+
+
+@pytest.mark.slow
+def test_a_postgres_backup_under_load_is_one_snapshot_that_db_copy_restores(
+    jc: Jobctl, tmp_path: Path, pg_url: str, pg_server: PgServer
+) -> None:
+    # Given 4 processes enqueueing into PostgreSQL, each job pair with its audit entry
+    (tmp_path / "config.yaml").write_text("")
+    jc.env.update(JOBCTL_DB=pg_url, JOBCTL_CONFIG=str(tmp_path / "config.yaml"))
+    # When it is backed up while they write
+    started, ack_files = _backup_while_writing(jc, _pg_writer, pg_url)
+
+    # Then the copy is one snapshot: its jobs are exactly those its audit entries name (the
+    # jobs table was read before the audit table while writers committed both)
+    copy = tmp_path / "copy.db"
+    assert not Path(f"{copy}-wal").exists(), "the copy is one self-contained file"
+    with sqlite3.connect(copy) as conn:
+        jobs = {r[0] for r in conn.execute("SELECT id FROM jobs")}
+        named = conn.execute("SELECT target FROM audit WHERE action = 'job.enqueue'").fetchall()
+    audited_ids = {int(i) for (target,) in named for i in target.split(",")}
+    assert jobs == audited_ids, f"jobs without audit / audit without jobs: {jobs ^ audited_ids}"
+    # And it holds every pair acknowledged before the backup started, not those after it
+    acked = _acks(ack_files)
+    before = {i for ids, at in acked if at < started for i in ids}
+    assert before <= jobs, f"missing from the backup: {sorted(before - jobs)[:10]}"
+    assert {i for ids, _ in acked for i in ids} - jobs, "writers kept committing after it"
+    checked = jc.json("--db", str(copy), "db", "check")
+    assert checked["ok"] is True, checked
+
+    # And `db copy` restores it into a new PostgreSQL database, row for row
+    require(pg_server)
+    restored = pg_server.fresh(migrated=False)
+    try:
+        jc.ok("db", "copy", str(copy), restored)
+        assert len(jc.json("--db", restored, "list", "--limit", "100000")) == len(jobs)
+    finally:
+        pg_server.drop(restored)

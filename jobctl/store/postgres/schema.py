@@ -45,6 +45,13 @@ def current_version(raw: psycopg.Connection[Any], schema: str) -> int | None:
     return row[0] or 0
 
 
+def _too_new(url: PgUrl, version: int) -> StoreError:
+    return StoreError(
+        f"database {url.display}: schema version {version} is newer than this jobctl knows"
+        f" ({SCHEMA_VERSION}): upgrade jobctl"
+    )
+
+
 def migrate(raw: psycopg.Connection[Any], url: PgUrl, create: bool) -> None:
     """Bring the schema up to SCHEMA_VERSION (creating it when `create`); a missing schema
     without `create` is NotFound, a newer one StoreError."""
@@ -53,31 +60,12 @@ def migrate(raw: psycopg.Connection[Any], url: PgUrl, create: bool) -> None:
         if version == SCHEMA_VERSION:
             return
         if version is not None and version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database {url.display}: schema version {version} is newer than this jobctl"
-                f" knows ({SCHEMA_VERSION}): upgrade jobctl"
-            )
+            raise _too_new(url, version)
         if version is None and not create:
             raise NotFound(f"no jobctl database at {url.display} (schema {url.schema!r})")
-        schema = url.schema
         raw.execute("BEGIN")
         try:
-            raw.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"jobctl-migrate:{schema}",),
-            )
-            raw.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            raw.execute(
-                f'CREATE TABLE IF NOT EXISTS "{schema}".schema_version (version integer NOT NULL)'
-            )
-            raw.execute(f'SET LOCAL search_path TO "{schema}"')
-            version = current_version(raw, schema) or 0  # another daemon may have done it
-            for number, name in MIGRATION_FILES:
-                if number > version:
-                    raw.execute((MIGRATIONS_DIR / name).read_text(encoding="utf-8"))  # type: ignore[arg-type]
-            if version < SCHEMA_VERSION:
-                raw.execute("DELETE FROM schema_version")
-                raw.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+            migrate_in_transaction(raw, url)
             raw.execute("COMMIT")
         except BaseException:
             if not raw.broken and not raw.closed:
@@ -85,3 +73,26 @@ def migrate(raw: psycopg.Connection[Any], url: PgUrl, create: bool) -> None:
             raise
     except psycopg.Error as exc:
         raise describe(exc, url.display) from exc
+
+
+def migrate_in_transaction(raw: psycopg.Connection[Any], url: PgUrl) -> None:
+    """Inside the caller's open transaction: create the schema if need be and bring it up to
+    SCHEMA_VERSION, under the migration lock (held until that transaction ends, so others
+    opening the schema wait for it), and point `search_path` at it. A newer schema is
+    StoreError."""
+    schema = url.schema
+    raw.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"jobctl-migrate:{schema}",)
+    )
+    raw.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    raw.execute(f'CREATE TABLE IF NOT EXISTS "{schema}".schema_version (version integer NOT NULL)')
+    raw.execute(f'SET LOCAL search_path TO "{schema}"')
+    version = current_version(raw, schema) or 0  # another daemon may have done it
+    if version > SCHEMA_VERSION:
+        raise _too_new(url, version)
+    for number, name in MIGRATION_FILES:
+        if number > version:
+            raw.execute((MIGRATIONS_DIR / name).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    if version < SCHEMA_VERSION:
+        raw.execute("DELETE FROM schema_version")
+        raw.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))

@@ -10,8 +10,11 @@ from pathlib import Path
 
 from jobctl.errors import NotFound, StoreError
 from jobctl.paths import create_file
+from jobctl.store import invariants
 from jobctl.store.maintenance import Copied, Integrity
 from jobctl.store.sqlite.connection import BUSY_TIMEOUT_MS, schema_kind, wrap_errors
+from jobctl.store.sqlite.copy import seal
+from jobctl.store.sqlite.database import SQLiteConn
 from jobctl.store.sqlite.schema import JOBCTL_TABLES, SCHEMA_VERSION
 
 
@@ -50,11 +53,7 @@ def backup(source: Path, dest: Path) -> Copied:
                 jobs = out.execute("SELECT count(*) FROM jobs").fetchone()[0]
         finally:
             out.close()
-        if check != "ok":
-            raise StoreError(f"backup {dest} failed its quick_check: {check}")
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
+        seal(tmp, dest, check, replace=True)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -72,10 +71,13 @@ def _pragma_rows(conn: sqlite3.Connection, pragma: str) -> list[str]:
 
 
 def check(path: Path) -> Integrity:
-    """Run integrity_check and quick_check and read the schema version of `path`. A file
+    """Run integrity_check and quick_check, read the schema version of `path` and check the
+    invariants between its tables (store/invariants.py), all in one read snapshot. A file
     that is not a database is reported in the results, not raised."""
     conn = _open_existing(path)
     try:
+        with contextlib.suppress(sqlite3.DatabaseError):
+            conn.execute("BEGIN")  # one snapshot for all that follows
         integrity = _pragma_rows(conn, "integrity_check")
         quick = _pragma_rows(conn, "quick_check")
         try:
@@ -83,6 +85,15 @@ def check(path: Path) -> Integrity:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError:
             version, tables = None, set()
+        ours = tables >= JOBCTL_TABLES
+        found = _invariants(conn) if ours else []
     finally:
         conn.close()
-    return Integrity(str(path), integrity, quick, version, SCHEMA_VERSION, tables >= JOBCTL_TABLES)
+    return Integrity(str(path), integrity, quick, version, SCHEMA_VERSION, ours, found)
+
+
+def _invariants(conn: sqlite3.Connection) -> list[str]:
+    try:
+        return invariants.broken(SQLiteConn(conn)) or ["ok"]
+    except sqlite3.DatabaseError as exc:
+        return [f"could not run: {exc}"]

@@ -1,0 +1,75 @@
+"""`db copy|backup|check` against a PostgreSQL server that cannot serve: unreachable → exit
+75, no such role or database → exit 1; one line each, no traceback, never the password, and
+nothing written anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobctl.store import open_store
+from tests.support.cli import run_main
+from tests.support.pg import PgServer, require
+
+SECRET = "s3cret-pw"
+UNREACHABLE = f"postgresql://ops:{SECRET}@127.0.0.1:1/jobctl"
+NO_ROLE = f"postgresql://no_such_role:{SECRET}@127.0.0.1:5432/postgres"
+NO_DATABASE = f"postgresql://postgres:{SECRET}@127.0.0.1:5432/no_such_database_here"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_server: PgServer) -> None:
+    require(pg_server)
+    (tmp_path / "config.yaml").write_text("")
+    monkeypatch.setenv("JOBCTL_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.chdir(tmp_path)
+    open_store(str(tmp_path / "source.db")).close()
+
+
+def _commands(url: str) -> list[list[str]]:
+    return [
+        ["db", "copy", "source.db", url],
+        ["db", "copy", url, "dest.db"],
+        ["--db", url, "db", "check"],
+        ["--db", url, "db", "backup", "backup.db"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "says"),
+    [
+        (UNREACHABLE, 75, "is unreachable"),
+        (NO_ROLE, 1, 'role "no_such_role" does not exist'),
+        (NO_DATABASE, 1, 'database "no_such_database_here" does not exist'),
+    ],
+    ids=["unreachable", "no-role", "no-database"],
+)
+def test_a_server_that_cannot_serve_is_one_line_without_the_password(
+    tmp_path: Path, url: str, code: int, says: str
+) -> None:
+    for argv in _commands(url):
+        res = run_main(*argv)
+        assert res.rc == code, (argv, res)
+        assert says in res.err and len(res.err.splitlines()) == 1, (argv, res.err)
+        assert SECRET not in res.out + res.err and "***" in res.err, (argv, res.err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "source.db"]
+
+
+@pytest.mark.parametrize(
+    ("src", "dest", "says"),
+    [
+        ("source.db", "./source.db", "same database"),
+        ("source.db", ".", "is a directory"),
+        ("source.db", "postgresql://postgres@127.0.0.1:5432/x?schema=Bad-Name", "invalid schema"),
+        ("", "dest.db", "give SRC"),
+        ("source.db", f"mysql://ops:{SECRET}@db1/jobs", "unsupported database URL scheme"),
+    ],
+)
+def test_invalid_input_is_exit_2_and_writes_nothing(
+    tmp_path: Path, src: str, dest: str, says: str
+) -> None:
+    res = run_main("db", "copy", src, dest)
+    assert res.rc == 2 and says in res.err and len(res.err.splitlines()) == 1, res
+    assert SECRET not in res.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "source.db"]
