@@ -36,7 +36,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl explain') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl kafka-lag') opts='--bootstrap-servers --group --topic -Q --queue --warn-lag --max-lag --warn-lag-seconds --max-lag-seconds --watch --window --timeout --security-protocol --sasl-mechanism --sasl-username --sasl-password-file -o --output -h --help'; vopts=' --bootstrap-servers --group --topic -Q --queue --warn-lag --max-lag --warn-lag-seconds --max-lag-seconds --watch --window --timeout --security-protocol --sasl-mechanism --sasl-username --sasl-password-file -o --output ' ;;
         'jobctl metrics') opts='--textfile -h --help'; vopts=' --textfile ' ;;
-        'jobctl health') opts='--max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk -o --output -h --help'; vopts=' --max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk -o --output ' ;;
+        'jobctl health') opts='--max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk --probe -o --output -h --help'; vopts=' --max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk --probe -o --output ' ;;
         'jobctl smoke') opts='-Q --queue --timeout --tolerance -o --output -h --help'; vopts=' -Q --queue --timeout --tolerance -o --output ' ;;
         'jobctl top') opts='--interval -o --output -h --help'; vopts=' --interval -o --output ' ;;
         'jobctl config') opts='-h --help'; vopts='  ' ;;

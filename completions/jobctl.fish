@@ -52,19 +52,20 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl kafka-lag --output' 'jobctl metrics --textfile' 'jobctl health --max-lag' \
         'jobctl health --warn-lag' 'jobctl health --max-depth' \
         'jobctl health --warn-depth' 'jobctl health --max-heartbeat-age' \
-        'jobctl health --min-free-disk' 'jobctl health -o' 'jobctl health --output' \
-        'jobctl smoke -Q' 'jobctl smoke --queue' 'jobctl smoke --timeout' \
-        'jobctl smoke --tolerance' 'jobctl smoke -o' 'jobctl smoke --output' \
-        'jobctl top --interval' 'jobctl top -o' 'jobctl top --output' \
-        'jobctl config show -o' 'jobctl config show --output' 'jobctl db check -o' \
-        'jobctl db check --output' 'jobctl lock run --ttl' 'jobctl lock run --wait' \
-        'jobctl lock list -o' 'jobctl lock list --output' 'jobctl lock release --confirm' \
-        'jobctl once run --wait' 'jobctl once list -o' 'jobctl once list --output' \
-        'jobctl once show -o' 'jobctl once show --output' 'jobctl once reset --confirm' \
-        'jobctl dlq list -Q' 'jobctl dlq list --queue' 'jobctl dlq list --since' \
-        'jobctl dlq list --older-than' 'jobctl dlq list --class' 'jobctl dlq list -o' \
-        'jobctl dlq list --output' 'jobctl dlq show -o' 'jobctl dlq show --output' \
-        'jobctl dlq replay -Q' 'jobctl dlq replay --queue' 'jobctl dlq replay --class' \
+        'jobctl health --min-free-disk' 'jobctl health --probe' 'jobctl health -o' \
+        'jobctl health --output' 'jobctl smoke -Q' 'jobctl smoke --queue' \
+        'jobctl smoke --timeout' 'jobctl smoke --tolerance' 'jobctl smoke -o' \
+        'jobctl smoke --output' 'jobctl top --interval' 'jobctl top -o' \
+        'jobctl top --output' 'jobctl config show -o' 'jobctl config show --output' \
+        'jobctl db check -o' 'jobctl db check --output' 'jobctl lock run --ttl' \
+        'jobctl lock run --wait' 'jobctl lock list -o' 'jobctl lock list --output' \
+        'jobctl lock release --confirm' 'jobctl once run --wait' 'jobctl once list -o' \
+        'jobctl once list --output' 'jobctl once show -o' 'jobctl once show --output' \
+        'jobctl once reset --confirm' 'jobctl dlq list -Q' 'jobctl dlq list --queue' \
+        'jobctl dlq list --since' 'jobctl dlq list --older-than' \
+        'jobctl dlq list --class' 'jobctl dlq list -o' 'jobctl dlq list --output' \
+        'jobctl dlq show -o' 'jobctl dlq show --output' 'jobctl dlq replay -Q' \
+        'jobctl dlq replay --queue' 'jobctl dlq replay --class' \
         'jobctl dlq replay --since' 'jobctl dlq replay -o' 'jobctl dlq replay --output' \
         'jobctl dlq purge --older-than' 'jobctl dlq purge --confirm' \
         'jobctl queue list -o' 'jobctl queue list --output' \
@@ -135,7 +136,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'wait' -d 'Block until the jobs 
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'explain' -d 'Why this job is not running right now: one sentence plus the facts.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'kafka-lag' -d 'Consumer lag per group/topic/partition, in messages and seconds, with a Burrow-style verdict...'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'metrics' -d 'Print the queue, DLQ, daemon and schedule gauges in Prometheus text format.'
-complete -c jobctl -n '__jobctl_at "jobctl"' -a 'health' -d 'Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk (Nagios codes).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'health' -d 'Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk, and the dependency...'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'smoke' -d 'Canary job per queue through the running daemon, and schedule punctuality (exit 0/2).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'top' -d 'Live view of queues (ready/running/lag/rate), running jobs (CPU, RSS), failures.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show the configuration.'
@@ -272,6 +273,7 @@ complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-depth -r -F -d 'CRITI
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l warn-depth -r -F -d 'WARNING when a queue has over N ready jobs (default: its max_depth).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-heartbeat-age -r -F -d 'WARNING when a daemon\'s heartbeat is older (default: twice its interval).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l min-free-disk -r -F -d 'CRITICAL under this much free disk at the DB (default 5%).'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l probe -r -F -d 'Only this probe, built-in or from health.probes (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -s h -l help -d 'Show this message and exit.'
 
