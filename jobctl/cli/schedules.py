@@ -166,10 +166,11 @@ def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
 
 
 def _set(ctx: typer.Context, name: str, action: str, message: str, **fields: object) -> None:
+    from jobctl.cli.audit import caller
     from jobctl.clock import utcnow
+    from jobctl.ops.admin import set_schedule
 
-    with audited(ctx, f"schedule.{action}", name):
-        state(ctx).client().store.schedules.update(name, utcnow(), **fields)
+    set_schedule(state(ctx).client().store, name, action, caller(ctx), utcnow(), **fields)
     render.note(f"schedule {name} {message}")
 
 
@@ -202,14 +203,13 @@ def rm(ctx: typer.Context, name: Name) -> None:
 @schedule_app.command("run")
 def run(ctx: typer.Context, name: Name) -> None:
     """Enqueue the schedule's job now, outside its timetable; prints the job id."""
-    from jobctl.config.schedules import fire_options
+    from jobctl.cli.audit import caller
+    from jobctl.clock import utcnow
+    from jobctl.ops.admin import run_schedule
 
     app_state = state(ctx)
-    client = app_state.client()
-    options = fire_options(client.store.schedules.get(name), request_id=app_state.request_id)
-    with audited(ctx, "schedule.run", name) as audit:
-        job_id = client.enqueue_options([options])[0].id
-        audit.args["job_id"] = job_id
+    store, config = app_state.client().store, app_state.config()
+    job_id = run_schedule(store, config, name, caller(ctx), utcnow())
     render.say(str(job_id))
 
 

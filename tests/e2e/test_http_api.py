@@ -375,6 +375,11 @@ def test_openapi_describes_every_route(api: Api) -> None:
     assert set(doc["paths"]) == {
         "/internal/jobs",
         "/internal/jobs/{id}",
+        "/internal/jobs/retry",
+        "/internal/jobs/cancel",
+        "/internal/jobs/{id}/retry",
+        "/internal/jobs/{id}/cancel",
+        "/internal/schedules/{name}/{action}",
         "/healthz",
         "/metrics",
         "/status",

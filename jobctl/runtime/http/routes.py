@@ -21,11 +21,11 @@ from typing import Any
 from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.domain.audit import Actor
-from jobctl.errors import InvalidInput, JobctlError, NotFound
+from jobctl.errors import InvalidInput, JobctlError, NotFound, Refused, WrongState
 from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
 from jobctl.runtime.eventlog import EventLog
-from jobctl.runtime.http import auth, jobs_api, openapi, status_page
+from jobctl.runtime.http import admin_api, auth, jobs_api, openapi, status_page
 from jobctl.runtime.http.messages import Request, Response
 from jobctl.store import Store, open_store
 
@@ -185,6 +185,10 @@ def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
         return Response.error(422, str(exc))
     except NotFound as exc:
         return Response.error(404, str(exc))
+    except Refused as exc:  # a guard rail: confirm with {"confirm": "…"}
+        return Response.error(403, str(exc))
+    except WrongState as exc:
+        return Response.error(409, str(exc))
     except JobctlError as exc:  # Unavailable (backpressure, busy DB) or a store error
         return Response.error(503, str(exc), headers={"Retry-After": "1"})
 
@@ -235,6 +239,31 @@ def _openapi(app: ApiApp, call: Call) -> Response:
 
 ROUTES = (
     Route("/internal/jobs", re.compile(r"/internal/jobs"), {"POST": (_enqueue, "enqueue")}),
+    Route(
+        "/internal/jobs/retry",
+        re.compile(r"/internal/jobs/retry"),
+        {"POST": (admin_api.retry_bulk, "admin")},
+    ),
+    Route(
+        "/internal/jobs/cancel",
+        re.compile(r"/internal/jobs/cancel"),
+        {"POST": (admin_api.cancel_bulk, "admin")},
+    ),
+    Route(
+        "/internal/jobs/{id}/retry",
+        re.compile(r"/internal/jobs/([^/]+)/retry"),
+        {"POST": (admin_api.retry_one, "admin")},
+    ),
+    Route(
+        "/internal/jobs/{id}/cancel",
+        re.compile(r"/internal/jobs/([^/]+)/cancel"),
+        {"POST": (admin_api.cancel_one, "admin")},
+    ),
+    Route(
+        "/internal/schedules/{name}/{action}",
+        re.compile(r"/internal/schedules/([^/]+)/(pause|resume|run)"),
+        {"POST": (admin_api.schedule_action, "admin")},
+    ),
     Route(
         "/internal/jobs/{id}", re.compile(r"/internal/jobs/([^/]+)"), {"GET": (_get_job, "read")}
     ),
