@@ -15,11 +15,12 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
         'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
         'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
-        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule rm' \
-        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
-        'jobctl schedule import' 'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' \
-        'jobctl sweep show' 'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' \
-        'jobctl token create' 'jobctl token list' 'jobctl token revoke'
+        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule demote' \
+        'jobctl schedule export' 'jobctl schedule rm' 'jobctl schedule run' \
+        'jobctl schedule next' 'jobctl schedule missed' 'jobctl schedule import' \
+        'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' 'jobctl sweep show' \
+        'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' 'jobctl token create' \
+        'jobctl token list' 'jobctl token revoke'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
         'jobctl audit --since' 'jobctl audit --action' 'jobctl audit --limit' \
         'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
@@ -78,8 +79,10 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule add --payload' 'jobctl schedule add -o' \
         'jobctl schedule add --output' 'jobctl schedule list -o' \
         'jobctl schedule list --output' 'jobctl schedule show -o' \
-        'jobctl schedule show --output' 'jobctl schedule next --tz' \
-        'jobctl schedule next -n' 'jobctl schedule next --from' 'jobctl schedule next -o' \
+        'jobctl schedule show --output' 'jobctl schedule demote --confirm' \
+        'jobctl schedule export -o' 'jobctl schedule export --output' \
+        'jobctl schedule next --tz' 'jobctl schedule next -n' \
+        'jobctl schedule next --from' 'jobctl schedule next -o' \
         'jobctl schedule next --output' 'jobctl schedule missed --since' \
         'jobctl schedule missed -o' 'jobctl schedule missed --output' \
         'jobctl schedule import --user' 'jobctl schedule import --prefix' \
@@ -434,6 +437,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'show' -d 'One schedule
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'pause' -d 'Stop firing (fires while paused are recorded as missed: paused).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'resume' -d 'Fire again.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'promote' -d 'Make a shadow schedule active: its fires run from now on.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'demote' -d 'Back to shadow (fires recorded, nothing run): hand schedules back to cron. Several need...'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'export' -d 'Print a crontab reproducing the schedules (CRON_TZ per zone, % escaped); those cron cannot...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'rm' -d 'Delete a schedule (its jobs and fire history stay).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'next' -d 'The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted.'
@@ -474,6 +479,16 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule resume"' -s h -l help -d 'Sh
 
 # jobctl schedule promote
 complete -c jobctl -n '__jobctl_at "jobctl schedule promote"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule demote
+complete -c jobctl -n '__jobctl_at "jobctl schedule demote"' -l imported -d 'Every imported schedule not in shadow yet.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule demote"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule demote"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule export
+complete -c jobctl -n '__jobctl_at "jobctl schedule export"' -l system -l no-system -d '/etc/cron.d format: a user column (the schedule\'s user, else yours).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule export"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule export"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule rm
 complete -c jobctl -n '__jobctl_at "jobctl schedule rm"' -s h -l help -d 'Show this message and exit.'

@@ -117,12 +117,12 @@ def imported_to_demote(store: Store) -> list[Schedule]:
 
 def demote_schedules(
     store: Store, names: Sequence[str], caller: Caller, now: datetime, **args: Any
-) -> list[str]:
+) -> list[Schedule]:
     """Back to shadow for good (fires recorded, nothing run): the way back to cron. Several
-    need their count confirmed; an unknown name is NotFound before anything changes."""
+    need their count confirmed; an unknown name is NotFound before anything changes.
+    Returns the schedules as they were."""
     names = list(dict.fromkeys(names))
-    for name in names:
-        store.schedules.get(name)
+    found = [store.schedules.get(name) for name in names]
     guard = None
     if len(names) > 1:
 
@@ -135,4 +135,4 @@ def demote_schedules(
     with _audited(store, caller, now, "schedule.demote", target, record, guard):
         for name in names:
             store.schedules.update(name, now, shadow=1)
-    return names
+    return found
