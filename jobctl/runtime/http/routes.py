@@ -237,32 +237,21 @@ def _openapi(app: ApiApp, call: Call) -> Response:
     return Response(200, _OPENAPI, "application/json")
 
 
+def _admin(name: str, pattern: str, handler: Handler) -> Route:
+    """A POST route of the admin API (scope admin)."""
+    return Route(name, re.compile(pattern), {"POST": (handler, "admin")})
+
+
 ROUTES = (
     Route("/internal/jobs", re.compile(r"/internal/jobs"), {"POST": (_enqueue, "enqueue")}),
-    Route(
-        "/internal/jobs/retry",
-        re.compile(r"/internal/jobs/retry"),
-        {"POST": (admin_api.retry_bulk, "admin")},
-    ),
-    Route(
-        "/internal/jobs/cancel",
-        re.compile(r"/internal/jobs/cancel"),
-        {"POST": (admin_api.cancel_bulk, "admin")},
-    ),
-    Route(
-        "/internal/jobs/{id}/retry",
-        re.compile(r"/internal/jobs/([^/]+)/retry"),
-        {"POST": (admin_api.retry_one, "admin")},
-    ),
-    Route(
-        "/internal/jobs/{id}/cancel",
-        re.compile(r"/internal/jobs/([^/]+)/cancel"),
-        {"POST": (admin_api.cancel_one, "admin")},
-    ),
-    Route(
+    _admin("/internal/jobs/retry", r"/internal/jobs/retry", admin_api.retry_bulk),
+    _admin("/internal/jobs/cancel", r"/internal/jobs/cancel", admin_api.cancel_bulk),
+    _admin("/internal/jobs/{id}/retry", r"/internal/jobs/([^/]+)/retry", admin_api.retry_one),
+    _admin("/internal/jobs/{id}/cancel", r"/internal/jobs/([^/]+)/cancel", admin_api.cancel_one),
+    _admin(
         "/internal/schedules/{name}/{action}",
-        re.compile(r"/internal/schedules/([^/]+)/(pause|resume|run)"),
-        {"POST": (admin_api.schedule_action, "admin")},
+        r"/internal/schedules/([^/]+)/(pause|resume|run)",
+        admin_api.schedule_action,
     ),
     Route(
         "/internal/jobs/{id}", re.compile(r"/internal/jobs/([^/]+)"), {"GET": (_get_job, "read")}
