@@ -68,7 +68,7 @@ OPTION_KEYS = {
     "tls": {"address", "warn_days", "crit_days", "server_name", "verify"},
     "disk": {"path", "min_free"},
 }
-DRIVERS = {"redis": ("redis", "redis"), "mysql": ("pymysql", "mysql")}  # module, extra
+DRIVERS = {"redis": ("redis", "redis>=5"), "mysql": ("pymysql", "PyMySQL>=1.1")}  # module, pip
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _METHOD = re.compile(r"[A-Z]{1,16}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -375,5 +375,8 @@ def host_problems(spec: ProbeSpec) -> list[tuple[str | None, str]]:
 
 
 def missing_driver(kind: str) -> str:
-    module, extra = DRIVERS[kind]
-    return f"the {kind} probe needs the {module} package: pip install 'jobctl[{extra}]'"
+    module, requirement = DRIVERS[kind]
+    return (
+        f"the {kind} probe needs the {module} package: pip install '{requirement}'"
+        f" (jobctl's `{kind}` extra)"
+    )
