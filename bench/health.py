@@ -2,13 +2,20 @@
 layout) whose jobs belong to 50 schedules, plus dead letters, against a baseline DB with only
 1000 queued jobs and the same schedules, interleaved. Target: under 1 s on the big DB.
 
-    /tmp/devvenv/bin/python bench/health.py [--quick]
+Then `jobctl -o json health` with 10 dependency probes (health.probes), one of them slow
+(a command taking 1.5 s), the others quick (Redis, PostgreSQL and MariaDB when they
+answer on this machine, TCP, commands, a disk). The probes run in parallel, so the
+whole command (start-up, jobctl's own probes and the DB included) takes about the slowest
+probe: target <= 1.2 x 1.5 s.
 
---quick uses 100,000 finished jobs.
+    /tmp/devvenv/bin/python bench/health.py [--quick] [--probes]
+
+--quick uses 100,000 finished jobs; --probes runs only the dependency-probe part.
 """
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -26,6 +33,7 @@ from _common import (
     section,
     spread,
     timed,
+    verdict,
 )
 from million import build
 
@@ -36,6 +44,12 @@ from jobctl.ops.health import check_url
 from jobctl.store import open_store
 
 SCHEDULES = 50
+SLOW = 1.5  # seconds the slow probe takes
+SERVICES = {  # the machine's own, probed when they answer
+    "redis": ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0"),
+    "postgres": ("127.0.0.1", 5432, "postgresql://postgres@127.0.0.1:5432/postgres"),
+    "mysql": ("127.0.0.1", 3306, "mysql://root@127.0.0.1:3306/test"),
+}
 
 
 def add_schedules(path: Path) -> None:
@@ -68,8 +82,83 @@ def add_schedules(path: Path) -> None:
     conn.close()
 
 
+def _answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def probes_config(tmp: Path, listening: int) -> Path:
+    """Ten probes: one slow command, the machine's services that answer, and quick local
+    ones to make up ten."""
+    lines = [f"    - {{name: slow, command: [sleep, '{SLOW}'], timeout: 5s}}"]
+    for kind, (host, port, url) in SERVICES.items():
+        if _answers(host, port):
+            lines.append(f"    - {{name: {kind}, {kind}: '{url}'}}")
+    quick = [
+        f"{{name: port, tcp: '127.0.0.1:{listening}'}}",
+        f"{{name: tmp, disk: {tmp}}}",
+        "{name: plugin, command: [sh, -c, 'echo OK; exit 0']}",
+    ]
+    lines += [f"    - {p}" for p in quick]
+    n = 0
+    while len(lines) < 10:
+        n += 1
+        lines.append(f"    - {{name: true-{n}, command: ['true']}}")
+    path = tmp / "probes.yaml"
+    path.write_text("health:\n  probes:\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def bench_probes(rounds: int) -> None:
+    section(f"jobctl -o json health with 10 dependency probes, one taking {SLOW} s")
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    try:
+        with fresh_dir() as tmp:
+            config = probes_config(tmp, listener.getsockname()[1])
+            db = tmp / "jobctl.db"
+            build(db, 0, 100, 0)
+            env = isolated_env(tmp, JOBCTL_CONFIG=str(config))
+            argv = [JOBCTL, "--db", str(db), "-o", "json", "health"]
+            shown = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            say("probes: " + ", ".join(_statuses(shown.stdout)))
+            bare = isolated_env(tmp)  # no config: start-up and jobctl's own probes only
+
+            def run(environ: dict[str, str]) -> float:
+                return timed(lambda: subprocess.run(argv, env=environ, capture_output=True))
+
+            res = interleave(
+                rounds,
+                {"10 probes": lambda: run(env), "no probes": lambda: run(bare)},
+                "health ",
+            )
+            with_probes, without = res["10 probes"], res["no probes"]
+            ratio = statistics.median(with_probes) / SLOW
+            added = statistics.median(with_probes) - statistics.median(without)
+            say(f"with 10 probes: {spread(with_probes, 1e3, '.0f')} ms")
+            say(f"no probes (start-up + own probes): {spread(without, 1e3, '.0f')} ms")
+            say(f"ratio to the slowest probe: x{ratio:.2f}  {verdict(ratio, 1.2, False)}")
+            say(f"(info) the probes add {added * 1e3:.0f} ms to the command: x{added / SLOW:.2f}")
+    finally:
+        listener.close()
+
+
+def _statuses(out: str) -> list[str]:
+    import json
+
+    return [f"{p['name']}={p['status']}" for p in json.loads(out)["probes"]]
+
+
 def main() -> None:
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--probes", action="store_true", help="only the dependency-probe part")
+    args = p.parse_args()
+    if args.probes:
+        say(machine_line())
+        bench_probes(3 if args.quick else 7)
+        return
     finished, rounds = (100_000, 3) if args.quick else (1_000_000, 7)
     say(machine_line())
     with fresh_dir() as tmp:
@@ -123,6 +212,7 @@ def main() -> None:
             "probes on the big DB: " + ", ".join(f"{p.name}={p.status.name}" for p in report.probes)
         )
         say(f"slowest median on the big DB: {worst * 1e3:.1f} ms")
+    bench_probes(3 if args.quick else 7)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
         'jobctl checkpoint') subs='get set' ;;
         'jobctl dlq') subs='list show replay purge' ;;
         'jobctl queue') subs='list pause resume purge' ;;
-        'jobctl schedule') subs='add list show pause resume promote rm run next missed import' ;;
+        'jobctl schedule') subs='add list show pause resume promote demote export rm run next missed import' ;;
         'jobctl sweep') subs='mark list show unmark run' ;;
         'jobctl token') subs='create list revoke' ;;
         *) subs='' ;;
@@ -36,7 +36,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl explain') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl kafka-lag') opts='--bootstrap-servers --group --topic -Q --queue --warn-lag --max-lag --warn-lag-seconds --max-lag-seconds --watch --window --timeout --security-protocol --sasl-mechanism --sasl-username --sasl-password-file -o --output -h --help'; vopts=' --bootstrap-servers --group --topic -Q --queue --warn-lag --max-lag --warn-lag-seconds --max-lag-seconds --watch --window --timeout --security-protocol --sasl-mechanism --sasl-username --sasl-password-file -o --output ' ;;
         'jobctl metrics') opts='--textfile -h --help'; vopts=' --textfile ' ;;
-        'jobctl health') opts='--max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk -o --output -h --help'; vopts=' --max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk -o --output ' ;;
+        'jobctl health') opts='--max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk --probe -o --output -h --help'; vopts=' --max-lag --warn-lag --max-depth --warn-depth --max-heartbeat-age --min-free-disk --probe -o --output ' ;;
         'jobctl smoke') opts='-Q --queue --timeout --tolerance -o --output -h --help'; vopts=' -Q --queue --timeout --tolerance -o --output ' ;;
         'jobctl top') opts='--interval -o --output -h --help'; vopts=' --interval -o --output ' ;;
         'jobctl config') opts='-h --help'; vopts='  ' ;;
@@ -76,6 +76,8 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl schedule pause') opts='-h --help'; vopts='  ' ;;
         'jobctl schedule resume') opts='-h --help'; vopts='  ' ;;
         'jobctl schedule promote') opts='-h --help'; vopts='  ' ;;
+        'jobctl schedule demote') opts='--imported --confirm -h --help'; vopts=' --confirm ' ;;
+        'jobctl schedule export') opts='--system --no-system -o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule rm') opts='-h --help'; vopts='  ' ;;
         'jobctl schedule run') opts='-h --help'; vopts='  ' ;;
         'jobctl schedule next') opts='--tz -n --from -o --output -h --help'; vopts=' --tz -n --from -o --output ' ;;
@@ -131,6 +133,7 @@ _jobctl_choices() {  # sets choices: the values of option $2 of $1
         'jobctl schedule add -o'|'jobctl schedule add --output') choices='table json' ;;
         'jobctl schedule list -o'|'jobctl schedule list --output') choices='table json' ;;
         'jobctl schedule show -o'|'jobctl schedule show --output') choices='table json' ;;
+        'jobctl schedule export -o'|'jobctl schedule export --output') choices='table json' ;;
         'jobctl schedule next -o'|'jobctl schedule next --output') choices='table json' ;;
         'jobctl schedule missed -o'|'jobctl schedule missed --output') choices='table json' ;;
         'jobctl schedule import -o'|'jobctl schedule import --output') choices='table json' ;;

@@ -15,11 +15,12 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl queue' 'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
         'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
         'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
-        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule rm' \
-        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
-        'jobctl schedule import' 'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' \
-        'jobctl sweep show' 'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' \
-        'jobctl token create' 'jobctl token list' 'jobctl token revoke'
+        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule demote' \
+        'jobctl schedule export' 'jobctl schedule rm' 'jobctl schedule run' \
+        'jobctl schedule next' 'jobctl schedule missed' 'jobctl schedule import' \
+        'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' 'jobctl sweep show' \
+        'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' 'jobctl token create' \
+        'jobctl token list' 'jobctl token revoke'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
         'jobctl audit --since' 'jobctl audit --action' 'jobctl audit --limit' \
         'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
@@ -52,14 +53,14 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl kafka-lag --output' 'jobctl metrics --textfile' 'jobctl health --max-lag' \
         'jobctl health --warn-lag' 'jobctl health --max-depth' \
         'jobctl health --warn-depth' 'jobctl health --max-heartbeat-age' \
-        'jobctl health --min-free-disk' 'jobctl health -o' 'jobctl health --output' \
-        'jobctl smoke -Q' 'jobctl smoke --queue' 'jobctl smoke --timeout' \
-        'jobctl smoke --tolerance' 'jobctl smoke -o' 'jobctl smoke --output' \
-        'jobctl top --interval' 'jobctl top -o' 'jobctl top --output' \
-        'jobctl config show -o' 'jobctl config show --output' 'jobctl db check -o' \
-        'jobctl db check --output' 'jobctl db copy -o' 'jobctl db copy --output' \
-        'jobctl lock run --ttl' 'jobctl lock run --wait' 'jobctl lock list -o' \
-        'jobctl lock list --output' 'jobctl lock release --confirm' \
+        'jobctl health --min-free-disk' 'jobctl health --probe' 'jobctl health -o' \
+        'jobctl health --output' 'jobctl smoke -Q' 'jobctl smoke --queue' \
+        'jobctl smoke --timeout' 'jobctl smoke --tolerance' 'jobctl smoke -o' \
+        'jobctl smoke --output' 'jobctl top --interval' 'jobctl top -o' \
+        'jobctl top --output' 'jobctl config show -o' 'jobctl config show --output' \
+        'jobctl db check -o' 'jobctl db check --output' 'jobctl db copy -o' \
+        'jobctl db copy --output' 'jobctl lock run --ttl' 'jobctl lock run --wait' \
+        'jobctl lock list -o' 'jobctl lock list --output' 'jobctl lock release --confirm' \
         'jobctl once run --wait' 'jobctl once list -o' 'jobctl once list --output' \
         'jobctl once show -o' 'jobctl once show --output' 'jobctl once reset --confirm' \
         'jobctl dlq list -Q' 'jobctl dlq list --queue' 'jobctl dlq list --since' \
@@ -78,8 +79,10 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule add --payload' 'jobctl schedule add -o' \
         'jobctl schedule add --output' 'jobctl schedule list -o' \
         'jobctl schedule list --output' 'jobctl schedule show -o' \
-        'jobctl schedule show --output' 'jobctl schedule next --tz' \
-        'jobctl schedule next -n' 'jobctl schedule next --from' 'jobctl schedule next -o' \
+        'jobctl schedule show --output' 'jobctl schedule demote --confirm' \
+        'jobctl schedule export -o' 'jobctl schedule export --output' \
+        'jobctl schedule next --tz' 'jobctl schedule next -n' \
+        'jobctl schedule next --from' 'jobctl schedule next -o' \
         'jobctl schedule next --output' 'jobctl schedule missed --since' \
         'jobctl schedule missed -o' 'jobctl schedule missed --output' \
         'jobctl schedule import --user' 'jobctl schedule import --prefix' \
@@ -136,7 +139,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'wait' -d 'Block until the jobs 
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'explain' -d 'Why this job is not running right now: one sentence plus the facts.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'kafka-lag' -d 'Consumer lag per group/topic/partition, in messages and seconds, with a Burrow-style verdict...'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'metrics' -d 'Print the queue, DLQ, daemon and schedule gauges in Prometheus text format.'
-complete -c jobctl -n '__jobctl_at "jobctl"' -a 'health' -d 'Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk (Nagios codes).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'health' -d 'Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk, and the dependency...'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'smoke' -d 'Canary job per queue through the running daemon, and schedule punctuality (exit 0/2).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'top' -d 'Live view of queues (ready/running/lag/rate), running jobs (CPU, RSS), failures.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show the configuration.'
@@ -273,6 +276,7 @@ complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-depth -r -F -d 'CRITI
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l warn-depth -r -F -d 'WARNING when a queue has over N ready jobs (default: its max_depth).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l max-heartbeat-age -r -F -d 'WARNING when a daemon\'s heartbeat is older (default: twice its interval).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -l min-free-disk -r -F -d 'CRITICAL under this much free disk at the DB (default 5%).'
+complete -c jobctl -n '__jobctl_at "jobctl health"' -l probe -r -F -d 'Only this probe, built-in or from health.probes (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl health"' -s h -l help -d 'Show this message and exit.'
 
@@ -438,6 +442,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'show' -d 'One schedule
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'pause' -d 'Stop firing (fires while paused are recorded as missed: paused).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'resume' -d 'Fire again.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'promote' -d 'Make a shadow schedule active: its fires run from now on.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'demote' -d 'Back to shadow (fires recorded, nothing run): hand schedules back to cron. Several need...'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'export' -d 'Print a crontab reproducing the schedules (CRON_TZ per zone, % escaped); those cron cannot...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'rm' -d 'Delete a schedule (its jobs and fire history stay).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'next' -d 'The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted.'
@@ -478,6 +484,16 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule resume"' -s h -l help -d 'Sh
 
 # jobctl schedule promote
 complete -c jobctl -n '__jobctl_at "jobctl schedule promote"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule demote
+complete -c jobctl -n '__jobctl_at "jobctl schedule demote"' -l imported -d 'Every imported schedule not in shadow yet.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule demote"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule demote"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl schedule export
+complete -c jobctl -n '__jobctl_at "jobctl schedule export"' -l system -l no-system -d '/etc/cron.d format: a user column (the schedule\'s user, else yours).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule export"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule export"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl schedule rm
 complete -c jobctl -n '__jobctl_at "jobctl schedule rm"' -s h -l help -d 'Show this message and exit.'

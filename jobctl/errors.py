@@ -43,6 +43,13 @@ class Refused(JobctlError):
     exit_code = EXIT_REFUSED
 
 
+class WrongState(JobctlError):
+    """The target is in no state the action applies to (retry of a running job, cancel of
+    a finished one): nothing was done. Exit 1; over HTTP, 409."""
+
+    exit_code = EXIT_FAILED
+
+
 class Unavailable(JobctlError):
     """Temporarily unavailable: retrying later may succeed."""
 

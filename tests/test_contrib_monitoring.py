@@ -31,6 +31,7 @@ METRICS = {
     "scheduler_daemon_heartbeat_age_seconds",
     "scheduler_schedule_last_success_timestamp_seconds",
     "scheduler_schedule_overdue",
+    "jobctl_probe_up",
 }
 REQUIRED_ALERTS = {
     "JobctlBacklog",
@@ -39,11 +40,12 @@ REQUIRED_ALERTS = {
     "JobctlDaemonDown",
     "JobctlMissedSchedule",
     "JobctlSpawnFailures",
+    "JobctlDependencyDown",
 }
 
 
 def _names(expr: str) -> set[str]:
-    return set(re.findall(r"\bscheduler_[a-z_]+", expr))
+    return set(re.findall(r"\b(?:scheduler|jobctl)_[a-z_]+", expr))
 
 
 def _rules() -> list[dict]:
@@ -111,7 +113,8 @@ def _exported(tmp_path: Path) -> dict[str, str]:
     now = datetime(2030, 1, 1, tzinfo=UTC)
     with Client(tmp_path / "jobctl.db") as client:
         db = metrics.DbCollector(client.store, lambda: client.config, lambda: now, lambda: 0.0)
-        families = [*registry.collect(), *db.collect()]
+        probes = metrics.ProbeCollector(lambda: None)
+        families = [*registry.collect(), *db.collect(), *probes.collect()]
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
     return {
         family.name + suffix: family.documentation

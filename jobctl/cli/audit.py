@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,26 +12,37 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output, Since
-from jobctl.domain.audit import AuditEntry, ids_target
+from jobctl.domain.audit import ids_target
 
-__all__ = ["Audit", "audited", "ids_target"]
+if TYPE_CHECKING:
+    from jobctl.ops.audit import Audit, Caller
+
+__all__ = ["audited", "caller", "ids_target"]
 
 
-@dataclass
-class Audit:
-    """What will be recorded; the block may fill in what it learns (e.g. new job ids).
-    A block that commits the entry with its own change (`entry()` handed to the store, one
-    transaction instead of two) sets `recorded` so that it is not written twice."""
+def caller(ctx: typer.Context, confirm: str | None = None) -> Caller:
+    """The person at this CLI: their identity, this invocation's request id, the `--confirm`
+    they gave (a TTY user may be prompted instead)."""
+    from jobctl.ops.audit import Caller, current_actor
 
-    target: str | None
-    args: dict[str, Any] = field(default_factory=dict)
-    recorded: bool = False
-    build: Callable[[Audit, str], AuditEntry] | None = field(default=None, repr=False)
+    request_id = state(ctx).request_id
+    return Caller(
+        current_actor(),
+        request_id,
+        confirm,
+        prompt=True,
+        outcome=cli_outcome,
+        confirmed=lambda: render.note(f"jobctl: request id {request_id}"),
+    )
 
-    def entry(self, outcome: str = "ok") -> AuditEntry:
-        """The entry as it stands now (secrets redacted)."""
-        assert self.build is not None
-        return self.build(self, outcome)
+
+def cli_outcome(exc: BaseException) -> str | None:
+    """A wrapper's own `typer.Exit` is `ok` when 0, else `failed`; errors as ops.audit says."""
+    from jobctl.ops.audit import outcome_of
+
+    if isinstance(exc, typer.Exit):
+        return "ok" if exc.exit_code == 0 else "failed"
+    return outcome_of(exc)
 
 
 @contextlib.contextmanager
@@ -49,43 +59,19 @@ def audited(
     (see ops.guard) first; once it is confirmed, its request id is printed on stderr. The
     yielded Audit may be updated inside the block (target, args)."""
     from jobctl.clock import utcnow
-    from jobctl.errors import InvalidInput, JobctlError, Refused
-    from jobctl.ops.audit import current_actor, entry
+    from jobctl.ops.audit import audited as ops_audited
 
     app_state = state(ctx)
-
-    def build(audit: Audit, outcome: str) -> AuditEntry:
-        return entry(
-            utcnow(),
-            current_actor(),
-            app_state.request_id,
-            action,
-            audit.target,
-            audit.args,
-            outcome,
-        )
-
-    outcome: str | None = "failed"  # None: record nothing
-    audit = Audit(target, dict(args or {}), build=build)
-    try:
-        if guard is not None:
-            guard()
-            render.note(f"jobctl: request id {app_state.request_id}")
+    with ops_audited(
+        lambda: app_state.client().store,
+        caller(ctx),
+        action,
+        target,
+        args,
+        guard,
+        now=utcnow,
+    ) as audit:
         yield audit
-        outcome = "ok"
-    except Refused:
-        outcome = "refused"
-        raise
-    except InvalidInput:
-        outcome = None
-        raise
-    except typer.Exit as exc:  # a wrapper's own exit code
-        outcome = "ok" if exc.exit_code == 0 else "failed"
-        raise
-    finally:
-        if outcome is not None and not (outcome == "ok" and audit.recorded):
-            with contextlib.suppress(JobctlError):
-                app_state.client().store.audit.record(audit.entry(outcome))
 
 
 @app.command("audit")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 EXISTING_DB_COMMANDS = frozenset(
     {
         "status", "list", "show", "logs", "explain", "wait", "audit", "top", "metrics",
-        "schedule list", "schedule show", "schedule missed", "schedule next",
+        "schedule list", "schedule show", "schedule missed", "schedule next", "schedule export",
         "dlq list", "dlq show", "once list", "once show", "lock list", "sweep list",
         "sweep show", "queue list", "token list", "checkpoint get", "db check",
         "config check", "smoke",

@@ -16,8 +16,6 @@ from jobctl.domain.retry import Backoff
 if TYPE_CHECKING:
     from jobctl.config.resolve import EnqueueOptions
 
-RETRY_CONFIRM_OVER = 100
-
 
 @app.command(context_settings={"allow_interspersed_args": False})
 def enqueue(
@@ -264,9 +262,10 @@ def retry(
 ) -> None:
     """Run jobs again now with a fresh attempt budget (history is kept). A job whose key a
     live job holds is skipped and reported on stderr (exit 0); the others are retried."""
-    from jobctl.cli.audit import audited, ids_target
+    from jobctl.cli.audit import caller
+    from jobctl.clock import utcnow
     from jobctl.errors import InvalidInput
-    from jobctl.ops.guard import confirm_count
+    from jobctl.ops.admin import retry_jobs
 
     app_state = state(ctx)
     client = app_state.client()
@@ -278,17 +277,9 @@ def retry(
         ids = parse.job_ids(jobs)
     else:
         raise InvalidInput("give job ids or --state dead|retrying")
-    guard = None
-    if len(ids) > RETRY_CONFIRM_OVER:
-        guard = lambda: confirm_count("retry", len(ids), confirm)  # noqa: E731
-    args = {"ids": ids if len(ids) <= 100 else len(ids), "state": state_, "queue": queue}
-    with audited(
-        ctx, "job.retry", ids_target(ids), {**args, "confirm": confirm}, guard=guard
-    ) as audit:
-        results = client.retry(ids, app_state.request_id)
-        skipped = [r for r in results if r.skipped]
-        if skipped:
-            audit.args["skipped"] = [r.id for r in skipped][:100]
+    who = caller(ctx, confirm)
+    results = retry_jobs(client.store, ids, who, utcnow(), state=state_, queue=queue)
+    skipped = [r for r in results if r.skipped]
     for result in skipped:
         render.note(f"jobctl: job {result.id} skipped: {result.skipped}")
     done = [r.id for r in results if not r.skipped]
@@ -302,16 +293,12 @@ def retry(
 @app.command()
 def cancel(ctx: typer.Context, jobs: JobIds, confirm: Confirm = None) -> None:
     """Cancel jobs: queued ones at once; running ones are terminated by their daemon."""
-    from jobctl.cli.audit import audited, ids_target
-    from jobctl.ops.guard import confirm_count
+    from jobctl.cli.audit import caller
+    from jobctl.clock import utcnow
+    from jobctl.ops.admin import cancel_jobs
 
-    ids = list(dict.fromkeys(parse.job_ids(jobs)))
-    guard = None
-    if len(ids) > 1:
-        guard = lambda: confirm_count("cancel", len(ids), confirm)  # noqa: E731
-    args = {"ids": ids if len(ids) <= 100 else len(ids), "confirm": confirm}
-    with audited(ctx, "job.cancel", ids_target(ids), args, guard=guard):
-        results = state(ctx).client().cancel(ids)
+    ids = parse.job_ids(jobs)
+    results = cancel_jobs(state(ctx).client().store, ids, caller(ctx, confirm), utcnow())
     for result in results:
         if result.outcome == "requested":
             render.say(f"{result.id} cancelling (running: its daemon terminates it)")

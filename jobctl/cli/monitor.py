@@ -106,15 +106,25 @@ def health(
             show_default=False,
         ),
     ] = None,
+    probe: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--probe",
+            metavar="NAME",
+            help="Only this probe, built-in or from health.probes (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     output: Output = None,
 ) -> None:
-    """Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk (Nagios codes)."""
+    """Probe DB, daemons, queue lag/depth, DLQ growth, missed schedules, disk, and the
+    dependency probes of health.probes (Nagios codes)."""
     from dataclasses import replace
 
     from jobctl.clock import utcnow
     from jobctl.config.health import parse_free_disk
     from jobctl.domain.durations import parse_seconds
-    from jobctl.ops.health import check_url
+    from jobctl.ops.probes import health_report
 
     changes: dict[str, object] = {}
     for name, value in (
@@ -133,7 +143,8 @@ def health(
     if not hasattr(config, "health"):
         show_report(ctx, config, output, "HEALTH")  # type: ignore[arg-type]
     thresholds = replace(config.health, **changes)  # type: ignore[union-attr]
-    report = check_url(state(ctx).db_url, config, utcnow(), thresholds)  # type: ignore[arg-type]
+    db_url = state(ctx).db_url
+    report = health_report(db_url, config, utcnow(), thresholds, probe or ())  # type: ignore[arg-type]
     show_report(ctx, report, output, "HEALTH")
 
 

@@ -1,4 +1,5 @@
-"""schedule add | list | show | rm | pause | resume | run | promote | next | missed | import."""
+"""schedule add | list | show | rm | pause | resume | run | promote | demote | next | missed |
+import | export."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.audit import audited
 from jobctl.cli.context import state, wants_json
-from jobctl.cli.options import Output, Since, choice
+from jobctl.cli.options import Confirm, Output, Since, choice
 from jobctl.domain.fires import DST_GAP_MODES, DST_REPEAT_MODES
 from jobctl.domain.schedule import Misfire, Overlap
 
@@ -166,10 +167,11 @@ def show(ctx: typer.Context, name: Name, output: Output = None) -> None:
 
 
 def _set(ctx: typer.Context, name: str, action: str, message: str, **fields: object) -> None:
+    from jobctl.cli.audit import caller
     from jobctl.clock import utcnow
+    from jobctl.ops.admin import set_schedule
 
-    with audited(ctx, f"schedule.{action}", name):
-        state(ctx).client().store.schedules.update(name, utcnow(), **fields)
+    set_schedule(state(ctx).client().store, name, action, caller(ctx), utcnow(), **fields)
     render.note(f"schedule {name} {message}")
 
 
@@ -191,6 +193,77 @@ def promote(ctx: typer.Context, name: Name) -> None:
     _set(ctx, name, "promote", "promoted: active", shadow=0)
 
 
+@schedule_app.command("demote")
+def demote(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Schedule names.", show_default=False)
+    ] = None,
+    imported: Annotated[
+        bool, typer.Option("--imported", help="Every imported schedule not in shadow yet.")
+    ] = False,
+    confirm: Confirm = None,
+) -> None:
+    """Back to shadow (fires recorded, nothing run): hand schedules back to cron. Several
+    need --confirm with their count."""
+    from jobctl.cli.audit import caller
+    from jobctl.clock import utcnow
+    from jobctl.errors import InvalidInput
+    from jobctl.ops.admin import demote_schedules, imported_to_demote
+
+    app_state = state(ctx)
+    store = app_state.client().store
+    if bool(names) == imported:
+        raise InvalidInput("give schedule names or --imported")
+    chosen = [s.name for s in imported_to_demote(store)] if imported else list(names or [])
+    if not chosen:
+        render.note("no imported schedule left to demote: all are in shadow")
+        return
+    done = demote_schedules(store, chosen, caller(ctx, confirm), utcnow(), imported=imported)
+    for schedule in done:
+        render.say(schedule.name)
+    if not app_state.quiet:
+        render.note(f"demoted {len(done)} schedule(s): shadow (fires recorded, nothing run)")
+    for name in (s.name for s in done if s.origin == "config"):
+        render.note(
+            f"jobctl: warning: schedule {name!r} comes from the config: set `shadow: true`"
+            " there too, or the next reload makes it active again"
+        )
+
+
+@schedule_app.command("export")
+def export(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Schedule names (default: every one jobctl runs).", show_default=False),
+    ] = None,
+    system: Annotated[
+        bool,
+        typer.Option(help="/etc/cron.d format: a user column (the schedule's user, else yours)."),
+    ] = False,
+    output: Output = None,
+) -> None:
+    """Print a crontab reproducing the schedules (CRON_TZ per zone, % escaped); those cron
+    cannot express are comments saying why, and exit 1."""
+    from jobctl.errors import EXIT_FAILED
+    from jobctl.ops.audit import current_actor
+    from jobctl.ops.schedule_export import export_schedules
+
+    app_state = state(ctx)
+    store, config = app_state.client().store, app_state.config()
+    found = export_schedules(store, config, names or [], system, current_actor().name)
+    if wants_json(ctx, output):
+        left = [{"name": x.name, "reason": x.reason} for x in found.left_out]
+        render.print_json({"crontab": found.text, "written": found.written, "left_out": left})
+    else:
+        render.say_block(found.text)
+    for left_out in found.left_out:
+        render.note(f"jobctl: not exported {left_out.name}: {left_out.reason}")
+    if found.left_out:
+        raise typer.Exit(EXIT_FAILED)
+
+
 @schedule_app.command("rm")
 def rm(ctx: typer.Context, name: Name) -> None:
     """Delete a schedule (its jobs and fire history stay)."""
@@ -202,14 +275,13 @@ def rm(ctx: typer.Context, name: Name) -> None:
 @schedule_app.command("run")
 def run(ctx: typer.Context, name: Name) -> None:
     """Enqueue the schedule's job now, outside its timetable; prints the job id."""
-    from jobctl.config.schedules import fire_options
+    from jobctl.cli.audit import caller
+    from jobctl.clock import utcnow
+    from jobctl.ops.admin import run_schedule
 
     app_state = state(ctx)
-    client = app_state.client()
-    options = fire_options(client.store.schedules.get(name), request_id=app_state.request_id)
-    with audited(ctx, "schedule.run", name) as audit:
-        job_id = client.enqueue_options([options])[0].id
-        audit.args["job_id"] = job_id
+    store, config = app_state.client().store, app_state.config()
+    job_id = run_schedule(store, config, name, caller(ctx), utcnow())
     render.say(str(job_id))
 
 

@@ -429,3 +429,18 @@ def _host_checks(p: _Problems, config: Config) -> None:
                 ("job_types", index, "cwd"),
                 f"job type {job_type.name!r}: no such directory {job_type.cwd!r}",
             )
+    _probe_checks(p, config)
+
+
+def _probe_checks(p: _Problems, config: Config) -> None:
+    """Dependency probes on this host: secret files, drivers, commands, disk paths."""
+    from jobctl.config.probes import host_problems
+
+    if not config.health.probes:
+        return
+    raw = config.raw["health"]["probes"]  # parsed from it, so a list of mappings
+    index = {e.get("name"): i for i, e in enumerate(raw) if isinstance(e, dict)}
+    for spec in config.health.probes:
+        where = ("health", "probes", index.get(spec.name, 0), spec.kind)
+        for key, message in host_problems(spec):
+            p.add(where if key is None else (*where, key), f"probe {spec.name!r}: {message}")

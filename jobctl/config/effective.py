@@ -17,6 +17,7 @@ from typing import Any
 from jobctl.config.health import FreeDisk
 from jobctl.config.kafka import KafkaConfig
 from jobctl.config.model import Config, JobType
+from jobctl.config.probes import ProbeSpec
 
 NOT_KEYS = ("source", "raw")  # Config fields that are not config keys
 
@@ -73,4 +74,5 @@ _SHAPES: dict[type, Callable[[Any], Any]] = {
     JobType: _job_type,
     KafkaConfig: _kafka,
     FreeDisk: lambda disk: disk.text,
+    ProbeSpec: lambda spec: spec.data(),
 }

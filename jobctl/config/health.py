@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.durations import parse_seconds
 from jobctl.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from jobctl.config.probes import ProbeSpec
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -42,6 +45,8 @@ class HealthConfig:
     warn_dlq_growth: int | None = 0  # dead letters in the last hour
     max_dlq_growth: int | None = None
     schedule_grace: float = 300.0  # dead man's switch: interval + this
+    probes: tuple[ProbeSpec, ...] = ()  # dependency probes (config.probes)
+    cache: float = 5.0  # /healthz and /metrics run the dependency probes at most this often
 
 
 KEYS = {
@@ -54,8 +59,10 @@ KEYS = {
     "warn_dlq_growth",
     "max_dlq_growth",
     "schedule_grace",
+    "probes",
+    "cache",
 }
-_DURATIONS = ("warn_lag", "max_lag", "max_heartbeat_age", "schedule_grace")
+_DURATIONS = ("warn_lag", "max_lag", "max_heartbeat_age", "schedule_grace", "cache")
 _COUNTS = ("warn_depth", "max_depth", "warn_dlq_growth", "max_dlq_growth")
 
 
@@ -98,6 +105,12 @@ def parse_health(value: Any) -> tuple[HealthConfig, list[tuple[tuple[str, ...], 
         if key not in KEYS:
             problems.append((where, f"unknown health key {key!r}"))
             continue
+        if key == "probes":
+            from jobctl.config.probes import parse_probes
+
+            changes[key], found = parse_probes(item)
+            problems.extend(found)
+            continue
         try:
             if item is None:
                 changes[key] = None
@@ -109,9 +122,11 @@ def parse_health(value: Any) -> tuple[HealthConfig, list[tuple[tuple[str, ...], 
                 changes[key] = parse_free_disk(str(item), "health.min_free_disk")
         except InvalidInput as exc:
             problems.append((where, str(exc)))
-    if changes.get("min_free_disk", 0) is None or changes.get("schedule_grace", 0) is None:
-        problems.append((("health",), "min_free_disk and schedule_grace cannot be null"))
-        changes.pop("min_free_disk", None)
-        changes.pop("schedule_grace", None)
+    required = ("min_free_disk", "schedule_grace", "cache")
+    if any(key in changes and changes[key] is None for key in required):
+        problems.append((("health",), "min_free_disk, schedule_grace and cache cannot be null"))
+        for key in required:
+            if key in changes and changes[key] is None:
+                changes.pop(key)
     known = {f.name for f in fields(HealthConfig)}
     return replace(config, **{k: v for k, v in changes.items() if k in known}), problems

@@ -3,7 +3,9 @@
 Pure: takes a file's text and its name (no file I/O, no clock). Every line that is not
 imported comes back as a `RejectedLine` with a one-line reason; nothing is dropped silently.
 A draft's name comes from its own line (the command's first word and a digest of schedule,
-user and command), so it stays the same when other lines change: re-importing finds it.
+user and command), so it stays the same when other lines change: re-importing finds it. A
+line right after a `# jobctl schedule NAME` comment (what `schedule export` writes) takes
+that NAME: export then import gives back the same schedules.
 The guard idiom `[ -x X ] && cmd` keeps cron's meaning (see `shellguard`).
 """
 
@@ -39,6 +41,8 @@ _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _GUARDS = {"cd", "test", "[", "[[", "if", "while"}  # skipped up to the next && || ;
 _FILLER = {"(", ")", "{", "}", "!", "then", "do", "else", "exec"}
 _SEPARATORS = {"&&", "||", ";"}
+STDIN_VAR = "JOBCTL_CRON_STDIN"  # where an imported line's % input travels to its command
+NAME_COMMENT = re.compile(r"#\s*jobctl schedule ([^\s#]+)")  # `schedule export` names lines
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,16 @@ def parse_crontab(
     rejected: list[RejectedLine] = []
     notes: list[str] = []
     names: dict[str, int] = {}
+    named: str | None = None  # from a `# jobctl schedule NAME` comment right before a line
     for number, raw in enumerate(text.split("\n"), start=1):
         raw = raw.removesuffix("\r")
         stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
+        given, named = named, None
+        if stripped.startswith("#"):
+            if match := NAME_COMMENT.match(stripped):
+                named = match.group(1)
+            continue
+        if not stripped:
             continue
         try:
             if assignment := _ENV_LINE.fullmatch(stripped):
@@ -126,6 +136,8 @@ def parse_crontab(
         except _Reject as exc:
             rejected.append(RejectedLine(source, number, raw, str(exc)))
             continue
+        if given is not None:
+            entry = replace(entry, name=given)
         names[entry.name] = seen = names.get(entry.name, 0) + 1
         entries.append(entry if seen == 1 else replace(entry, name=f"{entry.name}-{seen}"))
     return CrontabImport(entries, rejected, notes)
@@ -206,6 +218,13 @@ def user_column(text: str, is_user: Callable[[str], bool]) -> tuple[int, str] | 
         if len(words) == 2 and _USER.fullmatch(words[0]) and is_user(words[0]):
             hits.append((number, words[0]))
     return hits[0] if hits and 2 * len(hits) > lines else None
+
+
+def stdin_wrapped(command: str) -> str:
+    """A shell command fed the text of $JOBCTL_CRON_STDIN on its stdin, as cron feeds a
+    line's `%` input to its command: byte for byte, to the whole command (a group, so a
+    trailing `# comment` cannot swallow it)."""
+    return f'printf %s "${STDIN_VAR}" | {{\n{command}\n}}'
 
 
 def split_percent(text: str) -> tuple[str, str | None]:

@@ -6,14 +6,17 @@ including refused attempts (outcome `refused`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from jobctl.domain.audit import Actor, AuditEntry, redact
+from jobctl.errors import InvalidInput, JobctlError, Refused
 from jobctl.store import Store
 
 
@@ -79,3 +82,80 @@ def query(
 ) -> list[AuditEntry]:
     """Entries oldest first (the newest `limit`), optionally since a time / for actions."""
     return store.audit.list(since, actions, limit)
+
+
+def outcome_of(exc: BaseException) -> str | None:
+    """The audit outcome of a block that raised `exc`: `refused` (a guard rail said no),
+    None for invalid input (it changed nothing, and writes nothing at all), else `failed`."""
+    if isinstance(exc, Refused):
+        return "refused"
+    if isinstance(exc, InvalidInput):
+        return None
+    return "failed"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks for a change, through which door: the CLI (a person, who may be prompted at
+    a TTY to confirm) or the HTTP API (a token, which confirms in its request body)."""
+
+    actor: Actor
+    request_id: str
+    confirm: str | None = None  # the confirmation given: `--confirm X`, `{"confirm": "X"}`
+    prompt: bool = False  # may a guard rail ask at the terminal
+    hint: str = "--confirm {}"  # how to confirm, shown in a refusal
+    outcome: Callable[[BaseException], str | None] = field(default=outcome_of, compare=False)
+    confirmed: Callable[[], None] | None = field(default=None, compare=False)  # guard passed
+
+
+@dataclass
+class Audit:
+    """What will be recorded; the block may fill in what it learns (e.g. new job ids).
+    A block that commits the entry with its own change (`entry()` handed to the store, one
+    transaction instead of two) sets `recorded` so that it is not written twice."""
+
+    target: str | None
+    args: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False
+    build: Callable[[Audit, str], AuditEntry] | None = field(default=None, repr=False)
+
+    def entry(self, outcome: str = "ok") -> AuditEntry:
+        """The entry as it stands now (secrets redacted)."""
+        assert self.build is not None
+        return self.build(self, outcome)
+
+
+@contextlib.contextmanager
+def audited(
+    store: Callable[[], Store],
+    caller: Caller,
+    action: str,
+    target: str | None,
+    args: dict[str, Any] | None = None,
+    guard: Callable[[], None] | None = None,
+    *,
+    now: Callable[[], datetime],
+) -> Iterator[Audit]:
+    """Record `action` on `target` by `caller` with its outcome: `ok`, or what the caller's
+    `outcome` makes of an exception (`refused`, `failed`, or nothing for invalid input). A
+    dangerous action passes its `guard` first (then the caller's `confirmed` is called).
+    `store` is called only to record. The one way the CLI and the HTTP API audit."""
+    found: str | None = "failed"
+    audit = Audit(target, dict(args or {}))
+    audit.build = lambda a, result: entry(
+        now(), caller.actor, caller.request_id, action, a.target, a.args, result
+    )
+    try:
+        if guard is not None:
+            guard()
+            if caller.confirmed is not None:
+                caller.confirmed()
+        yield audit
+        found = "ok"
+    except BaseException as exc:
+        found = caller.outcome(exc)
+        raise
+    finally:
+        if found is not None and not (found == "ok" and audit.recorded):
+            with contextlib.suppress(JobctlError):
+                store().audit.record(audit.entry(found))

@@ -11,13 +11,19 @@ from datetime import datetime
 from pathlib import Path
 
 from jobctl.config.schedules import build_schedule
-from jobctl.domain.crontab import ImportedEntry, RejectedLine, parse_crontab, user_column
+from jobctl.domain.crontab import (
+    STDIN_VAR,
+    ImportedEntry,
+    RejectedLine,
+    parse_crontab,
+    stdin_wrapped,
+    user_column,
+)
 from jobctl.domain.schedule import Schedule
 from jobctl.errors import InvalidInput
 from jobctl.ops.schedules import lint_schedule
 from jobctl.store import Store
 
-CRON_STDIN_VAR = "JOBCTL_CRON_STDIN"
 SANDBOX_NOTE = (
     "under systemd, jobs run in the daemon's sandbox, which stops cron's maintenance jobs"
     " (logrotate, apt, man-db, writes under /home or to a shared /tmp): install the drop-in"
@@ -136,11 +142,9 @@ def _from_entry(entry: ImportedEntry, shadow: bool, user: str | None) -> Schedul
 def _command_env(entry: ImportedEntry) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that run the line as cron would."""
     command, env = list(entry.command), dict(entry.env)
-    if entry.stdin is not None:
-        # cron's % input goes to the whole shell command, byte for byte: it travels in the
-        # environment and is piped into a group (a trailing `# comment` cannot swallow it).
-        env[CRON_STDIN_VAR] = entry.stdin
-        command = [command[0], "-c", f'printf %s "${CRON_STDIN_VAR}" | {{\n{command[-1]}\n}}']
+    if entry.stdin is not None:  # it travels in the environment (domain.crontab)
+        env[STDIN_VAR] = entry.stdin
+        command = [command[0], "-c", stdin_wrapped(command[-1])]
     return command, env
 
 

@@ -38,7 +38,7 @@ from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
 from jobctl.store.repos.health import RecentFailure, RunningAttempt
-from jobctl.store.repos.jobs import CancelResult, Enqueued
+from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
 from jobctl.store.repos.once import OnceClaim, OnceRecord
@@ -92,8 +92,16 @@ class Jobs(Protocol):
 
     def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> list[CancelResult]:
         """Not running → cancelled now (waiting dependants cascade); running → a cancel
-        request its daemon carries out. An unknown or terminal job raises and nothing is
-        done."""
+        request its daemon carries out. An unknown job (NotFound) or a terminal one
+        (WrongState) raises and nothing is done."""
+        ...
+
+    def retry(
+        self, ids: Sequence[int], now: datetime, request_id: str | None = None
+    ) -> list[Retried]:
+        """Dead, cancelled or retrying jobs run again now with a fresh attempt budget, in one
+        transaction; a job whose key a live job holds is skipped (its Retried says why). An
+        unknown job (NotFound) or one in another state (WrongState) raises, nothing done."""
         ...
 
     def set_checkpoint(self, job_id: int, value: str) -> None:

@@ -18,7 +18,8 @@ from tests.support.cli import run_main
 # Each command that reads the DB, with arguments it needs.
 READS = {
     "status": [], "list": [], "show": ["1"], "logs": ["1"], "explain": ["1"], "wait": ["1"],
-    "schedule list": [], "schedule show": ["x"], "schedule missed": [], "dlq list": [],
+    "schedule list": [], "schedule show": ["x"], "schedule missed": [], "schedule export": [],
+    "dlq list": [],
     "dlq show": ["1"], "audit": [], "top": [], "metrics": [], "db check": [], "once list": [],
     "once show": ["x"], "lock list": [], "sweep list": [], "sweep show": ["1"],
     "queue list": [], "token list": [], "checkpoint get": [],

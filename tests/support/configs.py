@@ -57,4 +57,17 @@ health:
   max_depth: 500
   min_free_disk: 500MiB
   schedule_grace: 10m
+  cache: 10s
+  probes:
+    - {name: pg, postgres: {url_env: APP_PG_URL}}
+    - {name: cache, redis: "redis://127.0.0.1:6379/0", timeout: 1s, level: warning}
+    - name: api
+      http: {url: "http://127.0.0.1:8080/health", method: HEAD, status: [200, 204],
+             contains: ok, follow_redirects: true, verify: false}
+    - {name: cert, tls: {address: "localhost:443", warn_days: 20, crit_days: 5,
+                         server_name: api.local, verify: true}}
+    - {name: load, command: ["true", -w, "5"]}
+    - {name: spool, disk: {path: /tmp, min_free: 10%}}
+    - {name: port, tcp: "127.0.0.1:22"}
+    - {name: my, mysql: {url_env: APP_MY_URL}}
 """

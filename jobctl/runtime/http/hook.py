@@ -9,16 +9,19 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from jobctl.clock import Clock
 from jobctl.config.model import DEFAULT_QUEUE, Config
 from jobctl.domain.listen import format_addr
 from jobctl.errors import Unavailable
 from jobctl.ops import health
+from jobctl.ops.probes import ProbeCache
+from jobctl.ops.report import Report
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.http import metrics
 from jobctl.runtime.http.messages import Request, Response
 from jobctl.runtime.http.routes import ApiApp
 from jobctl.runtime.http.server import HttpServer
-from jobctl.store import open_store
+from jobctl.store import Store, open_store
 
 if TYPE_CHECKING:
     from jobctl.runtime.daemon import Daemon
@@ -46,6 +49,8 @@ class HttpHook(Hook):
         self.db_url, self.config, self.registry = db_url, config, registry
         self.app: ApiApp | None = None
         self.collector: metrics.DbCollector | None = None
+        self.probes: ProbeCache | None = None  # the dependency probes of health.probes
+        self._clock: Clock | None = None
         try:
             self.server = HttpServer(
                 (host, port), self._serve, workers=workers, reject=self._rejected
@@ -68,8 +73,24 @@ class HttpHook(Hook):
     def _exposition(self) -> tuple[bytes, str]:
         return metrics.exposition(self.registry), metrics.CONTENT_TYPE
 
+    def _health(self, store: Store, config: Config, now: datetime) -> Report:
+        """jobctl's own probes, then the dependency probes (cached: `health.cache`)."""
+        own = health.check(store, config, now)
+        found = self.probes.results() if self.probes is not None else []
+        return Report.of([*own.probes, *(r.probe for r in found)])
+
+    def _probe_cache(self, config: Config, clock: Clock) -> None:
+        h = config.health
+        if self.probes is None or self.probes.health != h:
+            self.probes = ProbeCache(h.probes, h, h.cache, clock)
+            self.probes.warm()
+
     def on_start(self, daemon: Daemon, now: datetime) -> None:
         clock = daemon.clock
+        self._clock = clock
+        self._probe_cache(self.config, clock)
+        self.probe_collector = metrics.ProbeCollector(lambda: self.probes)
+        self.registry.register(self.probe_collector)
         self.collector = metrics.DbCollector(
             open_store(self.db_url, synchronous="NORMAL"),
             lambda: self.config,
@@ -83,7 +104,7 @@ class HttpHook(Hook):
             clock,
             daemon.log,
             self._exposition,
-            health.check,
+            self._health,
             metrics.HttpMetrics(self.registry).observe,
         )
         self.server.start()
@@ -99,7 +120,9 @@ class HttpHook(Hook):
             )
 
     def on_reload(self, config: Config, now: datetime) -> None:
-        self.config = config  # job types and queues; the listen address stays
+        self.config = config  # job types, queues and probes; the listen address stays
+        if self._clock is not None:
+            self._probe_cache(config, self._clock)
 
     def on_stop(self, now: datetime) -> None:
         self.server.stop()
@@ -107,6 +130,7 @@ class HttpHook(Hook):
             self.app.close()
         if self.collector is not None:
             self.registry.unregister(self.collector)
+            self.registry.unregister(self.probe_collector)
             self.collector.store.close()
 
 

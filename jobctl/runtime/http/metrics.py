@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 
 from jobctl.config.model import DEFAULT_QUEUE, Config
 from jobctl.domain.job import FailureClass, Job
+from jobctl.ops.probes import ProbeCache
 from jobctl.ops.schedule_health import schedule_health
 from jobctl.runtime.hooks import Hook
 from jobctl.store import Store
@@ -163,6 +164,25 @@ def _schedule_metrics(store: Store, config: Config, now: datetime) -> list[Metri
         verdict = schedule_health(store, s, now, grace)
         overdue.add_metric([s.name], 1 if verdict is not None and verdict.overdue else 0)
     return [success, overdue]
+
+
+class ProbeCollector(Collector):
+    """`jobctl_probe_up{probe}` (1 when the dependency answered as expected, a threshold
+    warning included) and `jobctl_probe_seconds{probe}` of the dependency probes, from
+    their cache (a scrape runs them at most once per `health.cache`)."""
+
+    def __init__(self, cache: Callable[[], ProbeCache | None]) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        cache = self.cache()
+        results = cache.results() if cache is not None else []
+        up = _gauge("jobctl_probe_up", "1 when the dependency probe passed, else 0.", ["probe"])
+        seconds = _gauge("jobctl_probe_seconds", "How long the probe took.", ["probe"])
+        for result in results:
+            up.add_metric([result.probe.name], 1 if result.up else 0)
+            seconds.add_metric([result.probe.name], result.seconds)
+        yield from (up, seconds)
 
 
 class DbCollector(Collector):

@@ -107,10 +107,111 @@ _REPORT = {
     },
 }
 
+_CONFIRM = {
+    "type": "string",
+    "description": "The guard rail's target, as `--confirm` takes it on the CLI: the number"
+    " of jobs of a bulk retry (over 100) or cancel (over 1).",
+}
+_ADMIN = {
+    "type": "object",
+    "description": "Optional (an empty body is the same as {}).",
+    "additionalProperties": False,
+    "properties": {"confirm": _CONFIRM},
+}
+_IDS = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": 10000,
+    "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
+_BULK_RETRY = {
+    "type": "object",
+    "description": "Either `ids`, or every job in `state` (optionally of one `queue`).",
+    "additionalProperties": False,
+    "properties": {
+        "ids": _IDS,
+        "state": {"type": "string", "enum": ["dead", "retrying"]},
+        "queue": {"type": "string", "minLength": 1},
+        "confirm": _CONFIRM,
+    },
+}
+_BULK_CANCEL = {
+    "type": "object",
+    "required": ["ids"],
+    "additionalProperties": False,
+    "properties": {"ids": _IDS, "confirm": _CONFIRM},
+}
+_OUTCOMES = {
+    "type": "object",
+    "required": ["request_id", "jobs"],
+    "properties": {
+        "request_id": {"type": "string"},
+        "jobs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "outcome", "reason"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "outcome": {
+                        "type": "string",
+                        "enum": ["retried", "skipped", "cancelled", "requested"],
+                        "description": "requested: running, its daemon terminates it",
+                    },
+                    "reason": _NULL_STR,
+                },
+            },
+        },
+    },
+}
+_SCHEDULE = {
+    "type": "object",
+    "required": ["name", "cron", "tz", "queue", "enabled", "shadow"],
+    "properties": {
+        "name": {"type": "string"},
+        "cron": {"type": "string"},
+        "tz": {"type": "string"},
+        "queue": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "shadow": {"type": "boolean"},
+        "next_run_at": _NULL_TIME,
+        "last_run_at": _NULL_TIME,
+    },
+}
+
 _AUTH_ERRORS = {
     "401": _error("No token, or an invalid or revoked one"),
     "403": _error("The token lacks the scope"),
 }
+
+
+def _body(ref: str) -> dict[str, Any]:
+    return {
+        "required": False,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _admin(summary: str, body: str, ok: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """An admin route: scope admin, audited; guard rails answer 403."""
+    return {
+        "post": {
+            "summary": f"{summary} (scope: admin; audited as token:NAME)",
+            "security": [{"bearer": []}],
+            **more,
+            "requestBody": _body(body),
+            "responses": {
+                **ok,
+                "400": _error("Malformed JSON, or not an object"),
+                "401": _AUTH_ERRORS["401"],
+                "403": _error("The token lacks the admin scope, or a guard rail refused"),
+                "404": _error("No such job or schedule"),
+                "409": _error("The job is in no state for this action"),
+                "422": _error("Unknown field or invalid value"),
+                "503": _error("Backpressure (run: the queue is full) or the DB is busy"),
+            },
+        }
+    }
 
 
 def document() -> dict[str, Any]:
@@ -135,6 +236,11 @@ def document() -> dict[str, Any]:
                 "EnqueueRequest": _ENQUEUE,
                 "Job": _JOB,
                 "Report": _REPORT,
+                "AdminRequest": _ADMIN,
+                "BulkRetry": _BULK_RETRY,
+                "BulkCancel": _BULK_CANCEL,
+                "JobOutcomes": _OUTCOMES,
+                "Schedule": _SCHEDULE,
             },
         },
         "paths": {
@@ -174,6 +280,50 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/internal/jobs/retry": _admin(
+                "Retry jobs by id or state (over 100: confirm the count)",
+                "BulkRetry",
+                {"200": _json("What became of each job", "JobOutcomes")},
+            ),
+            "/internal/jobs/cancel": _admin(
+                "Cancel jobs (more than one: confirm the count)",
+                "BulkCancel",
+                {"200": _json("What became of each job", "JobOutcomes")},
+            ),
+            "/internal/jobs/{id}/retry": _admin(
+                "Retry a dead, cancelled or retrying job now",
+                "AdminRequest",
+                {"200": _json("Retried, or skipped (its key is held)", "JobOutcomes")},
+                parameters=[job_id],
+            ),
+            "/internal/jobs/{id}/cancel": _admin(
+                "Cancel a job (a running one: its daemon terminates it)",
+                "AdminRequest",
+                {"200": _json("Cancelled, or requested", "JobOutcomes")},
+                parameters=[job_id],
+            ),
+            "/internal/schedules/{name}/{action}": _admin(
+                "Pause or resume a schedule, or run it now",
+                "AdminRequest",
+                {
+                    "200": _json("pause, resume: the schedule", "Schedule"),
+                    "201": _json("run: the new job", "Job"),
+                },
+                parameters=[
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[^/]+$"},
+                    },
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["pause", "resume", "run"]},
+                    },
+                ],
+            ),
             "/healthz": {
                 "get": {
                     "summary": "Health probes (no token)",

@@ -21,11 +21,11 @@ from typing import Any
 from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.domain.audit import Actor
-from jobctl.errors import InvalidInput, JobctlError, NotFound
+from jobctl.errors import InvalidInput, JobctlError, NotFound, Refused, WrongState
 from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
 from jobctl.runtime.eventlog import EventLog
-from jobctl.runtime.http import auth, jobs_api, openapi, status_page
+from jobctl.runtime.http import admin_api, auth, jobs_api, openapi, status_page
 from jobctl.runtime.http.messages import Request, Response
 from jobctl.store import Store, open_store
 
@@ -185,6 +185,10 @@ def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
         return Response.error(422, str(exc))
     except NotFound as exc:
         return Response.error(404, str(exc))
+    except Refused as exc:  # a guard rail: confirm with {"confirm": "…"}
+        return Response.error(403, str(exc))
+    except WrongState as exc:
+        return Response.error(409, str(exc))
     except JobctlError as exc:  # Unavailable (backpressure, busy DB) or a store error
         return Response.error(503, str(exc), headers={"Retry-After": "1"})
 
@@ -233,8 +237,22 @@ def _openapi(app: ApiApp, call: Call) -> Response:
     return Response(200, _OPENAPI, "application/json")
 
 
+def _admin(name: str, pattern: str, handler: Handler) -> Route:
+    """A POST route of the admin API (scope admin)."""
+    return Route(name, re.compile(pattern), {"POST": (handler, "admin")})
+
+
 ROUTES = (
     Route("/internal/jobs", re.compile(r"/internal/jobs"), {"POST": (_enqueue, "enqueue")}),
+    _admin("/internal/jobs/retry", r"/internal/jobs/retry", admin_api.retry_bulk),
+    _admin("/internal/jobs/cancel", r"/internal/jobs/cancel", admin_api.cancel_bulk),
+    _admin("/internal/jobs/{id}/retry", r"/internal/jobs/([^/]+)/retry", admin_api.retry_one),
+    _admin("/internal/jobs/{id}/cancel", r"/internal/jobs/([^/]+)/cancel", admin_api.cancel_one),
+    _admin(
+        "/internal/schedules/{name}/{action}",
+        r"/internal/schedules/([^/]+)/(pause|resume|run)",
+        admin_api.schedule_action,
+    ),
     Route(
         "/internal/jobs/{id}", re.compile(r"/internal/jobs/([^/]+)"), {"GET": (_get_job, "read")}
     ),

@@ -9,7 +9,7 @@ from datetime import datetime
 from jobctl.domain.audit import AuditEntry, ids_target
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State, key_held
 from jobctl.domain.queues import Backpressure
-from jobctl.errors import InvalidInput, JobctlError, NotFound
+from jobctl.errors import InvalidInput, NotFound, WrongState
 from jobctl.store.database import Conn, Database
 from jobctl.store.records import (
     SPEC_COLUMNS,
@@ -253,7 +253,7 @@ class JobsRepo:
                 if job_id not in rows:
                     raise NotFound(f"no job with id {job_id}")
                 if State(rows[job_id]) in TERMINAL:
-                    raise JobctlError(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
+                    raise WrongState(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
             return request_cancel(conn, ids, now, reason)
 
     def retry(
@@ -278,7 +278,7 @@ class JobsRepo:
                 if job_id not in rows:
                     raise NotFound(f"no job with id {job_id}")
                 if rows[job_id]["state"] not in retryable:
-                    raise JobctlError(
+                    raise WrongState(
                         f"job {job_id} is {rows[job_id]['state']}: only dead, cancelled or"
                         " retrying jobs can be retried"
                     )
