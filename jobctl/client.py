@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,31 +21,8 @@ from jobctl.paths import default_db_path, log_dir_for, working_directory
 from jobctl.store import Store, db_path_from, open_store
 
 if TYPE_CHECKING:
-    from jobctl.store.repos.daemons import DaemonInfo
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    queue: str
-    ready: int
-    scheduled: int
-    running: int
-    retrying: int
-    waiting: int
-    failed_24h: int
-    dead: int
-    lag_seconds: float
-    p95_wait_seconds: float | None
-    paused: bool
-    concurrency: int | None
-
-
-@dataclass(frozen=True)
-class Status:
-    queues: list[QueueStatus]
-    daemons: list[DaemonInfo]
-    enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
+    from jobctl.store.repos.stats import Status
 
 
 class Client:
@@ -157,7 +133,7 @@ class Client:
         return Path(chosen.log_path)
 
     def status(self) -> Status:
-        from jobctl.store.repos.stats import QueueFigures
+        from jobctl.store.repos.stats import QueueFigures, QueueStatus, Status
 
         now = utcnow()
         figures = self.store.stats.queue_figures(now)

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.cli import render
-from jobctl.client import Status
 from jobctl.clock import utcnow
 from jobctl.domain.durations import format_duration, iso_z
 from jobctl.domain.job import Attempt, Job, State
 from jobctl.ops.shapes import job_shape, show_shape
+from jobctl.store.repos.stats import Status
 
 
 def what(job: Job) -> str:
