@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for, working_directory
 from jobctl.store import Store, db_path_from, open_store
+from jobctl.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
@@ -29,7 +31,10 @@ class Client:
     """Enqueue and inspect jobs. `db` is a path or sqlite:/// URL (default: $JOBCTL_DB or
     the XDG/root default); `config` the effective config (default: none). With `create`
     False the client only reads: it opens an existing DB as it is, never creating or
-    migrating it (see `open_store`)."""
+    migrating it (see `open_store`).
+
+    Threads may share a Client: each uses its own store (connection), and concurrent
+    enqueues share one durable commit (store/group_commit.py)."""
 
     def __init__(
         self,
@@ -40,14 +45,22 @@ class Client:
         self.config = config or Config()
         self.db_url = str(db or os.environ.get("JOBCTL_DB") or default_db_path())
         self.create = create
-        self._store: Store | None = None
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+        self.group_commit = GroupCommit(lambda: self.store)
 
     @property
     def store(self) -> Store:
-        if self._store is None:
+        """The calling thread's store (opened on first use)."""
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
             sync = "NORMAL" if self.config.durability == "fast" else "FULL"
-            self._store = open_store(self.db_url, synchronous=sync, create=self.create)
-        return self._store
+            store = open_store(self.db_url, synchronous=sync, create=self.create)
+            self._local.store = store
+            with self._lock:
+                self._stores.append(store)
+        return store
 
     @property
     def log_dir(self) -> Path:
@@ -56,9 +69,12 @@ class Client:
         return log_dir_for(db_path_from(self.db_url))
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        """Close every thread's store (a later use opens a new one)."""
+        with self._lock:
+            stores, self._stores = self._stores, []
+            self._local = threading.local()
+        for store in stores:
+            store.close()
 
     def __enter__(self) -> Client:
         return self
@@ -90,10 +106,12 @@ class Client:
     ) -> list[Enqueued]:
         """Enqueue validated specs in one transaction, applying each configured queue's
         backpressure (max_depth + shed): a `reject` queue at its limit is Unavailable.
-        `audit`, when given, is recorded in the same transaction if a job was created."""
+        `audit`, when given, is recorded in the same transaction if a job was created.
+        Returns once the commit holding them is durable; concurrent calls from other
+        threads share that commit (group commit)."""
         if not specs:
             return []
-        return self.store.jobs.enqueue(specs, now or utcnow(), self.backpressure, audit)
+        return self.group_commit.enqueue(specs, now or utcnow(), self.backpressure, audit)
 
     @property
     def backpressure(self) -> dict[str, Backpressure]:

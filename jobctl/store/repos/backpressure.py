@@ -20,7 +20,7 @@ def queue_depth(conn: Conn, queue: str, cap: int) -> int:
     """Live jobs of `queue` that have not started (waiting, queued, retrying), up to `cap`."""
     return conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM jobs"
-        " WHERE state IN ('waiting', 'queued', 'retrying') AND queue = ? LIMIT ?)",
+        " WHERE state IN ('waiting', 'queued', 'retrying') AND queue = ? LIMIT ?) AS live",
         (queue, cap),
     ).fetchone()[0]
 
