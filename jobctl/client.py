@@ -14,8 +14,7 @@ from jobctl.clock import utcnow
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.domain.audit import AuditEntry
-from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
-from jobctl.domain.percentile import p95
+from jobctl.domain.job import TERMINAL, JobSpec
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for, working_directory
@@ -23,6 +22,7 @@ from jobctl.store import Store, db_path_from, open_store
 from jobctl.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
+    from jobctl.domain.job_record import Attempt, Job
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
     from jobctl.store.repos.stats import Status
 
@@ -151,6 +151,7 @@ class Client:
         return Path(chosen.log_path)
 
     def status(self) -> Status:
+        from jobctl.domain.percentile import p95
         from jobctl.store.repos.stats import QueueFigures, QueueStatus, Status
 
         now = utcnow()

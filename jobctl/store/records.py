@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.durations import from_epoch
-from jobctl.domain.job import Attempt, Job, JobSpec, State
+from jobctl.domain.job import JobSpec, State
 from jobctl.domain.retry import Backoff, Jitter, RetryPolicy
+
+if TYPE_CHECKING:
+    from jobctl.domain.job_record import Attempt, Job
 
 
 def epoch(moment: datetime | None) -> float | None:
@@ -94,6 +97,8 @@ def spec_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
 
 
 def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Job:
+    from jobctl.domain.job_record import Job  # off the enqueue path
+
     return Job(
         id=row["id"],
         queue=row["queue"],
@@ -144,6 +149,8 @@ def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Jo
 
 
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
+    from jobctl.domain.job_record import Attempt
+
     return Attempt(
         job_id=row["job_id"],
         attempt=row["attempt"],

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from jobctl.domain.audit import AuditEntry, ids_target
-from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State, key_held
+from jobctl.domain.job import TERMINAL, JobSpec, State, key_held
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, JobctlError, NotFound, StoreError, WrongState
 from jobctl.store.database import Conflict, Conn, Database
@@ -20,6 +21,9 @@ from jobctl.store.records import (
 )
 from jobctl.store.repos.audit import AuditRepo
 from jobctl.store.repos.backpressure import Shedder
+
+if TYPE_CHECKING:
+    from jobctl.domain.job_record import Attempt, Job
 
 LIVE_SQL = "('waiting', 'queued', 'running', 'retrying')"
 
