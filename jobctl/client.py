@@ -17,8 +17,8 @@ from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import TERMINAL, JobSpec
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
-from jobctl.paths import default_db_path, log_dir_for, working_directory
-from jobctl.store import Store, db_path_from, open_store
+from jobctl.paths import default_db_path, log_dir_for, node_dir_for, working_directory
+from jobctl.store import Store, db_path_from, open_store, shared_db_key
 from jobctl.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
@@ -66,6 +66,9 @@ class Client:
     def log_dir(self) -> Path:
         if self.config.log_dir:
             return Path(self.config.log_dir)
+        key = shared_db_key(self.db_url)
+        if key is not None:  # a database shared by hosts: this host's own directory
+            return node_dir_for(key) / "logs"
         return log_dir_for(db_path_from(self.db_url))
 
     def close(self) -> None:

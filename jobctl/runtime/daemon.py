@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from jobctl import __version__
-from jobctl.clock import Clock
+from jobctl.clock import Clock, ServerClock
 from jobctl.config.model import Config
 from jobctl.config.schedules import config_schedules
 from jobctl.domain.job import Job
@@ -390,7 +390,8 @@ class Daemon:
         mono = self.clock.monotonic()
         if mono - self._last_beat >= self.heartbeat_interval:
             self._last_beat = mono
-            self.store.daemons.heartbeat(self.runner, now)
+            offset = self.clock.offset if isinstance(self.clock, ServerClock) else 0.0
+            self.store.daemons.heartbeat(self.runner, now, offset)
             until = now + timedelta(seconds=self.options.lease)
             self.store.dispatch.renew_leases(self.runner, list(self.running), until)
             self.notifier.status(self._status_line())

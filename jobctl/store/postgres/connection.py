@@ -66,7 +66,8 @@ def parse_url(url: str) -> PgUrl:
         raise InvalidInput(f"invalid schema {schema!r} in the database URL: use [a-z_][a-z0-9_]*")
     poll = None
     if "poll" in params:
-        poll = parse_duration(params.pop("poll"))
+        text = params.pop("poll")
+        poll = parse_duration(text, f"poll {text!r} in the database URL").total_seconds()
         if poll <= 0:
             raise InvalidInput("poll in the database URL must be a positive duration")
     conninfo = urlunsplit(parts._replace(query=urlencode(params)))
