@@ -7,6 +7,10 @@ Then `python -X importtime` of the same command: the 15 largest cumulative impor
 whether any module enqueue does not need loads on this path (MUST_NOT_LOAD: none should).
 
     /tmp/devvenv/bin/python bench/startup.py [--quick]
+
+The issue's figure is for a non-editable install (an editable one adds its import hook to
+every start): python3 -m venv /tmp/v && /tmp/v/bin/pip install . && /tmp/v/bin/python
+bench/startup.py (the script runs the `jobctl` beside the interpreter that runs it).
 """
 
 from __future__ import annotations
