@@ -36,6 +36,7 @@ NOT_FOR_ENQUEUE = (
     "prometheus_client",
     "psycopg",
     "http.server",
+    "hashlib",  # OpenSSL: only PostgreSQL URLs and tokens need it
     "yaml",
     "tomllib",
     "croniter",
