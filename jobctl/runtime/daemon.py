@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from jobctl import __version__
-from jobctl.clock import Clock
+from jobctl.clock import Clock, ServerClock
 from jobctl.config.model import Config
 from jobctl.config.schedules import config_schedules
 from jobctl.domain.job import Job
@@ -453,7 +453,8 @@ class Daemon:
             self._push_output(now)
         if mono - self._last_beat >= self.heartbeat_interval:
             self._last_beat = mono
-            self.store.daemons.heartbeat(self.runner, now)
+            offset = self.clock.offset if isinstance(self.clock, ServerClock) else 0.0
+            self.store.daemons.heartbeat(self.runner, now, offset)
             until = now + timedelta(seconds=self.options.lease)
             self.store.dispatch.renew_leases(self.runner, list(self.running), until)
             self.notifier.status(self._status_line())

@@ -12,7 +12,7 @@ from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.ops.audit import current_actor
 from jobctl.runtime.hooks import Hook, Periodic
-from jobctl.store import Store, db_path_from, open_store
+from jobctl.store import Store, open_store
 
 if TYPE_CHECKING:  # the sweep engine loads on the first pass, off the daemon's start-up
     from jobctl.ops.retention import Swept
@@ -66,7 +66,7 @@ class RetentionHook(Hook):
             self._store = open_store(self.db_url)
         swept = expire_history(
             self._store,
-            str(db_path_from(self.db_url)),
+            self.db_url,
             self.retention,
             self.clock,
             current_actor(),

@@ -34,6 +34,7 @@ from jobctl.domain.lag import PartitionKey, Sample
 from jobctl.domain.queues import Backpressure, RateLimit
 from jobctl.domain.schedule import FireDecision, Schedule
 from jobctl.store.database import Conn, Database
+from jobctl.store.records import ServerFigures
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
@@ -614,6 +615,10 @@ class Store(Protocol):
     @property
     def local_path(self) -> Path | None:
         """The SQLite file, or None on a server shared by hosts."""
+        ...
+
+    def server_figures(self) -> ServerFigures | None:
+        """A server's own health figures (PostgreSQL), None without a server (SQLite)."""
         ...
 
     @property
