@@ -13,6 +13,7 @@ from jobctl.domain.job import State
 from jobctl.errors import InvalidInput, NotFound
 from jobctl.store import Store, open_store
 from jobctl.store.copy import copy_database
+from jobctl.store.maintenance import backup
 from jobctl.store.repos.dispatch import Finish
 from jobctl.store.repos.output import CHUNK_BYTES, OutputWrite, chunked
 from tests.support.clock import ManualClock
@@ -184,3 +185,16 @@ def test_db_copy_carries_output_both_ways(
             assert _all(copied, job_id) == b"[dropped]\n" + data
         finally:
             copied.close()
+
+
+def test_db_backup_carries_output(
+    store: Store, db_url: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    job_id = _running(store, clock)
+    store.output.write([OutputWrite(job_id, 1, ((1, b"\x00kept\n"),), marker=b"[m]\n")])
+    backup(db_url, tmp_path / "backup.db")
+    copied = open_store(str(tmp_path / "backup.db"))
+    try:
+        assert _all(copied, job_id) == b"[m]\n\x00kept\n"
+    finally:
+        copied.close()
