@@ -22,6 +22,7 @@ transaction of an empty destination, ids kept).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -86,11 +87,11 @@ class Jobs(Protocol):
         """Newest first; `states` may include "scheduled" (queued, not yet due)."""
         ...
 
-    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> builtins.list[int]:
         """Ids of the jobs in these states (optionally of one queue), ascending."""
         ...
 
-    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> list[CancelResult]:
+    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> builtins.list[CancelResult]:
         """Not running → cancelled now (waiting dependants cascade); running → a cancel
         request its daemon carries out. An unknown job (NotFound) or a terminal one
         (WrongState) raises and nothing is done."""
@@ -98,7 +99,7 @@ class Jobs(Protocol):
 
     def retry(
         self, ids: Sequence[int], now: datetime, request_id: str | None = None
-    ) -> list[Retried]:
+    ) -> builtins.list[Retried]:
         """Dead, cancelled or retrying jobs run again now with a fresh attempt budget, in one
         transaction; a job whose key a live job holds is skipped (its Retried says why). An
         unknown job (NotFound) or one in another state (WrongState) raises, nothing done."""
@@ -217,13 +218,13 @@ class Schedules(Protocol):
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
-    ) -> list[tuple[FireDecision, int | None]]:
+    ) -> builtins.list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not yet recorded (exactly once per schedule
         and nominal time, however many daemons race), enqueue its job when it has a spec,
         cancel `cancel_ids`, advance the cursor. Returns the fires this call recorded."""
         ...
 
-    def live_job_ids(self, name: str) -> list[int]:
+    def live_job_ids(self, name: str) -> builtins.list[int]:
         """The schedule's jobs that have not ended."""
         ...
 
@@ -231,13 +232,13 @@ class Schedules(Protocol):
         """The newest fire that enqueued a job, and that job's state."""
         ...
 
-    def run_durations(self, name: str, limit: int) -> list[float]:
+    def run_durations(self, name: str, limit: int) -> builtins.list[float]:
         """Durations of the finished attempts of the schedule's newest jobs."""
         ...
 
     def fires(
         self, name: str | None, since: datetime | None, outcomes: Sequence[str] | None = None
-    ) -> list[FireRecord]:
+    ) -> builtins.list[FireRecord]:
         """The fire ledger, newest first, filtered."""
         ...
 
@@ -265,7 +266,7 @@ class Dlq(Protocol):
         decide: Decide,
         spec_of: Callable[[Job], JobSpec],
         dry_run: bool = False,
-    ) -> list[Replayed]:
+    ) -> builtins.list[Replayed]:
         """Replay the selected entries oldest first in one transaction: each entry `decide`
         does not skip gets a new job (linked both ways). An unknown id is NotFound and
         nothing is written."""
