@@ -20,9 +20,10 @@ from jobctl.domain.percentile import p95
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for, working_directory
-from jobctl.store import Store, db_path_from, open_store
+from jobctl.store import db_path_from, open_store
 
 if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
     from jobctl.store.repos.daemons import DaemonInfo
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 

@@ -12,7 +12,7 @@ import typer
 if TYPE_CHECKING:
     from jobctl.client import Client
     from jobctl.config.model import Config
-    from jobctl.store import Store
+    from jobctl.store.protocol import Store
 
 # Commands that only read the DB (SPEC "Global conventions"; `config check` and `schedule
 # next` use one only if it exists), and `smoke`, whose canary needs a DB a daemon already

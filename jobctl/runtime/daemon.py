@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from jobctl import __version__
 from jobctl.clock import Clock
@@ -29,9 +30,11 @@ from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
-from jobctl.store import Store
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Finish, Spawn
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 IDLE_POLL = 0.01  # seconds between cheap change checks while idle (the store's change feed)
 WATCHED_POLL = 0.25  # the same, when the feed pushes wake-ups (inotify, LISTEN)

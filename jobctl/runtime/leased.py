@@ -18,7 +18,10 @@ from jobctl.clock import Clock
 from jobctl.errors import JobctlError
 from jobctl.runtime.proctree import process_start_ticks, read_stat
 from jobctl.runtime.wrapped import Lease, Wrapped, run_wrapped
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 if TYPE_CHECKING:  # each command loads only its own half
     from jobctl.store.repos.locks import LockInfo

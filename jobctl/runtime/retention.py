@@ -12,7 +12,11 @@ from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.ops.audit import current_actor
 from jobctl.runtime.hooks import Hook, Periodic
-from jobctl.store import Store, db_path_from, open_store
+from jobctl.store import db_path_from, open_store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 if TYPE_CHECKING:  # the sweep engine loads on the first pass, off the daemon's start-up
     from jobctl.ops.retention import Swept

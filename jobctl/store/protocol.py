@@ -224,6 +224,12 @@ class Schedules(Protocol):
         cancel `cancel_ids`, advance the cursor. Returns the fires this call recorded."""
         ...
 
+    def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:
+        """When this boot was first seen: `now` for the first call with `boot_id`, else the
+        time the first caller recorded (atomic across racing daemons of one boot). It is
+        the nominal time of the boot's @reboot fires."""
+        ...
+
     def live_job_ids(self, name: str) -> builtins.list[int]:
         """The schedule's jobs that have not ended."""
         ...
@@ -257,6 +263,10 @@ class Dlq(Protocol):
 
     def get(self, entry_id: int) -> DeadLetter:
         """NotFound when there is no such entry."""
+        ...
+
+    def latest_per_job(self, limit: int) -> builtins.list[DeadLetter]:
+        """The newest entry of each job, newest first, at most `limit` (empty when none)."""
         ...
 
     def replay(
@@ -448,6 +458,10 @@ class Daemons(Protocol):
         """Daemons not stopped whose heartbeat is within 3 of their intervals, by node."""
         ...
 
+    def runners(self, node: str) -> list[str]:
+        """Ids of the daemons ever registered on `node` (the caller's own included)."""
+        ...
+
     def forget_stale(self, now: datetime, older_than: float = 7 * 86400) -> None:
         """Drop the rows of daemons gone for `older_than` seconds."""
         ...
@@ -541,6 +555,13 @@ class Kafka(Protocol):
         """Append one sample per partition at `now` and prune older than `prune_before`."""
         ...
 
+    def windows(
+        self, cluster: str, group: str, start: datetime, since: datetime, before: int
+    ) -> dict[PartitionKey, list[Sample]]:
+        """Each partition's samples of `group` taken at or after `start`, and the `before`
+        newest ones before it (none older than `since`), oldest first; empty when none."""
+        ...
+
     def count(self) -> int:
         """Samples stored."""
         ...
@@ -567,8 +588,15 @@ class ChangeFeed(Protocol):
 class Store(Protocol):
     """A jobctl database: its repos, its change feed and its clock. One per thread."""
 
-    kind: str  # "sqlite" | "postgres"
-    db: Database
+    @property
+    def kind(self) -> str:
+        """ "sqlite" or "postgres"."""
+        ...
+
+    @property
+    def db(self) -> Database:
+        """The transactions under the repos (for store/ itself and the store's tests)."""
+        ...
 
     @property
     def url(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
@@ -22,7 +22,10 @@ from jobctl.domain.job import check_payload
 from jobctl.errors import InvalidInput
 from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 TEXT_FIELDS = ("queue", "key", "name", "ordering_key", "tenant")
 INT_FIELDS = ("priority", "max_attempts")
