@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from jobctl.cli.compat import Context as ClickContext
     from jobctl.client import Client
     from jobctl.config.model import Config
     from jobctl.store.protocol import Store
@@ -104,7 +105,8 @@ def state(ctx: typer.Context) -> AppState:
     if not isinstance(root.obj, AppState):
         root.obj = AppState()
     if ctx is not root:
-        names, node = [], ctx
+        names: list[str] = []
+        node: ClickContext = ctx
         while node.parent is not None:
             names.append(node.info_name or "")
             node = node.parent

@@ -180,7 +180,7 @@ def _crontab_lines(path: str) -> dict[tuple[str, str], int]:
         text = Path(path).read_text()
     except (OSError, UnicodeDecodeError):
         return {}
-    found = {}
+    found: dict[tuple[str, str], int] = {}
     for system in (False, True):
         for entry in parse_crontab(text, path, system=system).entries:
             found.setdefault((entry.cron, _command_env(entry)[0][-1]), entry.line)
