@@ -19,8 +19,8 @@ from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
 from jobctl.domain.percentile import p95
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
-from jobctl.paths import default_db_path, log_dir_for, working_directory
-from jobctl.store import db_path_from, open_store
+from jobctl.paths import default_db_path, log_dir_for, node_dir_for, working_directory
+from jobctl.store import db_path_from, open_store, shared_db_key
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
@@ -79,6 +79,9 @@ class Client:
     def log_dir(self) -> Path:
         if self.config.log_dir:
             return Path(self.config.log_dir)
+        key = shared_db_key(self.db_url)
+        if key is not None:  # a database shared by hosts: this host's own directory
+            return node_dir_for(key) / "logs"
         return log_dir_for(db_path_from(self.db_url))
 
     def close(self) -> None:

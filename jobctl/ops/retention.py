@@ -50,7 +50,7 @@ def sweep_name(state: str) -> str:
 
 def expire_history(
     store: Store,
-    db_path: str,
+    db_url: str,
     retention: dict[str, float],
     clock: Clock,
     actor: Actor,
@@ -59,7 +59,7 @@ def expire_history(
 ) -> list[Swept]:
     """One retention pass over every configured state: resume its live sweep, or mark the
     jobs past their age (if any) and sweep them. Returns what each state's sweep did."""
-    url = normalize_target(db_path)
+    url = normalize_target(db_url)
     _drop_stale_markings(store, clock)
     out = []
     for state, age in sorted(retention.items()):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from jobctl import __version__
-from jobctl.clock import Clock
+from jobctl.clock import Clock, ServerClock
 from jobctl.config.model import Config
 from jobctl.config.schedules import config_schedules
 from jobctl.domain.job import Job
@@ -393,7 +393,8 @@ class Daemon:
         mono = self.clock.monotonic()
         if mono - self._last_beat >= self.heartbeat_interval:
             self._last_beat = mono
-            self.store.daemons.heartbeat(self.runner, now)
+            offset = self.clock.offset if isinstance(self.clock, ServerClock) else 0.0
+            self.store.daemons.heartbeat(self.runner, now, offset)
             until = now + timedelta(seconds=self.options.lease)
             self.store.dispatch.renew_leases(self.runner, list(self.running), until)
             self.notifier.status(self._status_line())

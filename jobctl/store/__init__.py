@@ -3,6 +3,7 @@ callers type against the `Store` protocol of store/protocol.py, never a backend.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,17 @@ def db_path_from(url_or_path: str) -> Path:
             f"unsupported database URL scheme {scheme!r}: use a path, sqlite:/// or postgresql://"
         )
     return Path(url_or_path).expanduser()
+
+
+def shared_db_key(url: str) -> str | None:
+    """For a database shared by hosts (PostgreSQL), a short stable name of it (server,
+    database and schema; never the password) for this host's own files; None for SQLite,
+    whose files live beside the database."""
+    if not is_postgres(url):
+        return None
+    from jobctl.store.targets import redact_url
+
+    return "pg-" + hashlib.sha256(redact_url(url).encode()).hexdigest()[:16]
 
 
 def open_store(url_or_path: str, synchronous: str = "FULL", create: bool = True) -> Store:

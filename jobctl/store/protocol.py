@@ -35,6 +35,7 @@ from jobctl.domain.lag import PartitionKey, Sample
 from jobctl.domain.queues import Backpressure, RateLimit
 from jobctl.domain.schedule import FireDecision, Schedule
 from jobctl.store.database import Conn, Database
+from jobctl.store.records import ServerFigures
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
@@ -446,8 +447,9 @@ class Daemons(Protocol):
         """Record a starting daemon (replacing a row of the same id)."""
         ...
 
-    def heartbeat(self, daemon_id: str, now: datetime) -> None:
-        """The daemon is alive at `now`."""
+    def heartbeat(self, daemon_id: str, now: datetime, clock_offset: float = 0.0) -> None:
+        """The daemon is alive at `now` (database time); `clock_offset` is how far the
+        database's clock is ahead of its node's."""
         ...
 
     def stopped(self, daemon_id: str, now: datetime) -> None:
@@ -606,6 +608,10 @@ class Store(Protocol):
     @property
     def local_path(self) -> Path | None:
         """The SQLite file, or None on a server shared by hosts."""
+        ...
+
+    def server_figures(self) -> ServerFigures | None:
+        """A server's own health figures (PostgreSQL), None without a server (SQLite)."""
         ...
 
     @property

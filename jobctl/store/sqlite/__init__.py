@@ -36,5 +36,9 @@ class SQLiteStore(Repos):
     def now(self) -> datetime:
         return utcnow()
 
+    def server_figures(self) -> None:
+        """None: no server (see PostgresStore.server_figures)."""
+        return None
+
     def close(self) -> None:
         self.db.close()

@@ -1,6 +1,7 @@
 """jobctl's own DB as a sweep target, for history retention: the `jobs` table, with each
-batch also removing the DLQ entries of the jobs it deleted (attempts and dependencies go
-by ON DELETE CASCADE) and reporting their log files for removal after the commit."""
+batch also removing the DLQ entries of the jobs it deleted (attempts, dependencies and kept
+output go by ON DELETE CASCADE) and reporting their log files for removal after the commit.
+On SQLite the file itself; on PostgreSQL the `jobs` table of jobctl's schema."""
 
 from __future__ import annotations
 
