@@ -17,6 +17,8 @@ import pytest
 from tests.support.cli import Jobctl
 from tests.support.waiting import wait_until
 
+ON_EACH_BACKEND = True  # the `jc` tests run on SQLite and on PostgreSQL
+
 pytestmark = pytest.mark.slow
 
 
@@ -260,7 +262,7 @@ def test_an_idle_daemon_starts_an_enqueued_job_within_100ms_median(jc: Jobctl) -
     jc.start_daemon()
     rng = random.Random()
     latencies = []
-    with Client(jc.db) as client:
+    with Client(jc.db_url) as client:
         for _ in range(11):
             # Given an idle daemon: its last job done, and asleep for a random part of its
             # idle poll and rescan periods (so no enqueue lands on a tick by design)
