@@ -8,6 +8,7 @@ version lives in `<schema>.schema_version`.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ MIGRATION_FILES = sorted(
     if name.endswith(".sql")
 )
 SCHEMA_VERSION = MIGRATION_FILES[-1][0]
+APPEAR_GRACE_S = 1.5  # as on SQLite: a read started with the first write waits for it
 
 
 def current_version(raw: psycopg.Connection[Any], schema: str) -> int | None:
@@ -62,7 +64,9 @@ def migrate(raw: psycopg.Connection[Any], url: PgUrl, create: bool) -> None:
         if version is not None and version > SCHEMA_VERSION:
             raise _too_new(url, version)
         if version is None and not create:
-            raise NotFound(f"no jobctl database at {url.display} (schema {url.schema!r})")
+            version = _appeared(raw, url)
+            if version == SCHEMA_VERSION:
+                return
         raw.execute("BEGIN")
         try:
             migrate_in_transaction(raw, url)
@@ -73,6 +77,19 @@ def migrate(raw: psycopg.Connection[Any], url: PgUrl, create: bool) -> None:
             raise
     except psycopg.Error as exc:
         raise describe(exc, url.display) from exc
+
+
+def _appeared(raw: psycopg.Connection[Any], url: PgUrl) -> int:
+    """The version of a schema that a write command started together with this read is
+    creating: it commits whole, so poll for it up to APPEAR_GRACE_S (as SQLite waits for the
+    file); NotFound when it does not appear."""
+    deadline = time.monotonic() + APPEAR_GRACE_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        version = current_version(raw, url.schema)
+        if version is not None:
+            return version
+    raise NotFound(f"no jobctl database at {url.display} (schema {url.schema!r})")
 
 
 def migrate_in_transaction(raw: psycopg.Connection[Any], url: PgUrl) -> None:
