@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from jobctl.errors import InvalidInput
-from jobctl.store import open_store
 from jobctl.store.postgres.connection import parse_url
 
 
@@ -18,19 +17,6 @@ def test_poll_is_seconds_and_leaves_the_conninfo() -> None:
 
 @pytest.mark.parametrize("bad", ["0", "0s", "soon", "-1s"])
 def test_a_bad_poll_is_one_error_naming_it(bad: str) -> None:
-    with pytest.raises(InvalidInput, match="poll in the database URL") as caught:
+    with pytest.raises(InvalidInput, match=r"poll.* in the database URL") as caught:
         parse_url(f"postgresql://app@db.example/jobs?poll={bad}")
     assert repr(bad) in str(caught.value)
-
-
-def test_a_polling_store_pushes_nothing_and_rescans_at_its_period(pg_url: str) -> None:
-    store = open_store(pg_url + ("&" if "?" in pg_url else "?") + "poll=250ms")
-    try:
-        feed = store.changes()
-        try:
-            assert feed.rescan == 0.25
-            assert not feed.start(lambda: None)
-        finally:
-            feed.close()
-    finally:
-        store.close()

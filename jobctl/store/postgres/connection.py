@@ -67,7 +67,7 @@ def parse_url(url: str) -> PgUrl:
     poll = None
     if "poll" in params:
         text = params.pop("poll")
-        poll = parse_duration(text, "poll in the database URL").total_seconds()
+        poll = parse_duration(text, f"poll {text!r} in the database URL").total_seconds()
         if poll <= 0:
             raise InvalidInput(
                 f"poll in the database URL must be a positive duration, not {text!r}"
