@@ -15,6 +15,7 @@ class SQLiteStore(Repos):
     """The store over one SQLite file. One instance per thread."""
 
     kind = "sqlite"
+    db: SQLiteDatabase
     # The attempt's log file on the one host is enough: the daemon keeps output in files
     # (the attempt_output table holds only what `db copy` brought from PostgreSQL).
     keeps_output = False
