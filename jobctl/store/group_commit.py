@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from jobctl.domain.audit import AuditEntry
     from jobctl.domain.job import JobSpec
     from jobctl.domain.queues import Backpressure
-    from jobctl.store import Store
+    from jobctl.store.protocol import Store
     from jobctl.store.repos.jobs import Enqueued, EnqueueRequest
 
 _WAITING = object()  # an enqueue's outcome before its group is written
@@ -80,7 +80,7 @@ class GroupCommit:
             self._lead(group, mine)
         if isinstance(mine.outcome, BaseException):
             raise mine.outcome
-        return mine.outcome  # type: ignore[no-any-return]
+        return mine.outcome
 
     def _lead(self, group: list[_Pending], mine: _Pending) -> None:
         outcomes: list[Any] = []

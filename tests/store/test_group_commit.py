@@ -16,8 +16,9 @@ import pytest
 from jobctl.domain.audit import AuditEntry
 from jobctl.domain.queues import Backpressure, Shed
 from jobctl.errors import InvalidInput, Unavailable
-from jobctl.store import Store, is_postgres, open_store
+from jobctl.store import is_postgres, open_store
 from jobctl.store.group_commit import GroupCommit
+from jobctl.store.protocol import Store
 from jobctl.store.repos.jobs import Enqueued
 from tests.support.factories import job_spec
 from tests.support.waiting import wait_until

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from jobctl.errors import NotFound, StoreError
-from jobctl.store.postgres.connection import PgUrl, describe
+from jobctl.store.postgres.connection import PgUrl, describe, one
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATION_FILES = sorted(
@@ -35,16 +35,16 @@ def current_version(raw: psycopg.Connection[Any], schema: str) -> int | None:
         " to_regclass(format('%%I.schema_version', %s::text)) IS NOT NULL,"
         " (SELECT count(*) FROM pg_tables WHERE schemaname = %s)",
         (schema, schema, schema),
-    ).fetchone()
-    has_schema, has_version, tables = found[0], found[1], found[2]
+    )
+    has_schema, has_version, tables = one(found)
     if not has_schema:
         return None
     if not has_version:
         if tables:
             raise StoreError(f"schema {schema!r} is not a jobctl database (it has other tables)")
         return 0
-    row = raw.execute(f'SELECT max(version) FROM "{schema}".schema_version').fetchone()
-    return row[0] or 0
+    row = one(raw.execute(f'SELECT max(version) FROM "{schema}".schema_version'))
+    return int(row[0] or 0)
 
 
 def _too_new(url: PgUrl, version: int) -> StoreError:
@@ -109,7 +109,7 @@ def migrate_in_transaction(raw: psycopg.Connection[Any], url: PgUrl) -> None:
         raise _too_new(url, version)
     for number, name in MIGRATION_FILES:
         if number > version:
-            raw.execute((MIGRATIONS_DIR / name).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            raw.execute((MIGRATIONS_DIR / name).read_text(encoding="utf-8"))
     if version < SCHEMA_VERSION:
         raw.execute("DELETE FROM schema_version")
         raw.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
