@@ -171,6 +171,7 @@ class Client:
         threads share that commit (group commit)."""
         if not specs:
             return []
+        self.store  # noqa: B018  opened first: `now` (created_at) is the enqueue's, not the connect's
         return self.group_commit.enqueue(specs, now or utcnow(), self.backpressure, audit)
 
     @property
