@@ -39,6 +39,13 @@ COLUMNS = (
     "origin",
     "source",
     "user",
+    "owner",
+    "severity",
+    "ping",
+    "max_runtime",
+    "min_runtime",
+    "deadline",
+    "pause_after",
 )
 
 
@@ -82,6 +89,13 @@ def _row_values(s: Schedule) -> list[Any]:
         s.origin,
         s.source,
         s.user,
+        s.owner,
+        s.severity,
+        s.ping,
+        s.max_runtime,
+        s.min_runtime,
+        s.deadline,
+        s.pause_after,
     ]
 
 
@@ -113,6 +127,14 @@ def _schedule(row: Row) -> Schedule:
         origin=row["origin"],
         source=row["source"],
         user=row["user"],
+        owner=row["owner"],
+        severity=row["severity"],
+        ping=row["ping"],
+        max_runtime=row["max_runtime"],
+        min_runtime=row["min_runtime"],
+        deadline=row["deadline"],
+        pause_after=row["pause_after"],
+        paused_reason=row["paused_reason"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),
