@@ -74,7 +74,6 @@ class Channel:
         ]
         return [(key, path) for key, path in found if path]
 
-
     def data(self) -> dict[str, Any]:
         """The channel in the config file's shape (`config show`)."""
         data: dict[str, Any] = {"name": self.name}
