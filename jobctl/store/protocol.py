@@ -31,6 +31,7 @@ from jobctl.domain import sweep as sw
 from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import Attempt, Job, JobSpec
 from jobctl.domain.lag import PartitionKey, Sample
+from jobctl.domain.notify import Event, Window
 from jobctl.domain.queues import Backpressure, RateLimit
 from jobctl.domain.schedule import FireDecision, Schedule
 from jobctl.store.database import Conn, Database
@@ -41,6 +42,7 @@ from jobctl.store.repos.health import RecentFailure, RunningAttempt
 from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
+from jobctl.store.repos.notify import Delivery, Router
 from jobctl.store.repos.once import OnceClaim, OnceRecord
 from jobctl.store.repos.schedules import FireRecord, LastRun
 from jobctl.store.repos.stats import QueueFigures
@@ -545,6 +547,80 @@ class Kafka(Protocol):
         ...
 
 
+class Notify(Protocol):
+    """The notification outbox. Events are written by the verbs whose change caused them
+    (dispatch.finish: failed, dead, recovered, too_short, paused; schedules.record_fires:
+    missed), in the same transaction; scans record the rest here."""
+
+    def record(
+        self, kind: str, now: datetime, body: Mapping[str, Any], dedup: str | None = None
+    ) -> int | None:
+        """Write one event in its own transaction; with `dedup`, at most once per key
+        (None when it was already there)."""
+        ...
+
+    def pending(self, now: datetime) -> bool:
+        """Whether routing, digests or delivery have anything to do at `now` (cheap)."""
+        ...
+
+    def route(self, now: datetime, router: Router, limit: int = 500) -> int:
+        """Route the oldest new events exactly once across every daemon (`router` decides
+        deliveries and max_per windows, in the same transaction); returns how many."""
+        ...
+
+    def digests(self, now: datetime, due: Callable[[str, Window], bool]) -> int:
+        """One digest delivery per route and channel whose folded deliveries' window
+        ended (`due`), carrying them; returns how many digests were made."""
+        ...
+
+    def claim(
+        self, now: datetime, limit: int, lease: float, skip: Sequence[str] = ()
+    ) -> list[Delivery]:
+        """Lease up to `limit` due deliveries (not of the channels in `skip`); no delivery
+        is leased to two daemons at once; an expired lease makes it due again."""
+        ...
+
+    def delivered(self, delivery_id: int, attempt: int, now: datetime, answer: str) -> bool:
+        """Settle a leased attempt as delivered; False when the lease was lost."""
+        ...
+
+    def failed(
+        self,
+        delivery_id: int,
+        attempt: int,
+        now: datetime,
+        error: str,
+        retry_at: datetime | None,
+        answer: str | None = None,
+    ) -> bool:
+        """Settle a leased attempt as failed: retrying at `retry_at`, or dead (None)."""
+        ...
+
+    def list(self, states: Sequence[str] = (), limit: int = 100) -> list[Delivery]:
+        """Deliveries newest first; an unknown state is InvalidInput."""
+        ...
+
+    def get(self, delivery_id: int) -> Delivery:
+        """NotFound when there is none."""
+        ...
+
+    def events(self, limit: int = 100) -> list[Event]:
+        """The newest events, newest first."""
+        ...
+
+    def retry(self, delivery_id: int, now: datetime) -> Delivery:
+        """A dead or retrying delivery is due now again, with a fresh give-up time."""
+        ...
+
+    def outcomes(self) -> dict[tuple[str, str], int]:
+        """(channel, state) → deliveries."""
+        ...
+
+    def prune(self, before: datetime, limit: int = 1000) -> int:
+        """Forget settled deliveries and events older than `before`, a batch at most."""
+        ...
+
+
 class ChangeFeed(Protocol):
     """What an idle daemon waits on: another process's writes that may make work ready."""
 
@@ -609,6 +685,8 @@ class Store(Protocol):
     def metrics(self) -> Metrics: ...
     @property
     def kafka(self) -> Kafka: ...
+    @property
+    def notify(self) -> Notify: ...
 
     def changes(self) -> ChangeFeed:
         """A new change feed for this store's thread."""

@@ -16,6 +16,7 @@ from jobctl.errors import InvalidInput, NotFound
 from jobctl.store.database import Conn, Database, Row
 from jobctl.store.records import dumps, loads
 from jobctl.store.repos.jobs import JobsRepo, request_cancel
+from jobctl.store.repos.notify import fire_events
 
 COLUMNS = (
     "name",
@@ -281,6 +282,7 @@ class SchedulesRepo:
                         (job_id, name, decision.nominal_at.timestamp()),
                     )
                 recorded.append((decision, job_id))
+            fire_events(conn, name, [(d.outcome.value, d.nominal_at) for d, _ in recorded], now)
             if cancel_ids and any(job_id is not None for _, job_id in recorded):
                 request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             conn.execute(

@@ -1,0 +1,500 @@
+"""The notification outbox (SPEC "Notifications"): events written in the transaction of the
+change that caused them (`record_in`, `finish_events`, `fire_events`), routed once into
+deliveries (`route`), folded into digests (`digests`), claimed under a lease by whichever
+daemon delivers (`claim`), and settled (`delivered`, `failed`).
+
+Routing and digests serialise on one name, so racing daemons never route an event twice;
+a claim leases its rows, so a delivery is sent by one daemon at a time and a daemon killed
+while sending leaves it to another once the lease ends (at least once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from jobctl.domain.durations import from_epoch, iso_z
+from jobctl.domain.job import State
+from jobctl.domain.notify import MISSED_REASONS, Event, Planned, Window
+from jobctl.errors import InvalidInput, NotFound
+from jobctl.store.database import Conn, Database, Row
+from jobctl.store.records import dumps, loads
+
+if TYPE_CHECKING:
+    from jobctl.store.repos.dispatch import Finish
+
+TAIL_CHARS = 2000  # the output tail an event carries (the email's "last lines")
+STATES = ("pending", "sending", "retrying", "delivered", "dead", "folded")
+# Route: (new events, current windows) → deliveries to create, windows changed
+Router = Callable[[list[Event], dict[str, Window]], tuple[list[Planned], dict[str, Window]]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event (or a digest of folded events) through a route to a channel."""
+
+    id: int
+    kind: str  # event | digest | test
+    route: str | None
+    channel: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_at: datetime | None
+    finished_at: datetime | None
+    answer: str | None
+    error: str | None
+    event: Event | None = None  # kind event
+    folded: tuple[Event, ...] = ()  # kind digest: the events it carries
+    digest_id: int | None = None  # folded: the digest that carried it
+
+
+def _event(row: Row) -> Event:
+    body = loads(row["body"]) or {}
+    return Event(row["id"], row["kind"], from_epoch(row["at"]), body)  # type: ignore[arg-type]
+
+
+def record_in(
+    conn: Conn, kind: str, now: datetime, body: Mapping[str, Any], dedup: str | None = None
+) -> int | None:
+    """Write one event inside the caller's transaction; with `dedup`, only the first of
+    that key is written (None is returned for the others)."""
+    row = conn.execute(
+        "INSERT INTO notify_events (kind, at, dedup, state, body) VALUES (?, ?, ?, 'new', ?)"
+        " ON CONFLICT DO NOTHING RETURNING id",
+        (kind, now.timestamp(), dedup, dumps(dict(body))),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def subject_of(schedule: str | None, name: str | None, job_type: str | None) -> str | None:
+    """What a failure streak counts: the schedule, else the job's name, else its type."""
+    if schedule:
+        return f"schedule:{schedule}"
+    if name:
+        return f"name:{name}"
+    if job_type:
+        return f"type:{job_type}"
+    return None
+
+
+def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
+    """Inside dispatch.finish's transaction, for one applied attempt ending: `failed`
+    (a retry remains), `dead` (counted in the subject's streak; `pause_after` reached →
+    the schedule is paused and `paused` written), `recovered` (the first success after a
+    streak), `too_short` (a success under the schedule's min_runtime)."""
+    state = f.decision.state
+    if state not in (State.RETRYING, State.DEAD, State.SUCCEEDED):
+        return
+    sched = None
+    if job["schedule"]:
+        sched = conn.execute(
+            "SELECT owner, severity, min_runtime, pause_after, enabled, tz, deadline"
+            " FROM schedules WHERE name = ?",
+            (job["schedule"],),
+        ).fetchone()
+    subject = subject_of(job["schedule"], job["name"], job["job_type"])
+    body = _job_body(f, job, sched, subject)
+    if state is State.SUCCEEDED:
+        if subject is not None:
+            found = conn.execute(
+                "SELECT failures FROM notify_streaks WHERE subject = ?", (subject,)
+            ).fetchone()
+            if found is not None and found[0] > 0:
+                conn.execute(
+                    "UPDATE notify_streaks SET failures = 0, updated_at = ? WHERE subject = ?",
+                    (now.timestamp(), subject),
+                )
+                record_in(conn, "recovered", now, {**body, "streak": found[0]})
+        floor = sched["min_runtime"] if sched is not None else None
+        if floor and f.duration is not None and f.duration < floor:
+            record_in(conn, "too_short", now, {**body, "min_runtime": floor})
+        return
+    if state is State.RETRYING:
+        streak = 1
+        if subject is not None:
+            found = conn.execute(
+                "SELECT failures FROM notify_streaks WHERE subject = ?", (subject,)
+            ).fetchone()
+            streak += found[0] if found else 0
+        record_in(conn, "failed", now, {**body, "retrying": True, "streak": streak})
+        return
+    streak = 1
+    if subject is not None:
+        streak = conn.execute(
+            "INSERT INTO notify_streaks (subject, failures, updated_at) VALUES (?, 1, ?)"
+            " ON CONFLICT (subject) DO UPDATE SET failures = notify_streaks.failures + 1,"
+            " updated_at = excluded.updated_at RETURNING failures",
+            (subject, now.timestamp()),
+        ).fetchone()[0]
+    record_in(conn, "dead", now, {**body, "retrying": False, "streak": streak})
+    pause_after = sched["pause_after"] if sched is not None else None
+    if sched is not None and pause_after and sched["enabled"] and streak >= pause_after:
+        reason = f"{streak} consecutive failed runs (pause_after {pause_after})"
+        conn.execute(
+            "UPDATE schedules SET enabled = 0, paused_reason = ?, updated_at = ? WHERE name = ?",
+            (reason, now.timestamp(), job["schedule"]),
+        )
+        conn.notify("schedules")
+        record_in(conn, "paused", now, {**body, "streak": streak, "reason": reason})
+
+
+def _job_body(f: Finish, job: Row, sched: Row | None, subject: str | None) -> dict[str, Any]:
+    d = f.decision
+    tail = f.output_tail or ""
+    return {
+        "subject": subject,
+        "job_id": f.job_id,
+        "attempt": f.attempt,
+        "max_attempts": job["max_attempts"],
+        "name": job["name"],
+        "queue": job["queue"],
+        "schedule": job["schedule"],
+        "job_type": job["job_type"],
+        "tenant": job["tenant"],
+        "owner": sched["owner"] if sched is not None else None,
+        "severity": sched["severity"] if sched is not None else None,
+        "node": f.runner.split(":", 1)[0] or None,
+        "command": loads(job["command"]),
+        "state": d.state.value,
+        "exit_code": f.exit_code,
+        "signal": f.signal,
+        "failure_class": d.failure_class.value if d.failure_class else None,
+        "error": f.error,
+        "duration": f.duration,
+        "output_tail": tail[-TAIL_CHARS:] or None,
+        "nominal_at": iso_z(from_epoch(job["nominal_at"])),
+    }
+
+
+def fire_events(
+    conn: Conn, name: str, recorded: Sequence[tuple[str, datetime]], now: datetime
+) -> None:
+    """Inside record_fires' transaction: a `missed` event for each fire recorded with a
+    missed-run reason worth telling (no daemon, overlap, DST skip)."""
+    missed = [(reason, at) for reason, at in recorded if reason in MISSED_REASONS]
+    if not missed:
+        return
+    sched = conn.execute(
+        "SELECT queue, owner, severity FROM schedules WHERE name = ?", (name,)
+    ).fetchone()
+    for reason, at in missed:
+        body = {
+            "subject": f"schedule:{name}",
+            "schedule": name,
+            "queue": sched["queue"] if sched else None,
+            "owner": sched["owner"] if sched else None,
+            "severity": sched["severity"] if sched else None,
+            "nominal_at": iso_z(at),
+            "reason": reason,
+        }
+        record_in(conn, "missed", now, body, dedup=f"missed:{name}:{at.timestamp()}")
+
+
+def _delivery(row: Row, events: Mapping[int, Event], folded: Sequence[Event] = ()) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        kind=row["kind"],
+        route=row["route"],
+        channel=row["channel"],
+        state=row["state"],
+        attempts=row["attempts"],
+        created_at=from_epoch(row["created_at"]),  # type: ignore[arg-type]
+        next_at=from_epoch(row["next_at"]),
+        finished_at=from_epoch(row["finished_at"]),
+        answer=row["answer"],
+        error=row["error"],
+        event=events.get(row["event_id"]) if row["event_id"] is not None else None,
+        folded=tuple(folded),
+        digest_id=row["digest_id"],
+    )
+
+
+class NotifyRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(
+        self, kind: str, now: datetime, body: Mapping[str, Any], dedup: str | None = None
+    ) -> int | None:
+        """Write one event in its own transaction (events a scan finds: too_long, deadline,
+        node_down, dlq_growth); with `dedup`, once per key. Returns its id, or None."""
+        with self.db.write() as conn:
+            return record_in(conn, kind, now, body, dedup)
+
+    def pending(self, now: datetime) -> bool:
+        """Whether routing or delivery has anything to do at `now` (a cheap read)."""
+        with self.db.read() as conn:
+            return bool(
+                conn.execute(
+                    "SELECT 1 FROM notify_events WHERE state = 'new' UNION ALL"
+                    " SELECT 1 FROM notify_deliveries WHERE state IN ('pending', 'retrying',"
+                    " 'sending') AND coalesce(lease_until, next_at) <= ? UNION ALL"
+                    " SELECT 1 FROM notify_deliveries WHERE state = 'folded'"
+                    " AND digest_id IS NULL LIMIT 1",
+                    (now.timestamp(),),
+                ).fetchone()
+            )
+
+    def route(self, now: datetime, router: Router, limit: int = 500) -> int:
+        """Route the oldest new events exactly once (serialised against every daemon):
+        `router` decides the deliveries and max_per windows; events no route wants become
+        `unrouted`. Returns how many events were routed."""
+        ts = now.timestamp()
+        with self.db.write() as conn:
+            conn.serialise("jobctl:notify")
+            rows = conn.execute(
+                "SELECT * FROM notify_events WHERE state = 'new' ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+            if not rows:
+                return 0
+            events = [_event(r) for r in rows]
+            windows = {
+                r["route"]: Window(r["route"], from_epoch(r["started_at"]), r["sent"])
+                for r in conn.execute("SELECT * FROM notify_windows")
+            }
+            planned, changed = router(events, windows)
+            conn.executemany(
+                "INSERT INTO notify_deliveries (event_id, kind, route, channel, state,"
+                " created_at, next_at) VALUES (?, 'event', ?, ?, ?, ?, ?)",
+                [
+                    (p.event_id, p.route, p.channel, "folded" if p.folded else "pending", ts,
+                     None if p.folded else ts)
+                    for p in planned
+                ],
+            )  # fmt: skip
+            conn.executemany(
+                "INSERT INTO notify_windows (route, started_at, sent) VALUES (?, ?, ?)"
+                " ON CONFLICT (route) DO UPDATE SET started_at = excluded.started_at,"
+                " sent = excluded.sent",
+                [
+                    (w.route, w.started_at.timestamp() if w.started_at else None, w.sent)
+                    for w in changed.values()
+                ],
+            )
+            routed = {p.event_id for p in planned}
+            conn.executemany(
+                "UPDATE notify_events SET state = ? WHERE id = ?",
+                [("routed" if e.id in routed else "unrouted", e.id) for e in events],
+            )
+        return len(events)
+
+    def digests(self, now: datetime, due: Callable[[str, Window], bool]) -> int:
+        """For each route and channel with folded deliveries whose window `due` says has
+        ended, one digest delivery carrying them. Returns how many digests were made."""
+        ts = now.timestamp()
+        made = 0
+        with self.db.write() as conn:
+            conn.serialise("jobctl:notify")
+            groups = conn.execute(
+                "SELECT DISTINCT route, channel FROM notify_deliveries"
+                " WHERE state = 'folded' AND digest_id IS NULL"
+            ).fetchall()
+            windows = {
+                r["route"]: Window(r["route"], from_epoch(r["started_at"]), r["sent"])
+                for r in conn.execute("SELECT * FROM notify_windows")
+            }
+            for route, channel in [(g[0], g[1]) for g in groups]:
+                if not due(route, windows.get(route) or Window(route)):
+                    continue
+                (digest_id,) = conn.execute(
+                    "INSERT INTO notify_deliveries (kind, route, channel, state, created_at,"
+                    " next_at) VALUES ('digest', ?, ?, 'pending', ?, ?) RETURNING id",
+                    (route, channel, ts, ts),
+                ).fetchone()
+                conn.execute(
+                    "UPDATE notify_deliveries SET digest_id = ? WHERE state = 'folded'"
+                    " AND digest_id IS NULL AND route = ? AND channel = ?",
+                    (digest_id, route, channel),
+                )
+                made += 1
+        return made
+
+    def claim(
+        self, now: datetime, limit: int, lease: float, skip: Sequence[str] = ()
+    ) -> list[Delivery]:
+        """Lease up to `limit` due deliveries (pending, retrying past their time, or sending
+        under a lease that ran out), oldest due first, not of the channels in `skip`; each
+        attempt counted. No delivery is leased by two daemons at once."""
+        if limit <= 0:
+            return []
+        ts = now.timestamp()
+        where = (
+            "((state IN ('pending', 'retrying') AND next_at <= ?)"
+            " OR (state = 'sending' AND lease_until < ?))"
+        )
+        args: list[object] = [ts, ts]
+        if skip:
+            where += f" AND channel NOT IN ({','.join('?' * len(skip))})"
+            args += list(skip)
+        with self.db.write() as conn:
+            conn.serialise("jobctl:notify-claim")
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM notify_deliveries WHERE {where}"
+                    " ORDER BY coalesce(lease_until, next_at), id LIMIT ?",
+                    [*args, limit],
+                )
+            ]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            rows = conn.execute(
+                "UPDATE notify_deliveries SET state = 'sending', attempts = attempts + 1,"
+                f" lease_until = ? WHERE id IN ({marks}) RETURNING *",
+                [ts + lease, *ids],
+            ).fetchall()
+            return self._load(conn, sorted(rows, key=lambda r: ids.index(r["id"])))
+
+    def _load(self, conn: Conn, rows: Sequence[Row]) -> list[Delivery]:
+        """Deliveries with their events (and a digest's folded events)."""
+        event_ids = {r["event_id"] for r in rows if r["event_id"] is not None}
+        digests = [r["id"] for r in rows if r["kind"] == "digest"]
+        folded: dict[int, list[int]] = {d: [] for d in digests}
+        for start in range(0, len(digests), 500):
+            chunk = digests[start : start + 500]
+            for r in conn.execute(
+                "SELECT digest_id, event_id FROM notify_deliveries"
+                f" WHERE digest_id IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk,
+            ):
+                folded[r[0]].append(r[1])
+                event_ids.add(r[1])
+        events: dict[int, Event] = {}
+        ids = sorted(event_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for r in conn.execute(
+                f"SELECT * FROM notify_events WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                events[r["id"]] = _event(r)
+        return [
+            _delivery(r, events, [events[i] for i in folded.get(r["id"], ()) if i in events])
+            for r in rows
+        ]
+
+    def delivered(self, delivery_id: int, attempt: int, now: datetime, answer: str) -> bool:
+        """The channel took it; False when the lease was lost to another daemon."""
+        with self.db.write() as conn:
+            return bool(
+                conn.execute(
+                    "UPDATE notify_deliveries SET state = 'delivered', finished_at = ?,"
+                    " answer = ?, error = NULL, lease_until = NULL, next_at = NULL"
+                    " WHERE id = ? AND attempts = ? AND state = 'sending'",
+                    (now.timestamp(), answer, delivery_id, attempt),
+                ).rowcount
+            )
+
+    def failed(
+        self,
+        delivery_id: int,
+        attempt: int,
+        now: datetime,
+        error: str,
+        retry_at: datetime | None,
+        answer: str | None = None,
+    ) -> bool:
+        """The attempt failed: retry at `retry_at`, or (None) give up: `dead`, for the
+        operator (`notify list --state dead`, `notify retry`)."""
+        state = "retrying" if retry_at is not None else "dead"
+        with self.db.write() as conn:
+            return bool(
+                conn.execute(
+                    "UPDATE notify_deliveries SET state = ?, next_at = ?, error = ?, answer = ?,"
+                    " lease_until = NULL, finished_at = ?"
+                    " WHERE id = ? AND attempts = ? AND state = 'sending'",
+                    (
+                        state,
+                        retry_at.timestamp() if retry_at else None,
+                        error,
+                        answer,
+                        None if retry_at else now.timestamp(),
+                        delivery_id,
+                        attempt,
+                    ),
+                ).rowcount
+            )
+
+    def list(self, states: Sequence[str] = (), limit: int = 100) -> list[Delivery]:
+        """Deliveries, newest first, optionally in these states."""
+        for state in states:
+            if state not in STATES:
+                raise InvalidInput(f"invalid state {state!r}: use {'|'.join(STATES)}")
+        where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM notify_deliveries{where} ORDER BY id DESC LIMIT ?",
+                [*states, limit],
+            ).fetchall()
+            return self._load(conn, rows)
+
+    def get(self, delivery_id: int) -> Delivery:
+        """NotFound when there is no such delivery."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM notify_deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no notification with id {delivery_id}")
+            return self._load(conn, [row])[0]
+
+    def events(self, limit: int = 100) -> list[Event]:
+        """The newest events, newest first (routed or not)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM notify_events ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_event(r) for r in rows]
+
+    def retry(self, delivery_id: int, now: datetime) -> Delivery:
+        """A dead (or retrying) delivery is due again now, with a fresh give-up time;
+        NotFound when unknown, InvalidInput in another state."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                "UPDATE notify_deliveries SET state = 'pending', next_at = ?, created_at = ?,"
+                " finished_at = NULL, attempts = 0 WHERE id = ? AND state IN ('dead', 'retrying')"
+                " RETURNING *",
+                (now.timestamp(), now.timestamp(), delivery_id),
+            ).fetchone()
+            if row is None:
+                found = conn.execute(
+                    "SELECT state FROM notify_deliveries WHERE id = ?", (delivery_id,)
+                ).fetchone()
+                if found is None:
+                    raise NotFound(f"no notification with id {delivery_id}")
+                raise InvalidInput(
+                    f"notification {delivery_id} is {found[0]}: only dead or retrying ones retry"
+                )
+            return self._load(conn, [row])[0]
+
+    def outcomes(self) -> dict[tuple[str, str], int]:
+        """(channel, state) → deliveries (for jobctl_notifications_total)."""
+        with self.db.read() as conn:
+            return {
+                (r[0], r[1]): r[2]
+                for r in conn.execute(
+                    "SELECT channel, state, count(*) FROM notify_deliveries GROUP BY channel, state"
+                )
+            }
+
+    def prune(self, before: datetime, limit: int = 1000) -> int:
+        """Forget settled deliveries and events older than `before` (a batch at most);
+        returns how many rows went."""
+        ts = before.timestamp()
+        with self.db.write() as conn:
+            gone = conn.execute(
+                "DELETE FROM notify_deliveries WHERE id IN (SELECT id FROM notify_deliveries"
+                " WHERE (state IN ('delivered', 'dead') AND finished_at < ?)"
+                " OR (state = 'folded' AND digest_id IS NOT NULL AND created_at < ?) LIMIT ?)",
+                (ts, ts, limit),
+            ).rowcount
+            gone += conn.execute(
+                "DELETE FROM notify_events WHERE id IN (SELECT e.id FROM notify_events e"
+                " WHERE e.state != 'new' AND e.at < ? AND NOT EXISTS (SELECT 1 FROM"
+                " notify_deliveries d WHERE d.event_id = e.id) LIMIT ?)",
+                (ts, limit),
+            ).rowcount
+        return gone
