@@ -244,3 +244,18 @@ class Backoff:
         if (at - first_at).total_seconds() > self.give_up_after:
             return None
         return at
+
+
+def last_deadline(hhmm: str, zone: Any, now: datetime) -> datetime:
+    """The latest instant at or before `now` when the wall clock of `zone` read `hhmm`
+    (a deadline in a DST gap falls just after the jump; in a repeat, at its first pass)."""
+    from datetime import UTC, time
+
+    hour, minute = (int(p) for p in hhmm.split(":"))
+    local = now.astimezone(zone)
+    for days in (0, 1, 2):
+        day = (local - timedelta(days=days)).date()
+        instant = datetime.combine(day, time(hour, minute), zone).astimezone(UTC)  # fold=0
+        if instant <= now:
+            return instant
+    raise ValueError(f"no {hhmm} before {now}")  # unreachable: two days always hold one

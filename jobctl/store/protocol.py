@@ -559,6 +559,11 @@ class Notify(Protocol):
         (None when it was already there)."""
         ...
 
+    def record_too_long(self, now: datetime) -> int:
+        """A `too_long` event, once per attempt, for every running job of a schedule with
+        a max_runtime that has run longer (cluster-wide); returns how many were new."""
+        ...
+
     def pending(self, now: datetime) -> bool:
         """Whether routing, digests or delivery have anything to do at `now` (cheap)."""
         ...
@@ -574,10 +579,16 @@ class Notify(Protocol):
         ...
 
     def claim(
-        self, now: datetime, limit: int, lease: float, skip: Sequence[str] = ()
+        self,
+        now: datetime,
+        limit: int,
+        lease: float,
+        busy: Mapping[str, int] | None = None,
+        per_channel: int | None = None,
     ) -> list[Delivery]:
-        """Lease up to `limit` due deliveries (not of the channels in `skip`); no delivery
-        is leased to two daemons at once; an expired lease makes it due again."""
+        """Lease up to `limit` due deliveries, at most `per_channel` of one channel counting
+        its `busy` sends; no delivery is leased to two daemons at once; an expired lease
+        makes it due again."""
         ...
 
     def delivered(self, delivery_id: int, attempt: int, now: datetime, answer: str) -> bool:

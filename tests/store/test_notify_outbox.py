@@ -141,7 +141,7 @@ def test_events_are_routed_once_and_claimed_by_one_daemon(
     assert first[0].event is not None and first[0].event.kind == "dead"
     # And a lease that runs out makes the delivery due again (the sender died)
     later = now + timedelta(seconds=31)
-    (again,) = store.notify.claim(later, 1, lease=30, skip=[second[0].channel])
+    (again,) = store.notify.claim(later, 1, 30, {second[0].channel: 1}, per_channel=1)
     assert (again.id, again.attempts) == (first[0].id, 2)
     assert not store.notify.delivered(first[0].id, 1, later, "HTTP 200")  # the old lease
     assert store.notify.delivered(again.id, 2, later, "HTTP 200")

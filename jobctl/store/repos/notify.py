@@ -224,6 +224,44 @@ class NotifyRepo:
         with self.db.write() as conn:
             return record_in(conn, kind, now, body, dedup)
 
+    def record_too_long(self, now: datetime) -> int:
+        """A `too_long` event (once per attempt) for each running job of a schedule with a
+        max_runtime that has run longer, cluster-wide; returns how many were new."""
+        ts = now.timestamp()
+        made = 0
+        with self.db.read() as conn:  # the usual case, nothing overdue, writes nothing
+            rows = conn.execute(
+                "SELECT j.id, j.attempts, j.name, j.queue, j.schedule, j.job_type, j.tenant,"
+                " j.started_at, j.lease_owner, j.command, s.max_runtime, s.owner, s.severity"
+                " FROM jobs j JOIN schedules s ON s.name = j.schedule"
+                " WHERE j.state = 'running' AND s.max_runtime IS NOT NULL"
+                " AND j.started_at + s.max_runtime < ?",
+                (ts,),
+            ).fetchall()
+        if not rows:
+            return 0
+        with self.db.write() as conn:
+            for r in rows:
+                body = {
+                    "subject": f"schedule:{r['schedule']}",
+                    "job_id": r["id"],
+                    "attempt": r["attempts"],
+                    "name": r["name"],
+                    "queue": r["queue"],
+                    "schedule": r["schedule"],
+                    "job_type": r["job_type"],
+                    "tenant": r["tenant"],
+                    "owner": r["owner"],
+                    "severity": r["severity"],
+                    "node": (r["lease_owner"] or "").split(":", 1)[0] or None,
+                    "command": loads(r["command"]),
+                    "running_for": round(ts - r["started_at"], 3),
+                    "max_runtime": r["max_runtime"],
+                }
+                dedup = f"too_long:{r['id']}:{r['attempts']}"
+                made += record_in(conn, "too_long", now, body, dedup) is not None
+        return made
+
     def pending(self, now: datetime) -> bool:
         """Whether routing or delivery has anything to do at `now` (a cheap read)."""
         with self.db.read() as conn:
@@ -313,32 +351,37 @@ class NotifyRepo:
         return made
 
     def claim(
-        self, now: datetime, limit: int, lease: float, skip: Sequence[str] = ()
+        self,
+        now: datetime,
+        limit: int,
+        lease: float,
+        busy: Mapping[str, int] | None = None,
+        per_channel: int | None = None,
     ) -> list[Delivery]:
         """Lease up to `limit` due deliveries (pending, retrying past their time, or sending
-        under a lease that ran out), oldest due first, not of the channels in `skip`; each
-        attempt counted. No delivery is leased by two daemons at once."""
+        under a lease that ran out), oldest due first, at most `per_channel` of a channel
+        counting the `busy` sends already in flight; each attempt counted. No delivery is
+        leased by two daemons at once."""
         if limit <= 0:
             return []
         ts = now.timestamp()
-        where = (
-            "((state IN ('pending', 'retrying') AND next_at <= ?)"
-            " OR (state = 'sending' AND lease_until < ?))"
-        )
-        args: list[object] = [ts, ts]
-        if skip:
-            where += f" AND channel NOT IN ({','.join('?' * len(skip))})"
-            args += list(skip)
+        counts = dict(busy or {})
         with self.db.write() as conn:
             conn.serialise("jobctl:notify-claim")
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT id FROM notify_deliveries WHERE {where}"
-                    " ORDER BY coalesce(lease_until, next_at), id LIMIT ?",
-                    [*args, limit],
-                )
-            ]
+            ids = []
+            for r in conn.execute(
+                "SELECT id, channel FROM notify_deliveries"
+                " WHERE (state IN ('pending', 'retrying') AND next_at <= ?)"
+                " OR (state = 'sending' AND lease_until < ?)"
+                " ORDER BY coalesce(lease_until, next_at), id LIMIT ?",
+                (ts, ts, limit * 4),
+            ):
+                if per_channel is not None and counts.get(r["channel"], 0) >= per_channel:
+                    continue
+                counts[r["channel"]] = counts.get(r["channel"], 0) + 1
+                ids.append(r["id"])
+                if len(ids) == limit:
+                    break
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
