@@ -39,7 +39,7 @@ PRUNE = 600.0  # seconds between prunes of settled rows
 KEEP = 7 * 86400.0  # settled deliveries and events are kept this long
 WORKERS = 8  # sends in flight at once
 PER_CHANNEL = 2  # of which at most this many on one channel (a hung one holds no more)
-LEASE_MARGIN = 30.0  # a claim's lease: the channel's timeout plus this
+LEASE_MARGIN = 5.0  # a claim's lease: twice the channel's timeout plus this
 
 
 class NotifyHook(Hook):
@@ -152,7 +152,7 @@ class NotifyHook(Hook):
         if free <= 0:
             return
         lease = max((c.timeout for c in self.config.notify.channels), default=10.0)
-        claimed = self.store.notify.claim(now, free, lease + LEASE_MARGIN, busy, PER_CHANNEL)
+        claimed = self.store.notify.claim(now, free, 2 * lease + LEASE_MARGIN, busy, PER_CHANNEL)
         for delivery in claimed:
             channel = self.config.notify.channel(delivery.channel)
             if channel is None:
