@@ -162,13 +162,18 @@ class NotifyHook(Hook):
                 )  # fmt: skip
                 continue
             outgoing = Outgoing(delivery.event, delivery.route, delivery.folded)
-            assert self._pool is not None
+            if self._pool is None:  # driven without on_start (tests: work() + settle())
+                self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="jobctl-notify-send")
             future = self._pool.submit(self.send, channel, outgoing)
             future.add_done_callback(lambda _f: self._wake.set())
             self._inflight[future] = (delivery, channel)
 
+    def settle(self, wait: float = 0.0) -> None:
+        """Record the sends that finished (delivered, retrying, dead), waiting up to `wait`
+        seconds for those in flight."""
+        self._settle(wait)
+
     def _settle(self, wait: float = 0.0) -> None:
-        """Record the sends that finished (delivered, retrying, dead)."""
         if wait and self._inflight:
             from concurrent.futures import wait as wait_for
 
