@@ -72,6 +72,7 @@ SCHEDULE_KEYS = {
     "min_runtime",
     "deadline",
     "pause_after",
+    "mailto",
 }
 
 

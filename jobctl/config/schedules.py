@@ -128,6 +128,7 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         min_runtime=runtimes["min_runtime"],
         deadline=deadline,
         pause_after=pause_after,
+        mailto=checked("mailto", parse_mailto, fields.get("mailto")),
     )
     if problems:
         raise InvalidFields(problems)
@@ -146,6 +147,16 @@ def parse_deadline(value: Any) -> str:
     ):
         return text
     raise InvalidInput(f"invalid deadline {value!r}: a time of day HH:MM like 06:00")
+
+
+def parse_mailto(value: Any) -> str | None:
+    """cron's MAILTO: comma-separated mail addresses (empty: none)."""
+    if value is None or not str(value).strip():
+        return None
+    addresses = [a.strip() for a in str(value).split(",")]
+    if not all("@" in a and " " not in a for a in addresses):
+        raise InvalidInput(f"invalid mailto {value!r}: comma-separated mail addresses")
+    return ",".join(addresses)
 
 
 def _label(value: Any, option: str) -> str | None:

@@ -28,7 +28,10 @@ EVENTS = (
     "paused",  # auto-paused after pause_after consecutive failures
     "node_down",  # a daemon stopped heartbeating
     "dlq_growth",  # dead letters added over the health threshold
+    "output",  # a run of a schedule with a MAILTO printed output (cron's rule)
 )
+MAILTO_EVENTS = frozenset({"dead", "output"})  # what cron's MAILTO mails (output or failure)
+MAILTO_ROUTE = "mailto"  # the implicit route of imported MAILTOs; channel `mailto:ADDRESS`
 FAILURES = frozenset({"failed", "dead"})  # the events `after: N` counts
 MISSED_REASONS = frozenset({"no_daemon", "overlap", "dst_skip"})  # ledger outcomes notified
 MATCH_KEYS = ("event", "queue", "schedule", "job_type", "owner", "severity", "tenant")
@@ -225,6 +228,9 @@ def plan(
             if after != current:
                 changed[route.name] = after
             out += [Planned(event.id, route.name, ch, folded=not admitted) for ch in route.to]
+        if event.get("mailto") and event.kind in MAILTO_EVENTS:
+            for address in str(event.get("mailto")).split(","):
+                out.append(Planned(event.id, MAILTO_ROUTE, f"{MAILTO_ROUTE}:{address}"))
     return out, changed
 
 

@@ -81,6 +81,7 @@ class Schedule:
     deadline: str | None = None  # HH:MM in `tz`: the day's run must have finished by then
     pause_after: int | None = None  # consecutive failed runs that pause the schedule
     paused_reason: str | None = None  # why it was paused automatically (None: not auto-paused)
+    mailto: str | None = None  # cron's MAILTO: mail these addresses output and failures
     created_at: datetime | None = None
     updated_at: datetime | None = None
     cursor_at: datetime | None = None  # fires up to here are handled

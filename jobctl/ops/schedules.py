@@ -58,6 +58,7 @@ def schedule_shape(
         "deadline": s.deadline,
         "pause_after": s.pause_after,
         "paused_reason": s.paused_reason,
+        "mailto": s.mailto,
         "next_run_at": iso_z(upcoming[0].at) if upcoming and s.enabled else None,
         "last_run_at": iso_z(last.nominal_at) if last else None,
         "last_state": last.state if last else None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.config.notify import Channel
 from jobctl.domain.job import Job, State
-from jobctl.domain.notify import Ownership, Window, digest_due, last_deadline, plan
+from jobctl.domain.notify import MAILTO_ROUTE, Ownership, Window, digest_due, last_deadline, plan
 from jobctl.domain.schedule import Schedule
 from jobctl.errors import JobctlError
 from jobctl.ops.notify.channels import Outgoing, SendFailed, send
@@ -154,7 +155,7 @@ class NotifyHook(Hook):
         lease = max((c.timeout for c in self.config.notify.channels), default=10.0)
         claimed = self.store.notify.claim(now, free, 2 * lease + LEASE_MARGIN, busy, PER_CHANNEL)
         for delivery in claimed:
-            channel = self.config.notify.channel(delivery.channel)
+            channel = self._channel(delivery.channel)
             if channel is None:
                 self.store.notify.failed(
                     delivery.id, delivery.attempts, now,
@@ -172,6 +173,17 @@ class NotifyHook(Hook):
         """Record the sends that finished (delivered, retrying, dead), waiting up to `wait`
         seconds for those in flight."""
         self._settle(wait)
+
+    def _channel(self, name: str) -> Channel | None:
+        """A config channel, or for `mailto:ADDRESS` (an imported crontab's MAILTO) the
+        config's `mailto` email channel sending to ADDRESS, else the local sendmail."""
+        if not name.startswith(f"{MAILTO_ROUTE}:"):
+            return self.config.notify.channel(name)
+        address = name.split(":", 1)[1]
+        base = self.config.notify.channel(MAILTO_ROUTE)
+        if base is not None and base.kind == "email":
+            return replace(base, name=name, to=(address,))
+        return Channel(name, "email", to=(address,))
 
     def _settle(self, wait: float = 0.0) -> None:
         if wait and self._inflight:

@@ -145,3 +145,50 @@ def test_deadline_reports_a_day_without_a_successful_run_once(
     hook.scan(clock.now())
     (event,) = store.notify.events()
     assert (event.kind, event.get("deadline_at")) == ("deadline", "2030-03-05T06:00:00Z")
+
+
+def test_an_imported_mailto_mails_output_and_failures_like_cron(
+    store: Store, tmp_path: Path, clock: ManualClock
+) -> None:
+    from jobctl.ops.crontab_import import apply_import, plan_import
+    from tests.support.receivers import smtp_receiver
+
+    # Given a crontab with MAILTO imported (and one line after MAILTO="")
+    text = "MAILTO=ops@example.com\n@daily /usr/bin/report\nMAILTO=''\n@hourly /usr/bin/quiet\n"
+    plan = plan_import(store, text, str(tmp_path / "crontab"), clock.now(), shadow=False)
+    apply_import(store, plan, clock.now())
+    report, quiet = sorted(plan.create, key=lambda s: s.cron != "@daily")
+    assert (report.mailto, quiet.mailto) == ("ops@example.com", None)
+    with smtp_receiver(tmp_path) as box:
+        path = tmp_path / "c.yaml"
+        path.write_text(
+            "notify:\n  channels:\n    - {name: mailto, email: {to: [root@localhost],"
+            f" from: cron@example.com, smtp: 'smtp://127.0.0.1:{box.port}'}}}}\n"
+        )
+        hook = NotifyHook(store.url, load_config(path), clock)
+        # When runs succeed with output, succeed silently, and fail
+        for state, tail, schedule in [
+            (State.SUCCEEDED, "report done\n", report.name),
+            (State.SUCCEEDED, "", report.name),
+            (State.DEAD, "boom\n", report.name),
+            (State.DEAD, "boom\n", quiet.name),
+        ]:
+            store.jobs.enqueue(
+                [job_spec(schedule=schedule, retry=RetryPolicy(max_attempts=1))], clock.now()
+            )
+            (job,) = store.dispatch.claim(claim(), clock.now())
+            decision = (
+                Decision(State.SUCCEEDED, None)
+                if state is State.SUCCEEDED
+                else Decision(State.DEAD, FailureClass.EXIT, to_dlq=True)
+            )
+            store.dispatch.finish(
+                [Finish(job.id, job.attempts, "node-a:1:x", decision, output_tail=tail)],
+                clock.now(),
+            )
+        _run(hook)
+        # Then cron's rule: one mail for the output, one for the failure, none for the rest
+        subjects = sorted(m["Subject"] for m in box.messages)
+        recipients = {m["To"] for m in box.messages}
+    assert len(subjects) == 2 and recipients == {"ops@example.com"}
+    assert subjects[0].startswith("[jobctl] dead: schedule cron-") and "output: " in subjects[1]

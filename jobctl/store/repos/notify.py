@@ -91,7 +91,7 @@ def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
     sched = None
     if job["schedule"]:
         sched = conn.execute(
-            "SELECT owner, severity, min_runtime, pause_after, enabled, tz, deadline"
+            "SELECT owner, severity, min_runtime, pause_after, enabled, mailto"
             " FROM schedules WHERE name = ?",
             (job["schedule"],),
         ).fetchone()
@@ -108,6 +108,8 @@ def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
                     (now.timestamp(), subject),
                 )
                 record_in(conn, "recovered", now, {**body, "streak": found[0]})
+        if sched is not None and sched["mailto"] and f.output_tail:
+            record_in(conn, "output", now, body)
         floor = sched["min_runtime"] if sched is not None else None
         if floor and f.duration is not None and f.duration < floor:
             record_in(conn, "too_short", now, {**body, "min_runtime": floor})
@@ -156,6 +158,7 @@ def _job_body(f: Finish, job: Row, sched: Row | None, subject: str | None) -> di
         "tenant": job["tenant"],
         "owner": sched["owner"] if sched is not None else None,
         "severity": sched["severity"] if sched is not None else None,
+        "mailto": sched["mailto"] if sched is not None else None,
         "node": f.runner.split(":", 1)[0] or None,
         "command": loads(job["command"]),
         "state": d.state.value,

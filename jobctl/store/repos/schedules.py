@@ -47,6 +47,7 @@ COLUMNS = (
     "min_runtime",
     "deadline",
     "pause_after",
+    "mailto",
 )
 
 
@@ -97,6 +98,7 @@ def _row_values(s: Schedule) -> list[Any]:
         s.min_runtime,
         s.deadline,
         s.pause_after,
+        s.mailto,
     ]
 
 
@@ -136,6 +138,7 @@ def _schedule(row: Row) -> Schedule:
         deadline=row["deadline"],
         pause_after=row["pause_after"],
         paused_reason=row["paused_reason"],
+        mailto=row["mailto"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),

@@ -10,6 +10,7 @@ ALTER TABLE schedules ADD COLUMN min_runtime REAL;
 ALTER TABLE schedules ADD COLUMN deadline TEXT;         -- HH:MM in the schedule's zone
 ALTER TABLE schedules ADD COLUMN pause_after INTEGER;
 ALTER TABLE schedules ADD COLUMN paused_reason TEXT;    -- set by auto-pause, cleared by resume
+ALTER TABLE schedules ADD COLUMN mailto TEXT;           -- an imported crontab's MAILTO
 CREATE TABLE notify_events (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,           -- failed | dead | recovered | missed | too_long | ...
