@@ -57,6 +57,7 @@ def test_a_dead_job_is_delivered_once_and_no_secret_shows(jc: Jobctl) -> None:
         "hook",
         "HTTP 202 ok",
     )
+    assert 'jobctl_notifications_total{channel="hook",outcome="delivered"} 1.0' in jc.ok("metrics")
     shown = jc.ok("notify", "show", str(delivery["id"]))
     assert "exit_code" in shown and "boom" in shown
     jc.stop_daemons()
