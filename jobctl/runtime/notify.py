@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -28,7 +28,7 @@ from jobctl.errors import JobctlError
 from jobctl.ops.notify.channels import Outgoing, SendFailed, send
 from jobctl.runtime.hooks import Hook
 from jobctl.store import Store, open_store
-from jobctl.store.repos.notify import Delivery
+from jobctl.store.repos.notify import Delivery, Settled
 
 if TYPE_CHECKING:
     from jobctl.runtime.daemon import Daemon
@@ -38,9 +38,20 @@ POLL = 0.5  # seconds between looks for other daemons' events (a local finish wa
 SCAN = 5.0  # seconds between too_long / deadline scans
 PRUNE = 600.0  # seconds between prunes of settled rows
 KEEP = 7 * 86400.0  # settled deliveries and events are kept this long
-WORKERS = 8  # sends in flight at once
-PER_CHANNEL = 2  # of which at most this many on one channel (a hung one holds no more)
-LEASE_MARGIN = 5.0  # a claim's lease: twice the channel's timeout plus this
+WORKERS = 8  # batches in flight at once
+PER_CHANNEL = 2  # of which at most this many for one channel (a hung one holds no more)
+BATCH = 8  # deliveries of one channel a worker sends one after another
+LEASE_MARGIN = 5.0  # a claim's lease: BATCH times the channel's timeout plus this
+MIN_GAP = 0.1  # seconds between passes: events that come in a burst are handled together
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One send's outcome on a pool thread: the channel's answer, and the error if failed."""
+
+    delivery: Delivery
+    answer: str | None
+    error: str | None
 
 
 class NotifyHook(Hook):
@@ -61,7 +72,7 @@ class NotifyHook(Hook):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: dict[Future[str], tuple[Delivery, Channel]] = {}
+        self._inflight: dict[Future[list[Sent]], tuple[Channel, list[Delivery]]] = {}
         self._last_scan = self._last_prune = float("-inf")
         self._daemon: Daemon | None = None
 
@@ -95,8 +106,12 @@ class NotifyHook(Hook):
                 self.work()
             except Exception as exc:  # a DB hiccup: log, go on (claims are leased)
                 self._log("notify.failed", level="warning", error=str(exc))
-            self._wake.wait(0.05 if self._inflight else self.poll)
+            passed = self.clock.monotonic()
+            self._wake.wait(self.poll)
             self._wake.clear()
+            rest = MIN_GAP - (self.clock.monotonic() - passed)
+            if rest > 0:
+                self._stop.wait(rest)
         try:
             self._settle(wait=2.0)
         except Exception as exc:
@@ -147,27 +162,49 @@ class NotifyHook(Hook):
 
     def _send_due(self, now: datetime) -> None:
         busy: dict[str, int] = {}
-        for _delivery, channel in self._inflight.values():
+        for channel, _batch in self._inflight.values():
             busy[channel.name] = busy.get(channel.name, 0) + 1
         free = WORKERS - len(self._inflight)
         if free <= 0:
             return
-        lease = max((c.timeout for c in self.config.notify.channels), default=10.0)
-        claimed = self.store.notify.claim(now, free, 2 * lease + LEASE_MARGIN, busy, PER_CHANNEL)
+        timeout = max((c.timeout for c in self.config.notify.channels), default=10.0)
+        lease = BATCH * timeout + LEASE_MARGIN  # a batch is sent one after another
+        claimed = self.store.notify.claim(
+            now, free * BATCH, lease, {k: v * BATCH for k, v in busy.items()}, PER_CHANNEL * BATCH
+        )
+        batches: dict[str, list[Delivery]] = {}
+        gone: list[Settled] = []
         for delivery in claimed:
-            channel = self._channel(delivery.channel)
-            if channel is None:
-                self.store.notify.failed(
-                    delivery.id, delivery.attempts, now,
-                    f"no channel {delivery.channel!r} in the config any more", None,
-                )  # fmt: skip
+            if self._channel(delivery.channel) is None:
+                error = f"no channel {delivery.channel!r} in the config any more"
+                gone.append(Settled(delivery.id, delivery.attempts, None, error))
                 continue
+            batches.setdefault(delivery.channel, []).append(delivery)
+        if gone:
+            self.store.notify.settle(gone, now)
+        if self._pool is None:  # driven without on_start (tests: work() + settle())
+            self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="jobctl-notify-send")
+        for name, deliveries in batches.items():
+            channel = self._channel(name)
+            assert channel is not None
+            for start in range(0, len(deliveries), BATCH):
+                batch = deliveries[start : start + BATCH]
+                future = self._pool.submit(self._send_batch, channel, batch)
+                future.add_done_callback(lambda _f: self._wake.set())
+                self._inflight[future] = (channel, batch)
+
+    def _send_batch(self, channel: Channel, batch: list[Delivery]) -> list[Sent]:
+        """Send a channel's deliveries one after another (on a pool thread)."""
+        out = []
+        for delivery in batch:
             outgoing = Outgoing(delivery.event, delivery.route, delivery.folded)
-            if self._pool is None:  # driven without on_start (tests: work() + settle())
-                self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="jobctl-notify-send")
-            future = self._pool.submit(self.send, channel, outgoing)
-            future.add_done_callback(lambda _f: self._wake.set())
-            self._inflight[future] = (delivery, channel)
+            try:
+                out.append(Sent(delivery, self.send(channel, outgoing), None))
+            except SendFailed as exc:
+                out.append(Sent(delivery, exc.answer, str(exc)))
+            except Exception as exc:  # a bug in a sender must not lose the delivery
+                out.append(Sent(delivery, None, f"{type(exc).__name__}: {exc}"))
+        return out
 
     def settle(self, wait: float = 0.0) -> None:
         """Record the sends that finished (delivered, retrying, dead), waiting up to `wait`
@@ -186,38 +223,40 @@ class NotifyHook(Hook):
         return Channel(name, "email", to=(address,))
 
     def _settle(self, wait: float = 0.0) -> None:
+        """Every finished batch's outcomes in one transaction, then their log lines."""
         if wait and self._inflight:
             from concurrent.futures import wait as wait_for
 
             wait_for(list(self._inflight), timeout=wait)
-        for future in [f for f in self._inflight if f.done()]:
-            delivery, channel = self._inflight.pop(future)
-            now = self.clock.now()
+        done = [f for f in self._inflight if f.done()]
+        if not done:
+            return
+        now = self.clock.now()
+        outcomes: list[Settled] = []
+        lines: list[tuple[str, dict[str, object]]] = []
+        for future in done:
+            channel, batch = self._inflight.pop(future)
             try:
-                answer = future.result()
-            except SendFailed as exc:
-                self._failed(delivery, channel, now, str(exc), exc.answer)
-                continue
-            except Exception as exc:  # a bug in a sender must not lose the delivery
-                self._failed(delivery, channel, now, f"{type(exc).__name__}: {exc}", None)
-                continue
-            self.store.notify.delivered(delivery.id, delivery.attempts, now, answer)
-            self._log("notify.delivered", delivery_id=delivery.id, channel=channel.name,
-                      attempt=delivery.attempts, answer=answer[:200])  # fmt: skip
-
-    def _failed(
-        self, d: Delivery, channel: Channel, now: datetime, error: str, answer: str | None
-    ) -> None:
-        retry_at = channel.backoff.next_at(d.attempts, d.created_at, now)
-        self.store.notify.failed(d.id, d.attempts, now, error, retry_at, answer)
-        self._log(
-            "notify.retrying" if retry_at else "notify.dead",
-            level="warning",
-            delivery_id=d.id,
-            channel=channel.name,
-            attempt=d.attempts,
-            error=error[:300],
-        )
+                sent = future.result()
+            except Exception as exc:  # the pool itself failed: every delivery retries
+                sent = [Sent(d, None, f"{type(exc).__name__}: {exc}") for d in batch]
+            for item in sent:
+                d = item.delivery
+                fields: dict[str, object] = {"delivery_id": d.id, "channel": channel.name,
+                                             "attempt": d.attempts}  # fmt: skip
+                if item.error is None:
+                    outcomes.append(Settled(d.id, d.attempts, item.answer))
+                    lines.append(
+                        ("notify.delivered", {**fields, "answer": (item.answer or "")[:200]})
+                    )
+                    continue
+                retry_at = channel.backoff.next_at(d.attempts, d.created_at, now)
+                outcomes.append(Settled(d.id, d.attempts, item.answer, item.error, retry_at))
+                event = "notify.retrying" if retry_at else "notify.dead"
+                lines.append((event, {**fields, "level": "warning", "error": item.error[:300]}))
+        self.store.notify.settle(outcomes, now)
+        for event, fields in lines:
+            self._log(event, **fields)  # type: ignore[arg-type]
 
     # --- scans: what no state change records -------------------------------------------
     def scan(self, now: datetime) -> None:

@@ -42,7 +42,7 @@ from jobctl.store.repos.health import RecentFailure, RunningAttempt
 from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
-from jobctl.store.repos.notify import Delivery, Router
+from jobctl.store.repos.notify import Delivery, Router, Settled
 from jobctl.store.repos.once import OnceClaim, OnceRecord
 from jobctl.store.repos.schedules import FireRecord, LastRun
 from jobctl.store.repos.stats import QueueFigures
@@ -591,20 +591,9 @@ class Notify(Protocol):
         makes it due again."""
         ...
 
-    def delivered(self, delivery_id: int, attempt: int, now: datetime, answer: str) -> bool:
-        """Settle a leased attempt as delivered; False when the lease was lost."""
-        ...
-
-    def failed(
-        self,
-        delivery_id: int,
-        attempt: int,
-        now: datetime,
-        error: str,
-        retry_at: datetime | None,
-        answer: str | None = None,
-    ) -> bool:
-        """Settle a leased attempt as failed: retrying at `retry_at`, or dead (None)."""
+    def settle(self, outcomes: Sequence[Settled], now: datetime) -> int:
+        """Record leased attempts' outcomes in one transaction (delivered, retrying at a
+        time, or dead); one whose lease was lost is ignored. Returns how many were."""
         ...
 
     def list(self, states: Sequence[str] = (), limit: int = 100) -> list[Delivery]:

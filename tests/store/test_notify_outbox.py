@@ -12,6 +12,7 @@ from jobctl.domain.retry import RetryPolicy
 from jobctl.domain.schedule import FireDecision, Outcome, Schedule
 from jobctl.store import Store, open_store
 from jobctl.store.repos.dispatch import Finish
+from jobctl.store.repos.notify import Settled
 from tests.support.clock import ManualClock
 from tests.support.factories import claim, job_spec
 
@@ -143,8 +144,8 @@ def test_events_are_routed_once_and_claimed_by_one_daemon(
     later = now + timedelta(seconds=31)
     (again,) = store.notify.claim(later, 1, 30, {second[0].channel: 1}, per_channel=1)
     assert (again.id, again.attempts) == (first[0].id, 2)
-    assert not store.notify.delivered(first[0].id, 1, later, "HTTP 200")  # the old lease
-    assert store.notify.delivered(again.id, 2, later, "HTTP 200")
+    assert not store.notify.settle([Settled(first[0].id, 1, "HTTP 200")], later)  # old lease
+    assert store.notify.settle([Settled(again.id, 2, "HTTP 200")], later) == 1
     assert store.notify.get(again.id).state == "delivered"
 
 
@@ -155,10 +156,12 @@ def test_a_failed_attempt_retries_then_goes_dead_and_retry_revives_it(
     now = clock.now()
     store.notify.route(now, _router([Route("r", ("c",), match={})], now))
     (d,) = store.notify.claim(now, 5, lease=30)
-    assert store.notify.failed(d.id, 1, now, "HTTP 500", now + timedelta(seconds=2))
+    assert store.notify.settle(
+        [Settled(d.id, 1, None, "HTTP 500", now + timedelta(seconds=2))], now
+    )
     assert store.notify.claim(now, 5, lease=30) == []  # not due yet
     (d,) = store.notify.claim(now + timedelta(seconds=2), 5, lease=30)
-    assert store.notify.failed(d.id, 2, now, "timed out after 10s", None)
+    assert store.notify.settle([Settled(d.id, 2, None, "timed out after 10s")], now)
     assert [x.state for x in store.notify.list(["dead"])] == ["dead"]
     assert store.notify.retry(d.id, now).state == "pending"
     assert len(store.notify.claim(now, 5, lease=30)) == 1

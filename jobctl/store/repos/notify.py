@@ -51,6 +51,18 @@ class Delivery:
     digest_id: int | None = None  # folded: the digest that carried it
 
 
+@dataclass(frozen=True)
+class Settled:
+    """How one leased delivery attempt ended: delivered (`error` None), or failed and
+    retried at `retry_at` (None: given up, dead)."""
+
+    delivery_id: int
+    attempt: int
+    answer: str | None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
 def _event(row: Row) -> Event:
     body = loads(row["body"]) or {}
     return Event(row["id"], row["kind"], from_epoch(row["at"]), body)  # type: ignore[arg-type]
@@ -422,47 +434,28 @@ class NotifyRepo:
             for r in rows
         ]
 
-    def delivered(self, delivery_id: int, attempt: int, now: datetime, answer: str) -> bool:
-        """The channel took it; False when the lease was lost to another daemon."""
+    def settle(self, outcomes: Sequence[Settled], now: datetime) -> int:
+        """Record leased attempts' outcomes in one transaction: delivered (no error),
+        retrying at `retry_at`, or dead (failed, no retry_at), for the operator (`notify
+        list --state dead`, `notify retry`). An outcome whose lease was lost to another
+        daemon is ignored; returns how many were recorded."""
+        ts = now.timestamp()
+        done = 0
         with self.db.write() as conn:
-            return bool(
-                conn.execute(
-                    "UPDATE notify_deliveries SET state = 'delivered', finished_at = ?,"
-                    " answer = ?, error = NULL, lease_until = NULL, next_at = NULL"
+            for o in outcomes:
+                if o.error is None:
+                    state, next_at, finished = "delivered", None, ts
+                elif o.retry_at is not None:
+                    state, next_at, finished = "retrying", o.retry_at.timestamp(), None
+                else:
+                    state, next_at, finished = "dead", None, ts
+                done += conn.execute(
+                    "UPDATE notify_deliveries SET state = ?, next_at = ?, finished_at = ?,"
+                    " answer = ?, error = ?, lease_until = NULL"
                     " WHERE id = ? AND attempts = ? AND state = 'sending'",
-                    (now.timestamp(), answer, delivery_id, attempt),
+                    (state, next_at, finished, o.answer, o.error, o.delivery_id, o.attempt),
                 ).rowcount
-            )
-
-    def failed(
-        self,
-        delivery_id: int,
-        attempt: int,
-        now: datetime,
-        error: str,
-        retry_at: datetime | None,
-        answer: str | None = None,
-    ) -> bool:
-        """The attempt failed: retry at `retry_at`, or (None) give up: `dead`, for the
-        operator (`notify list --state dead`, `notify retry`)."""
-        state = "retrying" if retry_at is not None else "dead"
-        with self.db.write() as conn:
-            return bool(
-                conn.execute(
-                    "UPDATE notify_deliveries SET state = ?, next_at = ?, error = ?, answer = ?,"
-                    " lease_until = NULL, finished_at = ?"
-                    " WHERE id = ? AND attempts = ? AND state = 'sending'",
-                    (
-                        state,
-                        retry_at.timestamp() if retry_at else None,
-                        error,
-                        answer,
-                        None if retry_at else now.timestamp(),
-                        delivery_id,
-                        attempt,
-                    ),
-                ).rowcount
-            )
+        return done
 
     def list(self, states: Sequence[str] = (), limit: int = 100) -> list[Delivery]:
         """Deliveries, newest first, optionally in these states."""
