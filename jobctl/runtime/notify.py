@@ -260,7 +260,13 @@ class NotifyHook(Hook):
 
     # --- scans: what no state change records -------------------------------------------
     def scan(self, now: datetime) -> None:
+        """Record what no state change does: too_long, node_down, dlq_growth (over the
+        `health.warn_dlq_growth` threshold) and deadline events."""
         self.store.notify.record_too_long(now)
+        self.store.notify.record_node_down(now)
+        growth = self.config.health.warn_dlq_growth
+        if growth is not None:
+            self.store.notify.record_dlq_growth(now, growth)
         for schedule in self.store.schedules.list():
             if not schedule.deadline or not schedule.enabled:
                 continue

@@ -564,6 +564,16 @@ class Notify(Protocol):
         a max_runtime that has run longer (cluster-wide); returns how many were new."""
         ...
 
+    def record_node_down(self, now: datetime, within: float = 86400.0) -> int:
+        """A `node_down` event, once per daemon, for each daemon that stopped heartbeating
+        without a clean stop within the last `within` seconds; returns how many were new."""
+        ...
+
+    def record_dlq_growth(self, now: datetime, over: int, window: float = 3600.0) -> int:
+        """A `dlq_growth` event per queue with more than `over` dead letters in the last
+        `window` seconds, once per queue per window; returns how many were new."""
+        ...
+
     def pending(self, now: datetime) -> bool:
         """Whether routing, digests or delivery have anything to do at `now` (cheap)."""
         ...

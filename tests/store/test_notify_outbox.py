@@ -188,3 +188,32 @@ def test_over_max_per_is_folded_into_one_digest_when_the_window_ends(
     assert store.notify.digests(at, due) == 0
     digests = [d for d in store.notify.claim(at, 10, lease=30) if d.kind == "digest"]
     assert len(digests) == 1 and len(digests[0].folded) == 3
+
+
+def test_a_daemon_gone_silent_is_node_down_once(store: Store, clock: ManualClock) -> None:
+    from jobctl.store.repos.daemons import DaemonInfo
+
+    now = clock.now()
+    for name in ("a", "b"):
+        store.daemons.register(
+            DaemonInfo(id=f"{name}:1:x", node=name, host=name, pid=1, version="t", queues=None,
+                       started_at=now, heartbeat_at=now, heartbeat_interval=1.0)
+        )  # fmt: skip
+    store.daemons.stopped("b:1:x", now)  # a clean stop is not a node down
+    later = now + timedelta(seconds=10)
+    assert store.notify.record_node_down(later) == 1
+    assert store.notify.record_node_down(later) == 0
+    (event,) = store.notify.events()
+    assert (event.kind, event.get("node")) == ("node_down", "a")
+
+
+def test_dead_letters_over_the_threshold_are_dlq_growth_once_per_window(
+    store: Store, clock: ManualClock
+) -> None:
+    for _ in range(3):
+        _run(store, clock, False, queue="bulk")
+    assert store.notify.record_dlq_growth(clock.now(), over=3) == 0
+    assert store.notify.record_dlq_growth(clock.now(), over=2) == 1
+    assert store.notify.record_dlq_growth(clock.now(), over=2) == 0
+    growth = [e for e in store.notify.events() if e.kind == "dlq_growth"]
+    assert [(e.get("queue"), e.get("added")) for e in growth] == [("bulk", 3)]

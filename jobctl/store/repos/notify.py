@@ -277,6 +277,62 @@ class NotifyRepo:
                 made += record_in(conn, "too_long", now, body, dedup) is not None
         return made
 
+    def record_node_down(self, now: datetime, within: float = 86400.0) -> int:
+        """A `node_down` event, once per daemon, for each daemon that stopped heartbeating
+        (3 of its intervals) without stopping cleanly, in the last `within` seconds."""
+        from jobctl.store.repos.daemons import SILENT_INTERVALS
+
+        ts = now.timestamp()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT id, node, host, pid, heartbeat_at FROM daemons WHERE stopped_at IS NULL"
+                f" AND heartbeat_at < ? - {SILENT_INTERVALS} * heartbeat_interval"
+                " AND heartbeat_at >= ?",
+                (ts, ts - within),
+            ).fetchall()
+        if not rows:
+            return 0
+        made = 0
+        with self.db.write() as conn:
+            for r in rows:
+                body = {
+                    "subject": f"node:{r['node']}",
+                    "node": r["node"],
+                    "host": r["host"],
+                    "pid": r["pid"],
+                    "heartbeat_at": iso_z(from_epoch(r["heartbeat_at"])),
+                    "reason": f"daemon {r['id']} stopped heartbeating",
+                }
+                made += record_in(conn, "node_down", now, body, f"node_down:{r['id']}") is not None
+        return made
+
+    def record_dlq_growth(self, now: datetime, over: int, window: float = 3600.0) -> int:
+        """A `dlq_growth` event per queue whose dead letters of the last `window` seconds
+        are more than `over`, at most once per queue per window."""
+        ts = now.timestamp()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT queue, count(*) FROM dlq WHERE created_at >= ? GROUP BY queue"
+                " HAVING count(*) > ?",
+                (ts - window, over),
+            ).fetchall()
+        if not rows:
+            return 0
+        made = 0
+        bucket = int(ts // window)
+        with self.db.write() as conn:
+            for queue, count in [(r[0], r[1]) for r in rows]:
+                body = {
+                    "subject": f"dlq:{queue}",
+                    "queue": queue,
+                    "added": count,
+                    "window": window,
+                    "reason": f"{count} dead letters in the last {window:g}s (over {over})",
+                }
+                dedup = f"dlq_growth:{queue}:{bucket}"
+                made += record_in(conn, "dlq_growth", now, body, dedup) is not None
+        return made
+
     def pending(self, now: datetime) -> bool:
         """Whether routing or delivery has anything to do at `now` (a cheap read)."""
         with self.db.read() as conn:
