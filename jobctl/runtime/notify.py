@@ -88,8 +88,20 @@ class NotifyHook(Hook):
             self._wake.set()
 
     def on_reload(self, config: Config, now: datetime) -> None:
-        self.config = config
+        """A reload that changes channels or routes is audited (`notify.routes`: names,
+        kinds, matches, secret file paths; never a secret)."""
+        old, self.config = self.config, config
         self._wake.set()
+        if old.notify != config.notify and self._daemon is not None:
+            from jobctl.config.notify import route_data
+            from jobctl.ops.audit import current_actor, new_request_id, record
+
+            args = {
+                "channels": [f"{c.name}:{c.kind}" for c in config.notify.channels],
+                "routes": [route_data(r) for r in config.notify.routes],
+            }
+            record(self._daemon.store, now, current_actor(), new_request_id(),
+                   "notify.routes", config.source, args)  # fmt: skip
 
     def on_stop(self, now: datetime) -> None:
         self._stop.set()

@@ -192,3 +192,20 @@ def test_an_imported_mailto_mails_output_and_failures_like_cron(
         recipients = {m["To"] for m in box.messages}
     assert len(subjects) == 2 and recipients == {"ops@example.com"}
     assert subjects[0].startswith("[jobctl] dead: schedule cron-") and "output: " in subjects[1]
+
+
+def test_a_reload_that_changes_routes_is_audited_without_secrets(
+    store: Store, tmp_path: Path, clock: ManualClock, rx: HttpReceiver
+) -> None:
+    from types import SimpleNamespace
+
+    hook = _hook(store, tmp_path, clock, rx, "{match: {event: dead}, to: [pd]}")
+    hook._daemon = SimpleNamespace(store=store)  # type: ignore[assignment]
+    hook.on_reload(hook.config, clock.now())  # unchanged: nothing audited
+    assert store.audit.list() == []
+    changed = _hook(store, tmp_path, clock, rx, "{match: {event: [dead, missed]}, to: [pd]}")
+    hook.on_reload(changed.config, clock.now())
+    (entry,) = store.audit.list()
+    assert entry.action == "notify.routes"
+    assert entry.args["routes"][0]["match"] == {"event": ["dead", "missed"]}
+    assert "KEY" not in str(entry.args)
