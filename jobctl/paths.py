@@ -34,6 +34,22 @@ def log_dir_for(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + ".logs")
 
 
+def node_dir_for(db_key: str) -> Path:
+    """This host's own files for a database shared by hosts (PostgreSQL): attempt output
+    spooled before it is kept in the store, and the daemon's single-instance lock. As root
+    `/run/jobctl/KEY` (systemd's `$RUNTIME_DIRECTORY` when set); else under
+    `$XDG_RUNTIME_DIR` (or the XDG state directory) `jobctl/KEY`. `db_key` names the
+    database (server, name and schema), so two clusters on one host never share it."""
+    runtime = os.environ.get("RUNTIME_DIRECTORY")
+    if runtime:
+        return Path(runtime.split(":")[0]) / db_key
+    if _is_root():
+        return Path("/run/jobctl") / db_key
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    root = Path(base) if base else _xdg("XDG_STATE_HOME", ".local/state")
+    return root / "jobctl" / db_key
+
+
 def root_only() -> bool:
     """Whether what jobctl creates must be root-only (0600 files, 0700 directories): as root,
     the DB, logs, backups and config hold what no job run as another user may read."""

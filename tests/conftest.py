@@ -73,8 +73,11 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def client(db_path: Path) -> Iterator[Client]:
-    c = Client(db_path, Config())
+def client(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Client]:
+    """A client on the test's database: the `db_url` one when the test runs on each backend
+    (it asked for `store` or `db_url`), else a SQLite file."""
+    db = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else db_path
+    c = Client(db, Config())
     yield c
     c.close()
 

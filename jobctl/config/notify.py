@@ -86,7 +86,8 @@ class Channel:
         elif self.kind == "pagerduty":
             data["pagerduty"] = {"routing_key_file": self.routing_key_file, "url": self.url}
         else:
-            email = {"to": list(self.to), "from": self.sender, "smtp": self.smtp}
+            email: dict[str, Any] = {"to": list(self.to), "from": self.sender}
+            email["smtp"] = self.smtp
             email |= {"username": self.username, "password_file": self.password_file}
             email |= {"starttls": self.starttls, "sendmail": self.sendmail}
             data["email"] = email

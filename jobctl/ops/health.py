@@ -3,8 +3,9 @@
 Probes: db (open, writable, quick integrity), daemons (live, heartbeat age), queue_lag,
 queue_depth, dlq_growth (last hour), missed_schedules (dead man's switch), crontab_overlap
 (an active imported schedule whose crontab line is still live), disk (free at the DB's
-volume). Each query is indexed, so the whole check stays well under a second on a DB with
-a million finished jobs.
+volume; SQLite), server (dead tuples, oldest open transaction) and clocks (each node's offset
+from the database's) on PostgreSQL. Each query is indexed, so the whole check stays well
+under a second on a DB with a million finished jobs.
 """
 
 from __future__ import annotations
@@ -14,15 +15,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.config.health import HealthConfig
 from jobctl.config.model import Config
 from jobctl.domain.durations import format_duration
 from jobctl.ops.report import Level, Probe, Report
 from jobctl.ops.schedule_health import overdue_schedules
-from jobctl.store import Store, open_store
+from jobctl.store import open_store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 HOUR = timedelta(hours=1)
+DEAD_TUPLES_WARN = 0.2  # PostgreSQL: dead share of the jobs table's tuples,
+DEAD_TUPLES_MIN = 10_000  # once there are this many (a small table's churn is no bloat)
+OLD_XACT_WARN = 300.0  # seconds an open transaction may hold vacuum back
+OLD_XACT_CRIT = 3600.0
+CLOCK_WARN = 1.0  # seconds a node's clock may be off the database's
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,12 @@ def check(
     probes.append(_guard("crontab_overlap", Level.UNKNOWN, lambda: probe_crontab(store, shadow)))
     if not config.enabled:
         probes.append(probe_enabled(config))
-    probes.append(_guard("disk", Level.UNKNOWN, lambda: probe_disk(Path(store.path), t)))
+    local = store.local_path
+    if local is not None:
+        probes.append(_guard("disk", Level.UNKNOWN, lambda: probe_disk(local, t)))
+    else:  # a server shared by hosts: its own figures, and each node's clock against it
+        probes.append(_guard("server", Level.UNKNOWN, lambda: probe_server(store)))
+        probes.append(_guard("clocks", Level.UNKNOWN, lambda: probe_clocks(store, now)))
     return Report.of(probes)
 
 
@@ -101,7 +117,7 @@ def probe_db(store: Store, now: datetime) -> Probe:
     problems = store.health.quick_check()
     if problems:
         return Probe("db", Level.CRITICAL, len(problems), "integrity: " + "; ".join(problems[:3]))
-    return Probe("db", Level.OK, 0, f"{store.path} open, writable, quick check ok")
+    return Probe("db", Level.OK, 0, f"{store.url} open, writable, quick check ok")
 
 
 def probe_daemons(store: Store, now: datetime, t: HealthConfig) -> Probe:
@@ -234,6 +250,41 @@ def probe_disk(db_path: Path, t: HealthConfig) -> Probe:
         f" floor {t.min_free_disk.text}"
     )
     return Probe("disk", level, usage.free, message)
+
+
+def probe_server(store: Store) -> Probe:
+    """PostgreSQL: the jobs table's dead-tuple ratio (bloat slows every claim) and the
+    oldest open transaction (it holds vacuum back): WARNING past DEAD_TUPLES_WARN (of at
+    least DEAD_TUPLES_MIN) or OLD_XACT_WARN, CRITICAL past OLD_XACT_CRIT."""
+    figures = store.server_figures()
+    if figures is None:
+        return Probe("server", Level.OK, 0, "no server")
+    level = Level.OK
+    bloated = figures.dead_tuple_ratio > DEAD_TUPLES_WARN and figures.dead_tuples >= DEAD_TUPLES_MIN
+    if bloated or figures.oldest_xact > OLD_XACT_WARN:
+        level = Level.WARNING
+    if figures.oldest_xact > OLD_XACT_CRIT:
+        level = Level.CRITICAL
+    message = (
+        f"jobs dead tuples {100 * figures.dead_tuple_ratio:.1f}% ({figures.dead_tuples}),"
+        f" oldest open transaction {format_duration(figures.oldest_xact)}"
+    )
+    return Probe("server", level, round(figures.dead_tuple_ratio, 4), message)
+
+
+def probe_clocks(store: Store, now: datetime) -> Probe:
+    """Each live node's clock offset from the database's (measured at its heartbeat):
+    WARNING past CLOCK_WARN seconds (jobctl times leases by the database, but job output,
+    logs and cron inside jobs use the node's clock)."""
+    live = store.daemons.live(now)
+    if not live:
+        return Probe("clocks", Level.OK, 0, "no live daemon")
+    worst = max(live, key=lambda d: abs(d.clock_offset))
+    shown = ", ".join(f"{d.node} {d.clock_offset:+.3f}s" for d in live[:5])
+    level = Level.WARNING if abs(worst.clock_offset) > CLOCK_WARN else Level.OK
+    return Probe(
+        "clocks", level, round(worst.clock_offset, 3), f"offset from the database: {shown}"
+    )
 
 
 def _size(n: float) -> str:

@@ -197,13 +197,13 @@ class NotifyHook(Hook):
         if self._pool is None:  # driven without on_start (tests: work() + settle())
             self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="jobctl-notify-send")
         for name, deliveries in batches.items():
-            channel = self._channel(name)
-            assert channel is not None
+            target = self._channel(name)
+            assert target is not None
             for start in range(0, len(deliveries), BATCH):
                 batch = deliveries[start : start + BATCH]
-                future = self._pool.submit(self._send_batch, channel, batch)
+                future = self._pool.submit(self._send_batch, target, batch)
                 future.add_done_callback(lambda _f: self._wake.set())
-                self._inflight[future] = (channel, batch)
+                self._inflight[future] = (target, batch)
 
     def _send_batch(self, channel: Channel, batch: list[Delivery]) -> list[Sent]:
         """Send a channel's deliveries one after another (on a pool thread)."""
@@ -302,7 +302,7 @@ class NotifyHook(Hook):
         if created_at is None or created_at > start:
             return
         due = fires_between(parse_cron(schedule.cron), zone, start, deadline)
-        if not due:
+        if next(iter(due), None) is None:
             return
         last = self.store.health.last_success(name)
         if last is not None and start < last <= deadline:

@@ -10,10 +10,10 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from jobctl.clock import SystemClock
+from jobctl.clock import ServerClock, SystemClock
 from jobctl.config.model import Config
 from jobctl.errors import Unavailable
-from jobctl.paths import file_mode, make_dirs
+from jobctl.paths import file_mode, make_dirs, node_dir_for
 from jobctl.runtime.daemon import Daemon, DaemonOptions
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.hooks import Hook
@@ -21,7 +21,7 @@ from jobctl.runtime.launch import LaunchContext, daemon_base_env
 from jobctl.runtime.notify import notify_hooks
 from jobctl.runtime.retention import retention_hooks
 from jobctl.runtime.systemd import Notifier
-from jobctl.store import db_path_from, open_store
+from jobctl.store import db_path_from, open_store, shared_db_key
 
 
 def default_node() -> str:
@@ -29,12 +29,13 @@ def default_node() -> str:
 
 
 class InstanceLock:
-    """One daemon per DB per node: an flock on `<db>.<node>.lock`; the holder's pid is kept
-    beside it so a second daemon can name it."""
+    """One daemon per DB per node: an flock on `<base>.<node>.lock` (SQLite: beside the DB
+    file; PostgreSQL: in this host's own directory for that database, see
+    paths.node_dir_for); the holder's pid is kept beside it so a second daemon can name it."""
 
-    def __init__(self, db_path: Path, node: str) -> None:
+    def __init__(self, base: Path, node: str) -> None:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in node)
-        self.path = db_path.with_name(f"{db_path.name}.{safe}.lock")
+        self.path = base.with_name(f"{base.name}.{safe}.lock")
         self.pid_path = self.path.with_suffix(".pid")
         self._fd: int | None = None
 
@@ -97,18 +98,23 @@ def serve(
     reload_config: Callable[[], Config],
 ) -> None:
     """Run the daemon in the foreground until SIGTERM/SIGINT (or burst idle); exit 0."""
-    db_path = db_path_from(db_url)
-    lock = InstanceLock(db_path, options.node)
+    key = shared_db_key(db_url)
+    lock = InstanceLock(
+        db_path_from(db_url) if key is None else node_dir_for(key) / "daemon", options.node
+    )
     lock.acquire()
+    job_db = str(db_path_from(db_url)) if key is None else db_url  # JOBCTL_DB for the jobs
     store = open_store(db_url, synchronous="NORMAL")
     try:
+        # Several hosts share a server: leases, heartbeats and fires use its clock.
+        clock = SystemClock() if key is None else ServerClock(store.now)
         daemon = Daemon(
             store,
             config,
             options,
-            SystemClock(),
+            clock,
             EventLog(log_format),
-            LaunchContext(str(db_path), options.node, log_dir, config.log_cap, daemon_base_env()),
+            LaunchContext(job_db, options.node, log_dir, config.log_cap, daemon_base_env()),
             Notifier(),
             reload_config,
             hooks=build_hooks(db_url, config, options),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -98,8 +99,8 @@ def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Jo
         id=row["id"],
         queue=row["queue"],
         state=State(row["state"]),
-        created_at=from_epoch(row["created_at"]),  # type: ignore[arg-type]
-        run_at=from_epoch(row["run_at"]),  # type: ignore[arg-type]
+        created_at=from_epoch(row["created_at"]),
+        run_at=from_epoch(row["run_at"]),
         command=loads(row["command"]),
         job_type=row["job_type"],
         handler=row["handler"],
@@ -159,3 +160,12 @@ def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
         pid=row["pid"],
         log_path=row["log_path"],
     )
+
+
+@dataclass(frozen=True)
+class ServerFigures:
+    """A database server's own health figures (PostgreSQL), for `health`."""
+
+    dead_tuple_ratio: float  # dead / (live + dead) tuples of the jobs table
+    dead_tuples: int
+    oldest_xact: float  # seconds the oldest open transaction on the database has been open

@@ -17,6 +17,8 @@ import pytest
 from tests.support.cli import Jobctl
 from tests.support.waiting import wait_until
 
+ON_EACH_BACKEND = True  # the `jc` tests run on SQLite and on PostgreSQL
+
 pytestmark = pytest.mark.slow
 
 
@@ -204,11 +206,15 @@ def test_second_daemon_on_the_same_node_exits_75_naming_the_holder(jc: Jobctl) -
 
 
 def test_sigterm_lets_a_job_finish_inside_the_grace_period(jc: Jobctl) -> None:
-    daemon = jc.start_daemon("--grace", "10s")
-    job_id = jc.enqueue("--", "sh", "-c", "sleep 1; echo done")
+    daemon = jc.start_daemon("--grace", "30s")
+    go = jc.tmp / "go"  # the job runs until the test lets it end: no window a slow poll misses
+    job_id = jc.enqueue("--", "sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; echo done")
     jc.wait_state(job_id, "running")
     daemon.send_signal(signal.SIGTERM)
-    assert daemon.wait(20) == 0
+    time.sleep(0.5)  # the daemon is draining (a shorter wait only makes the test weaker)
+    assert daemon.poll() is None, "the daemon waits for its running job"
+    go.touch()
+    assert daemon.wait(40) == 0
     assert jc.show(job_id)["state"] == "succeeded"
 
 
@@ -260,7 +266,7 @@ def test_an_idle_daemon_starts_an_enqueued_job_within_100ms_median(jc: Jobctl) -
     jc.start_daemon()
     rng = random.Random()
     latencies = []
-    with Client(jc.db) as client:
+    with Client(jc.db_url) as client:
         for _ in range(11):
             # Given an idle daemon: its last job done, and asleep for a random part of its
             # idle poll and rescan periods (so no enqueue lands on a tick by design)

@@ -6,6 +6,8 @@ import pytest
 
 from tests.support.cli import Jobctl
 
+ON_EACH_BACKEND = True  # the `jc` tests run on SQLite and on PostgreSQL
+
 pytestmark = pytest.mark.slow
 
 

@@ -18,6 +18,8 @@ from tests.support.cli import TRACEBACK, Jobctl
 from tests.support.fuzz import schemathesis
 from tests.support.waiting import wait_until
 
+ON_EACH_BACKEND = True  # the `jc` tests run on SQLite and on PostgreSQL
+
 pytestmark = pytest.mark.slow
 
 CONFIG = """\

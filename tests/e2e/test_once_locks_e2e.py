@@ -17,6 +17,8 @@ import pytest
 from tests.support.cli import Jobctl
 from tests.support.waiting import wait_until
 
+ON_EACH_BACKEND = True  # the `jc` tests run on SQLite and on PostgreSQL
+
 pytestmark = pytest.mark.slow
 
 

@@ -21,7 +21,7 @@ from jobctl.domain.retry import RetryPolicy
 from jobctl.errors import InvalidInput
 from jobctl.ops.health import check, check_url
 from jobctl.ops.report import Level, Report
-from jobctl.store import Store
+from jobctl.store import Store, open_store
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
@@ -67,7 +67,7 @@ def test_a_healthy_db_with_a_live_daemon_is_ok(store: Store, clock: ManualClock)
         "dlq_growth",
         "missed_schedules",
         "crontab_overlap",
-        "disk",
+        *(("disk",) if store.kind == "sqlite" else ("server", "clocks")),
     }
     assert report.exit_code == 0
     assert store.queues.known() <= {"default"}, "the write probe leaves nothing behind"
@@ -216,7 +216,27 @@ def test_an_active_imported_schedule_still_in_its_crontab_warns(
     assert _probe(check(store, Config(), clock.now()), "crontab_overlap").status is Level.OK
 
 
+def test_on_a_server_health_reports_its_figures_and_each_nodes_clock(
+    pg_url: str, clock: ManualClock
+) -> None:
+    store = open_store(pg_url)
+    try:
+        _daemon(store, clock)
+        report = check(store, Config(), clock.now())
+        server, clocks = _probe(report, "server"), _probe(report, "clocks")
+        assert server.status is Level.OK and "oldest open transaction" in server.message
+        assert clocks.status is Level.OK and "node-a +0.000s" in clocks.message
+        # a node whose clock is 2.5 s behind the database's: WARNING, naming it
+        store.daemons.heartbeat(RUNNER, clock.now(), 2.5)
+        clocks = _probe(check(store, Config(), clock.now()), "clocks")
+        assert clocks.status is Level.WARNING and "node-a +2.500s" in clocks.message
+    finally:
+        store.close()
+
+
 def test_free_disk_floor(store: Store, clock: ManualClock) -> None:
+    if store.local_path is None:
+        pytest.skip("a server's disk is not this host's: PostgreSQL has the server probe")
     _daemon(store, clock)
     assert (
         _probe(

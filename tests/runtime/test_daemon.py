@@ -32,7 +32,7 @@ def make_daemon(
 ) -> Daemon:
     opts = DaemonOptions(node="test-node", **options)  # type: ignore[arg-type]
     ctx = LaunchContext(
-        str(store.path), "test-node", tmp_path / "logs", 1 << 20, {"PATH": "/bin:/usr/bin"}
+        store.url, "test-node", tmp_path / "logs", 1 << 20, {"PATH": "/bin:/usr/bin"}
     )
     return Daemon(
         store,

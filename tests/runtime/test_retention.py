@@ -3,7 +3,6 @@ deletes expired jobs with their attempts, DLQ entries and log files, and nothing
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from jobctl.client import Client
@@ -13,12 +12,13 @@ from jobctl.runtime.daemon import DaemonOptions
 from jobctl.runtime.retention import RetentionHook
 from jobctl.runtime.service import build_hooks
 from jobctl.store import Store
+from jobctl.store.database import Conn
 from tests.support.clock import ManualClock
 
 DAY = 86400.0
 
 
-def _history(db_path: Path, client: Client, tmp_path: Path, clock: ManualClock) -> dict[str, int]:
+def _history(store: Store, client: Client, tmp_path: Path, clock: ManualClock) -> dict[str, int]:
     """Jobs finished at various ages (relative to the clock), each with a log file."""
     now = clock.now().timestamp()
     plan = {
@@ -30,7 +30,15 @@ def _history(db_path: Path, client: Client, tmp_path: Path, clock: ManualClock) 
         "queued": ("queued", None),
     }
     ids = {name: client.enqueue(["true"], name=name) for name in plan}
-    con = sqlite3.connect(db_path)
+    with store.db.write() as con:
+        _backdate(con, plan, ids, tmp_path, now)
+    return ids
+
+
+def _backdate(
+    con: Conn, plan: dict[str, tuple[str, float | None]], ids: dict[str, int], tmp_path: Path,
+    now: float,
+) -> None:  # fmt: skip
     for name, (state, age) in plan.items():
         job_id = ids[name]
         if age is None:
@@ -48,31 +56,29 @@ def _history(db_path: Path, client: Client, tmp_path: Path, clock: ManualClock) 
             " VALUES (?, 1, 'default', ?, ?, ?)",
             (job_id, now - age - 1, now - age, str(log)),
         )
+        con.execute(  # its output, kept in the store (PostgreSQL's daemons keep it there)
+            "INSERT INTO attempt_output (job_id, attempt, seq, data) VALUES (?, 1, 1, ?)",
+            (job_id, b"output\n"),
+        )
         if state == "dead":
             con.execute(
                 "INSERT INTO dlq (job_id, queue, created_at) VALUES (?, 'default', ?)",
                 (job_id, now - age),
             )
-    con.commit()
-    con.close()
-    return ids
 
 
-def _count(db_path: Path, sql: str) -> int:
-    con = sqlite3.connect(db_path)
-    try:
+def _count(store: Store, sql: str) -> int:
+    with store.db.read() as con:
         return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
 
 
 def test_a_retention_pass_deletes_expired_history_only(
-    db_path: Path, client: Client, store: Store, tmp_path: Path, clock: ManualClock
+    db_url: str, client: Client, store: Store, tmp_path: Path, clock: ManualClock
 ):
     # Given history of various ages and retention for succeeded (7d) and dead (30d)
-    ids = _history(db_path, client, tmp_path, clock)
+    ids = _history(store, client, tmp_path, clock)
     config = Config(retention={"succeeded": 7 * DAY, "dead": 30 * DAY})
-    hook = RetentionHook(str(db_path), config, clock)
+    hook = RetentionHook(db_url, config, clock)
     # When the hook's pass runs
     try:
         swept = hook.work()
@@ -83,11 +89,13 @@ def test_a_retention_pass_deletes_expired_history_only(
         ("dead", 1, 0, 2),
         ("succeeded", 1, 0, 2),
     ]
-    left = {r for r in ids if _count(db_path, f"SELECT count(*) FROM jobs WHERE id = {ids[r]}")}
+    left = {r for r in ids if _count(store, f"SELECT count(*) FROM jobs WHERE id = {ids[r]}")}
     assert left == {"new_ok", "new_dead", "old_cancelled", "queued"}
-    assert _count(db_path, "SELECT count(*) FROM attempts") == 3
-    assert _count(db_path, f"SELECT count(*) FROM dlq WHERE job_id = {ids['old_dead']}") == 0
-    assert _count(db_path, f"SELECT count(*) FROM dlq WHERE job_id = {ids['new_dead']}") == 1
+    assert _count(store, "SELECT count(*) FROM attempts") == 3
+    kept_output = {r for r in ids if store.output.total_bytes(ids[r], 1)}
+    assert kept_output == {"new_ok", "new_dead", "old_cancelled"}
+    assert _count(store, f"SELECT count(*) FROM dlq WHERE job_id = {ids['old_dead']}") == 0
+    assert _count(store, f"SELECT count(*) FROM dlq WHERE job_id = {ids['new_dead']}") == 1
     logs = sorted(p.name for p in (tmp_path / "logs").iterdir())
     assert logs == sorted(
         f"{ids[n]}.1.log{suffix}"
@@ -106,10 +114,10 @@ def test_a_retention_pass_deletes_expired_history_only(
 
 
 def test_time_passing_expires_more_history(
-    db_path: Path, client: Client, store: Store, tmp_path: Path, clock: ManualClock
+    db_url: str, client: Client, store: Store, tmp_path: Path, clock: ManualClock
 ):
-    ids = _history(db_path, client, tmp_path, clock)
-    hook = RetentionHook(str(db_path), Config(retention={"succeeded": 7 * DAY}), clock)
+    ids = _history(store, client, tmp_path, clock)
+    hook = RetentionHook(db_url, Config(retention={"succeeded": 7 * DAY}), clock)
     try:
         assert [s.deleted for s in hook.work()] == [1]
         assert hook.work() == []  # nothing new expired: no sweep at all
@@ -117,24 +125,22 @@ def test_time_passing_expires_more_history(
         assert [s.deleted for s in hook.work()] == [1]
     finally:
         hook.on_stop(clock.now())
-    assert _count(db_path, f"SELECT count(*) FROM jobs WHERE id = {ids['new_ok']}") == 0
+    assert _count(store, f"SELECT count(*) FROM jobs WHERE id = {ids['new_ok']}") == 0
     assert len(store.sweeps.list("retention")) == 2
 
 
 def test_the_registry_keeps_only_the_newest_finished_retention_sweeps(
-    db_path: Path, client: Client, store: Store, tmp_path: Path, clock: ManualClock
+    db_url: str, client: Client, store: Store, tmp_path: Path, clock: ManualClock
 ):
     from jobctl.ops import retention
 
-    hook = RetentionHook(str(db_path), Config(retention={"succeeded": 1.0}), clock)
+    hook = RetentionHook(db_url, Config(retention={"succeeded": 1.0}), clock)
     try:
         for n in range(retention.KEEP_FINISHED + 3):
             job_id = client.enqueue(["true"], name=f"j{n}")
-            con = sqlite3.connect(db_path)
-            con.execute("UPDATE jobs SET state = 'succeeded', finished_at = ? WHERE id = ?",
-                        (clock.now().timestamp(), job_id))  # fmt: skip
-            con.commit()
-            con.close()
+            with store.db.write() as con:
+                con.execute("UPDATE jobs SET state = 'succeeded', finished_at = ? WHERE id = ?",
+                            (clock.now().timestamp(), job_id))  # fmt: skip
             clock.advance(2)
             assert [s.deleted for s in hook.work()] == [1]
     finally:
@@ -143,13 +149,13 @@ def test_the_registry_keeps_only_the_newest_finished_retention_sweeps(
 
 
 def test_no_retention_configured_means_no_sweep(
-    db_path: Path, client: Client, store: Store, tmp_path: Path, clock: ManualClock
+    db_url: str, client: Client, store: Store, tmp_path: Path, clock: ManualClock
 ):
-    _history(db_path, client, tmp_path, clock)
-    hook = RetentionHook(str(db_path), Config(), clock)
+    _history(store, client, tmp_path, clock)
+    hook = RetentionHook(db_url, Config(), clock)
     assert hook.work() == []
     assert store.sweeps.list() == []
-    assert _count(db_path, "SELECT count(*) FROM jobs") == 6
+    assert _count(store, "SELECT count(*) FROM jobs") == 6
 
 
 def test_the_served_daemon_runs_the_retention_hook(db_path: Path) -> None:

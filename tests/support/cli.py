@@ -45,13 +45,16 @@ def run_main(*args: str) -> Result:
 class Jobctl(Runs):
     """`jobctl` with its own DB under tmp_path and a clean environment."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, db_url: str | None = None) -> None:
+        """`db_url`: a PostgreSQL database to use instead of the SQLite file `self.db`."""
         self.tmp = tmp
         self.db = tmp / "jobctl.db"
+        self.db_url = db_url or str(self.db)
         bin_dir = Path(sys.executable).parent
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
         self.env.update(
-            JOBCTL_DB=str(self.db),
+            JOBCTL_DB=self.db_url,
+            RUNTIME_DIRECTORY=str(tmp / "run"),  # this host's own files on PostgreSQL
             NO_COLOR="1",
             PYTHONUNBUFFERED="1",
             PATH=f"{bin_dir}{os.pathsep}{self.env.get('PATH', '')}",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from jobctl.store.repos.metrics import MetricsRepo
     from jobctl.store.repos.notify import NotifyRepo
     from jobctl.store.repos.once import OnceRepo
+    from jobctl.store.repos.output import OutputRepo
     from jobctl.store.repos.queues import QueuesRepo
     from jobctl.store.repos.schedules import SchedulesRepo
     from jobctl.store.repos.stats import StatsRepo
@@ -128,3 +129,9 @@ class Repos:
         from jobctl.store.repos.kafka import KafkaRepo
 
         return KafkaRepo(self.db)
+
+    @cached_property
+    def output(self) -> OutputRepo:
+        from jobctl.store.repos.output import OutputRepo
+
+        return OutputRepo(self.db)

@@ -23,6 +23,7 @@ class DaemonInfo:
     started_at: datetime
     heartbeat_at: datetime
     heartbeat_interval: float
+    clock_offset: float = 0.0  # seconds the database's clock is ahead of this node's
 
 
 class DaemonsRepo:
@@ -51,10 +52,13 @@ class DaemonsRepo:
                 ),
             )
 
-    def heartbeat(self, daemon_id: str, now: datetime) -> None:
+    def heartbeat(self, daemon_id: str, now: datetime, clock_offset: float = 0.0) -> None:
+        """Record that the daemon is alive at `now` (database time), with how far the
+        database's clock is ahead of its node's."""
         with self.db.write() as conn:
             conn.execute(
-                "UPDATE daemons SET heartbeat_at = ? WHERE id = ?", (now.timestamp(), daemon_id)
+                "UPDATE daemons SET heartbeat_at = ?, clock_offset = ? WHERE id = ?",
+                (now.timestamp(), clock_offset, daemon_id),
             )
 
     def stopped(self, daemon_id: str, now: datetime) -> None:
@@ -80,9 +84,10 @@ class DaemonsRepo:
                 pid=r["pid"],
                 version=r["version"],
                 queues=json.loads(r["queues"]) if r["queues"] else None,
-                started_at=from_epoch(r["started_at"]),  # type: ignore[arg-type]
-                heartbeat_at=from_epoch(r["heartbeat_at"]),  # type: ignore[arg-type]
+                started_at=from_epoch(r["started_at"]),
+                heartbeat_at=from_epoch(r["heartbeat_at"]),
                 heartbeat_interval=r["heartbeat_interval"],
+                clock_offset=r["clock_offset"],
             )
             for r in rows
         ]

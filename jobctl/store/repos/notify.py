@@ -65,7 +65,7 @@ class Settled:
 
 def _event(row: Row) -> Event:
     body = loads(row["body"]) or {}
-    return Event(row["id"], row["kind"], from_epoch(row["at"]), body)  # type: ignore[arg-type]
+    return Event(row["id"], row["kind"], from_epoch(row["at"]), body)
 
 
 def record_in(
@@ -216,7 +216,7 @@ def _delivery(row: Row, events: Mapping[int, Event], folded: Sequence[Event] = (
         channel=row["channel"],
         state=row["state"],
         attempts=row["attempts"],
-        created_at=from_epoch(row["created_at"]),  # type: ignore[arg-type]
+        created_at=from_epoch(row["created_at"]),
         next_at=from_epoch(row["next_at"]),
         finished_at=from_epoch(row["finished_at"]),
         answer=row["answer"],
@@ -513,19 +513,6 @@ class NotifyRepo:
                 ).rowcount
         return done
 
-    def list(self, states: Sequence[str] = (), limit: int = 100) -> list[Delivery]:
-        """Deliveries, newest first, optionally in these states."""
-        for state in states:
-            if state not in STATES:
-                raise InvalidInput(f"invalid state {state!r}: use {'|'.join(STATES)}")
-        where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM notify_deliveries{where} ORDER BY id DESC LIMIT ?",
-                [*states, limit],
-            ).fetchall()
-            return self._load(conn, rows)
-
     def get(self, delivery_id: int) -> Delivery:
         """NotFound when there is no such delivery."""
         with self.db.read() as conn:
@@ -593,3 +580,16 @@ class NotifyRepo:
                 (ts, limit),
             ).rowcount
         return gone
+
+    def list(self, states: Sequence[str] = (), limit: int = 100) -> list[Delivery]:
+        """Deliveries, newest first, optionally in these states."""
+        for state in states:
+            if state not in STATES:
+                raise InvalidInput(f"invalid state {state!r}: use {'|'.join(STATES)}")
+        where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM notify_deliveries{where} ORDER BY id DESC LIMIT ?",
+                [*states, limit],
+            ).fetchall()
+            return self._load(conn, rows)

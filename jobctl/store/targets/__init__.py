@@ -147,6 +147,10 @@ def open_target(
     (PredicateTimeout). `history`: jobctl's own DB, swept by retention with jobctl's own
     predicates and no timeout (see targets.history)."""
     if history:
+        if is_postgres(url):
+            from jobctl.store.targets.pg_history import PgHistoryTarget
+
+            return PgHistoryTarget(url)
         from jobctl.store.targets.history import HistoryTarget
 
         return HistoryTarget(Path(url.removeprefix("sqlite:///")))

@@ -1,6 +1,7 @@
 """jobctl's own DB as a sweep target, for history retention: the `jobs` table, with each
-batch also removing the DLQ entries of the jobs it deleted (attempts and dependencies go
-by ON DELETE CASCADE) and reporting their log files for removal after the commit."""
+batch also removing the DLQ entries of the jobs it deleted (attempts, dependencies and kept
+output go by ON DELETE CASCADE) and reporting their log files for removal after the commit.
+On SQLite the file itself; on PostgreSQL the `jobs` table of jobctl's schema."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ class HistoryTarget(SQLiteTarget):
     def __init__(self, path: Path) -> None:
         super().__init__(path, foreign_keys=True, statement_timeout=None)
 
-    def _before_delete(self, conn: sqlite3.Connection, plan: Plan, span: tuple) -> Any:
+    def _before_delete(
+        self, conn: sqlite3.Connection, plan: Plan, span: tuple[str, int, int]
+    ) -> Any:
         rows = conn.execute(
             f"SELECT job_id, log_path FROM attempts WHERE log_path IS NOT NULL"
             f" AND job_id IN ({_MARKED})",
@@ -37,7 +40,7 @@ class HistoryTarget(SQLiteTarget):
         return rows
 
     def _after_delete(
-        self, conn: sqlite3.Connection, plan: Plan, span: tuple, collected: Any
+        self, conn: sqlite3.Connection, plan: Plan, span: tuple[str, int, int], collected: Any
     ) -> tuple[str, ...]:
         gone = {
             r[0]

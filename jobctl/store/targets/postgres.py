@@ -238,7 +238,9 @@ class PostgresTarget:
             hi = min(lo + limit, marked)
             if hi <= lo:
                 return BatchResult(lo, 0, 0)
+            collected = self._before_delete(cur, plan, (lo, hi))
             deleted = cur.execute(delete.encode(), (lo, hi)).rowcount
+            files = self._after_delete(cur, plan, (lo, hi), collected)
             cur.execute(f"DELETE FROM {marks} WHERE seq > %s AND seq <= %s", (lo, hi))
             skipped = (hi - lo) - deleted
             cur.execute(
@@ -246,7 +248,18 @@ class PostgresTarget:
                 " skipped = skipped + %s WHERE token = %s",
                 (hi, deleted, skipped, plan.token),
             )
-        return BatchResult(hi, deleted, skipped)
+        return BatchResult(hi, deleted, skipped, files)
+
+    def _before_delete(self, cur: psycopg.Cursor[Any], plan: Plan, span: tuple[int, int]) -> Any:
+        """A subclass's look at the batch before its DELETE (same transaction)."""
+        return None
+
+    def _after_delete(
+        self, cur: psycopg.Cursor[Any], plan: Plan, span: tuple[int, int], collected: Any
+    ) -> tuple[str, ...]:
+        """A subclass's work after the batch's DELETE (same transaction): files to remove
+        once it has committed."""
+        return ()
 
     def drop_marks(self, plan: Plan) -> None:
         exists = self.progress(plan) is not None
