@@ -37,6 +37,10 @@ NOT_FOR_ENQUEUE = (
     "psycopg",
     "http.server",
     "hashlib",  # OpenSSL: only PostgreSQL URLs and tokens need it
+    "jobctl.config.health",  # config sections enqueue never reads (config/section.py)
+    "jobctl.config.kafka",
+    "jobctl.config.notify",
+    "jobctl.domain.notify",
     "yaml",
     "tomllib",
     "croniter",
