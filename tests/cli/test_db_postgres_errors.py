@@ -73,3 +73,11 @@ def test_invalid_input_is_exit_2_and_writes_nothing(
     assert res.rc == 2 and says in res.err and len(res.err.splitlines()) == 1, res
     assert SECRET not in res.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "source.db"]
+
+
+def test_poll_in_the_url_polls_and_a_bad_poll_is_exit_2(pg_url: str) -> None:
+    res = run_main("--db", pg_url + "?poll=0.2s", "-o", "json", "status")
+    assert res.rc == 0, res
+    for bad in ("0s", "soon"):
+        res = run_main("--db", f"{pg_url}?poll={bad}", "status")
+        assert res.rc == 2 and bad in res.err and len(res.err.splitlines()) == 1, res

@@ -66,9 +66,12 @@ def parse_url(url: str) -> PgUrl:
         raise InvalidInput(f"invalid schema {schema!r} in the database URL: use [a-z_][a-z0-9_]*")
     poll = None
     if "poll" in params:
-        poll = parse_duration(params.pop("poll"))
+        raw_poll = params.pop("poll")
+        poll = parse_duration(raw_poll, "poll in the database URL").total_seconds()
         if poll <= 0:
-            raise InvalidInput("poll in the database URL must be a positive duration")
+            raise InvalidInput(
+                f"invalid poll {raw_poll!r} in the database URL: use a positive duration"
+            )
     conninfo = urlunsplit(parts._replace(query=urlencode(params)))
     return PgUrl(conninfo, schema, poll, redact(url))
 
