@@ -45,10 +45,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _ini(tmp: Path, server: str, port: int) -> Path:
+def _ini(tmp: Path, server: str, port: int, password: str | None) -> Path:
     parts = urlsplit(server)
     userlist = tmp / "userlist.txt"
-    userlist.write_text(f'"{parts.username or "postgres"}" ""\n')
+    userlist.write_text(f'"{parts.username or "postgres"}" "{password or ""}"\n')
+    userlist.chmod(0o600)
     ini = tmp / "pgbouncer.ini"
     ini.write_text(
         "[databases]\n"
@@ -56,7 +57,7 @@ def _ini(tmp: Path, server: str, port: int) -> Path:
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\n"
         "unix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {userlist}\n"
+        f"auth_type = {'md5' if password else 'trust'}\nauth_file = {userlist}\n"
         "pool_mode = transaction\n"
         "max_client_conn = 200\ndefault_pool_size = 2\n"
         "server_reset_query =\n"
@@ -104,14 +105,15 @@ def _ready(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def running(tmp: Path, server: str) -> Iterator[PgBouncer]:
-    """Start pgbouncer under `tmp` (its own directory, given to the postgres user)."""
+def running(tmp: Path, server: str, password: str | None = None) -> Iterator[PgBouncer]:
+    """Start pgbouncer under `tmp` (its own directory, given to the postgres user). With
+    `password`, clients must give it (pgbouncer checks it: the test server trusts 127.0.0.1)."""
     binary = require()
     home = tmp / "pgbouncer"
-    home.mkdir()
+    home.mkdir(parents=True)
     for _try in range(3):  # a free port can be taken between choosing and binding it
         port = _free_port()
-        ini = _ini(home, server, port)
+        ini = _ini(home, server, port, password)
         log = home / "pgbouncer.log"
         with open(log, "ab") as out:
             proc = subprocess.Popen(
