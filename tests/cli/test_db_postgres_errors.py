@@ -83,14 +83,6 @@ def test_invalid_input_is_exit_2_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "source.db"]
 
 
-def test_poll_in_the_url_polls_and_a_bad_poll_is_exit_2(pg_url: str) -> None:
-    res = run_main("--db", pg_url + "?poll=0.2s", "-o", "json", "status")
-    assert res.rc == 0, res
-    for bad in ("0s", "soon"):
-        res = run_main("--db", f"{pg_url}?poll={bad}", "status")
-        assert res.rc == 2 and bad in res.err and len(res.err.splitlines()) == 1, res
-
-
 def test_bad_credentials_are_one_line_exit_1_and_never_print_a_password(
     tmp_path: Path, pg_server: PgServer, pg_url: str
 ) -> None:
