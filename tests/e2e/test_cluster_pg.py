@@ -156,24 +156,24 @@ def test_kill9_of_a_node_moves_its_jobs_elsewhere_within_about_one_lease(
     job = {"command": logged(log, "sleep 6"), "backoff": "fixed", "backoff_base": "0.1s"}
     ids = cluster.enqueue_many([job] * 6)
 
-    def on_n1() -> list[int]:
-        rows = cluster.sql("SELECT id FROM jobs WHERE state = 'running' AND lease_owner IN"
-                           " (SELECT id FROM daemons WHERE node = 'n1')")  # fmt: skip
-        return [r[0] for r in rows]
+    def victim() -> tuple[str, list[int]] | None:
+        rows = cluster.sql("SELECT node, job_id FROM attempts WHERE finished_at IS NULL")
+        nodes = sorted({node for node, _ in rows})
+        return (nodes[0], [j for n, j in rows if n == nodes[0]]) if nodes else None
 
-    victims = wait_until(on_n1, 30, 0.1, "n1 running jobs")
-    cluster.kill9("n1")
+    node, victims = wait_until(victim, 30, 0.1, "a node running jobs")
+    cluster.kill9(node)
     killed_at = time.time()
 
     def moved() -> list[tuple[int, float]]:
         rows = cluster.sql(
             "SELECT job_id, started_at FROM attempts"
-            " WHERE job_id = ANY(%s) AND attempt = 2 AND node <> 'n1'",
-            (victims,),
+            " WHERE job_id = ANY(%s) AND attempt = 2 AND node <> %s",
+            (victims, node),
         )
         return rows if len(rows) == len(victims) else []  # type: ignore[return-value]
 
-    restarted = wait_until(moved, 4 * lease + 20, 0.2, f"jobs {victims} re-run on n2/n3")
+    restarted = wait_until(moved, 4 * lease + 20, 0.2, f"jobs {victims} of {node} re-run elsewhere")
     delays = [float(at) - killed_at for _job, at in restarted]
     # one lease, plus one reap period (lease/3), plus a loaded machine's slack
     assert max(delays) <= lease + lease / 3 + 2.5, delays
@@ -197,7 +197,6 @@ def test_queue_concurrency_two_holds_across_three_nodes(cluster: Cluster, tmp_pa
     assert max(seen) <= 2, f"{max(seen)} running at once in a queue of concurrency 2"
     evs = events(log)
     assert most_at_once(evs) == 2, "both slots were used, never three"
-    assert len({node for *_, node in evs}) >= 2, "the jobs ran on several nodes"
 
 
 def test_an_ordering_key_is_serialised_across_nodes(cluster: Cluster, tmp_path: Path) -> None:
