@@ -190,10 +190,12 @@ class Daemon:
         self.log.emit(self.clock.now(), "daemon.draining", running=len(self.running))
         while self.running and self.clock.monotonic() < deadline:
             self._collect(self.executor.poll(min(0.1, deadline - self.clock.monotonic())))
+            self._collect(self.handlers.collect())  # handler jobs end within the grace too
             self._flush(self.clock.now())
         for key in list(self.running):
             self._terminating[key] = "drain"
         self._collect(self.executor.shutdown(self.options.kill_grace))
+        self._collect(self.handlers.collect())
         self._flush(self.clock.now())
         now = self.clock.now()
         for job_id, entry in list(self.running.items()):  # handlers still on their threads
@@ -257,7 +259,8 @@ class Daemon:
 
     # --- claiming ------------------------------------------------------------------------
     def _claim_wanted(self, now: datetime) -> bool:
-        self._note_changes()
+        if not self._dirty:  # (already dirty: no need to ask the change feed)
+            self._note_changes()
         mono = self.clock.monotonic()
         if mono - self._last_rescan >= self.rescan:
             self._dirty = True
