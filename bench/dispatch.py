@@ -7,9 +7,11 @@
 (a) 2000 `true` jobs, live daemon --concurrency 4, vs `seq 2000 | xargs -P4 -n1 true`.
     Target >= 0.8 of xargs. Plus the daemon's CPU per `true` job (user + system, µs).
 
-Medians of interleaved rounds with their spread. Reuses bench/drain.py's subjects.
+Medians of interleaved rounds with their spread. Reuses bench/drain.py's subjects. With
+`--compare JOBCTL` (another install's console script, e.g. main's venv) that daemon drains the
+same jobs in the same rounds ("before"), so the change is measured under the same load.
 
-    .venv/bin/python bench/dispatch.py [--quick] [--rounds N] [--only a,b]
+    .venv/bin/python bench/dispatch.py [--quick] [--rounds N] [--only a,b] [--compare JOBCTL]
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import multiprocessing
 import sqlite3
 import statistics
 import time
+from collections.abc import Callable
 from multiprocessing.synchronize import Event
 
+import drain
 import psutil
 from _common import (
     fresh_dir,
@@ -108,13 +112,30 @@ def daemon_true_cpu(n: int, cpu: list[float]) -> float:
         return last_finished(db) - started
 
 
-def part_b(rounds: int, n: int) -> None:
+def with_jobctl(binary: str | None, run: Callable[[], float]) -> Callable[[], float]:
+    """`run` with the daemon started from `binary` (None: this install's)."""
+    if binary is None:
+        return run
+
+    def swapped() -> float:
+        own, drain.JOBCTL = drain.JOBCTL, binary
+        try:
+            return run()
+        finally:
+            drain.JOBCTL = own
+
+    return swapped
+
+
+def part_b(rounds: int, n: int, compare: str | None) -> None:
     section(f"(b) {n} no-op handler jobs: live daemon vs raw claim+finish loop ({rounds} rounds)")
     for workers in (1, 4):
         subjects = {
             "raw": lambda w=workers: raw_loop(n, w),
             "daemon": lambda w=workers: daemon_noop(n, w),
         }
+        if compare:
+            subjects["before"] = with_jobctl(compare, lambda w=workers: daemon_noop(n, w))
         if workers == 1:
             subjects["tick"] = lambda: tick_loop(n)
         res = interleave(rounds, subjects, label=f"{workers} worker(s) ")
@@ -132,31 +153,42 @@ def part_b(rounds: int, n: int) -> None:
             )
 
 
-def part_a(rounds: int, n: int) -> None:
+def part_a(rounds: int, n: int, compare: str | None) -> None:
     section(f"(a) {n} `true` jobs: live daemon --concurrency 4 vs xargs -P 4 ({rounds} rounds)")
     cpu: list[float] = []
-    res = interleave(
-        rounds, {"xargs": lambda: xargs_true(n), "daemon": lambda: daemon_true_cpu(n, cpu)}
-    )
-    for name in ("xargs", "daemon"):
+    cpu_before: list[float] = []
+    subjects = {"xargs": lambda: xargs_true(n), "daemon": lambda: daemon_true_cpu(n, cpu)}
+    if compare:
+        subjects["before"] = with_jobctl(compare, lambda: daemon_true_cpu(n, cpu_before))
+    res = interleave(rounds, subjects)
+    for name in subjects:
         say(f"{name:7}: {spread(res[name])} s  ({n / statistics.median(res[name]):,.0f} jobs/s)")
     say(ratio_line("daemon/xargs throughput", res["daemon"], res["xargs"], 0.8))
-    per_job = [c / n * 1e6 for c in cpu]
-    say(f"daemon CPU per `true` job (user+sys, children excluded): {spread(per_job, 1, '.0f')} µs")
+    if "before" in res:
+        before = statistics.median(res["xargs"]) / statistics.median(res["before"])
+        say(f"  (before) --compare daemon/xargs throughput: {before:.3f}")
+    for label, spent in (("daemon", cpu), ("before", cpu_before)):
+        if spent:
+            per_job = [c / n * 1e6 for c in spent]
+            say(
+                f"{label} CPU per `true` job (user+sys, children excluded):"
+                f" {spread(per_job, 1, '.0f')} µs"
+            )
 
 
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--only", default="b,a", help="comma-separated parts to run")
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--compare", help="another install's jobctl console script to run beside")
     args = p.parse_args()
     rounds, n = (2, 500) if args.quick else (args.rounds, 2000)
     say(machine_line())
     parts = args.only.split(",")
     if "b" in parts:
-        part_b(rounds, n)
+        part_b(rounds, n, args.compare)
     if "a" in parts:
-        part_a(rounds, n)
+        part_a(rounds, n, args.compare)
     say(machine_line())
 
 
