@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Job, State
 from jobctl.domain.queues import RateLimit
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ transaction of an empty destination, ids kept).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
 from jobctl.store.repos.once import OnceClaim, OnceRecord
+from jobctl.store.repos.output import OutputWrite
 from jobctl.store.repos.schedules import FireRecord, LastRun
 from jobctl.store.repos.stats import QueueFigures
 from jobctl.store.repos.sweeps import NewSweep
@@ -87,11 +89,11 @@ class Jobs(Protocol):
         """Newest first; `states` may include "scheduled" (queued, not yet due)."""
         ...
 
-    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> builtins.list[int]:
         """Ids of the jobs in these states (optionally of one queue), ascending."""
         ...
 
-    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> list[CancelResult]:
+    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> builtins.list[CancelResult]:
         """Not running → cancelled now (waiting dependants cascade); running → a cancel
         request its daemon carries out. An unknown job (NotFound) or a terminal one
         (WrongState) raises and nothing is done."""
@@ -99,7 +101,7 @@ class Jobs(Protocol):
 
     def retry(
         self, ids: Sequence[int], now: datetime, request_id: str | None = None
-    ) -> list[Retried]:
+    ) -> builtins.list[Retried]:
         """Dead, cancelled or retrying jobs run again now with a fresh attempt budget, in one
         transaction; a job whose key a live job holds is skipped (its Retried says why). An
         unknown job (NotFound) or one in another state (WrongState) raises, nothing done."""
@@ -134,10 +136,10 @@ class Dispatch(Protocol):
     def finish(
         self, finishes: Sequence[Finish], now: datetime, spawns: Sequence[Spawn] = ()
     ) -> list[Finish]:
-        """Apply attempt endings (and `spawns`) in one transaction, with their retries, DLQ
-        entries and released or cancelled dependants. An ending whose lease was lost (the
-        job no longer runs this attempt for this runner) is discarded; returns those
-        applied."""
+        """Apply attempt endings (and `spawns`, and each ending's `output`) in one
+        transaction, with their retries, DLQ entries and released or cancelled dependants.
+        An ending whose lease was lost (the job no longer runs this attempt for this runner)
+        is discarded, though its output is stored; returns those applied."""
         ...
 
     def tick(
@@ -148,15 +150,16 @@ class Dispatch(Protocol):
         spawns: Sequence[Spawn] = (),
     ) -> Tick:
         """One daemon tick in ONE transaction: record `spawns`, apply `finishes` (as
-        `finish`: retries, DLQ entries, dependants), then claim (as `claim`, seeing the slots
-        and ordering keys those finishes freed; None or no slots: no claim). Atomic: all of
-        it commits together or none of it does, so a finish is acknowledged exactly when the
-        claims that follow it are. `next_due` is set when fewer than the free slots were
-        claimed (as `next_due`)."""
+        `finish`: retries, DLQ entries, dependants, output), then claim (as `claim`, seeing
+        the slots and ordering keys those finishes freed; None or no slots: no claim).
+        Atomic: all of it commits together or none of it does, so a finish is acknowledged
+        exactly when the claims that follow it are. `next_due` is set when fewer than the
+        free slots were claimed (as `next_due`)."""
         ...
 
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
-        """Give a running attempt back without spending it; False when not ours any more."""
+        """Give a running attempt back without spending it (its attempt row and stored
+        output are deleted: the number runs again); False when not ours any more."""
         ...
 
     def renew_leases(self, runner: str, job_ids: Sequence[int], until: datetime) -> None:
@@ -234,13 +237,19 @@ class Schedules(Protocol):
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
-    ) -> list[tuple[FireDecision, int | None]]:
+    ) -> builtins.list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not yet recorded (exactly once per schedule
         and nominal time, however many daemons race), enqueue its job when it has a spec,
         cancel `cancel_ids`, advance the cursor. Returns the fires this call recorded."""
         ...
 
-    def live_job_ids(self, name: str) -> list[int]:
+    def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:
+        """When this boot was first seen: `now` for the first call with `boot_id`, else the
+        time the first caller recorded (atomic across racing daemons of one boot). It is
+        the nominal time of the boot's @reboot fires."""
+        ...
+
+    def live_job_ids(self, name: str) -> builtins.list[int]:
         """The schedule's jobs that have not ended."""
         ...
 
@@ -248,13 +257,13 @@ class Schedules(Protocol):
         """The newest fire that enqueued a job, and that job's state."""
         ...
 
-    def run_durations(self, name: str, limit: int) -> list[float]:
+    def run_durations(self, name: str, limit: int) -> builtins.list[float]:
         """Durations of the finished attempts of the schedule's newest jobs."""
         ...
 
     def fires(
         self, name: str | None, since: datetime | None, outcomes: Sequence[str] | None = None
-    ) -> list[FireRecord]:
+    ) -> builtins.list[FireRecord]:
         """The fire ledger, newest first, filtered."""
         ...
 
@@ -275,6 +284,10 @@ class Dlq(Protocol):
         """NotFound when there is no such entry."""
         ...
 
+    def latest_per_job(self, limit: int) -> builtins.list[DeadLetter]:
+        """The newest entry of each job, newest first, at most `limit` (empty when none)."""
+        ...
+
     def replay(
         self,
         selection: Selection,
@@ -282,7 +295,7 @@ class Dlq(Protocol):
         decide: Decide,
         spec_of: Callable[[Job], JobSpec],
         dry_run: bool = False,
-    ) -> list[Replayed]:
+    ) -> builtins.list[Replayed]:
         """Replay the selected entries oldest first in one transaction: each entry `decide`
         does not skip gets a new job (linked both ways). An unknown id is NotFound and
         nothing is written."""
@@ -452,8 +465,9 @@ class Daemons(Protocol):
         """Record a starting daemon (replacing a row of the same id)."""
         ...
 
-    def heartbeat(self, daemon_id: str, now: datetime) -> None:
-        """The daemon is alive at `now`."""
+    def heartbeat(self, daemon_id: str, now: datetime, clock_offset: float = 0.0) -> None:
+        """The daemon is alive at `now` (database time); `clock_offset` is how far the
+        database's clock is ahead of its node's."""
         ...
 
     def stopped(self, daemon_id: str, now: datetime) -> None:
@@ -462,6 +476,10 @@ class Daemons(Protocol):
 
     def live(self, now: datetime) -> list[DaemonInfo]:
         """Daemons not stopped whose heartbeat is within 3 of their intervals, by node."""
+        ...
+
+    def runners(self, node: str) -> list[str]:
+        """Ids of the daemons ever registered on `node` (the caller's own included)."""
         ...
 
     def forget_stale(self, now: datetime, older_than: float = 7 * 86400) -> None:
@@ -557,8 +575,50 @@ class Kafka(Protocol):
         """Append one sample per partition at `now` and prune older than `prune_before`."""
         ...
 
+    def windows(
+        self, cluster: str, group: str, start: datetime, since: datetime, before: int
+    ) -> dict[PartitionKey, list[Sample]]:
+        """Each partition's samples of `group` taken at or after `start`, and the `before`
+        newest ones before it (none older than `since`), oldest first; empty when none."""
+        ...
+
     def count(self) -> int:
         """Samples stored."""
+        ...
+
+
+class Output(Protocol):
+    """Attempt output kept in the store (store/repos/output.py): each attempt's bytes in
+    chunks numbered from 1 in the order produced; chunk 0, when present, is the line saying
+    how many earlier bytes the cap dropped. Deleted with the job (retention, cascade);
+    `db copy` and `db backup` carry it."""
+
+    def append(self, job_id: int, attempt: int, seq: int, data: bytes) -> None:
+        """Add one chunk as `seq` (>= 1); a seq already stored is InvalidInput, a missing job
+        NotFound; nothing written then."""
+        ...
+
+    def write(self, writes: Sequence[OutputWrite]) -> None:
+        """Apply the writes (chunks added, older chunks dropped past the cap, the marker, or a
+        whole replacement; any number of attempts) in one transaction. Never refused: a seq
+        already stored is left as it is (a retried write changes nothing), the output of a
+        job that no longer exists is not written."""
+        ...
+
+    def replace(self, job_id: int, attempt: int, data: bytes) -> int:
+        """Make `data` all of the attempt's stored output in one transaction, numbered on
+        after the highest seq it had; returns the last seq (0 when `data` is empty)."""
+        ...
+
+    def chunks_after(
+        self, job_id: int, attempt: int, seq: int, limit: int = 64
+    ) -> list[tuple[int, bytes]]:
+        """Up to `limit` chunks (seq, data) with a seq above `seq`, in order (`seq` -1: from
+        the marker); empty when none."""
+        ...
+
+    def total_bytes(self, job_id: int, attempt: int) -> int:
+        """Bytes of the attempt's stored output; 0 when none."""
         ...
 
 
@@ -583,8 +643,15 @@ class ChangeFeed(Protocol):
 class Store(Protocol):
     """A jobctl database: its repos, its change feed and its clock. One per thread."""
 
-    kind: str  # "sqlite" | "postgres"
-    db: Database
+    @property
+    def kind(self) -> str:
+        """ "sqlite" or "postgres"."""
+        ...
+
+    @property
+    def db(self) -> Database:
+        """The transactions under the repos (for store/ itself and the store's tests)."""
+        ...
 
     @property
     def url(self) -> str:
@@ -598,6 +665,14 @@ class Store(Protocol):
 
     def server_figures(self) -> ServerFigures | None:
         """A server's own health figures (PostgreSQL), None without a server (SQLite)."""
+        ...
+
+    @property
+    def keeps_output(self) -> bool:
+        """Whether daemons keep attempt output in this store (`output`) and remove their local
+        log files once it is there: True on PostgreSQL, whose hosts must read any attempt's
+        output; False on SQLite, whose one host reads the log files it wrote (the table then
+        holds only what `db copy` brought in)."""
         ...
 
     @property
@@ -630,6 +705,8 @@ class Store(Protocol):
     def metrics(self) -> Metrics: ...
     @property
     def kafka(self) -> Kafka: ...
+    @property
+    def output(self) -> Output: ...
 
     def changes(self) -> ChangeFeed:
         """A new change feed for this store's thread."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from jobctl.store.repos.locks import LocksRepo
     from jobctl.store.repos.metrics import MetricsRepo
     from jobctl.store.repos.once import OnceRepo
+    from jobctl.store.repos.output import OutputRepo
     from jobctl.store.repos.queues import QueuesRepo
     from jobctl.store.repos.schedules import SchedulesRepo
     from jobctl.store.repos.stats import StatsRepo
@@ -121,3 +122,9 @@ class Repos:
         from jobctl.store.repos.kafka import KafkaRepo
 
         return KafkaRepo(self.db)
+
+    @cached_property
+    def output(self) -> OutputRepo:
+        from jobctl.store.repos.output import OutputRepo
+
+        return OutputRepo(self.db)
