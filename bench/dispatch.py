@@ -99,15 +99,19 @@ def daemon_true_cpu(n: int, cpu: list[float]) -> float:
     with fresh_dir() as tmp:
         db, env = prepare(tmp)
         paused_jobs(tmp, db, n, command=["true"])
-        with live_daemon(tmp, db, env, 4) as pid, Client(db) as client:
-            proc = psutil.Process(pid)
-            time.sleep(0.3)
-            before = proc.cpu_times()
-            started = time.time()
-            client.pause_queue("default", paused=False)
-            if not wait_for(lambda: succeeded(db) >= n, 300, 0.01):
-                raise SystemExit(f"the daemon finished {succeeded(db)} of {n} jobs in 300 s")
-            after = proc.cpu_times()
+        try:
+            with live_daemon(tmp, db, env, 4) as pid, Client(db) as client:
+                proc = psutil.Process(pid)
+                time.sleep(0.3)
+                before = proc.cpu_times()
+                started = time.time()
+                client.pause_queue("default", paused=False)
+                if not wait_for(lambda: succeeded(db) >= n, 300, 0.01):
+                    raise SystemExit(f"the daemon finished {succeeded(db)} of {n} jobs in 300 s")
+                after = proc.cpu_times()
+        except SystemExit:
+            say((tmp / "daemon.log").read_text(errors="replace")[-2000:])  # why, before it goes
+            raise
         cpu.append((after.user - before.user) + (after.system - before.system))
         return last_finished(db) - started
 
