@@ -26,7 +26,7 @@ EXISTING_DB_COMMANDS = frozenset(
         "schedule list", "schedule show", "schedule missed", "schedule next", "schedule export",
         "dlq list", "dlq show", "once list", "once show", "lock list", "sweep list",
         "sweep show", "queue list", "token list", "checkpoint get", "db check",
-        "config check", "smoke",
+        "config check", "smoke", "notify list", "notify show",
     }
 )  # fmt: skip
 

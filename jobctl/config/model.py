@@ -8,6 +8,7 @@ from typing import Any
 
 from jobctl.config.health import HealthConfig
 from jobctl.config.kafka import KafkaConfig
+from jobctl.config.notify import NotifyConfig
 from jobctl.config.switches import ShadowMode
 from jobctl.domain.queues import Backpressure, RateLimit, Shed, is_queue_name, parse_rate_limit
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
@@ -25,6 +26,8 @@ class QueueConfig:
     max_depth: int | None = None
     shed: str = "defer"  # defer | reject
     rate_limit: str | None = None  # e.g. "20/s per tenant" (validated by config.check)
+    owner: str | None = None  # notification routing (SPEC "Notifications")
+    severity: str | None = None
 
     @property
     def rate(self) -> RateLimit | None:
@@ -51,6 +54,8 @@ class JobType:
     group: str | None = None
     retry: RetryPolicy | None = field(default=None, metadata=RETRY_KEY)
     cwd: str | None = None  # where its jobs run unless an enqueue asks for another directory
+    owner: str | None = None  # notification routing (SPEC "Notifications")
+    severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Config:
     shadow_mode: ShadowMode = field(default_factory=ShadowMode)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     health: HealthConfig = field(default_factory=HealthConfig)  # `jobctl health` thresholds
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # channels and routes
     raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`
 
     def queue(self, name: str) -> QueueConfig | None:

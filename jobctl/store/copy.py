@@ -36,6 +36,10 @@ TABLES = (
     "sweeps",
     "api_tokens",
     "kafka_samples",
+    "notify_events",
+    "notify_deliveries",
+    "notify_windows",
+    "notify_streaks",
     "daemons",
     "audit",
 )

@@ -22,7 +22,8 @@ READS = {
     "dlq list": [],
     "dlq show": ["1"], "audit": [], "top": [], "metrics": [], "db check": [], "once list": [],
     "once show": ["x"], "lock list": [], "sweep list": [], "sweep show": ["1"],
-    "queue list": [], "token list": [], "checkpoint get": [],
+    "queue list": [], "token list": [], "checkpoint get": [], "notify list": [],
+    "notify show": ["1"],
 }  # fmt: skip
 # Those that need no DB but read one that exists, and the monitors.
 USES_ANY_DB = {"config check", "schedule next", "smoke"}

@@ -17,6 +17,7 @@ from jobctl.errors import InvalidInput, NotFound
 from jobctl.store.database import Conn, Database, Row
 from jobctl.store.records import dumps, loads
 from jobctl.store.repos.jobs import JobsRepo, request_cancel
+from jobctl.store.repos.notify import fire_events
 
 COLUMNS = (
     "name",
@@ -40,6 +41,14 @@ COLUMNS = (
     "origin",
     "source",
     "user",
+    "owner",
+    "severity",
+    "ping",
+    "max_runtime",
+    "min_runtime",
+    "deadline",
+    "pause_after",
+    "mailto",
 )
 
 
@@ -83,6 +92,14 @@ def _row_values(s: Schedule) -> list[Any]:
         s.origin,
         s.source,
         s.user,
+        s.owner,
+        s.severity,
+        s.ping,
+        s.max_runtime,
+        s.min_runtime,
+        s.deadline,
+        s.pause_after,
+        s.mailto,
     ]
 
 
@@ -114,6 +131,15 @@ def _schedule(row: Row) -> Schedule:
         origin=row["origin"],
         source=row["source"],
         user=row["user"],
+        owner=row["owner"],
+        severity=row["severity"],
+        ping=row["ping"],
+        max_runtime=row["max_runtime"],
+        min_runtime=row["min_runtime"],
+        deadline=row["deadline"],
+        pause_after=row["pause_after"],
+        paused_reason=row["paused_reason"],
+        mailto=row["mailto"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),
@@ -260,6 +286,7 @@ class SchedulesRepo:
                         (job_id, name, decision.nominal_at.timestamp()),
                     )
                 recorded.append((decision, job_id))
+            fire_events(conn, name, [(d.outcome.value, d.nominal_at) for d, _ in recorded], now)
             if cancel_ids and any(job_id is not None for _, job_id in recorded):
                 request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             conn.execute(
