@@ -326,6 +326,7 @@ class PgDatabase:
         path = f'SET LOCAL search_path TO "{url.schema}"'
         self._begin = f"BEGIN; {path}"
         self._begin_read = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {path}"
+        self.commits = 0  # write transactions committed
 
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[PgConn]:
@@ -344,6 +345,8 @@ class PgDatabase:
                 raw.execute(notify + "COMMIT")
             except psycopg.Error as exc:
                 raise describe(exc, self.url.display) from exc
+        if begin is self._begin:
+            self.commits += 1
 
     def write(self) -> contextlib.AbstractContextManager[PgConn]:
         return self._transaction(self._begin)
