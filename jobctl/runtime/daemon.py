@@ -1,6 +1,8 @@
 """The daemon: claims ready jobs, runs them, records outcomes, keeps leases alive.
 
-One thread drives everything (`tick` + `executor.poll`); handler jobs run on a small pool.
+One thread drives everything (`tick` + `executor.poll`); handler jobs run on a warm pool fed
+by a local queue. Each tick is one store transaction (`dispatch.tick`): the outcomes
+collected since the last one, the pids of the processes it spawned, and the next claims.
 Tests drive `tick()` / `run_until_idle()` directly; `run()` is the service loop.
 """
 
@@ -34,7 +36,7 @@ from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
 from jobctl.store.repos.daemons import DaemonInfo
-from jobctl.store.repos.dispatch import Claim, Finish, Spawn
+from jobctl.store.repos.dispatch import Claim, Finish, Spawn, Tick
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
 IDLE_POLL = 0.01  # seconds between cheap change checks while idle (the store's change feed)
 WATCHED_POLL = 0.25  # the same, when the feed pushes wake-ups (inotify, LISTEN)
 RESCAN = 1.0  # full claim attempt at least this often, whatever the change detector says
+# After a spawn, the next tick (which records the pids) waits at most this long for exits to
+# record with them: the pids are on record before the next spawn, and within this delay.
+SPAWN_RECORD_WAIT = 0.002
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,8 @@ class Daemon:
         self._spooled: dict[int, OnDisk] = {}  # ended attempts' files, removed after the finish
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
-        self._pending: list[Finish] = []
-        self._spawns: list[Spawn] = []  # recorded at the end of each claim pass
+        self._pending: list[Finish] = []  # collected, recorded by the next tick
+        self._spawns: list[Spawn] = []  # recorded by the next tick, before its spawns
         self._dirty = True  # something may be claimable
         self._next_due: float | None = None
         self._last_rescan = self._last_beat = self._last_reap = float("-inf")
@@ -196,10 +201,12 @@ class Daemon:
         self.log.emit(self.clock.now(), "daemon.draining", running=len(self.running))
         while self.running and self.clock.monotonic() < deadline:
             self._collect(self.executor.poll(min(0.1, deadline - self.clock.monotonic())))
+            self._collect(self.handlers.collect())  # handler jobs end within the grace too
             self._flush(self.clock.now())
         for key in list(self.running):
             self._terminating[key] = "drain"
         self._collect(self.executor.shutdown(self.options.kill_grace))
+        self._collect(self.handlers.collect())
         self._flush(self.clock.now())
         now = self.clock.now()
         for job_id, entry in list(self.running.items()):  # handlers still on their threads
@@ -233,20 +240,24 @@ class Daemon:
             self._reload()
         self._collect(self.handlers.collect())
         now = self.clock.now()
-        self._flush(now)
         self._maintain(now)
+        claim = None
         if not self.stopping:
             if self.scheduler.tick(now):
                 self._dirty = True
             if self.running and self.scheduler.take_replaced():
                 self._cancel_requested()  # overlap replace: before the new run starts
-            self._claim(now)
+            claim = self._claim_request(now)
+        for job in self._commit(now, claim):
+            self._launch(job, now)
 
     def _wait(self) -> None:
         """Sleep until output, an exit, a wake(), the next due job or fire, or the next cheap
         change check (only when a slot is free: a full daemon has nothing to claim)."""
         full = len(self.running) >= self.options.concurrency
         timeout = 0.2 if full else self.idle_poll
+        if self._spawns:  # their pids go on record promptly (with the exits of that time)
+            timeout = min(timeout, SPAWN_RECORD_WAIT)
         now = self.clock.now().timestamp()
         fire = self.scheduler.next_at()
         for due in (self._next_due, fire.timestamp() if fire else None):
@@ -255,11 +266,12 @@ class Daemon:
         self._collect(self.executor.poll(timeout))
 
     def _idle(self) -> bool:
-        return not self.running and not self._dirty and not self._pending
+        return not self.running and not self._dirty and not self._pending and not self._spawns
 
     # --- claiming ------------------------------------------------------------------------
     def _claim_wanted(self, now: datetime) -> bool:
-        self._note_changes()
+        if not self._dirty:  # (already dirty: no need to ask the change feed)
+            self._note_changes()
         mono = self.clock.monotonic()
         if mono - self._last_rescan >= self.rescan:
             self._dirty = True
@@ -267,34 +279,29 @@ class Daemon:
             self._dirty = True
         return self._dirty
 
-    def _claim(self, now: datetime) -> None:
+    def _claim_request(self, now: datetime) -> Claim | None:
+        """What this tick should claim: the free slots (counting those the pending finishes
+        free), when something may be claimable; None: claim nothing."""
         if not self.config.enabled:  # `enabled: false`: stay up, claim nothing
             self._dirty = False
-            return
-        free = self.options.concurrency - len(self.running)
+            return None
+        if self._pending:
+            self._dirty = True  # slots, ordering keys and dependants are being freed
+        free = self.options.concurrency - len(self.running) + len(self._pending)
         if free <= 0 or not self._claim_wanted(now):
-            return
+            return None
         self._last_rescan = self.clock.monotonic()
         limits = {q.name: q.concurrency for q in self.config.queues if q.concurrency}
         rates = {q.name: rate for q in self.config.queues if (rate := q.rate)}
-        jobs = self.store.dispatch.claim(
-            Claim(
-                self.runner,
-                self.options.node,
-                free,
-                self.options.lease,
-                self.options.queues,
-                limits,
-                rates or None,
-            ),
-            now,
+        return Claim(
+            self.runner,
+            self.options.node,
+            free,
+            self.options.lease,
+            self.options.queues,
+            limits,
+            rates or None,
         )
-        self._dirty = len(jobs) == free  # a full batch: there may be more
-        if not self._dirty:
-            self._next_due = self.store.dispatch.next_due(now, self.options.queues)
-        for job in jobs:
-            self._launch(job, now)
-        self._flush(now)  # pids on record at once: a crash right after still finds orphans
 
     def _launch(self, job: Job, now: datetime) -> None:
         self.running[job.id] = _Running(job, self.clock.monotonic())
@@ -361,18 +368,36 @@ class Daemon:
             self._pending.append(finish)
 
     def _flush(self, now: datetime) -> None:
-        """Record spawned processes and finished attempts in one short transaction."""
-        if not self._pending and not self._spawns:
-            return
+        """Record spawned processes and finished attempts (no claim) in one transaction."""
+        self._commit(now, None)
+
+    def _commit(self, now: datetime, claim: Claim | None) -> list[Job]:
+        """This tick's transaction: the pending spawns and finishes, then `claim`. Returns
+        the jobs claimed (to launch). On a store error nothing was applied: the spawns and
+        finishes stay pending for the next tick."""
+        if not self._pending and not self._spawns and claim is None:
+            return []
         pending, self._pending = self._pending, []
         spawns, self._spawns = self._spawns, []
         try:
-            applied = {id(f) for f in self.store.dispatch.finish(pending, now, spawns)}
+            result = self.store.dispatch.tick(pending, claim, now, spawns)
         except JobctlError:  # nothing was applied: try again next tick
             self._pending, self._spawns = pending + self._pending, spawns + self._spawns
             raise
         if self._spooled:  # their output is in the store now
             discard([self._spooled.pop(f.job_id) for f in pending if f.job_id in self._spooled])
+        self._finished(pending, result, now)
+        if claim is not None:
+            self._dirty = len(result.claimed) == claim.slots  # a full batch: there may be more
+            if not self._dirty:
+                self._next_due = result.next_due
+        elif pending:
+            self._dirty = True  # slots, ordering keys and dependants may have been freed
+        return result.claimed
+
+    def _finished(self, pending: list[Finish], result: Tick, now: datetime) -> None:
+        """Log the recorded (or discarded) finishes and free their slots."""
+        applied = {id(f) for f in result.applied}
         for finish in pending:
             entry = self.running.pop(finish.job_id, None)
             if id(finish) not in applied:
@@ -402,7 +427,6 @@ class Daemon:
             )
             if self.hooks and entry is not None:
                 self._notify_hooks("on_finished", entry.job, finish, now)
-        self._dirty = True  # slots, ordering keys and dependants may have been freed
 
     # --- attempt output in the store (store.keeps_output) ---------------------------------
     def _with_output(self, finish: Finish, disk: OnDisk) -> Finish:
@@ -486,8 +510,8 @@ class Daemon:
             self._cancel(job_id)
 
     def _cancel(self, job_id: int) -> None:
-        if job_id in self._terminating:
-            return
+        if job_id in self._terminating or any(f.job_id == job_id for f in self._pending):
+            return  # being stopped already, or ended (its finish goes on record this tick)
         self._terminating[job_id] = "cancel"
         entry = self.running[job_id]
         self.log.emit(

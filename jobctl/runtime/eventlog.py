@@ -17,7 +17,10 @@ _QUOTE = re.compile(r'[\s="\\]')
 
 
 def _logfmt_value(value: Any) -> str:
-    if type(value) in (int, float):
+    kind = type(value)
+    if kind is str:  # the common case first (the daemon writes two lines per job)
+        return value if value and not _QUOTE.search(value) else json.dumps(value)
+    if kind is int or kind is float:
         return str(value)
     if isinstance(value, datetime):
         return iso_z(value) or ""
@@ -50,18 +53,21 @@ class EventLog:
                 self._write("".join(lines))
 
     def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
-        record = {"ts": iso_z(now), "level": level, "event": event}
-        record.update(
-            {
-                k: iso_z(v) if isinstance(v, datetime) else v
-                for k, v in fields.items()
-                if v is not None
-            }
-        )
         if self.fmt == "json":
+            record = {"ts": iso_z(now), "level": level, "event": event}
+            record.update(
+                {
+                    k: iso_z(v) if isinstance(v, datetime) else v
+                    for k, v in fields.items()
+                    if v is not None
+                }
+            )
             line = json.dumps(record, default=str)
         else:
-            line = " ".join(f"{k}={_logfmt_value(v)}" for k, v in record.items())
+            head = f"ts={_logfmt_value(iso_z(now))} level={_logfmt_value(level)}"
+            parts = [head, f"event={_logfmt_value(event)}"]
+            parts += [f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None]
+            line = " ".join(parts)
         if self._holder is not None and self._holder == threading.get_ident():
             self._held.append(line + "\n")
         else:

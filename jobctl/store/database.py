@@ -69,6 +69,7 @@ class Database(Protocol):
     """One backend connection (or pool) and its transactions; one per thread."""
 
     kind: str
+    commits: int  # write transactions this Database has committed (a cheap counter)
 
     def write(self) -> AbstractContextManager[Conn]:
         """A write transaction: committed when the block ends, rolled back on error."""

@@ -39,7 +39,7 @@ from jobctl.errors import JobctlError
 from jobctl.store.database import Conn, Database
 from jobctl.store.records import ServerFigures
 from jobctl.store.repos.daemons import DaemonInfo
-from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn
+from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn, Tick
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
 from jobctl.store.repos.health import RecentFailure, RunningAttempt
 from jobctl.store.repos.jobs import CancelResult, Enqueued, EnqueueRequest, Retried
@@ -132,7 +132,8 @@ class Jobs(Protocol):
 
 class Dispatch(Protocol):
     """The daemon's side: claims, spawns, finishes, leases. Batches: one claim takes up to
-    the free slots, one finish records many outcomes, each in one transaction."""
+    the free slots, one finish records many outcomes, each in one transaction; `tick` holds
+    a daemon tick's spawns, finishes and claims in a single one."""
 
     def claim(self, claim: Claim, now: datetime) -> list[Job]:
         """Atomically move up to `claim.slots` ready jobs to running under this runner's
@@ -153,6 +154,21 @@ class Dispatch(Protocol):
         transaction, with their retries, DLQ entries and released or cancelled dependants.
         An ending whose lease was lost (the job no longer runs this attempt for this runner)
         is discarded, though its output is stored; returns those applied."""
+        ...
+
+    def tick(
+        self,
+        finishes: Sequence[Finish],
+        claim: Claim | None,
+        now: datetime,
+        spawns: Sequence[Spawn] = (),
+    ) -> Tick:
+        """One daemon tick in ONE transaction: record `spawns`, apply `finishes` (as
+        `finish`: retries, DLQ entries, dependants, output), then claim (as `claim`, seeing
+        the slots and ordering keys those finishes freed; None or no slots: no claim).
+        Atomic: all of it commits together or none of it does, so a finish is acknowledged
+        exactly when the claims that follow it are. `next_due` is set when fewer than the
+        free slots were claimed (as `next_due`)."""
         ...
 
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:

@@ -94,6 +94,22 @@ def test_pause_after_pauses_the_schedule_in_the_finish_transaction(
     assert store.notify.events()[0].get("owner") == "billing"
 
 
+def test_resuming_an_auto_paused_schedule_counts_its_failures_afresh(
+    store: Store, clock: ManualClock
+) -> None:
+    # Given a schedule auto-paused after 2 failed runs
+    _schedule(store, clock, pause_after=2)
+    _run(store, clock, False, schedule="s")
+    _run(store, clock, False, schedule="s")
+    assert not store.schedules.get("s").enabled
+    # When the operator resumes it and it fails once more
+    store.schedules.update("s", clock.now(), enabled=1, paused_reason=None)
+    _run(store, clock, False, schedule="s")
+    # Then it stays resumed (one failure after the resume, not a streak of 3)
+    assert store.schedules.get("s").enabled
+    assert [e.get("streak") for e in store.notify.events()][0] == 1
+
+
 def test_a_success_under_min_runtime_is_too_short(store: Store, clock: ManualClock) -> None:
     _schedule(store, clock, min_runtime=30.0)
     _run(store, clock, True, duration=2.0, schedule="s")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,11 @@ MIN_SERVER = 130000  # PostgreSQL 13
 IDLE_CONNECTIONS = 4  # kept open per pool; more may be open while busy
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _TOPIC = re.compile(r"^[a-z_]{1,20}$")
+
+# psycopg logs what it ignores while closing a broken pipeline ("error ignored terminating
+# <psycopg.Pipeline [BAD]>"); jobctl reports that failure itself, in one line. Without a
+# handler, Python's last-resort handler would print psycopg's copy to the user's terminal.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -338,6 +344,7 @@ class PgDatabase:
         path = f'SET LOCAL search_path TO "{url.schema}"'
         self._begin = f"BEGIN; {path}"
         self._begin_read = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {path}"
+        self.commits = 0  # write transactions committed
 
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[PgConn]:
@@ -356,6 +363,8 @@ class PgDatabase:
                 raw.execute(notify + "COMMIT")
             except psycopg.Error as exc:
                 raise describe(exc, self.url.display) from exc
+        if begin is self._begin:
+            self.commits += 1
 
     def write(self) -> contextlib.AbstractContextManager[PgConn]:
         return self._transaction(self._begin)

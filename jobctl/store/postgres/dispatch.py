@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from jobctl.domain.job import Job
+from jobctl.store.database import Conn
 from jobctl.store.postgres.claim import CLAIM, claim_params
 from jobctl.store.records import job_from_row
 from jobctl.store.repos import rates
@@ -12,50 +11,47 @@ from jobctl.store.repos.dispatch import Claim, DispatchRepo
 
 
 class PgDispatchRepo(DispatchRepo):
-    def claim(self, claim: Claim, now: datetime) -> list[Job]:
-        """As DispatchRepo.claim, exact across hosts: claims of concurrency- or rate-limited
-        queues are serialised per queue for the transaction; others never wait."""
-        if claim.slots <= 0:
-            return []
-        ts = now.timestamp()
+    def _claim_in(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
+        """As DispatchRepo's claim, exact across hosts: claims of concurrency- or
+        rate-limited queues are serialised per queue for the transaction; others never
+        wait (both `claim` and `tick` claim through here)."""
         limits = dict(claim.limits or {})
         limited = set(limits) | set(claim.rates or {})
         if claim.queues is not None:
             limited &= claim.queues
-        with self.db.write() as conn:
-            excluded: set[str] = set()
-            room: dict[str, int] = {}
-            remaining: dict[tuple[str, str], int] = {}
-            if limited:
-                conn.serialise(*(f"claim:{queue}" for queue in limited))
-            if limits:
-                running = dict(
-                    conn.execute(
-                        "SELECT queue, count(*) FROM jobs WHERE state = 'running'"
-                        " AND queue = ANY (?) GROUP BY queue",
-                        (list(limits),),
-                    ).fetchall()
-                )
-                for queue, limit in limits.items():
-                    free = limit - running.get(queue, 0)
-                    if free <= 0:
-                        excluded.add(queue)
-                    else:
-                        room[queue] = free
-            if claim.rates:
-                used = rates.usage(conn, claim.rates, ts)
-                remaining = {b: claim.rates[b[0]].limit - n for b, n in used.items()}
-            params = claim_params(
-                now=ts,
-                runner=claim.runner,
-                node=claim.node,
-                slots=claim.slots,
-                lease=claim.lease,
-                served=sorted(claim.queues) if claim.queues is not None else None,
-                excluded=sorted(excluded),
-                room=room,
-                rates=claim.rates or {},
-                remaining=remaining,
+        excluded: set[str] = set()
+        room: dict[str, int] = {}
+        remaining: dict[tuple[str, str], int] = {}
+        if limited:
+            conn.serialise(*(f"claim:{queue}" for queue in limited))
+        if limits:
+            running = dict(
+                conn.execute(
+                    "SELECT queue, count(*) FROM jobs WHERE state = 'running'"
+                    " AND queue = ANY (?) GROUP BY queue",
+                    (list(limits),),
+                ).fetchall()
             )
-            rows = conn.raw.execute(CLAIM, params).fetchall()  # type: ignore[attr-defined]
+            for queue, limit in limits.items():
+                free = limit - running.get(queue, 0)
+                if free <= 0:
+                    excluded.add(queue)
+                else:
+                    room[queue] = free
+        if claim.rates:
+            used = rates.usage(conn, claim.rates, ts)
+            remaining = {b: claim.rates[b[0]].limit - n for b, n in used.items()}
+        params = claim_params(
+            now=ts,
+            runner=claim.runner,
+            node=claim.node,
+            slots=claim.slots,
+            lease=claim.lease,
+            served=sorted(claim.queues) if claim.queues is not None else None,
+            excluded=sorted(excluded),
+            room=room,
+            rates=claim.rates or {},
+            remaining=remaining,
+        )
+        rows = conn.raw.execute(CLAIM, params).fetchall()  # type: ignore[attr-defined]
         return [job_from_row(r) for r in rows]

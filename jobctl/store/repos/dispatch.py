@@ -1,6 +1,7 @@
 """The daemon's side of jobs: claim, record the spawn, finish, leases, expired-lease requeue.
 
-Every method is one short write transaction; `now` always comes from the caller.
+Every method is one short write transaction; `now` always comes from the caller. `tick` is
+the daemon's batch verb: one tick's spawns, finishes and next claims in one transaction.
 """
 
 from __future__ import annotations
@@ -84,6 +85,17 @@ class Orphan:
     pid_start: int | None
 
 
+@dataclass(frozen=True)
+class Tick:
+    """What one `DispatchRepo.tick` did: the finishes applied (those whose lease was lost are
+    left out), the jobs claimed, and, when fewer than the free slots were claimed, when the
+    earliest job not yet due becomes due (epoch seconds; None: none is waiting)."""
+
+    applied: list[Finish]
+    claimed: list[Job]
+    next_due: float | None = None
+
+
 # A re-claimed attempt number (a requeue gave it back) starts its row afresh.
 ATTEMPT_UPSERT = (
     " ON CONFLICT (job_id, attempt) DO UPDATE SET queue = excluded.queue, node = excluded.node,"
@@ -107,52 +119,83 @@ class DispatchRepo:
         behind an earlier live job with the same ordering key are skipped."""
         if claim.slots <= 0:
             return []
-        ts = now.timestamp()
         with self.db.write() as conn:
-            running = {}
-            if claim.limits:
-                running = dict(
-                    conn.execute(
-                        "SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue"
-                    ).fetchall()
-                )
-            excluded = {r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 1")}
-            room = {}
-            for queue, limit in (claim.limits or {}).items():
-                room[queue] = limit - running.get(queue, 0)
-                if room[queue] <= 0:
-                    excluded.add(queue)
-            used = rates.usage(conn, claim.rates, ts) if claim.rates else None
-            picked = self._pick(conn, claim, excluded, room, ts, used)
-            if not picked:
-                return []
-            rows = conn.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
-                " lease_owner = ?, lease_expires_at = ?, retry_after = NULL"
-                f" WHERE id IN ({_ph(picked)}) RETURNING *",
-                [ts, claim.runner, ts + claim.lease, *picked],
-            ).fetchall()
-            rows.sort(key=lambda r: picked.index(r["id"]))
-            if claim.rates:
-                limited = claim.rates
-                rates.record(
-                    conn,
-                    [
-                        rates.bucket(r["queue"], r["tenant"], limited[r["queue"]])
-                        for r in rows
-                        if r["queue"] in limited
-                    ],
-                    ts,
-                )
-            conn.executemany(  # due: the later of run_at and enqueue (a past --at is not a wait)
-                "INSERT INTO attempts (job_id, attempt, queue, node, runner, due_at,"
-                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)" + ATTEMPT_UPSERT,
+            return self._claim_in(conn, claim, now.timestamp())
+
+    def tick(
+        self,
+        finishes: Sequence[Finish],
+        claim: Claim | None,
+        now: datetime,
+        spawns: Sequence[Spawn] = (),
+    ) -> Tick:
+        """One daemon tick in ONE write transaction: record `spawns`, apply `finishes` (as
+        `finish`), then `claim` (as `claim`; None or no slots: claim nothing), so the slots,
+        ordering keys and dependants the finishes free are claimable at once. Atomic: either
+        every part is committed together or, on error, none is (the caller may retry all of
+        it). A finish is acknowledged only once this commit returns."""
+        ts = now.timestamp()
+        if not finishes and not spawns and (claim is None or claim.slots <= 0):
+            return Tick([], [])
+        with self.db.write() as conn:
+            if spawns:
+                self._record_spawns(conn, spawns)
+            applied = [f for f in finishes if self._finish_one(conn, f, ts, now)]
+            OutputRepo.write_in(conn, [f.output for f in finishes if f.output is not None])
+            if claim is None or claim.slots <= 0:
+                return Tick(applied, [])
+            claimed = self._claim_in(conn, claim, ts)
+            due = None
+            if len(claimed) < claim.slots:
+                due = self._next_due_in(conn, ts, claim.queues)
+        return Tick(applied, claimed, due)
+
+    def _claim_in(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
+        """The claim inside the caller's write transaction."""
+        running = {}
+        if claim.limits:
+            running = dict(
+                conn.execute(
+                    "SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue"
+                ).fetchall()
+            )
+        excluded = {r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 1")}
+        room = {}
+        for queue, limit in (claim.limits or {}).items():
+            room[queue] = limit - running.get(queue, 0)
+            if room[queue] <= 0:
+                excluded.add(queue)
+        used = rates.usage(conn, claim.rates, ts) if claim.rates else None
+        picked = self._pick(conn, claim, excluded, room, ts, used)
+        if not picked:
+            return []
+        rows = conn.execute(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
+            " lease_owner = ?, lease_expires_at = ?, retry_after = NULL"
+            f" WHERE id IN ({_ph(picked)}) RETURNING *",
+            [ts, claim.runner, ts + claim.lease, *picked],
+        ).fetchall()
+        rows.sort(key=lambda r: picked.index(r["id"]))
+        if claim.rates:
+            limited = claim.rates
+            rates.record(
+                conn,
                 [
-                    (r["id"], r["attempts"], r["queue"], claim.node, claim.runner,
-                     max(r["run_at"], r["created_at"]), ts)
+                    rates.bucket(r["queue"], r["tenant"], limited[r["queue"]])
                     for r in rows
+                    if r["queue"] in limited
                 ],
-            )  # fmt: skip
+                ts,
+            )
+        conn.executemany(  # due: the later of run_at and enqueue (a past --at is not a wait)
+            "INSERT INTO attempts (job_id, attempt, queue, node, runner, due_at,"
+            " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)" + ATTEMPT_UPSERT,
+            [
+                (r["id"], r["attempts"], r["queue"], claim.node, claim.runner,
+                 max(r["run_at"], r["created_at"]), ts)
+                for r in rows
+            ],
+        )  # fmt: skip
         return [job_from_row(r) for r in rows]
 
     @staticmethod
@@ -234,16 +277,21 @@ class DispatchRepo:
 
     def next_due(self, now: datetime, queues: frozenset[str] | None = None) -> float | None:
         """Epoch seconds of the earliest queued/retrying job not yet due, if any."""
+        with self.db.read() as conn:
+            return self._next_due_in(conn, now.timestamp(), queues)
+
+    @staticmethod
+    def _next_due_in(conn: Conn, ts: float, queues: frozenset[str] | None) -> float | None:
         sql = (
             "SELECT min(run_at) FROM jobs INDEXED BY jobs_due"
             " WHERE state IN ('queued', 'retrying') AND run_at > ?"
         )
-        args: list[object] = [now.timestamp()]
+        args: list[object] = [ts]
         if queues is not None:
             sql += f" AND queue IN ({_ph(list(queues))})"
             args += sorted(queues)
-        with self.db.read() as conn:
-            return conn.execute(sql, args).fetchone()[0]
+        result: float | None = conn.execute(sql, args).fetchone()[0]
+        return result
 
     def finish(
         self, finishes: Sequence[Finish], now: datetime, spawns: Sequence[Spawn] = ()
@@ -252,18 +300,7 @@ class DispatchRepo:
         `output` in the same one). An ending whose lease was lost (the job is no longer
         running this attempt for this runner) is discarded; returns those applied. Their
         notification events (repos/notify.finish_events) are written in it too."""
-        if not finishes and not spawns:
-            return []
-        ts = now.timestamp()
-        applied = []
-        with self.db.write() as conn:
-            if spawns:
-                self._record_spawns(conn, spawns)
-            for f in finishes:
-                if self._finish_one(conn, f, ts, now):
-                    applied.append(f)
-            OutputRepo.write_in(conn, [f.output for f in finishes if f.output is not None])
-        return applied
+        return self.tick(finishes, None, now, spawns).applied
 
     @staticmethod
     def _finish_one(conn: Conn, f: Finish, ts: float, now: datetime) -> bool:

@@ -192,7 +192,8 @@ class SchedulesRepo:
                 raise NotFound(f"no schedule named {name!r}")
 
     def update(self, name: str, now: datetime, **fields: Any) -> None:
-        """Set columns (enabled, shadow, ...) of one schedule."""
+        """Set columns (enabled, shadow, ...) of one schedule. Resuming it (`enabled=1`) also
+        ends its failure streak, in the same transaction: `pause_after` counts afresh."""
         sets = ", ".join(f"{_quoted(k)} = ?" for k in fields)
         with self.db.write() as conn:
             done = conn.execute(
@@ -201,6 +202,11 @@ class SchedulesRepo:
             ).rowcount
             if not done:
                 raise NotFound(f"no schedule named {name!r}")
+            if fields.get("enabled") == 1:
+                conn.execute(
+                    "UPDATE notify_streaks SET failures = 0, updated_at = ? WHERE subject = ?",
+                    (now.timestamp(), f"schedule:{name}"),
+                )
 
     def reconcile_config(
         self, schedules: Sequence[Schedule], now: datetime

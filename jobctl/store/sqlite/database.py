@@ -83,6 +83,7 @@ class SQLiteDatabase:
         self.path = path
         self.raw = connect(path, synchronous, create)
         self._conn = SQLiteConn(self.raw)
+        self.commits = 0  # write transactions committed
 
     @contextlib.contextmanager
     def write(self) -> Iterator[SQLiteConn]:
@@ -95,6 +96,7 @@ class SQLiteDatabase:
                 self.raw.execute("ROLLBACK")
                 raise
             self.raw.execute("COMMIT")
+            self.commits += 1
 
     @contextlib.contextmanager
     def read(self) -> Iterator[SQLiteConn]:
