@@ -4,10 +4,11 @@
 
 _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
     case "$1" in
-        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock once checkpoint dlq queue schedule sweep token' ;;
+        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock node once checkpoint dlq queue schedule sweep token' ;;
         'jobctl config') subs='check show' ;;
         'jobctl db') subs='backup check copy' ;;
         'jobctl lock') subs='run list release' ;;
+        'jobctl node') subs='list drain resume forget' ;;
         'jobctl once') subs='run list show reset apply' ;;
         'jobctl checkpoint') subs='get set' ;;
         'jobctl dlq') subs='list show replay purge' ;;
@@ -50,6 +51,11 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl lock run') opts='--ttl --wait -h --help'; vopts=' --ttl --wait ' ;;
         'jobctl lock list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl lock release') opts='--confirm -h --help'; vopts=' --confirm ' ;;
+        'jobctl node') opts='-h --help'; vopts='  ' ;;
+        'jobctl node list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl node drain') opts='--now -h --help'; vopts='  ' ;;
+        'jobctl node resume') opts='-h --help'; vopts='  ' ;;
+        'jobctl node forget') opts='--confirm -h --help'; vopts=' --confirm ' ;;
         'jobctl once') opts='-h --help'; vopts='  ' ;;
         'jobctl once run') opts='--resumable --no-resumable --wait -h --help'; vopts=' --wait ' ;;
         'jobctl once list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -118,6 +124,7 @@ _jobctl_choices() {  # sets choices: the values of option $2 of $1
         'jobctl db check -o'|'jobctl db check --output') choices='table json' ;;
         'jobctl db copy -o'|'jobctl db copy --output') choices='table json' ;;
         'jobctl lock list -o'|'jobctl lock list --output') choices='table json' ;;
+        'jobctl node list -o'|'jobctl node list --output') choices='table json' ;;
         'jobctl once list -o'|'jobctl once list --output') choices='table json' ;;
         'jobctl once show -o'|'jobctl once show --output') choices='table json' ;;
         'jobctl dlq list --class') choices='exit timeout signal spawn lost' ;;

@@ -8,19 +8,20 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl metrics' 'jobctl health' 'jobctl smoke' 'jobctl top' 'jobctl config' \
         'jobctl config check' 'jobctl config show' 'jobctl db' 'jobctl db backup' \
         'jobctl db check' 'jobctl db copy' 'jobctl lock' 'jobctl lock run' \
-        'jobctl lock list' 'jobctl lock release' 'jobctl once' 'jobctl once run' \
-        'jobctl once list' 'jobctl once show' 'jobctl once reset' 'jobctl once apply' \
-        'jobctl checkpoint' 'jobctl checkpoint get' 'jobctl checkpoint set' 'jobctl dlq' \
-        'jobctl dlq list' 'jobctl dlq show' 'jobctl dlq replay' 'jobctl dlq purge' \
-        'jobctl queue' 'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
-        'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
-        'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
-        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule demote' \
-        'jobctl schedule export' 'jobctl schedule rm' 'jobctl schedule run' \
-        'jobctl schedule next' 'jobctl schedule missed' 'jobctl schedule import' \
-        'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' 'jobctl sweep show' \
-        'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' 'jobctl token create' \
-        'jobctl token list' 'jobctl token revoke'
+        'jobctl lock list' 'jobctl lock release' 'jobctl node' 'jobctl node list' \
+        'jobctl node drain' 'jobctl node resume' 'jobctl node forget' 'jobctl once' \
+        'jobctl once run' 'jobctl once list' 'jobctl once show' 'jobctl once reset' \
+        'jobctl once apply' 'jobctl checkpoint' 'jobctl checkpoint get' \
+        'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' 'jobctl dlq show' \
+        'jobctl dlq replay' 'jobctl dlq purge' 'jobctl queue' 'jobctl queue list' \
+        'jobctl queue pause' 'jobctl queue resume' 'jobctl queue purge' 'jobctl schedule' \
+        'jobctl schedule add' 'jobctl schedule list' 'jobctl schedule show' \
+        'jobctl schedule pause' 'jobctl schedule resume' 'jobctl schedule promote' \
+        'jobctl schedule demote' 'jobctl schedule export' 'jobctl schedule rm' \
+        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
+        'jobctl schedule import' 'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' \
+        'jobctl sweep show' 'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' \
+        'jobctl token create' 'jobctl token list' 'jobctl token revoke'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
         'jobctl audit --since' 'jobctl audit --action' 'jobctl audit --limit' \
         'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
@@ -61,6 +62,7 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl db check -o' 'jobctl db check --output' 'jobctl db copy -o' \
         'jobctl db copy --output' 'jobctl lock run --ttl' 'jobctl lock run --wait' \
         'jobctl lock list -o' 'jobctl lock list --output' 'jobctl lock release --confirm' \
+        'jobctl node list -o' 'jobctl node list --output' 'jobctl node forget --confirm' \
         'jobctl once run --wait' 'jobctl once list -o' 'jobctl once list --output' \
         'jobctl once show -o' 'jobctl once show --output' 'jobctl once reset --confirm' \
         'jobctl dlq list -Q' 'jobctl dlq list --queue' 'jobctl dlq list --since' \
@@ -145,6 +147,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'top' -d 'Live view of queues (r
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show the configuration.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'db' -d 'Back up, check and copy the database.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'lock' -d 'Named locks: `jobctl lock NAME [--ttl 60s] [--wait D] -- CMD` runs CMD holding NAME.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'node' -d 'Cluster nodes: list, drain (stop claiming), resume, forget (gone for good).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'once' -d 'Run-once: commands (maintenance migrations) that succeed at most once per DB.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'checkpoint' -d 'Read or save the checkpoint of the current job or once-run (inside one).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
@@ -340,6 +343,28 @@ complete -c jobctl -n '__jobctl_at "jobctl lock list"' -s h -l help -d 'Show thi
 # jobctl lock release
 complete -c jobctl -n '__jobctl_at "jobctl lock release"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
 complete -c jobctl -n '__jobctl_at "jobctl lock release"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'list' -d 'Nodes: host, tags, version, started, last heartbeat, state (active|draining|dead).'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'drain' -d 'Stop NODE claiming jobs (at once); running jobs finish, or with --now are put back.'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'resume' -d 'Let a drained NODE claim jobs again.'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'forget' -d 'NODE is gone for good: its jobs\' leases expire at once; needs --confirm NODE.'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node list
+complete -c jobctl -n '__jobctl_at "jobctl node list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl node list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node drain
+complete -c jobctl -n '__jobctl_at "jobctl node drain"' -l now -d 'Also put its running jobs back (no attempt spent).'
+complete -c jobctl -n '__jobctl_at "jobctl node drain"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node resume
+complete -c jobctl -n '__jobctl_at "jobctl node resume"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node forget
+complete -c jobctl -n '__jobctl_at "jobctl node forget"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl node forget"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl once
 complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'run' -d 'Run CMD unless NAME already succeeded (then say when); 75 if it runs elsewhere.'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from jobctl.store import Store, db_path_from, open_store, shared_db_key
 if TYPE_CHECKING:
     from jobctl.store.repos.daemons import DaemonInfo
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
+    from jobctl.store.repos.nodes import NodeInfo
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Status:
     queues: list[QueueStatus]
     daemons: list[DaemonInfo]
     enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
+    nodes: list[NodeInfo] = field(default_factory=list)  # every node, its liveness, drain
 
 
 class Client:
@@ -187,7 +189,8 @@ class Client:
                     concurrency=queue_config.concurrency if queue_config else None,
                 )
             )
-        return Status(rows, self.store.daemons.live(now), self.config.enabled)
+        nodes = self.store.nodes.list(now)
+        return Status(rows, self.store.daemons.live(now), self.config.enabled, nodes)
 
     # --- acting --------------------------------------------------------------------------
     def cancel(

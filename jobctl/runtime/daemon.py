@@ -26,6 +26,7 @@ from jobctl.runtime.executor import AttemptResult, Executor
 from jobctl.runtime.handlers import HandlerPool
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, build_launch
+from jobctl.runtime.nodewatch import NodeWatch
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
@@ -49,6 +50,7 @@ class DaemonOptions:
     burst: bool = False
     misfire_grace: float = 60.0  # a fire handled later than this was missed (misfire policy)
     boot_id: str | None = None  # this boot of the node (@reboot); None: the kernel's
+    tags: frozenset[str] = frozenset()  # placement: jobs placed on one of these tags
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Daemon:
             options.boot_id,
             options.node,
         )
+        self.node_watch = NodeWatch(store, log, options.node, options.tags)
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
         self._pending: list[Finish] = []
@@ -125,6 +128,7 @@ class Daemon:
                 heartbeat_interval=self.heartbeat_interval,
             )
         )
+        self.node_watch.register(now, self.heartbeat_interval)
         if self.feed.start(self.executor.wake):
             self.idle_poll = WATCHED_POLL
         self.reaper.recover_orphans(now)
@@ -205,6 +209,7 @@ class Daemon:
         now = self.clock.now()
         try:
             self.store.daemons.stopped(self.runner, now)
+            self.store.chores.release(self.runner)
         finally:
             self._notify_hooks("on_stop", now)
             self.feed.close()
@@ -261,7 +266,7 @@ class Daemon:
             self._dirty = False
             return
         free = self.options.concurrency - len(self.running)
-        if free <= 0 or not self._claim_wanted(now):
+        if free <= 0 or self.node_watch.draining or not self._claim_wanted(now):
             return
         self._last_rescan = self.clock.monotonic()
         limits = {q.name: q.concurrency for q in self.config.queues if q.concurrency}
@@ -275,6 +280,7 @@ class Daemon:
                 self.options.queues,
                 limits,
                 rates or None,
+                self.options.tags,
             ),
             now,
         )
@@ -392,6 +398,7 @@ class Daemon:
             self._last_beat = mono
             offset = self.clock.offset if isinstance(self.clock, ServerClock) else 0.0
             self.store.daemons.heartbeat(self.runner, now, offset)
+            self.store.nodes.heartbeat(self.options.node, now)
             until = now + timedelta(seconds=self.options.lease)
             self.store.dispatch.renew_leases(self.runner, list(self.running), until)
             self.notifier.status(self._status_line())
@@ -402,10 +409,22 @@ class Daemon:
             self.notifier.watchdog()
         if self.running and self._note_changes():
             self._cancel_requested()
+        if self.node_watch.check(now, mono):
+            self._put_back_running()
         if mono - self._last_reap >= self.heartbeat_interval:
             self._last_reap = mono
-            if self.reaper.reap(now):
+            rescue = self.store.chores.hold("rescue", self.runner, now, 3 * self.heartbeat_interval)
+            if rescue is not None and self.reaper.reap(now):  # one daemon per period rescues
                 self._dirty = True
+
+    def _put_back_running(self) -> None:
+        """`node drain --now` / `node forget`: terminate running job processes and put their
+        jobs back without spending the attempt (handlers finish: a thread cannot be stopped)."""
+        for job_id, entry in list(self.running.items()):
+            if job_id in self._terminating or entry.job.handler:
+                continue
+            self._terminating[job_id] = "drain"
+            self.executor.cancel(job_id)
 
     def _note_changes(self) -> bool:
         """Whether another process changed the store since the last look (then, something

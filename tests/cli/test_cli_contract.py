@@ -180,7 +180,7 @@ def test_json_shapes_have_the_spec_keys(jc: Jobctl) -> None:
     shown = jc.json("show", str(job["id"]))
     assert set(shown) >= JOB_KEYS | {"attempt_log", "output_tail"}
     status = jc.json("status")
-    assert set(status) == {"queues", "daemons", "enabled"}  # extra: false = disabled by config
+    assert set(status) == {"queues", "daemons", "enabled", "nodes"}  # enabled: false = disabled
     assert {
         "queue",
         "ready",
