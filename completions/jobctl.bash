@@ -25,8 +25,8 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl') opts='--db --config -o --output -q --quiet -v --verbose --version -h --help'; vopts=' --db --config -o --output ' ;;
         'jobctl init') opts='-h --help'; vopts='  ' ;;
         'jobctl audit') opts='--since --action --limit -o --output -h --help'; vopts=' --since --action --limit -o --output ' ;;
-        'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format --misfire-grace -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format --misfire-grace ' ;;
-        'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name -o --output ' ;;
+        'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format --misfire-grace --tag -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format --misfire-grace --tag ' ;;
+        'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --on-node --on-tag --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --on-node --on-tag -o --output ' ;;
         'jobctl list') opts='--state -Q --queue --since --limit -o --output -h --help'; vopts=' --state -Q --queue --since --limit -o --output ' ;;
         'jobctl status') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -76,7 +76,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl queue resume') opts='-h --help'; vopts='  ' ;;
         'jobctl queue purge') opts='--confirm -h --help'; vopts=' --confirm ' ;;
         'jobctl schedule') opts='-h --help'; vopts='  ' ;;
-        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload -o --output ' ;;
+        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow --on-node --on-tag -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --on-node --on-tag -o --output ' ;;
         'jobctl schedule list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule pause') opts='-h --help'; vopts='  ' ;;

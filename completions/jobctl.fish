@@ -27,7 +27,7 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
         'jobctl daemon --queues' 'jobctl daemon --http' 'jobctl daemon --lease' \
         'jobctl daemon --grace' 'jobctl daemon --node' 'jobctl daemon --log-format' \
-        'jobctl daemon --misfire-grace' 'jobctl enqueue --type' \
+        'jobctl daemon --misfire-grace' 'jobctl daemon --tag' 'jobctl enqueue --type' \
         'jobctl enqueue --payload' 'jobctl enqueue --from' 'jobctl enqueue -Q' \
         'jobctl enqueue --queue' 'jobctl enqueue --at' 'jobctl enqueue --in' \
         'jobctl enqueue --priority' 'jobctl enqueue --max-attempts' \
@@ -35,14 +35,14 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl enqueue --backoff-max' 'jobctl enqueue --timeout' 'jobctl enqueue --key' \
         'jobctl enqueue --ordering-key' 'jobctl enqueue --after' \
         'jobctl enqueue --tenant' 'jobctl enqueue --env' 'jobctl enqueue --cwd' \
-        'jobctl enqueue --name' 'jobctl enqueue -o' 'jobctl enqueue --output' \
-        'jobctl list --state' 'jobctl list -Q' 'jobctl list --queue' \
-        'jobctl list --since' 'jobctl list --limit' 'jobctl list -o' \
-        'jobctl list --output' 'jobctl status -o' 'jobctl status --output' \
-        'jobctl show -o' 'jobctl show --output' 'jobctl logs --attempt' \
-        'jobctl retry --state' 'jobctl retry -Q' 'jobctl retry --queue' \
-        'jobctl retry --confirm' 'jobctl cancel --confirm' 'jobctl wait --timeout' \
-        'jobctl explain -o' 'jobctl explain --output' \
+        'jobctl enqueue --name' 'jobctl enqueue --on-node' 'jobctl enqueue --on-tag' \
+        'jobctl enqueue -o' 'jobctl enqueue --output' 'jobctl list --state' \
+        'jobctl list -Q' 'jobctl list --queue' 'jobctl list --since' \
+        'jobctl list --limit' 'jobctl list -o' 'jobctl list --output' 'jobctl status -o' \
+        'jobctl status --output' 'jobctl show -o' 'jobctl show --output' \
+        'jobctl logs --attempt' 'jobctl retry --state' 'jobctl retry -Q' \
+        'jobctl retry --queue' 'jobctl retry --confirm' 'jobctl cancel --confirm' \
+        'jobctl wait --timeout' 'jobctl explain -o' 'jobctl explain --output' \
         'jobctl kafka-lag --bootstrap-servers' 'jobctl kafka-lag --group' \
         'jobctl kafka-lag --topic' 'jobctl kafka-lag -Q' 'jobctl kafka-lag --queue' \
         'jobctl kafka-lag --warn-lag' 'jobctl kafka-lag --max-lag' \
@@ -78,7 +78,8 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule add --jitter' 'jobctl schedule add --dst-gap' \
         'jobctl schedule add --dst-repeat' 'jobctl schedule add --timeout' \
         'jobctl schedule add --max-attempts' 'jobctl schedule add --type' \
-        'jobctl schedule add --payload' 'jobctl schedule add -o' \
+        'jobctl schedule add --payload' 'jobctl schedule add --on-node' \
+        'jobctl schedule add --on-tag' 'jobctl schedule add -o' \
         'jobctl schedule add --output' 'jobctl schedule list -o' \
         'jobctl schedule list --output' 'jobctl schedule show -o' \
         'jobctl schedule show --output' 'jobctl schedule demote --confirm' \
@@ -183,6 +184,7 @@ complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l grace -r -F -d 'On SIGTER
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l node -r -F -d 'Node name (default: the host name).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l log-format -r -f -a 'logfmt json' -d 'logfmt or json (default logfmt).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l misfire-grace -r -F -d 'A fire due longer ago than this was missed: misfire policy (60s).'
+complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l tag -r -F -d 'A tag of this node: it runs jobs placed --on-tag it (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl enqueue
@@ -206,6 +208,8 @@ complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l env -r -F -d 'KEY=VALUE 
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory (default: where enqueue runs, as at(1) does).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l name -r -F -d 'A name for humans.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l shell -l no-shell -d 'Run the one CMD string with /bin/sh -c.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l on-node -r -F -d 'Only the daemon of this node runs it (`node list`).'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l on-tag -r -F -d 'Only a daemon with this tag (`daemon --tag`) runs it.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l wait -l no-wait -d 'Block until the job ends; exit with its exit code.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s h -l help -d 'Show this message and exit.'
@@ -490,6 +494,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-attempts -r -F 
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l type -r -F -d 'A job type from config.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'JSON payload for --type.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-node -r -F -d 'Its jobs run only on this node.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-tag -r -F -d 'Its jobs run only on a daemon with this tag.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s h -l help -d 'Show this message and exit.'
 

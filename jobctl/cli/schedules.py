@@ -67,6 +67,10 @@ def add(
             help="Record fires without running (migration); default: config shadow_mode.",
         ),
     ] = None,
+    on_node: Annotated[str | None, typer.Option(help="Its jobs run only on this node.")] = None,
+    on_tag: Annotated[
+        str | None, typer.Option(help="Its jobs run only on a daemon with this tag.")
+    ] = None,
     output: Output = None,
 ) -> None:
     """Create a schedule; lint warnings go to stderr."""
@@ -95,7 +99,10 @@ def add(
             "timeout": timeout,
             "max_attempts": max_attempts,
             "shadow": shadow,
+            "on_node": on_node,
+            "on_tag": on_tag,
         },
+        flags=True,
     )
     config = app_state.config()
     if not config.knows_queue(schedule.queue):
@@ -106,6 +113,7 @@ def add(
     now = utcnow()
     warnings = lint_schedule(store, schedule, now)
     args = {"cron": cron, "tz": tz, "queue": queue, "command": command, "type": job_type}
+    args |= {"on_node": on_node, "on_tag": on_tag}
     with audited(ctx, "schedule.add", name, {k: v for k, v in args.items() if v is not None}):
         store.schedules.add(schedule, now)
     for warning in warnings:

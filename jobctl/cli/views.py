@@ -11,6 +11,7 @@ from jobctl.client import Status
 from jobctl.clock import utcnow
 from jobctl.domain.durations import format_duration, iso_z
 from jobctl.domain.job import Attempt, Job, State
+from jobctl.domain.placement import Placement
 from jobctl.ops.nodes import node_shape, node_state
 from jobctl.ops.shapes import job_shape, show_shape
 
@@ -179,6 +180,12 @@ def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None
             ("key", job.key),
             ("ordering key", job.ordering_key),
             ("tenant", job.tenant),
+            (
+                "placed on",
+                Placement(job.on_node, job.on_tag).describe()
+                if job.on_node or job.on_tag
+                else None,
+            ),
             ("depends on", job.depends_on or None),
             ("retry after", job.retry_after),
             ("exit code", job.exit_code),

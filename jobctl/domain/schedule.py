@@ -72,6 +72,8 @@ class Schedule:
         None  # its jobs run as this user (as a job type's `user:`); None: the daemon's
     )
     source: str | None = None
+    on_node: str | None = None  # placement of its jobs (else the job type's / queue's)
+    on_tag: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     cursor_at: datetime | None = None  # fires up to here are handled

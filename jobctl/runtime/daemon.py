@@ -413,7 +413,7 @@ class Daemon:
             self._put_back_running()
         if mono - self._last_reap >= self.heartbeat_interval:
             self._last_reap = mono
-            rescue = self.store.chores.hold("rescue", self.runner, now, 3 * self.heartbeat_interval)
+            rescue = self.store.chores.hold("rescue", self.runner, now, 2 * self.heartbeat_interval)
             if rescue is not None and self.reaper.reap(now):  # one daemon per period rescues
                 self._dirty = True
 

@@ -70,8 +70,11 @@ def test_forget_expires_the_leases_of_the_nodes_jobs_at_once(
     (b_job,) = store.dispatch.claim(claim(runner="node-b:1:x"), clock.now())
     assert {a_job.id, b_job.id} == set(ids)
     assert [n.running for n in store.nodes.list(clock.now())] == [1, 1]
+    # And node-a holds the rescue chore
+    assert store.chores.hold("rescue", "node-a:1:x", clock.now(), 30) == 1
     # When node-a is forgotten, only its job's lease has expired, now, not in 30 s
     assert store.nodes.forget("node-a", clock.now()) == 1
+    assert store.chores.hold("rescue", "node-b:1:x", clock.now(), 30) == 2  # passed on
     expired = [e.job.id for e in store.dispatch.expired(clock.now())]
     assert expired == [a_job.id]
     # And it leaves the list and the live daemons, and claims nothing more

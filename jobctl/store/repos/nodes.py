@@ -139,8 +139,9 @@ class NodesRepo:
         return bool(done)
 
     def forget(self, name: str, now: datetime) -> int | None:
-        """The node is gone for good: its daemons are marked stopped and the leases of the
-        jobs they ran expire at `now`, so any other daemon re-queues them. The number of
+        """The node is gone for good: its daemons are marked stopped, their cluster chores
+        released, and the leases of the jobs they ran expire at `now`, so any other daemon
+        re-queues them. The number of
         leases expired; None when no such node is known."""
         ts = now.timestamp()
         with self.db.write() as conn:
@@ -159,6 +160,11 @@ class NodesRepo:
             conn.execute(
                 "UPDATE daemons SET stopped_at = ? WHERE node = ? AND stopped_at IS NULL",
                 (ts, name),
+            )
+            conn.execute(  # its cluster chores pass to another daemon at once
+                "UPDATE cluster_chores SET expires_at = 0"
+                " WHERE holder IN (SELECT id FROM daemons WHERE node = ?)",
+                (name,),
             )
             if expired:
                 conn.notify("jobs")

@@ -39,6 +39,8 @@ COLUMNS = (
     "origin",
     "source",
     "user",
+    "on_node",
+    "on_tag",
 )
 
 
@@ -82,6 +84,8 @@ def _row_values(s: Schedule) -> list[Any]:
         s.origin,
         s.source,
         s.user,
+        s.on_node,
+        s.on_tag,
     ]
 
 
@@ -113,6 +117,8 @@ def _schedule(row: Row) -> Schedule:
         origin=row["origin"],
         source=row["source"],
         user=row["user"],
+        on_node=row["on_node"],
+        on_tag=row["on_tag"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),
