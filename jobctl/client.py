@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -19,9 +20,10 @@ from jobctl.domain.percentile import p95
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for, node_dir_for, working_directory
-from jobctl.store import Store, db_path_from, open_store, shared_db_key
+from jobctl.store import db_path_from, open_store, shared_db_key
 
 if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
     from jobctl.store.repos.daemons import DaemonInfo
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
     from jobctl.store.repos.nodes import NodeInfo
@@ -195,15 +197,15 @@ class Client:
     # --- acting --------------------------------------------------------------------------
     def cancel(
         self, ids: Sequence[int], reason: str = "cancelled by operator"
-    ) -> list[CancelResult]:
+    ) -> builtins.list[CancelResult]:
         return self.store.jobs.cancel(list(ids), utcnow(), reason)
 
-    def retry(self, ids: Sequence[int], request_id: str | None = None) -> list[Retried]:
+    def retry(self, ids: Sequence[int], request_id: str | None = None) -> builtins.list[Retried]:
         """Run the jobs again now with a fresh attempt budget; each result says whether it
         was retried or why it was skipped (its key is held by a live job)."""
         return self.store.jobs.retry(list(ids), utcnow(), request_id)
 
-    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> builtins.list[int]:
         return self.store.jobs.ids_in_state(states, queue)
 
     def pause_queue(self, name: str, paused: bool = True) -> None:
@@ -221,7 +223,7 @@ class Client:
 
     def wait(
         self, ids: Sequence[int], timeout: float | None = None, poll: float = 0.05
-    ) -> list[Job]:
+    ) -> builtins.list[Job]:
         """Block until every job is terminal; Unavailable when `timeout` passes first.
         Looks at the store's change feed (cheap) and re-reads only when the DB changed."""
         deadline = None if timeout is None else time.monotonic() + timeout

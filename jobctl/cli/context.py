@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from jobctl.cli.compat import Context as ClickContext
     from jobctl.client import Client
     from jobctl.config.model import Config
-    from jobctl.store import Store
+    from jobctl.store.protocol import Store
 
 # Commands that only read the DB (SPEC "Global conventions"; `config check` and `schedule
 # next` use one only if it exists), and `smoke`, whose canary needs a DB a daemon already
@@ -104,7 +105,8 @@ def state(ctx: typer.Context) -> AppState:
     if not isinstance(root.obj, AppState):
         root.obj = AppState()
     if ctx is not root:
-        names, node = [], ctx
+        names: list[str] = []
+        node: ClickContext = ctx
         while node.parent is not None:
             names.append(node.info_name or "")
             node = node.parent

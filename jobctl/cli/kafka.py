@@ -14,7 +14,7 @@ from jobctl.cli.options import Output
 
 if TYPE_CHECKING:
     from jobctl.ops.kafka_report import LagReport
-    from jobctl.store import Store
+    from jobctl.store.protocol import Store
 
 PASSWORD_ENV = "JOBCTL_KAFKA_PASSWORD"
 

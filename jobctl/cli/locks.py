@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -11,6 +11,9 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Confirm, Output
+
+if TYPE_CHECKING:
+    from jobctl.clock import Clock
 
 
 class _RunByDefault(TyperGroup):
@@ -66,7 +69,7 @@ def lock_run(
 
 def _run(
     ctx: typer.Context, name: str, command: list[str], ttl: float, wait: float | None,
-    actor: str, clock: Any,
+    actor: str, clock: Clock,
 ) -> int:  # fmt: skip
     import os
     import socket

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from jobctl.ops.report import Report
 
 
-def _config_or_report(ctx: typer.Context) -> Config | Report:
-    """The config, or an UNKNOWN report when it does not load (a monitor never crashes)."""
+def _config_or_exit(ctx: typer.Context, output: str | None, title: str) -> Config:
+    """The config; one that does not load is reported UNKNOWN (a monitor never crashes)."""
     from jobctl.errors import ConfigError
     from jobctl.ops.report import Level, Probe, Report
 
@@ -26,7 +26,8 @@ def _config_or_report(ctx: typer.Context) -> Config | Report:
         return state(ctx).config()
     except ConfigError as exc:
         first = exc.problems[0] if getattr(exc, "problems", None) else str(exc)
-        return Report.of([Probe("config", Level.UNKNOWN, None, f"config invalid: {first}")])
+        probe = Probe("config", Level.UNKNOWN, None, f"config invalid: {first}")
+        show_report(ctx, Report.of([probe]), output, title)
 
 
 def show_report(ctx: typer.Context, report: Report, output: str | None, title: str) -> NoReturn:
@@ -35,7 +36,7 @@ def show_report(ctx: typer.Context, report: Report, output: str | None, title: s
     if wants_json(ctx, output):
         render.print_json(report.shape())
     else:
-        counts = {}
+        counts: dict[str, int] = {}
         for p in report.probes:
             counts[p.status.name] = counts.get(p.status.name, 0) + 1
         summary = ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items()))
@@ -126,7 +127,7 @@ def health(
     from jobctl.domain.durations import parse_seconds
     from jobctl.ops.probes import health_report
 
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for name, value in (
         ("max_lag", max_lag),
         ("warn_lag", warn_lag),
@@ -139,12 +140,10 @@ def health(
             changes[name] = count
     if min_free_disk is not None:
         changes["min_free_disk"] = parse_free_disk(min_free_disk)
-    config = _config_or_report(ctx)
-    if not hasattr(config, "health"):
-        show_report(ctx, config, output, "HEALTH")  # type: ignore[arg-type]
-    thresholds = replace(config.health, **changes)  # type: ignore[union-attr]
+    config = _config_or_exit(ctx, output, "HEALTH")
+    thresholds = replace(config.health, **changes)
     db_url = state(ctx).db_url
-    report = health_report(db_url, config, utcnow(), thresholds, probe or ())  # type: ignore[arg-type]
+    report = health_report(db_url, config, utcnow(), thresholds, probe or ())
     show_report(ctx, report, output, "HEALTH")
 
 
@@ -174,12 +173,10 @@ def smoke(
 
     wait = parse_seconds(timeout, "--timeout")
     slack = parse_seconds(tolerance, "--tolerance")
-    config = _config_or_report(ctx)
-    if not hasattr(config, "health"):
-        show_report(ctx, config, output, "SMOKE")  # type: ignore[arg-type]
+    config = _config_or_exit(ctx, output, "SMOKE")
     try:
         store = state(ctx).client().store
     except JobctlError as exc:
         show_report(ctx, db_unusable(exc), output, "SMOKE")
-    report = run_smoke(store, config, SystemClock(), queue, wait, slack)  # type: ignore[arg-type]
+    report = run_smoke(store, config, SystemClock(), queue, wait, slack)
     show_report(ctx, report, output, "SMOKE")

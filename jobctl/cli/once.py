@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -12,6 +12,9 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Confirm, Output
+
+if TYPE_CHECKING:
+    from jobctl.clock import Clock
 
 once_app = typer.Typer(
     help="Run-once: commands (maintenance migrations) that succeed at most once per DB.",
@@ -75,7 +78,7 @@ def once_run(
 
 def _run_one(
     ctx: typer.Context, name: str, command: list[str], resumable: bool, wait: float | None,
-    actor: str, clock: Any,
+    actor: str, clock: Clock,
 ) -> int:  # fmt: skip
     """Run NAME once; the wrapper's exit code (0 when already done). Busy → Unavailable."""
     from jobctl.errors import Unavailable
@@ -186,7 +189,9 @@ def once_apply(
             raise typer.Exit(code)
 
 
-def _apply_one(ctx: typer.Context, name: str, path: str, actor: str, clock: Any) -> tuple[int, str]:
+def _apply_one(
+    ctx: typer.Context, name: str, path: str, actor: str, clock: Clock
+) -> tuple[int, str]:
     from jobctl.ops.once import done_message
     from jobctl.runtime.leased import run_once
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Confirm, Output, Queue, Since, choice
 from jobctl.domain.job import FailureClass
+
+if TYPE_CHECKING:
+    from jobctl.store.repos.dlq import Replayed
 
 FailureClassOpt = Annotated[
     str | None,
@@ -163,7 +166,9 @@ def dlq_replay(
     _replay_report(ctx, items, dry_run, output)
 
 
-def _replay_report(ctx: typer.Context, items: list, dry_run: bool, output: str | None) -> None:
+def _replay_report(
+    ctx: typer.Context, items: list[Replayed], dry_run: bool, output: str | None
+) -> None:
     from jobctl.ops.dlq import replay_shape
 
     shapes = [replay_shape(item, dry_run) for item in items]

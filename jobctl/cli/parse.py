@@ -37,13 +37,13 @@ def payload(text: str | None) -> Any:
             text = sys.stdin.read() if name == "-" else Path(name).read_text()
         except OSError as exc:
             raise InvalidInput(f"cannot read {source}: {exc.strerror}") from None
-    from jobctl.domain.job import check_payload
+    from jobctl.domain.job import check_payload, json_problem
 
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         shown = text if len(text) < 60 else text[:57] + "..."
-        raise InvalidInput(f"invalid JSON in {source} {shown!r}: {exc.msg}") from None
+        raise InvalidInput(f"invalid JSON in {source} {shown!r}: {json_problem(exc)}") from None
     return check_payload(value, source)
 
 

@@ -5,8 +5,9 @@ shows (`columns`) and what a log line says (`line`)."""
 from __future__ import annotations
 
 import sys
+from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from jobctl.cli import render
 from jobctl.clock import SystemClock
@@ -14,7 +15,7 @@ from jobctl.clock import SystemClock
 LOG_EVERY_S = 5.0
 
 
-class StderrProgress:
+class StderrProgress(ABC):
     def __init__(self, label: str, total: int, done: int = 0, quiet: bool = False) -> None:
         self.label, self.total, self.quiet = label, total, quiet
         self.clock = SystemClock()
@@ -36,9 +37,9 @@ class StderrProgress:
         """The bar's own fields' first values (shown by `columns`)."""
         return {}
 
+    @abstractmethod
     def line(self, state: Any, now: float) -> str:
         """The log line for `state` at monotonic time `now`."""
-        raise NotImplementedError
 
     def log_at_end(self, failed: bool) -> bool:
         """Whether to log where it got to when it ends (without a bar)."""
@@ -48,7 +49,7 @@ class StderrProgress:
         """Rows (or items) per second since the start."""
         return (done - self.first_done) / max(now - self.started, 1e-9)
 
-    def __enter__(self) -> StderrProgress:
+    def __enter__(self) -> Self:
         if self.tty:
             from rich.console import Console
             from rich.markup import escape

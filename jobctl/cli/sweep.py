@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +10,9 @@ from jobctl.cli import parse, render
 from jobctl.cli.app import app
 from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Confirm, Output
+
+if TYPE_CHECKING:
+    from jobctl.domain.sweep import Sweep
 
 sweep_app = typer.Typer(
     help="Mark rows to delete, keep a rollback window, then delete them in batches.",
@@ -24,7 +27,7 @@ def _store(ctx: typer.Context) -> Any:
     return state(ctx).client().store
 
 
-def _show(ctx: typer.Context, sweep: Any, output: str | None) -> None:
+def _show(ctx: typer.Context, sweep: Sweep, output: str | None) -> None:
     from jobctl.cli import views
     from jobctl.ops.sweep import sweep_shape
 

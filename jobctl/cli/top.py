@@ -18,7 +18,9 @@ from jobctl.cli.context import state, wants_json
 from jobctl.cli.options import Output
 
 if TYPE_CHECKING:
+    from jobctl.config.model import Config
     from jobctl.ops.top import Snapshot
+    from jobctl.store.protocol import Store
 
 ONE_SHOT_WINDOW = 60.0  # seconds of completions behind the rate of a one-shot snapshot
 CPU_SAMPLE = 0.2  # seconds between the two looks at each process in a one-shot snapshot
@@ -46,7 +48,7 @@ def top(
     _live(store, config, every)
 
 
-def _one_shot(store: Any, config: Any) -> Snapshot:
+def _one_shot(store: Store, config: Config) -> Snapshot:
     import time
 
     from jobctl.clock import utcnow
@@ -177,7 +179,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _live(store: Any, config: Any, every: float) -> None:
+def _live(store: Store, config: Config, every: float) -> None:
     from rich.console import Console
     from rich.live import Live
 

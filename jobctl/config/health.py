@@ -94,14 +94,15 @@ def _count(value: Any, name: str) -> int:
 
 def parse_health(value: Any) -> tuple[HealthConfig, list[tuple[tuple[str, ...], str]]]:
     """The `health:` mapping → HealthConfig and its problems as (key path, message)."""
-    config, problems = HealthConfig(), []
+    config = HealthConfig()
+    problems: list[tuple[tuple[str, ...], str]] = []
     if value is None:
         return config, problems
     if not isinstance(value, dict):
         return config, [(("health",), "health must be a mapping of thresholds")]
     changes: dict[str, Any] = {}
     for key, item in value.items():
-        where = ("health", key)
+        where: tuple[str, ...] = ("health", key)
         if key not in KEYS:
             problems.append((where, f"unknown health key {key!r}"))
             continue

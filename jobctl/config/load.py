@@ -59,11 +59,10 @@ def _yaml(name: str, text: str) -> Document:
         current, found = node, None
         for part in path:
             if isinstance(current, yaml.MappingNode):
-                match = next((v for k, v in current.value if k.value == part), None)
-                key = next((k for k, v in current.value if k.value == part), None)
-                if match is None:
+                pair = next(((k, v) for k, v in current.value if k.value == part), None)
+                if pair is None:
                     break
-                found, current = key.start_mark.line + 1, match
+                found, current = pair[0].start_mark.line + 1, pair[1]
             elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
                 if part >= len(current.value):
                     break

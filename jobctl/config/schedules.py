@@ -70,7 +70,8 @@ def build_schedule(
             return fn(*args)
         except InvalidInput as exc:
             problems.append((key, str(exc)))
-            return None  # type: ignore[return-value]  (never used: InvalidFields follows)
+            # Never used: the Schedule built with it is dropped when InvalidFields follows.
+            return None  # type: ignore[return-value]
 
     def get(key: str, default: Any = None) -> Any:
         return fields.get(key) or default

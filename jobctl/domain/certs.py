@@ -42,7 +42,7 @@ def not_after(der: bytes) -> datetime:
     tag, at, end = _element(der, start)  # tbsCertificate
     if tag != _SEQUENCE:
         raise BadCertificate("no tbsCertificate")
-    fields = []
+    fields: list[tuple[int, int, int]] = []
     while at < end and len(fields) < 6:
         tag, content, after = _element(der, at)
         fields.append((tag, content, after))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import overload
 
 from jobctl.errors import InvalidInput
 
@@ -86,6 +87,12 @@ def format_duration(seconds: float | None) -> str:
         return f"{hours}h{minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours:02d}h"
+
+
+@overload
+def from_epoch(value: float) -> datetime: ...
+@overload
+def from_epoch(value: float | None) -> datetime | None: ...
 
 
 def from_epoch(value: float | None) -> datetime | None:

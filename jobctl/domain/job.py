@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +33,16 @@ class FailureClass(StrEnum):
     SIGNAL = "signal"
     SPAWN = "spawn"  # command not found / not executable: never retried
     LOST = "lost"  # the runner died
+
+
+def json_problem(exc: ValueError | RecursionError) -> str:
+    """Why `json.loads` refused a text, in a few words: a syntax error, a number longer
+    than Python converts, or nesting deeper than it parses."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(":", 1)[0]
 
 
 def check_payload(payload: Any, name: str = "payload", where: str | None = None) -> Any:

@@ -36,7 +36,7 @@ class Placement:
 def check_name(value: str, what: str) -> str:
     """A node name or tag (letters, digits, `._:@+-`, up to 128); InvalidInput naming `what`
     (e.g. `--on-tag`) and the value otherwise."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
+    if not _NAME.fullmatch(str(value)):
         raise InvalidInput(
             f"invalid {what} {value!r}: letters, digits and ._:@+- (starting with a letter or"
             " digit), up to 128 characters"

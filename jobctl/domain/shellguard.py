@@ -52,8 +52,8 @@ def _top_level_operators(text: str) -> list[tuple[int, str]] | None:
         if char in " \t":
             index += 1
         elif char == "#" and (index == 0 or text[index - 1] in " \t\n;&|()"):
-            end = text.find("\n", index)
-            index = len(text) if end < 0 else end
+            newline = text.find("\n", index)
+            index = len(text) if newline < 0 else newline
         elif char in "()":
             depth += 1 if char == "(" else -1
             command_start, index = True, index + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.config.model import Config
 from jobctl.config.resolve import build_spec
@@ -18,8 +18,10 @@ from jobctl.domain.audit import ids_target
 from jobctl.domain.schedule import Schedule
 from jobctl.ops.audit import Caller, audited
 from jobctl.ops.guard import confirm_count, confirm_name
-from jobctl.store import Store
 from jobctl.store.repos.jobs import CancelResult, Retried
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 RETRY_CONFIRM_OVER = 100  # retrying more jobs than this needs the count confirmed
 CANCEL_CONFIRM_OVER = 1

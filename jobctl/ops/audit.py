@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.audit import Actor, AuditEntry, redact
 from jobctl.errors import InvalidInput, JobctlError, Refused
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 
 def current_actor() -> Actor:

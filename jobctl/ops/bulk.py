@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from jobctl.config.resolve import EnqueueOptions, options_from_dict
+from jobctl.domain.job import json_problem
 from jobctl.errors import InvalidInput
 
 
@@ -27,8 +28,8 @@ def read_bulk(source: str, now: datetime, enqueued_from: str | None = None) -> l
         where = f"{name}:{number}"
         try:
             obj = json.loads(line)
-        except ValueError as exc:
-            raise InvalidInput(f"{where}: invalid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInput(f"{where}: invalid JSON: {json_problem(exc)}") from None
         out.append(options_from_dict(obj, now, where, enqueued_from))
     if not out:
         raise InvalidInput(f"--from {name}: no jobs in the file")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.config.schedules import build_schedule
 from jobctl.domain.crontab import (
@@ -22,7 +23,10 @@ from jobctl.domain.crontab import (
 from jobctl.domain.schedule import Schedule
 from jobctl.errors import InvalidInput
 from jobctl.ops.schedules import lint_schedule
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 SANDBOX_NOTE = (
     "under systemd, jobs run in the daemon's sandbox, which stops cron's maintenance jobs"
@@ -176,7 +180,7 @@ def _crontab_lines(path: str) -> dict[tuple[str, str], int]:
         text = Path(path).read_text()
     except (OSError, UnicodeDecodeError):
         return {}
-    found = {}
+    found: dict[tuple[str, str], int] = {}
     for system in (False, True):
         for entry in parse_crontab(text, path, system=system).entries:
             found.setdefault((entry.cron, _command_env(entry)[0][-1]), entry.line)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Job, JobSpec, key_held
 from jobctl.errors import InvalidInput
-from jobctl.store import Store
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 __all__ = ["Replayed", "Selection", "decide", "purge", "replay", "replay_shape", "spec_of"]
 

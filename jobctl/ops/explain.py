@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Job, State
 from jobctl.domain.placement import Placement
 from jobctl.domain.queues import RateLimit
-from jobctl.store import Store
-from jobctl.store.repos.daemons import DaemonInfo
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+    from jobctl.store.repos.daemons import DaemonInfo
 
 
 @dataclass(frozen=True)

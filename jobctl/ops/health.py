@@ -16,13 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.config.health import HealthConfig
 from jobctl.config.model import Config
 from jobctl.domain.durations import format_duration
 from jobctl.ops.report import Level, Probe, Report
 from jobctl.ops.schedule_health import overdue_schedules
-from jobctl.store import Store, open_store
+from jobctl.store import open_store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 HOUR = timedelta(hours=1)
 DEAD_TUPLES_WARN = 0.2  # PostgreSQL: dead share of the jobs table's tuples,

@@ -96,7 +96,8 @@ def _rounds(wanted: list[tuple[str, int, int]]) -> Iterable[list[tuple[str, int,
     pending = list(wanted)
     while pending:
         seen: set[tuple[str, int]] = set()
-        batch, rest = [], []
+        batch: list[tuple[str, int, int]] = []
+        rest: list[tuple[str, int, int]] = []
         for item in pending:
             (rest if item[:2] in seen else batch).append(item)
             seen.add(item[:2])

@@ -10,7 +10,7 @@ librdkafka's own log lines go to a silent logger: failures surface as one report
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.clock import Clock
 from jobctl.ops.kafka_client import (
@@ -28,7 +28,10 @@ from jobctl.ops.kafka_report import (
     evaluate,
     unknown,
 )
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 INSTALL_HINT = (  # `jobctl` on the public package index is another project: never name it
     "kafka-lag needs confluent-kafka (jobctl's kafka extra): pip install 'confluent-kafka>=2.3'"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.config.kafka import SECURITY_PROTOCOLS, KafkaConfig, KafkaQueue
 from jobctl.domain.lag import (
@@ -23,7 +23,10 @@ from jobctl.domain.lag import (
 )
 from jobctl.errors import InvalidInput
 from jobctl.ops.report import Level, Probe, Report
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 SAMPLE_RETENTION = timedelta(hours=24)  # older samples are pruned and never evaluated
 

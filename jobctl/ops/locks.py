@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, NotFound
-from jobctl.store import Store
 from jobctl.store.repos.locks import LockInfo
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 DEFAULT_TTL = 60.0
 MIN_TTL = 0.3  # renewals every ttl/3 must stay meaningful

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, JobctlError, NotFound
-from jobctl.store import Store
 from jobctl.store.repos.once import OnceClaim, OnceRecord
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 LEASE = 30.0  # seconds; renewed every LEASE / 3 while CMD runs
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"

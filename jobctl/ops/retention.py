@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from jobctl.clock import Clock
 from jobctl.domain import sweep as sw
@@ -22,9 +23,11 @@ from jobctl.errors import InvalidInput
 from jobctl.ops import audit
 from jobctl.ops import sweep as ops
 from jobctl.ops.sweep_engine import RunOptions
-from jobctl.store import Store
 from jobctl.store.targets import BatchResult, normalize_target, open_target
 from jobctl.store.targets.history import HISTORY_TABLE, retention_predicate
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 DAEMON_OPTIONS = RunOptions(batch=200, pause=0.02)  # small batches: dispatch never waits
 STALE_MARKING_S = 3600.0  # a retention marking older than this was interrupted

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from jobctl.config.model import Config
 from jobctl.domain.crontab_export import CrontabExport, Exportable, export_crontab
 from jobctl.domain.schedule import Schedule
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 
 def chosen(store: Store, names: Sequence[str], shadow_mode: bool) -> list[Schedule]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from jobctl.domain.cron import parse_cron
 from jobctl.domain.fires import fires_between
 from jobctl.domain.schedule import Schedule
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 # Look-back windows tried in turn: the first holding two fires gives the interval, so a
 # per-second schedule computes ~100 fires and a yearly one a few.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from jobctl.config.schedules import build_schedule, check_zone, local_zone_name
@@ -21,7 +21,10 @@ from jobctl.domain.fires import (
 )
 from jobctl.domain.schedule import Outcome, Schedule
 from jobctl.errors import JobctlError, NotFound
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 SAME_INSTANT_WARN = 5  # this many schedules firing at one instant without jitter: warn
 RUN_TIME_SAMPLE = 50  # the run-time lint's p95 is over at most this many latest attempts

@@ -9,6 +9,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from jobctl.clock import Clock
@@ -20,7 +21,10 @@ from jobctl.domain.fires import fires_between
 from jobctl.domain.schedule import Outcome, Schedule
 from jobctl.errors import JobctlError
 from jobctl.ops.report import Level, Probe, Report
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 CANARY_NAME = "smoke-canary"
 CANARY_PRIORITY = 1_000_000  # ahead of any backlog: the canary tests the pipeline, not the lag

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.clock import Clock
 from jobctl.domain import sweep as sw
@@ -20,7 +20,6 @@ from jobctl.domain.digits import parse_digits
 from jobctl.domain.durations import iso_z
 from jobctl.errors import InvalidInput, JobctlError, Refused
 from jobctl.ops.sweep_engine import RunOptions, sweep_marked
-from jobctl.store import Store
 from jobctl.store.repos.sweeps import NewSweep
 from jobctl.store.targets import (
     STATEMENT_TIMEOUT,
@@ -33,6 +32,9 @@ from jobctl.store.targets import (
     open_target,
     redact_url,
 )
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 MARK_CHUNK = 5000  # keys read and recorded per transaction while marking
 SYNC_EVERY_S = 1.0  # how often a run mirrors its progress into the registry

@@ -13,10 +13,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from jobctl.errors import InvalidInput, NotFound
-from jobctl.store import Store
 from jobctl.store.repos.tokens import ApiToken
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 SCOPES = ("enqueue", "read", "admin")
 PREFIX = "jobctl"

@@ -7,15 +7,17 @@ import json
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.ops.health import queue_loads
-from jobctl.store import Store
 from jobctl.store.repos.health import RecentFailure
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 
 @dataclass(frozen=True)

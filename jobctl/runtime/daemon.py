@@ -10,9 +10,10 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from jobctl import __version__
 from jobctl.clock import Clock, ServerClock
@@ -23,16 +24,18 @@ from jobctl.errors import JobctlError
 from jobctl.runtime import outcomes
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.executor import AttemptResult, Executor
-from jobctl.runtime.handlers import HandlerPool
+from jobctl.runtime.handlers import HandlerPool, HandlerResult
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.nodewatch import NodeWatch
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
-from jobctl.store import Store
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Finish, Spawn
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 IDLE_POLL = 0.01  # seconds between cheap change checks while idle (the store's change feed)
 WATCHED_POLL = 0.25  # the same, when the feed pushes wake-ups (inotify, LISTEN)
@@ -312,10 +315,10 @@ class Daemon:
         self._spawns.append(Spawn(job.id, job.attempts, pid, pid_start, str(launch.log_path)))
 
     # --- outcomes ------------------------------------------------------------------------
-    def _collect(self, results: list[tuple[Hashable, object]]) -> None:
+    def _collect(self, results: Sequence[tuple[Hashable, AttemptResult | HandlerResult]]) -> None:
         now = self.clock.now()
         for key, result in results:
-            entry = self.running.get(key)  # type: ignore[call-overload]
+            entry = self.running.get(key) if isinstance(key, int) else None  # keyed by job id
             if entry is None:
                 continue
             reason = self._terminating.pop(entry.job.id, None)
@@ -344,7 +347,7 @@ class Daemon:
                     result,
                     self.runner,
                     now,
-                    self.rng,  # type: ignore[arg-type]
+                    self.rng,
                     cancelled=reason == "cancel",
                 )
             self._pending.append(finish)
@@ -502,6 +505,7 @@ class Daemon:
 
     def _status_line(self) -> str:
         """systemd STATUS=: this daemon's running jobs and the DB's queued (ready) ones."""
+        ready: int | str
         try:
             ready = self.store.dispatch.ready_count(self.clock.now())
         except JobctlError:

@@ -97,6 +97,7 @@ class Executor:
             self._fail(key, started, log, str(exc))
             return None
         self._sel.register(att.pidfd, selectors.EVENT_READ, (_EXIT, att))
+        assert att.rfd is not None  # _spawn opened the pipe
         self._sel.register(att.rfd, selectors.EVENT_READ, (_OUTPUT, att))
         self._attempts[key] = att
         self._track(att, False)
@@ -131,6 +132,7 @@ class Executor:
                     with contextlib.suppress(BlockingIOError):
                         os.eventfd_read(self._wake_fd)
                 else:
+                    att: Attempt
                     kind, att = sel_key.data
                     if self._attempts.get(att.key) is not att:
                         continue  # completed earlier in this batch

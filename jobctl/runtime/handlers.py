@@ -33,7 +33,7 @@ def resolve_handler(spec: str) -> Callable[..., Any]:
         target = getattr(target, part)
     if not callable(target):
         raise TypeError(f"{spec} is not callable")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 class HandlerPool:

@@ -50,7 +50,7 @@ class Periodic:
         self,
         name: str,
         interval: float,
-        work: Callable[[], None],
+        work: Callable[[], object],  # its result is dropped
         on_error: Callable[[BaseException], None],
     ) -> None:
         self.interval, self.work, self.on_error = interval, work, on_error

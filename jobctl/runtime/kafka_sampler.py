@@ -17,10 +17,11 @@ from jobctl.config.model import Config
 from jobctl.ops.kafka_lag import check_lag, client_available
 from jobctl.ops.kafka_report import LagReport, build_request
 from jobctl.runtime.hooks import Hook, Periodic
-from jobctl.store import Store, open_store
+from jobctl.store import open_store
 
 if TYPE_CHECKING:
     from jobctl.runtime.daemon import Daemon
+    from jobctl.store.protocol import Store
 
 PASSWORD_ENV = "JOBCTL_KAFKA_PASSWORD"
 

@@ -18,7 +18,10 @@ from jobctl.clock import Clock
 from jobctl.errors import JobctlError
 from jobctl.runtime.proctree import process_start_ticks, read_stat
 from jobctl.runtime.wrapped import Lease, Wrapped, run_wrapped
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 if TYPE_CHECKING:  # each command loads only its own half
     from jobctl.store.repos.locks import LockInfo
@@ -110,21 +113,25 @@ def _run_claimed(
             note,
         )
 
+    def record_start(pid: int, start: int | None) -> None:
+        def started() -> bool:
+            store.once.started(name, holder, pid, start)
+            return True
+
+        _renewed(started, name, note)
+
     result: Wrapped | None = None
     try:
         result = run_wrapped(
-            argv, env, clock, Lease(renew, once_ops.LEASE / 3), log_path,
-            on_start=lambda pid, start: _renewed(
-                lambda: store.once.started(name, holder, pid, start) or True, name, note
-            ),
-        )  # fmt: skip
+            argv, env, clock, Lease(renew, once_ops.LEASE / 3), log_path, on_start=record_start
+        )
     finally:
         tail = _tail(result) if result is not None else "[jobctl: the wrapper failed]\n"
         store.once.finish(
             name, holder, clock.now(),
             result.wrapper_code if result is not None else None,
             result.signal if result is not None else None,
-            tail, str(result.log_path) if result and result.log_path else None,
+            tail, str(result.log_path) if result is not None and result.log_path else None,
         )  # fmt: skip
     if result.spawn_error and note is not None:
         note(f"jobctl: once run {name}: {result.spawn_error}")

@@ -83,6 +83,7 @@ def from_handler(
 def from_lost(job: Job, now: datetime, rng: random.Random, lease_expired: bool = True) -> Finish:
     """A running job whose runner died: cancelled if that was asked, else lost. With
     `lease_expired` the finish applies only while the lease is still expired."""
+    error: str | None
     if job.cancel_requested:
         decision = Decision(State.CANCELLED, None)
         error = "cancelled; its runner died before confirming"

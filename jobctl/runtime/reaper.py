@@ -6,12 +6,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from jobctl.domain.job import Job
 from jobctl.runtime import orphans, outcomes
 from jobctl.runtime.eventlog import EventLog
-from jobctl.store import Store
 from jobctl.store.repos.dispatch import Finish
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 
 @dataclass

@@ -13,12 +13,13 @@ from jobctl.clock import Clock
 from jobctl.config.model import Config
 from jobctl.ops.audit import current_actor
 from jobctl.runtime.hooks import Hook, Periodic
-from jobctl.store import Store, open_store
+from jobctl.store import open_store
 
 if TYPE_CHECKING:  # the sweep engine loads on the first pass, off the daemon's start-up
     from jobctl.ops.retention import Swept
     from jobctl.ops.sweep_engine import RunOptions
     from jobctl.runtime.daemon import Daemon
+    from jobctl.store.protocol import Store
 
 INTERVAL_S = 600.0
 

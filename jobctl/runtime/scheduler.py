@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from jobctl.clock import Clock
@@ -35,7 +36,10 @@ from jobctl.domain.schedule import (
 from jobctl.errors import JobctlError
 from jobctl.runtime.boot import boot_id as current_boot_id
 from jobctl.runtime.eventlog import EventLog
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 MAX_FIRES_PER_PASS = 1000  # a long outage of a per-second schedule is recorded in part
 REFRESH = 1.0  # seconds between checks for changed schedules

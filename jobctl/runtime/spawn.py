@@ -104,15 +104,16 @@ def _popen(
     err_fd: int | None = None,
     preexec: Callable[[], None] | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
-    switch: dict[str, object] = {}
-    if identity is not None:  # `env` is the caller's: a clean one (launch.job_env)
-        switch = {"user": identity.uid, "group": identity.gid, "extra_groups": identity.groups}
+    # With an identity the child switches to it (`env` is the caller's: a clean one,
+    # launch.job_env); None leaves the user and groups as they are.
     try:
         popen = subprocess.Popen(
             argv, stdin=stdin_fd, stdout=out_fd, stderr=out_fd if err_fd is None else err_fd,
             cwd=cwd, env=env,
             close_fds=True, start_new_session=True, preexec_fn=preexec,
-            **switch,  # type: ignore[arg-type]
+            user=None if identity is None else identity.uid,
+            group=None if identity is None else identity.gid,
+            extra_groups=None if identity is None else identity.groups,
         )  # fmt: skip
     except OSError as exc:
         if cwd is not None and exc.filename == cwd:

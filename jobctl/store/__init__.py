@@ -1,4 +1,5 @@
-"""The store: all SQL lives in this package. `open_store` picks the backend from the URL."""
+"""The store: all SQL lives in this package. `open_store` picks the backend from the URL;
+callers type against the `Store` protocol of store/protocol.py, never a backend."""
 
 from __future__ import annotations
 
@@ -11,8 +12,20 @@ from jobctl.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from jobctl.store.postgres import PostgresStore
+    from jobctl.store.protocol import Store
 
-Store = SQLiteStore
+    # Both backends hold the contract (mypy checks these; nothing runs them).
+    _SQLITE_HOLDS: type[Store] = SQLiteStore
+    _POSTGRES_HOLDS: type[Store] = PostgresStore
+
+
+def __getattr__(name: str) -> object:
+    """`Store` (the protocol) on first use, so that importing the store stays cheap."""
+    if name == "Store":
+        from jobctl.store.protocol import Store
+
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_postgres(url: str) -> bool:
@@ -44,9 +57,7 @@ def shared_db_key(url: str) -> str | None:
     return "pg-" + hashlib.sha256(redact_url(url).encode()).hexdigest()[:16]
 
 
-def open_store(
-    url_or_path: str, synchronous: str = "FULL", create: bool = True
-) -> Store | PostgresStore:
+def open_store(url_or_path: str, synchronous: str = "FULL", create: bool = True) -> Store:
     """Open the store at `url_or_path` (a `postgresql://` URL selects PostgreSQL, anything
     else is a SQLite file): creating and migrating it as needed, or, without `create`
     (commands that only read), only an existing one of this jobctl's schema, left as it is

@@ -87,7 +87,11 @@ class Sink(Protocol):
     without an error (nothing of it is left behind otherwise)."""
 
     where: str
-    conn: Conn
+
+    @property
+    def conn(self) -> Conn:
+        """The destination's transaction."""
+        ...
 
     def load(self, table: str, columns: Sequence[str], rows: Sequence[Any]) -> None:
         """Insert rows as they are, ids included."""

@@ -22,6 +22,7 @@ transaction of an empty destination, ids kept).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -88,11 +89,11 @@ class Jobs(Protocol):
         """Newest first; `states` may include "scheduled" (queued, not yet due)."""
         ...
 
-    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> builtins.list[int]:
         """Ids of the jobs in these states (optionally of one queue), ascending."""
         ...
 
-    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> list[CancelResult]:
+    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> builtins.list[CancelResult]:
         """Not running → cancelled now (waiting dependants cascade); running → a cancel
         request its daemon carries out. An unknown job (NotFound) or a terminal one
         (WrongState) raises and nothing is done."""
@@ -100,7 +101,7 @@ class Jobs(Protocol):
 
     def retry(
         self, ids: Sequence[int], now: datetime, request_id: str | None = None
-    ) -> list[Retried]:
+    ) -> builtins.list[Retried]:
         """Dead, cancelled or retrying jobs run again now with a fresh attempt budget, in one
         transaction; a job whose key a live job holds is skipped (its Retried says why). An
         unknown job (NotFound) or one in another state (WrongState) raises, nothing done."""
@@ -219,13 +220,19 @@ class Schedules(Protocol):
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
-    ) -> list[tuple[FireDecision, int | None]]:
+    ) -> builtins.list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not yet recorded (exactly once per schedule
         and nominal time, however many daemons race), enqueue its job when it has a spec,
         cancel `cancel_ids`, advance the cursor. Returns the fires this call recorded."""
         ...
 
-    def live_job_ids(self, name: str) -> list[int]:
+    def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:
+        """When this boot was first seen: `now` for the first call with `boot_id`, else the
+        time the first caller recorded (atomic across racing daemons of one boot). It is
+        the nominal time of the boot's @reboot fires."""
+        ...
+
+    def live_job_ids(self, name: str) -> builtins.list[int]:
         """The schedule's jobs that have not ended."""
         ...
 
@@ -233,13 +240,13 @@ class Schedules(Protocol):
         """The newest fire that enqueued a job, and that job's state."""
         ...
 
-    def run_durations(self, name: str, limit: int) -> list[float]:
+    def run_durations(self, name: str, limit: int) -> builtins.list[float]:
         """Durations of the finished attempts of the schedule's newest jobs."""
         ...
 
     def fires(
         self, name: str | None, since: datetime | None, outcomes: Sequence[str] | None = None
-    ) -> list[FireRecord]:
+    ) -> builtins.list[FireRecord]:
         """The fire ledger, newest first, filtered."""
         ...
 
@@ -260,6 +267,10 @@ class Dlq(Protocol):
         """NotFound when there is no such entry."""
         ...
 
+    def latest_per_job(self, limit: int) -> builtins.list[DeadLetter]:
+        """The newest entry of each job, newest first, at most `limit` (empty when none)."""
+        ...
+
     def replay(
         self,
         selection: Selection,
@@ -267,7 +278,7 @@ class Dlq(Protocol):
         decide: Decide,
         spec_of: Callable[[Job], JobSpec],
         dry_run: bool = False,
-    ) -> list[Replayed]:
+    ) -> builtins.list[Replayed]:
         """Replay the selected entries oldest first in one transaction: each entry `decide`
         does not skip gets a new job (linked both ways). An unknown id is NotFound and
         nothing is written."""
@@ -437,8 +448,9 @@ class Daemons(Protocol):
         """Record a starting daemon (replacing a row of the same id)."""
         ...
 
-    def heartbeat(self, daemon_id: str, now: datetime) -> None:
-        """The daemon is alive at `now`."""
+    def heartbeat(self, daemon_id: str, now: datetime, clock_offset: float = 0.0) -> None:
+        """The daemon is alive at `now` (database time); `clock_offset` is how far the
+        database's clock is ahead of its node's."""
         ...
 
     def stopped(self, daemon_id: str, now: datetime) -> None:
@@ -447,6 +459,10 @@ class Daemons(Protocol):
 
     def live(self, now: datetime) -> list[DaemonInfo]:
         """Daemons not stopped whose heartbeat is within 3 of their intervals, by node."""
+        ...
+
+    def runners(self, node: str) -> list[str]:
+        """Ids of the daemons ever registered on `node` (the caller's own included)."""
         ...
 
     def forget_stale(self, now: datetime, older_than: float = 7 * 86400) -> None:
@@ -589,6 +605,13 @@ class Kafka(Protocol):
         """Append one sample per partition at `now` and prune older than `prune_before`."""
         ...
 
+    def windows(
+        self, cluster: str, group: str, start: datetime, since: datetime, before: int
+    ) -> dict[PartitionKey, list[Sample]]:
+        """Each partition's samples of `group` taken at or after `start`, and the `before`
+        newest ones before it (none older than `since`), oldest first; empty when none."""
+        ...
+
     def count(self) -> int:
         """Samples stored."""
         ...
@@ -615,8 +638,15 @@ class ChangeFeed(Protocol):
 class Store(Protocol):
     """A jobctl database: its repos, its change feed and its clock. One per thread."""
 
-    kind: str  # "sqlite" | "postgres"
-    db: Database
+    @property
+    def kind(self) -> str:
+        """ "sqlite" or "postgres"."""
+        ...
+
+    @property
+    def db(self) -> Database:
+        """The transactions under the repos (for store/ itself and the store's tests)."""
+        ...
 
     @property
     def url(self) -> str:

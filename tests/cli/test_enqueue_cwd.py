@@ -14,9 +14,9 @@ from tests.support.clock import ManualClock
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The directory the operator enqueues from (the test's working directory)."""
-    monkeypatch.setenv("JOBCTL_DB", str(tmp_path / "jobctl.db"))
+    monkeypatch.setenv("JOBCTL_DB", db_url)
     (tmp_path / "project").mkdir()
     monkeypatch.chdir(tmp_path / "project")
     return tmp_path / "project"

@@ -23,6 +23,9 @@ INVALID = [
     (["enqueue", "--payload", "[1, 2]", "--", "true"], "[1, 2]"),
     (["enqueue", "--payload", '"text"', "--", "true"], '"text"'),
     (["enqueue", "--from", "bulk.jsonl"], "bulk.jsonl:2"),
+    (["enqueue", "--payload", "1" * 5000, "--", "true"], "--payload"),  # too long a number
+    (["enqueue", "--payload", "[" * 100000, "--", "true"], "nested too deeply"),
+    (["enqueue", "--from", "huge.jsonl"], "huge.jsonl:1: invalid JSON: Exceeds the limit"),
     (["enqueue", "--after", "4242", "--", "true"], "4242"),
     (["enqueue", "-Q", "nowhere", "--", "true"], "nowhere"),
     (["enqueue", "--backoff", "sometimes", "--", "true"], "sometimes"),
@@ -61,10 +64,11 @@ def used(cli: InProcess) -> InProcess:
     (cli.tmp / "bulk.jsonl").write_text(
         json.dumps({"command": ["true"]}) + "\n" + json.dumps({"command": "x", "payload": [1]})
     )
+    (cli.tmp / "huge.jsonl").write_text('{"command": ["true"], "priority": ' + "1" * 5000 + "}")
     return cli
 
 
-@pytest.mark.parametrize("args,needle", INVALID, ids=[" ".join(a) for a, _ in INVALID])
+@pytest.mark.parametrize("args,needle", INVALID, ids=[" ".join(a)[:60] for a, _ in INVALID])
 def test_invalid_input_exits_2_naming_the_value_and_writes_nothing(
     used: InProcess, args: list[str], needle: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

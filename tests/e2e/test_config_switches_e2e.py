@@ -31,13 +31,18 @@ def test_disabled_by_config_the_daemon_stays_up_claims_nothing_and_says_so(jc: J
     # When a daemon serves
     daemon = jc.start_daemon()
     missed = wait_until(
-        lambda: (rows := jc.json("schedule", "missed", "tick")) and rows,
+        lambda: (
+            (rows := jc.json("schedule", "missed", "tick"))
+            and any(r["reason"] == "disabled" for r in rows)
+            and rows
+        ),
         20,
         0.2,
         "fires recorded while disabled",
     )
-    # Then its fires are recorded as disabled, the job waits, and status and health say why
-    assert {r["reason"] for r in missed} == {"disabled"}, missed
+    # Then its fires are recorded as disabled (those between the burst daemon's exit and this
+    # one's start, on a slow machine, as no_daemon), the job waits, and status and health say why
+    assert {r["reason"] for r in missed} <= {"disabled", "no_daemon"}, missed
     assert jc.show(job_id)["state"] == "queued" and daemon.poll() is None
     assert [j for j in jc.json("list") if j["schedule"] == "tick"] == []
     assert "disabled by config" in jc.ok("status")

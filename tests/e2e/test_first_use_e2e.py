@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.cli import Jobctl
+from tests.support.pg import PgServer, require
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -21,7 +24,24 @@ def _start(jc: Jobctl, *args: str, out: int = subprocess.DEVNULL) -> subprocess.
     )  # fmt: skip
 
 
-def test_lock_list_started_with_the_first_lock_holder_sees_its_lock(jc: Jobctl) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Jobctl]:
+    """A jobctl on a DB nobody created yet: no SQLite file / an empty PostgreSQL database."""
+    url = None
+    if request.param == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        require(server)
+        url = server.fresh(migrated=False)
+    jc = Jobctl(tmp_path, url)
+    try:
+        yield jc
+    finally:
+        if url is not None:
+            server.drop(url)
+
+
+def test_lock_list_started_with_the_first_lock_holder_sees_its_lock(new_db: Jobctl) -> None:
+    jc = new_db
     # Given no DB yet, when `lock list` and the first lock holder start together (as the
     # black-box check and a provisioning script do; the reader first)
     reader = _start(jc, "-o", "json", "lock", "list", out=subprocess.PIPE)

@@ -74,9 +74,7 @@ def test_smoke_without_a_daemon_is_critical_without_waiting(jc: Jobctl) -> None:
 def test_smoke_checks_a_per_second_schedule_is_punctual(jc: Jobctl) -> None:
     jc.start_daemon()
     jc.ok("schedule", "add", "tick", "--cron", "@every 1s", "--tz", "UTC", "--", "true")
-    wait_until(
-        lambda: len(jc.json("schedule", "missed", "tick")) == 0 and _fired(jc), 20, 0.2, "fires"
-    )
+    wait_until(lambda: _fired(jc), 30, 0.2, "fires")
     rc, data = _report(jc, "smoke", "--timeout", "30s", "--tolerance", "30s")
     assert rc == 0, data
     assert _probe(data, "schedule_accuracy")["status"] == "OK"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.ops import tokens
 from jobctl.runtime.http.messages import Response
-from jobctl.store import Store
 from jobctl.store.repos.tokens import ApiToken
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 REALM = 'Bearer realm="jobctl"'
 

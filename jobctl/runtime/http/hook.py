@@ -21,10 +21,11 @@ from jobctl.runtime.http import metrics
 from jobctl.runtime.http.messages import Request, Response
 from jobctl.runtime.http.routes import ApiApp
 from jobctl.runtime.http.server import HttpServer
-from jobctl.store import Store, open_store
+from jobctl.store import open_store
 
 if TYPE_CHECKING:
     from jobctl.runtime.daemon import Daemon
+    from jobctl.store.protocol import Store
 
 
 def _loopback(host: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
@@ -22,7 +22,10 @@ from jobctl.domain.job import check_payload
 from jobctl.errors import InvalidInput
 from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
-from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 TEXT_FIELDS = ("queue", "key", "name", "ordering_key", "tenant")
 INT_FIELDS = ("priority", "max_attempts")
@@ -118,16 +121,19 @@ def options_from_body(body: dict[str, Any], now: datetime, request_id: str) -> E
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r}")
     payload = check_payload(body.get("payload"))
-    texts = {name: _text(body, name) for name in TEXT_FIELDS}
-    ints = {name: _int(body, name) for name in INT_FIELDS}
-    return EnqueueOptions(
+    return EnqueueOptions(  # checked in this order: the first bad field is named
+        queue=_text(body, "queue"),
+        key=_text(body, "key"),
+        name=_text(body, "name"),
+        ordering_key=_text(body, "ordering_key"),
+        tenant=_text(body, "tenant"),
+        priority=_int(body, "priority"),
+        max_attempts=_int(body, "max_attempts"),
         job_type=_job_type(body),
         payload=payload if payload is not None else {},
         run_at=_run_at(body, now),
         timeout=_timeout(body),
         request_id=request_id,
-        **texts,
-        **ints,
     )
 
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -34,8 +35,10 @@ from jobctl.domain.job import FailureClass, Job
 from jobctl.ops.probes import ProbeCache
 from jobctl.ops.schedule_health import schedule_health
 from jobctl.runtime.hooks import Hook
-from jobctl.store import Store
 from jobctl.store.repos.dispatch import Finish
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)

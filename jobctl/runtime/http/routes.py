@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.clock import Clock
 from jobctl.config.model import Config
@@ -27,7 +27,11 @@ from jobctl.ops.shapes import job_shape
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.http import admin_api, auth, jobs_api, openapi, status_page
 from jobctl.runtime.http.messages import Request, Response
-from jobctl.store import Store, open_store
+from jobctl.store import open_store
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
+
 
 RECENT_DEAD = 20
 HEALTH_TTL = 1.0  # seconds a /healthz report is reused

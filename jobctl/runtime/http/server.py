@@ -78,7 +78,7 @@ class HttpServer:
 
     @property
     def server_address(self) -> tuple[str, int]:
-        return self._sock.getsockname()[:2]  # type: ignore[no-any-return]
+        return self._sock.getsockname()[:2]
 
     @property
     def port(self) -> int:

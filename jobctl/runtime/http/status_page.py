@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from jobctl.config.model import DEFAULT_QUEUE, Config
 from jobctl.domain.durations import format_duration, iso_z
-from jobctl.store import Store
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dlq import DeadLetter
+
+if TYPE_CHECKING:
+    from jobctl.store.protocol import Store
 
 REFRESH_SECONDS = 5
 ERROR_CHARS = 160

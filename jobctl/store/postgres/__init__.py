@@ -23,6 +23,7 @@ class PostgresStore(Repos):
     per thread (like SQLiteStore)."""
 
     kind = "postgres"
+    db: PgDatabase
 
     def __init__(self, url: str, create: bool = True) -> None:
         self.pg = parse_url(url)
@@ -40,7 +41,7 @@ class PostgresStore(Repos):
             raise
 
     @cached_property
-    def dispatch(self) -> PgDispatchRepo:  # type: ignore[override]
+    def dispatch(self) -> PgDispatchRepo:
         from jobctl.store.postgres.dispatch import PgDispatchRepo
 
         return PgDispatchRepo(self.db)
@@ -57,7 +58,7 @@ class PostgresStore(Repos):
 
     def now(self) -> datetime:
         """The database server's clock: leases, heartbeats and fires are timed by it."""
-        return from_epoch(self.db.now_epoch())  # type: ignore[return-value]
+        return from_epoch(self.db.now_epoch())
 
     def server_figures(self) -> ServerFigures:
         """What `health` adds on a server: the jobs table's dead-tuple ratio and the age of

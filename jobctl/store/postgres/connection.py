@@ -21,7 +21,7 @@ from psycopg import errors as pgerrors
 
 from jobctl.domain.durations import parse_duration
 from jobctl.errors import InvalidInput, StoreError, Unavailable
-from jobctl.store.database import Conflict
+from jobctl.store.database import Conflict, Cursor
 
 CONNECT_TIMEOUT_S = 10
 MIN_SERVER = 130000  # PostgreSQL 13
@@ -66,9 +66,12 @@ def parse_url(url: str) -> PgUrl:
         raise InvalidInput(f"invalid schema {schema!r} in the database URL: use [a-z_][a-z0-9_]*")
     poll = None
     if "poll" in params:
-        poll = parse_duration(params.pop("poll"))
+        text = params.pop("poll")
+        poll = parse_duration(text, f"poll {text!r} in the database URL").total_seconds()
         if poll <= 0:
-            raise InvalidInput("poll in the database URL must be a positive duration")
+            raise InvalidInput(
+                f"poll in the database URL must be a positive duration, not {text!r}"
+            )
     conninfo = urlunsplit(parts._replace(query=urlencode(params)))
     return PgUrl(conninfo, schema, poll, redact(url))
 
@@ -124,6 +127,14 @@ def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
     names = [d.name for d in cursor.description or ()]
     index = {name: i for i, name in enumerate(names)}
     return lambda values: PgRow(values, index)
+
+
+def one(cursor: psycopg.Cursor[Any]) -> Any:
+    """The row a statement that always yields one (an aggregate, `RETURNING`) yielded."""
+    row = cursor.fetchone()
+    if row is None:
+        raise StoreError("the database returned no row where one was certain")
+    return row
 
 
 def _message(exc: BaseException) -> str:
@@ -264,7 +275,7 @@ class PgConn:
         self.url = url
         self.topics: set[str] = set()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         return self.raw.execute(translate(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -279,7 +290,7 @@ class PgConn:
         with self.raw.cursor() as cur:
             cur.executemany(translate(sql + " RETURNING id"), rows, returning=True)
             while True:
-                ids.append(cur.fetchone()[0])
+                ids.append(one(cur)[0])
                 if not cur.nextset():
                     break
         return ids
@@ -305,6 +316,7 @@ class PgDatabase:
     def __init__(self, url: PgUrl) -> None:
         self.url = url
         self.pool = pool_for(url)
+        self._released = False
         path = f'SET LOCAL search_path TO "{url.schema}"'
         self._begin = f"BEGIN; {path}"
         self._begin_read = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {path}"
@@ -352,6 +364,6 @@ class PgDatabase:
             return float(conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])
 
     def close(self) -> None:
-        if self.pool is not None:
+        if not self._released:
+            self._released = True
             release_pool(self.pool)
-            self.pool = None  # type: ignore[assignment]

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from jobctl.errors import NotFound, StoreError
-from jobctl.store.postgres.connection import PgConn, PgUrl, connect, describe, parse_url
+from jobctl.store.postgres.connection import PgConn, PgUrl, connect, describe, one, parse_url
 from jobctl.store.postgres.schema import SCHEMA_VERSION, current_version, migrate_in_transaction
 
 
@@ -24,7 +24,7 @@ class PgSource:
         self.where = url.display
 
     def count(self, table: str) -> int:
-        return self.raw.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return int(one(self.raw.execute(f"SELECT count(*) FROM {table}"))[0])
 
     def stream(self, table: str, size: int) -> tuple[list[str], Iterator[Sequence[Any]]]:
         cursor = self.raw.cursor(name=f"jobctl_copy_{table}", row_factory=tuple_row)

@@ -14,7 +14,7 @@ from jobctl.errors import NotFound, StoreError
 from jobctl.store import invariants
 from jobctl.store.copy import TABLES, new_sqlite_snapshot
 from jobctl.store.maintenance import Copied, Integrity
-from jobctl.store.postgres.connection import PgConn, PgUrl, connect, describe, parse_url
+from jobctl.store.postgres.connection import PgConn, PgUrl, connect, describe, one, parse_url
 from jobctl.store.postgres.schema import SCHEMA_VERSION, current_version
 
 
@@ -61,9 +61,10 @@ def _invariants(raw: psycopg.Connection[Any], pg: PgUrl) -> list[str]:
 
 
 def _exists(raw: psycopg.Connection[Any], schema: str, table: str) -> bool:
-    return raw.execute(
+    found = raw.execute(
         "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)
-    ).fetchone()[0]
+    )
+    return bool(one(found)[0])
 
 
 def _invalid_indexes(raw: psycopg.Connection[Any], schema: str) -> list[str]:
@@ -88,8 +89,8 @@ def _ids_behind(raw: psycopg.Connection[Any], pg: PgUrl) -> list[str]:
         (pg.schema,),
     ).fetchall()
     for table, column, sequence in identities:
-        last, called = raw.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()
-        highest = raw.execute(f'SELECT max("{column}") FROM "{table}"').fetchone()[0]
+        last, called = one(raw.execute(f"SELECT last_value, is_called FROM {sequence}"))
+        highest = one(raw.execute(f'SELECT max("{column}") FROM "{table}"'))[0]
         following = last + 1 if called else last
         if highest is not None and following <= highest:
             found.append(

@@ -8,13 +8,14 @@ version lives in `<schema>.schema_version`.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from jobctl.errors import NotFound, StoreError
-from jobctl.store.postgres.connection import PgUrl, describe
+from jobctl.store.postgres.connection import PgUrl, describe, one
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATION_FILES = sorted(
@@ -23,6 +24,7 @@ MIGRATION_FILES = sorted(
     if name.endswith(".sql")
 )
 SCHEMA_VERSION = MIGRATION_FILES[-1][0]
+APPEAR_GRACE_S = 1.5  # as on SQLite: a read started with the first write waits for it
 
 
 def current_version(raw: psycopg.Connection[Any], schema: str) -> int | None:
@@ -33,16 +35,16 @@ def current_version(raw: psycopg.Connection[Any], schema: str) -> int | None:
         " to_regclass(format('%%I.schema_version', %s::text)) IS NOT NULL,"
         " (SELECT count(*) FROM pg_tables WHERE schemaname = %s)",
         (schema, schema, schema),
-    ).fetchone()
-    has_schema, has_version, tables = found[0], found[1], found[2]
+    )
+    has_schema, has_version, tables = one(found)
     if not has_schema:
         return None
     if not has_version:
         if tables:
             raise StoreError(f"schema {schema!r} is not a jobctl database (it has other tables)")
         return 0
-    row = raw.execute(f'SELECT max(version) FROM "{schema}".schema_version').fetchone()
-    return row[0] or 0
+    row = one(raw.execute(f'SELECT max(version) FROM "{schema}".schema_version'))
+    return int(row[0] or 0)
 
 
 def _too_new(url: PgUrl, version: int) -> StoreError:
@@ -62,7 +64,9 @@ def migrate(raw: psycopg.Connection[Any], url: PgUrl, create: bool) -> None:
         if version is not None and version > SCHEMA_VERSION:
             raise _too_new(url, version)
         if version is None and not create:
-            raise NotFound(f"no jobctl database at {url.display} (schema {url.schema!r})")
+            version = _appeared(raw, url)
+            if version == SCHEMA_VERSION:
+                return
         raw.execute("BEGIN")
         try:
             migrate_in_transaction(raw, url)
@@ -73,6 +77,19 @@ def migrate(raw: psycopg.Connection[Any], url: PgUrl, create: bool) -> None:
             raise
     except psycopg.Error as exc:
         raise describe(exc, url.display) from exc
+
+
+def _appeared(raw: psycopg.Connection[Any], url: PgUrl) -> int:
+    """The version of a schema that a write command started together with this read is
+    creating: it commits whole, so poll for it up to APPEAR_GRACE_S (as SQLite waits for the
+    file); NotFound when it does not appear."""
+    deadline = time.monotonic() + APPEAR_GRACE_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        version = current_version(raw, url.schema)
+        if version is not None:
+            return version
+    raise NotFound(f"no jobctl database at {url.display} (schema {url.schema!r})")
 
 
 def migrate_in_transaction(raw: psycopg.Connection[Any], url: PgUrl) -> None:
@@ -92,7 +109,7 @@ def migrate_in_transaction(raw: psycopg.Connection[Any], url: PgUrl) -> None:
         raise _too_new(url, version)
     for number, name in MIGRATION_FILES:
         if number > version:
-            raw.execute((MIGRATIONS_DIR / name).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            raw.execute((MIGRATIONS_DIR / name).read_text(encoding="utf-8"))
     if version < SCHEMA_VERSION:
         raw.execute("DELETE FROM schema_version")
         raw.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))

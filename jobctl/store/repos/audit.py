@@ -15,7 +15,7 @@ from jobctl.store.records import dumps, loads
 def _entry(row: Any) -> AuditEntry:
     return AuditEntry(
         id=row["id"],
-        at=from_epoch(row["at"]),  # type: ignore[arg-type]
+        at=from_epoch(row["at"]),
         actor=row["actor"],
         uid=row["uid"],
         host=row["host"],
@@ -64,7 +64,8 @@ class AuditRepo:
     ) -> list[AuditEntry]:
         """Oldest first within the newest `limit`. An action ending in `.*` (or a bare
         prefix like `sweep`) matches every action under it."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if since is not None:
             where.append("at >= ?")
             args.append(since.timestamp())

@@ -84,8 +84,8 @@ class DaemonsRepo:
                 pid=r["pid"],
                 version=r["version"],
                 queues=json.loads(r["queues"]) if r["queues"] else None,
-                started_at=from_epoch(r["started_at"]),  # type: ignore[arg-type]
-                heartbeat_at=from_epoch(r["heartbeat_at"]),  # type: ignore[arg-type]
+                started_at=from_epoch(r["started_at"]),
+                heartbeat_at=from_epoch(r["heartbeat_at"]),
                 heartbeat_interval=r["heartbeat_interval"],
                 clock_offset=r["clock_offset"],
             )

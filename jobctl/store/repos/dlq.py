@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,7 +63,7 @@ def _entry(row: Any) -> DeadLetter:
         error=row["error"],
         payload=loads(row["payload"]),
         output_tail=row["output_tail"],
-        created_at=from_epoch(row["created_at"]),  # type: ignore[arg-type]
+        created_at=from_epoch(row["created_at"]),
         replayed_job_id=row["replayed_job_id"],
     )
 
@@ -87,7 +88,7 @@ class DlqRepo:
             ).fetchall()
         return [_entry(r) for r in rows]
 
-    def latest_per_job(self, limit: int) -> list[DeadLetter]:
+    def latest_per_job(self, limit: int) -> builtins.list[DeadLetter]:
         """The newest entry of each job (a job that died, was retried and died again has
         several), newest first, at most `limit`; walks the newest entries only."""
         with self.db.read() as conn:
@@ -105,7 +106,7 @@ class DlqRepo:
         decide: Decide,
         spec_of: Callable[[Job], JobSpec],
         dry_run: bool = False,
-    ) -> list[Replayed]:
+    ) -> builtins.list[Replayed]:
         """Replay the selected entries, oldest first, in one transaction (a read one for a
         dry run): each entry `decide` does not skip gets a new job built by `spec_of` from
         its dead job, linked both ways (entry.replayed_job_id, job.replay_of). An unknown id
@@ -131,7 +132,7 @@ class DlqRepo:
                 out.append(Replayed(entry, job, new_id, skipped))
             return out
 
-    def _selected(self, conn: Conn, selection: Selection) -> list[DeadLetter]:
+    def _selected(self, conn: Conn, selection: Selection) -> builtins.list[DeadLetter]:
         if not selection.ids:
             where, args = _where(selection)
             rows = conn.execute(f"SELECT * FROM dlq{where} ORDER BY id", args).fetchall()

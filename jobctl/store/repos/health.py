@@ -114,7 +114,7 @@ class HealthRepo:
                 (limit,),
             ).fetchall()
         return [
-            RunningAttempt(r[0], r[1], r[2], r[3], r[4], r[5], r[6], from_epoch(r[7]), r[8])  # type: ignore[arg-type]
+            RunningAttempt(r[0], r[1], r[2], r[3], r[4], r[5], r[6], from_epoch(r[7]), r[8])
             for r in rows
         ]
 
@@ -128,10 +128,7 @@ class HealthRepo:
                 " WHERE a.failure_class IS NOT NULL ORDER BY a.finished_at DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [
-            RecentFailure(r[0], r[1], r[2], r[3], from_epoch(r[4]), r[5], r[6])  # type: ignore[arg-type]
-            for r in rows
-        ]
+        return [RecentFailure(r[0], r[1], r[2], r[3], from_epoch(r[4]), r[5], r[6]) for r in rows]
 
     def job_states(self, ids: list[int]) -> dict[int, tuple[str, float | None, float | None]]:
         """id → (state, started_at, finished_at) for the given jobs (smoke's canaries)."""

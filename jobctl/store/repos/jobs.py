@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from jobctl.domain.audit import AuditEntry, ids_target
 from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State, key_held
@@ -186,7 +188,8 @@ class JobsRepo:
         limit: int = 100,
     ) -> list[Job]:
         """Newest first. `states` may include "scheduled" (queued, not yet due)."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         wanted = set(states)
         clauses = []
         if "scheduled" in wanted:
@@ -228,7 +231,7 @@ class JobsRepo:
                 out.setdefault(r[0], []).append(r[1])
         return {k: tuple(v) for k, v in out.items()}
 
-    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> list[int]:
+    def ids_in_state(self, states: Iterable[str], queue: str | None = None) -> builtins.list[int]:
         wanted = sorted(set(states))
         sql = f"SELECT id FROM jobs WHERE state IN ({_placeholders(wanted)})"
         args: list[object] = list(wanted)
@@ -239,7 +242,7 @@ class JobsRepo:
             return [r[0] for r in conn.execute(sql + " ORDER BY id", args)]
 
     # --- acting --------------------------------------------------------------------------
-    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> list[CancelResult]:
+    def cancel(self, ids: Sequence[int], now: datetime, reason: str) -> builtins.list[CancelResult]:
         """Cancel each job: not running → cancelled now (dependants cascade); running →
         cancel requested, its daemon terminates it. Terminal or unknown → error, nothing done."""
         with self.db.write() as conn:
@@ -258,7 +261,7 @@ class JobsRepo:
 
     def retry(
         self, ids: Sequence[int], now: datetime, request_id: str | None = None
-    ) -> list[Retried]:
+    ) -> builtins.list[Retried]:
         """Dead, cancelled or retrying jobs run again now with a fresh attempt budget (and,
         given one, the request id of the retry, which the daemon's log lines then carry), in
         one transaction. A job whose idempotency key another live job holds (perhaps one
@@ -299,7 +302,9 @@ class JobsRepo:
             return out
 
     @staticmethod
-    def _requeue(conn: Conn, ids: list[int], now: datetime, request_id: str | None) -> None:
+    def _requeue(
+        conn: Conn, ids: builtins.list[int], now: datetime, request_id: str | None
+    ) -> None:
         conn.execute(
             "UPDATE jobs SET state = 'queued', run_at = ?, retry_after = NULL,"
             " budget_start = attempts, finished_at = NULL, cancel_requested = 0,"

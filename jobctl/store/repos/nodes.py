@@ -56,8 +56,8 @@ def _node(row: Row, alive: bool = False, running: int = 0) -> NodeInfo:
         host=row["host"],
         tags=tuple(json.loads(row["tags"]) if row["tags"] else ()),
         version=row["version"],
-        started_at=from_epoch(row["started_at"]),  # type: ignore[arg-type]
-        heartbeat_at=from_epoch(row["heartbeat_at"]),  # type: ignore[arg-type]
+        started_at=from_epoch(row["started_at"]),
+        heartbeat_at=from_epoch(row["heartbeat_at"]),
         heartbeat_interval=row["heartbeat_interval"],
         draining=bool(row["draining"]),
         drain_now=bool(row["drain_now"]),

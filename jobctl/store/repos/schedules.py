@@ -4,6 +4,7 @@ transaction only when the record was new."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -226,7 +227,7 @@ class SchedulesRepo:
             (seen,) = conn.execute(
                 "SELECT seen_at FROM boots WHERE boot_id = ?", (boot_id,)
             ).fetchone()
-        return from_epoch(seen)  # type: ignore[return-value]
+        return from_epoch(seen)
 
     def record_fires(
         self,
@@ -235,7 +236,7 @@ class SchedulesRepo:
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
-    ) -> list[tuple[FireDecision, int | None]]:
+    ) -> builtins.list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not recorded yet, enqueue its job when it has a
         spec, cancel `cancel_ids` (overlap: replace) when a job was enqueued, advance the
         cursor. Returns the fires this call recorded (another daemon, or an earlier start in
@@ -273,7 +274,7 @@ class SchedulesRepo:
             )
         return recorded
 
-    def live_job_ids(self, name: str) -> list[int]:
+    def live_job_ids(self, name: str) -> builtins.list[int]:
         with self.db.read() as conn:
             return [
                 r[0]
@@ -293,9 +294,9 @@ class SchedulesRepo:
             ).fetchone()
         if row is None:
             return None
-        return LastRun(from_epoch(row[0]), row[1], row[2])  # type: ignore[arg-type]
+        return LastRun(from_epoch(row[0]), row[1], row[2])
 
-    def run_durations(self, name: str, limit: int) -> list[float]:
+    def run_durations(self, name: str, limit: int) -> builtins.list[float]:
         """Durations of the finished attempts of the schedule's latest `limit` runs' jobs
         (its jobs newest first, by the jobs_schedule index): the run-time lint's sample."""
         with self.db.read() as conn:
@@ -310,9 +311,10 @@ class SchedulesRepo:
 
     def fires(
         self, name: str | None, since: datetime | None, outcomes: Sequence[str] | None = None
-    ) -> list[FireRecord]:
+    ) -> builtins.list[FireRecord]:
         """Recorded fires, newest first, optionally of one schedule / since / by outcome."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if name is not None:
             where.append("schedule = ?")
             args.append(name)
@@ -329,7 +331,7 @@ class SchedulesRepo:
             FireRecord(
                 r["schedule"],
                 from_epoch(r["nominal_at"]),
-                from_epoch(r["handled_at"]),  # type: ignore[arg-type]
+                from_epoch(r["handled_at"]),
                 r["outcome"],
                 r["job_id"],
                 r["lateness"],

@@ -41,8 +41,8 @@ def _sweep(row: Any) -> sw.Sweep:
         deleted=row["deleted"],
         skipped=row["skipped"],
         done=row["done"],
-        grace_until=from_epoch(row["grace_until"]),  # type: ignore[arg-type]
-        marked_at=from_epoch(row["marked_at"]),  # type: ignore[arg-type]
+        grace_until=from_epoch(row["grace_until"]),
+        marked_at=from_epoch(row["marked_at"]),
         marked_by=row["marked_by"],
         token=row["token"],
         keys=tuple(json.loads(row["key_columns"])),
@@ -126,7 +126,8 @@ class SweepsRepo:
 
     def list(self, kind: str | None = None, states: tuple[str, ...] = ()) -> list[sw.Sweep]:
         """Oldest first, optionally of one kind and in some states."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if kind is not None:
             where.append("kind = ?")
             args.append(kind)

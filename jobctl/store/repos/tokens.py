@@ -28,7 +28,7 @@ def _token(row: Any) -> ApiToken:
         lookup=row["lookup"],
         secret_hash=row["secret_hash"],
         scopes=tuple(s for s in row["scopes"].split(",") if s),
-        created_at=from_epoch(row["created_at"]),  # type: ignore[arg-type]
+        created_at=from_epoch(row["created_at"]),
         created_by=row["created_by"],
         revoked_at=from_epoch(row["revoked_at"]),
     )

@@ -15,6 +15,7 @@ class SQLiteStore(Repos):
     """The store over one SQLite file. One instance per thread."""
 
     kind = "sqlite"
+    db: SQLiteDatabase
 
     def __init__(self, path: Path, synchronous: str = "FULL", create: bool = True) -> None:
         self.path = path

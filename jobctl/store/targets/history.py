@@ -29,7 +29,9 @@ class HistoryTarget(SQLiteTarget):
     def __init__(self, path: Path) -> None:
         super().__init__(path, foreign_keys=True, statement_timeout=None)
 
-    def _before_delete(self, conn: sqlite3.Connection, plan: Plan, span: tuple) -> Any:
+    def _before_delete(
+        self, conn: sqlite3.Connection, plan: Plan, span: tuple[str, int, int]
+    ) -> Any:
         rows = conn.execute(
             f"SELECT job_id, log_path FROM attempts WHERE log_path IS NOT NULL"
             f" AND job_id IN ({_MARKED})",
@@ -38,7 +40,7 @@ class HistoryTarget(SQLiteTarget):
         return rows
 
     def _after_delete(
-        self, conn: sqlite3.Connection, plan: Plan, span: tuple, collected: Any
+        self, conn: sqlite3.Connection, plan: Plan, span: tuple[str, int, int], collected: Any
     ) -> tuple[str, ...]:
         gone = {
             r[0]

@@ -286,12 +286,14 @@ class SQLiteTarget:
             )
         return BatchResult(hi, deleted, skipped, files)
 
-    def _before_delete(self, conn: sqlite3.Connection, plan: Plan, span: tuple) -> Any:
+    def _before_delete(
+        self, conn: sqlite3.Connection, plan: Plan, span: tuple[str, int, int]
+    ) -> Any:
         """A subclass's look at the batch before its delete (same transaction)."""
         return None
 
     def _after_delete(
-        self, conn: sqlite3.Connection, plan: Plan, span: tuple, collected: Any
+        self, conn: sqlite3.Connection, plan: Plan, span: tuple[str, int, int], collected: Any
     ) -> tuple[str, ...]:
         """A subclass's follow-up writes after the delete (same transaction)."""
         return ()
