@@ -140,6 +140,7 @@ def test_a_stopped_node_is_dead_and_stays_drained_when_it_comes_back(jc: Jobctl)
     node = _nodes(jc)["n1"]
     assert (node["state"], node["draining"]) == ("dead", True)
     assert "node n1: dead (draining)" in jc.ok("status")
+    assert [(n["node"], n["state"]) for n in jc.json("top")["nodes"]] == [("n1", "dead")]
     # A restarted daemon on a drained node claims nothing until resume
     jc.start_daemon("--node", "n1")
     job_id = jc.enqueue("--", "true")
