@@ -101,7 +101,7 @@ class Daemon:
         )
         self.node_watch = NodeWatch(store, log, options.node, options.tags)
         self.running: dict[int, _Running] = {}
-        self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
+        self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain" | "node_drain"
         self._pending: list[Finish] = []
         self._spawns: list[Spawn] = []  # recorded at the end of each claim pass
         self._dirty = True  # something may be claimable
@@ -322,14 +322,19 @@ class Daemon:
             if entry is None:
                 continue
             reason = self._terminating.pop(entry.job.id, None)
-            if reason == "drain":
+            if reason in ("drain", "node_drain"):
+                why = "daemon stopped" if reason == "drain" else "node drained (--now)"
                 self.store.dispatch.requeue(
                     entry.job.id,
                     entry.job.attempts,
                     self.runner,
                     now,
-                    "daemon stopped before the job finished",
+                    f"{why} before the job finished",
                 )
+                if reason == "node_drain":
+                    self.log.emit(now, "job.put_back", job_id=entry.job.id,
+                                  queue=entry.job.queue, attempt=entry.job.attempts,
+                                  request_id=entry.job.request_id, reason=why)  # fmt: skip
                 del self.running[entry.job.id]
                 continue
             if isinstance(result, AttemptResult):
@@ -426,7 +431,7 @@ class Daemon:
         for job_id, entry in list(self.running.items()):
             if job_id in self._terminating or entry.job.handler:
                 continue
-            self._terminating[job_id] = "drain"
+            self._terminating[job_id] = "node_drain"
             self.executor.cancel(job_id)
 
     def _note_changes(self) -> bool:

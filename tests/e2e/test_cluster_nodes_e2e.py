@@ -94,6 +94,7 @@ def test_a_drained_nodes_running_job_finishes_there_or_with_now_goes_back(jc: Jo
         _kill_with_arg(token)
     assert [a["node"] for a in job["attempt_log"]] == ["n2"]
     assert job["attempts"] == 1
+    assert f"event=job.put_back job_id={long}" in jc.daemon_log(0)  # n1 says what it did
     del tmp
 
 
