@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +51,60 @@ class Status:
     daemons: list[DaemonInfo]
     enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
     nodes: list[NodeInfo] = field(default_factory=list)  # every node, its liveness, drain
+
+
+FILE_READ = 1 << 16
+
+
+@dataclass
+class AttemptOutput:
+    """One attempt's captured output, wherever it is. When the store holds any of it (a
+    PostgreSQL store, whose daemons keep output there; or a SQLite one `db copy` filled),
+    the store's chunks are the output, read from any host; else it is the log file at `path`
+    on the host that ran the attempt (SQLite's one host). Bytes pass as they are."""
+
+    store: Store
+    job_id: int
+    attempt: int
+    path: Path | None  # the log file where the attempt ran (None: it printed nothing yet)
+    _seq: int = -1  # the last stored chunk read (-1: none; the marker is chunk 0)
+    _offset: int | None = None  # how far the file was read (None: not reading it)
+
+    def chunks(self) -> Iterator[bytes]:
+        """All of the output, in pieces (never all in memory); nothing when it printed
+        nothing or its file is gone."""
+        self._seq, self._offset = -1, None
+        while data := self.read_new(ended=True):
+            yield data
+
+    def read_new(self, ended: bool) -> bytes:
+        """The next bytes since the last call (at most a page of chunks or FILE_READ from the
+        file: call again until empty). `ended`: the attempt has ended, so its output is
+        complete (a store that keeps output gains it at the latest as the attempt ends:
+        until then, nothing stored means nothing printed yet, not output in a file)."""
+        if self._offset is None:
+            page = self.store.output.chunks_after(self.job_id, self.attempt, self._seq)
+            if page:
+                self._seq = page[-1][0]
+                return b"".join(data for _, data in page)
+            if self._seq >= 0 or (self.store.keeps_output and not ended):
+                return b""
+            self._offset = 0  # nothing stored: the log file on this host
+        return self._read_file()
+
+    def _read_file(self) -> bytes:
+        if self.path is None or self._offset is None:
+            return b""
+        try:
+            with self.path.open("rb") as source:
+                if source.seek(0, 2) < self._offset:  # compacted to its tail: start over
+                    self._offset = 0
+                source.seek(self._offset)
+                data = source.read(FILE_READ)
+        except FileNotFoundError:  # printed nothing (the log is created on the first byte)
+            return b""
+        self._offset += len(data)
+        return data
 
 
 class Client:
@@ -147,8 +201,28 @@ class Client:
     ) -> list[Job]:
         return self.store.jobs.list(utcnow(), states, queue, since, limit)
 
+    def output(self, job_id: int, attempt: int | None = None) -> AttemptOutput:
+        """The captured output of an attempt (default: the latest), from any host: what the
+        store keeps of it, else the log file on this host (see AttemptOutput). NotFound
+        when the job has not run yet, has no such attempt, or the attempt captures no output
+        (a handler job's, or one whose process is not started yet)."""
+        chosen = self._attempt(job_id, attempt)
+        if not chosen.log_path and not self.store.output.chunks_after(
+            job_id, chosen.attempt, -1, 1
+        ):
+            raise NotFound(f"job {job_id} attempt {chosen.attempt} captured no output")
+        path = Path(chosen.log_path) if chosen.log_path else None
+        return AttemptOutput(self.store, job_id, chosen.attempt, path)
+
     def log_path(self, job_id: int, attempt: int | None = None) -> Path:
-        """The captured output file of an attempt (default: the latest)."""
+        """The captured output file of an attempt (default: the latest) on the host that ran
+        it (on PostgreSQL only until its output is in the store: read `output()` instead)."""
+        chosen = self._attempt(job_id, attempt)
+        if not chosen.log_path:
+            raise NotFound(f"job {job_id} attempt {chosen.attempt} captured no output")
+        return Path(chosen.log_path)
+
+    def _attempt(self, job_id: int, attempt: int | None) -> Attempt:
         attempts = self.attempts(job_id)
         if not attempts:
             raise NotFound(f"job {job_id} has not run yet: no output")
@@ -159,9 +233,7 @@ class Client:
         )
         if chosen is None:
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
-        if not chosen.log_path:
-            raise NotFound(f"job {job_id} attempt {chosen.attempt} captured no output")
-        return Path(chosen.log_path)
+        return chosen
 
     def status(self) -> Status:
         from jobctl.store.repos.stats import QueueFigures

@@ -254,7 +254,7 @@ def logs(
     if follow:
         follow_log(client, job_id, attempt)
     else:
-        print_log(client.log_path(job_id, attempt))
+        print_log(client.output(job_id, attempt))
 
 
 @app.command()

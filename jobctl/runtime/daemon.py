@@ -6,6 +6,7 @@ Tests drive `tick()` / `run_until_idle()` directly; `run()` is the service loop.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import socket
@@ -27,7 +28,9 @@ from jobctl.runtime.executor import AttemptResult, Executor
 from jobctl.runtime.handlers import HandlerPool, HandlerResult
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, build_launch
+from jobctl.runtime.logcap import OnDisk
 from jobctl.runtime.nodewatch import NodeWatch
+from jobctl.runtime.output import PUSH_INTERVAL, OutputKeeper, discard
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
@@ -100,6 +103,9 @@ class Daemon:
             options.node,
         )
         self.node_watch = NodeWatch(store, log, options.node, options.tags)
+        # Attempt output into the store (runtime/output.py), where the store keeps it
+        self.output = OutputKeeper(store, self.executor.on_disk) if store.keeps_output else None
+        self._spooled: dict[int, OnDisk] = {}  # ended attempts' files, removed after the finish
         self.running: dict[int, _Running] = {}
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain" | "node_drain"
         self._pending: list[Finish] = []
@@ -107,6 +113,7 @@ class Daemon:
         self._dirty = True  # something may be claimable
         self._next_due: float | None = None
         self._last_rescan = self._last_beat = self._last_reap = float("-inf")
+        self._last_push = float("-inf")
         self._last_watchdog = float("-inf")
         self.stopping = False
         self.reload_requested = False
@@ -135,6 +142,7 @@ class Daemon:
         if self.feed.start(self.executor.wake):
             self.idle_poll = WATCHED_POLL
         self.reaper.recover_orphans(now)
+        self._store_leftover_output(now)
         self._reconcile_schedules(now)
         if self.scheduler.start(now):
             self._dirty = True
@@ -311,6 +319,8 @@ class Daemon:
             return
         launch = build_launch(job, self.launch_ctx, self.options.kill_grace)
         started = self.executor.start(job.id, launch)
+        if self.output is not None:
+            self.output.watch(job.id, job.attempts)
         pid, pid_start = started if started else (None, None)
         self._spawns.append(Spawn(job.id, job.attempts, pid, pid_start, str(launch.log_path)))
 
@@ -324,7 +334,7 @@ class Daemon:
             reason = self._terminating.pop(entry.job.id, None)
             if reason in ("drain", "node_drain"):
                 why = "daemon stopped" if reason == "drain" else "node drained (--now)"
-                self.store.dispatch.requeue(
+                given_back = self.store.dispatch.requeue(
                     entry.job.id,
                     entry.job.attempts,
                     self.runner,
@@ -335,6 +345,8 @@ class Daemon:
                     self.log.emit(now, "job.put_back", job_id=entry.job.id,
                                   queue=entry.job.queue, attempt=entry.job.attempts,
                                   request_id=entry.job.request_id, reason=why)  # fmt: skip
+                if isinstance(result, AttemptResult):
+                    self._drained_output(entry.job.id, result.output_on_disk, given_back)
                 del self.running[entry.job.id]
                 continue
             if isinstance(result, AttemptResult):
@@ -346,6 +358,8 @@ class Daemon:
                     self.rng,
                     self.config.non_retryable_exit_codes,
                 )
+                if self.output is not None:
+                    finish = self._with_output(finish, result.output_on_disk)
             else:
                 finish = outcomes.from_handler(
                     entry.job,
@@ -368,6 +382,8 @@ class Daemon:
         except JobctlError:  # nothing was applied: try again next tick
             self._pending, self._spawns = pending + self._pending, spawns + self._spawns
             raise
+        if self._spooled:  # their output is in the store now
+            discard([self._spooled.pop(f.job_id) for f in pending if f.job_id in self._spooled])
         for finish in pending:
             entry = self.running.pop(finish.job_id, None)
             if id(finish) not in applied:
@@ -399,9 +415,56 @@ class Daemon:
                 self._notify_hooks("on_finished", entry.job, finish, now)
         self._dirty = True  # slots, ordering keys and dependants may have been freed
 
+    # --- attempt output in the store (store.keeps_output) ---------------------------------
+    def _with_output(self, finish: Finish, disk: OnDisk) -> Finish:
+        """The finish with the attempt's last output, stored in its transaction; the local
+        files are removed once it commits."""
+        assert self.output is not None
+        last = self.output.final(finish.job_id, disk)
+        if disk.parts:
+            self._spooled[finish.job_id] = disk
+        return finish if last is None else dataclasses.replace(finish, output=last)
+
+    def _drained_output(self, job_id: int, disk: OnDisk, given_back: bool) -> None:
+        """A drained attempt given back runs again from scratch (its stored output went with
+        it): its files go. One no longer ours (another daemon ended it) keeps its output."""
+        if self.output is None:
+            return
+        if given_back:
+            self.output.forget(job_id, disk)
+            return
+        last = self.output.final(job_id, disk)
+        if last is not None:
+            self.store.output.write([last])
+        discard([disk])
+
+    def _push_output(self, now: datetime) -> None:
+        """Running attempts' new output into the store (a failure waits for the next push)."""
+        assert self.output is not None
+        try:
+            self.output.push()
+        except JobctlError as exc:
+            self.log.emit(now, "output.push_failed", level="warning", error=str(exc))
+
+    def _store_leftover_output(self, now: datetime) -> None:
+        """Spool files of dead predecessors on this node (orphan recovery ended their
+        attempts): into the store, then removed (runtime/output.py)."""
+        if self.output is None:
+            return
+        try:
+            stored = self.output.store_leftovers(self.launch_ctx.log_dir, self.options.node)
+        except JobctlError as exc:
+            self.log.emit(now, "output.leftovers_failed", level="warning", error=str(exc))
+            return
+        for job_id, attempt in stored:
+            self.log.emit(now, "output.leftover_stored", job_id=job_id, attempt=attempt)
+
     # --- leases, heartbeats, cancels, expired leases -------------------------------------
     def _maintain(self, now: datetime) -> None:
         mono = self.clock.monotonic()
+        if self.output is not None and mono - self._last_push >= PUSH_INTERVAL:
+            self._last_push = mono
+            self._push_output(now)
         if mono - self._last_beat >= self.heartbeat_interval:
             self._last_beat = mono
             offset = self.clock.offset if isinstance(self.clock, ServerClock) else 0.0

@@ -16,11 +16,11 @@ import selectors
 import signal
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobctl.runtime.attempt import Attempt
-from jobctl.runtime.logcap import CappedLog
+from jobctl.runtime.logcap import CappedLog, OnDisk
 from jobctl.runtime.proctree import kill_tree, process_start_ticks
 from jobctl.runtime.spawn import SpawnError, spawn
 
@@ -61,6 +61,7 @@ class AttemptResult:
     cpu_seconds: float | None  # user + system time of the main process (and reaped children)
     output_tail: bytes  # the last 4096 bytes of output
     output_bytes: int  # total bytes of output
+    output_on_disk: OnDisk = field(default_factory=OnDisk)  # where the closed log keeps it
 
 
 class Executor:
@@ -151,6 +152,11 @@ class Executor:
         if not self._closed:
             with contextlib.suppress(OSError):
                 os.eventfd_write(self._wake_fd, 1)
+
+    def on_disk(self, key: Hashable) -> OnDisk | None:
+        """Where the output of the attempt in flight is on disk so far (None: not in flight)."""
+        att = self._attempts.get(key)
+        return None if att is None else att.log.on_disk()
 
     def running(self) -> dict[Hashable, tuple[int, int]]:
         """key → (pid, pid_start) of the attempts in flight."""
@@ -261,6 +267,7 @@ class Executor:
             exit_code=None, signal=None, timed_out=False, cancelled=False, spawn_error=why,
             pid=None, pid_start=None, duration=self._mono() - started, max_rss=None,
             cpu_seconds=None, output_tail=b"", output_bytes=0,
+            output_on_disk=log.on_disk() if log is not None else OnDisk(),
         )  # fmt: skip
         self._done.append((key, result))
 
@@ -295,6 +302,7 @@ class Executor:
             max_rss=ru.ru_maxrss * 1024 if ru is not None else None,
             cpu_seconds=ru.ru_utime + ru.ru_stime if ru is not None else None,
             output_tail=att.log.tail(), output_bytes=att.log.total,
+            output_on_disk=att.log.on_disk(),
         )  # fmt: skip
 
     def _take(self) -> list[tuple[Hashable, AttemptResult]]:

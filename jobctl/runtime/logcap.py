@@ -5,12 +5,17 @@ previous one) and started afresh, so at most `cap` bytes are on disk. On close, 
 rotated, `path` becomes `path.1` and the current part joined, after a one-line marker saying how
 many bytes were dropped (if any were). The file is created on the first byte: an attempt that
 prints nothing costs no file (creating one is a measurable share of a short job's cost).
+
+`on_disk()` says where each byte still on disk is, in *stream offsets* (the bytes offered, in
+order, jobctl's own notes included): what a reader that copies the output elsewhere while it
+is written (runtime/output.py) needs to carry on after a rotation or the final join.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.paths import file_mode, make_dirs
@@ -29,6 +34,25 @@ def _open(path: Path) -> int:
         return os.open(path, _FLAGS, _MODE)
 
 
+@dataclass(frozen=True)
+class Part:
+    """Stream bytes [start, end) of the output, in `path` from byte `offset` on."""
+
+    path: Path
+    offset: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """Where the output is on disk: its parts, oldest first (none: nothing on disk), and the
+    line saying how many earlier bytes were dropped that the joined file begins with."""
+
+    parts: tuple[Part, ...] = ()
+    marker: bytes = b""
+
+
 def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
@@ -42,8 +66,8 @@ class CappedLog:
     counting: `total` and `tail()` stay exact."""
 
     __slots__ = (
-        "_closed", "_fd", "_half", "_old", "_pending", "_rotated", "_size", "_tail", "path",
-        "total",
+        "_closed", "_disk_end", "_fd", "_half", "_joined", "_marker", "_old", "_old_size",
+        "_pending", "_rotated", "_size", "_tail", "path", "total",
     )  # fmt: skip
 
     def __init__(self, path: Path, cap: int) -> None:
@@ -57,6 +81,10 @@ class CappedLog:
         self._closed = False
         self._tail = bytearray()
         self.total = 0  # bytes produced by the attempt
+        self._disk_end = 0  # stream offset past the last byte written to disk
+        self._old_size = 0  # bytes in path.1
+        self._joined = False
+        self._marker = b""
 
     def write(self, data: bytes) -> None:
         """Append `data` (any bytes; nothing is decoded)."""
@@ -90,6 +118,8 @@ class CappedLog:
         assert fd is not None
         if not self._half:
             _write_all(fd, data)
+            self._size += len(data)
+            self._disk_end += len(data)
             return
         view = memoryview(data)
         while view:
@@ -98,6 +128,7 @@ class CappedLog:
             part = view[: self._half - self._size]
             _write_all(fd, part)
             self._size += len(part)
+            self._disk_end += len(part)
             view = view[len(part) :]
 
     def _rotate(self, fd: int) -> int:
@@ -105,7 +136,7 @@ class CappedLog:
         os.close(fd)
         os.replace(self.path, self._old)
         self._fd = fd = _open(self.path)
-        self._size = 0
+        self._old_size, self._size = self._size, 0
         self._rotated = True
         return fd
 
@@ -120,13 +151,27 @@ class CappedLog:
         return bytes(self._tail[-TAIL_BYTES:])
 
     def note(self, line: str) -> None:
-        """Write a line of jobctl's own (e.g. why the spawn failed); not counted as output."""
+        """Write a line of jobctl's own (e.g. why the spawn failed); not counted as output
+        (`total`, `tail()`), though it is part of the stream `on_disk()` speaks of."""
         if self._fd is not None or self._create():
-            assert self._fd is not None
             try:
-                _write_all(self._fd, line.encode())
+                self._append(line.encode())
             except OSError:
                 self._abandon()
+
+    def on_disk(self) -> OnDisk:
+        """Where the output written so far is on disk (see OnDisk)."""
+        end = self._disk_end
+        if self._joined:
+            kept = self._old_size + self._size
+            return OnDisk((Part(self.path, len(self._marker), end - kept, end),), self._marker)
+        if self._pending and self._fd is None:  # never created: nothing on disk
+            return OnDisk()
+        start = end - self._size
+        current = Part(self.path, 0, start, end)
+        if self._rotated:
+            return OnDisk((Part(self._old, 0, start - self._old_size, start), current))
+        return OnDisk((current,))
 
     def close(self) -> None:
         """Finish the file: join the rotated parts behind the marker. Idempotent."""
@@ -143,9 +188,9 @@ class CappedLog:
         kept = sum(p.stat().st_size for p in parts)
         tmp = self.path.with_name(self.path.name + ".tmp")
         out = _open(tmp)
+        marker = MARKER.format(self.total - kept).encode() if self.total > kept else b""
         try:
-            if self.total > kept:
-                _write_all(out, MARKER.format(self.total - kept).encode())
+            _write_all(out, marker)
             for part in parts:
                 with open(part, "rb") as src:
                     size = os.fstat(src.fileno()).st_size
@@ -158,4 +203,5 @@ class CappedLog:
         finally:
             os.close(out)
         os.replace(tmp, self.path)
+        self._joined, self._marker = True, marker
         self._old.unlink()

@@ -45,6 +45,7 @@ from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
 from jobctl.store.repos.nodes import NodeInfo
 from jobctl.store.repos.once import OnceClaim, OnceRecord
+from jobctl.store.repos.output import OutputWrite
 from jobctl.store.repos.schedules import FireRecord, LastRun
 from jobctl.store.repos.stats import QueueFigures
 from jobctl.store.repos.sweeps import NewSweep
@@ -135,14 +136,15 @@ class Dispatch(Protocol):
     def finish(
         self, finishes: Sequence[Finish], now: datetime, spawns: Sequence[Spawn] = ()
     ) -> list[Finish]:
-        """Apply attempt endings (and `spawns`) in one transaction, with their retries, DLQ
-        entries and released or cancelled dependants. An ending whose lease was lost (the
-        job no longer runs this attempt for this runner) is discarded; returns those
-        applied."""
+        """Apply attempt endings (and `spawns`, and each ending's `output`) in one
+        transaction, with their retries, DLQ entries and released or cancelled dependants.
+        An ending whose lease was lost (the job no longer runs this attempt for this runner)
+        is discarded, though its output is stored; returns those applied."""
         ...
 
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
-        """Give a running attempt back without spending it; False when not ours any more."""
+        """Give a running attempt back without spending it (its attempt row and stored
+        output are deleted: the number runs again); False when not ours any more."""
         ...
 
     def renew_leases(self, runner: str, job_ids: Sequence[int], until: datetime) -> None:
@@ -617,6 +619,41 @@ class Kafka(Protocol):
         ...
 
 
+class Output(Protocol):
+    """Attempt output kept in the store (store/repos/output.py): each attempt's bytes in
+    chunks numbered from 1 in the order produced; chunk 0, when present, is the line saying
+    how many earlier bytes the cap dropped. Deleted with the job (retention, cascade);
+    `db copy` and `db backup` carry it."""
+
+    def append(self, job_id: int, attempt: int, seq: int, data: bytes) -> None:
+        """Add one chunk as `seq` (>= 1); a seq already stored is InvalidInput, a missing job
+        NotFound; nothing written then."""
+        ...
+
+    def write(self, writes: Sequence[OutputWrite]) -> None:
+        """Apply the writes (chunks added, older chunks dropped past the cap, the marker, or a
+        whole replacement; any number of attempts) in one transaction. Never refused: a seq
+        already stored is left as it is (a retried write changes nothing), the output of a
+        job that no longer exists is not written."""
+        ...
+
+    def replace(self, job_id: int, attempt: int, data: bytes) -> int:
+        """Make `data` all of the attempt's stored output in one transaction, numbered on
+        after the highest seq it had; returns the last seq (0 when `data` is empty)."""
+        ...
+
+    def chunks_after(
+        self, job_id: int, attempt: int, seq: int, limit: int = 64
+    ) -> list[tuple[int, bytes]]:
+        """Up to `limit` chunks (seq, data) with a seq above `seq`, in order (`seq` -1: from
+        the marker); empty when none."""
+        ...
+
+    def total_bytes(self, job_id: int, attempt: int) -> int:
+        """Bytes of the attempt's stored output; 0 when none."""
+        ...
+
+
 class ChangeFeed(Protocol):
     """What an idle daemon waits on: another process's writes that may make work ready."""
 
@@ -663,6 +700,14 @@ class Store(Protocol):
         ...
 
     @property
+    def keeps_output(self) -> bool:
+        """Whether daemons keep attempt output in this store (`output`) and remove their local
+        log files once it is there: True on PostgreSQL, whose hosts must read any attempt's
+        output; False on SQLite, whose one host reads the log files it wrote (the table then
+        holds only what `db copy` brought in)."""
+        ...
+
+    @property
     def jobs(self) -> Jobs: ...
     @property
     def dispatch(self) -> Dispatch: ...
@@ -696,6 +741,8 @@ class Store(Protocol):
     def metrics(self) -> Metrics: ...
     @property
     def kafka(self) -> Kafka: ...
+    @property
+    def output(self) -> Output: ...
 
     def changes(self) -> ChangeFeed:
         """A new change feed for this store's thread."""

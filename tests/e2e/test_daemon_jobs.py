@@ -206,11 +206,15 @@ def test_second_daemon_on_the_same_node_exits_75_naming_the_holder(jc: Jobctl) -
 
 
 def test_sigterm_lets_a_job_finish_inside_the_grace_period(jc: Jobctl) -> None:
-    daemon = jc.start_daemon("--grace", "10s")
-    job_id = jc.enqueue("--", "sh", "-c", "sleep 1; echo done")
+    daemon = jc.start_daemon("--grace", "30s")
+    go = jc.tmp / "go"  # the job runs until the test lets it end: no window a slow poll misses
+    job_id = jc.enqueue("--", "sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; echo done")
     jc.wait_state(job_id, "running")
     daemon.send_signal(signal.SIGTERM)
-    assert daemon.wait(20) == 0
+    time.sleep(0.5)  # the daemon is draining (a shorter wait only makes the test weaker)
+    assert daemon.poll() is None, "the daemon waits for its running job"
+    go.touch()
+    assert daemon.wait(40) == 0
     assert jc.show(job_id)["state"] == "succeeded"
 
 

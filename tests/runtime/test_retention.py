@@ -56,6 +56,10 @@ def _backdate(
             " VALUES (?, 1, 'default', ?, ?, ?)",
             (job_id, now - age - 1, now - age, str(log)),
         )
+        con.execute(  # its output, kept in the store (PostgreSQL's daemons keep it there)
+            "INSERT INTO attempt_output (job_id, attempt, seq, data) VALUES (?, 1, 1, ?)",
+            (job_id, b"output\n"),
+        )
         if state == "dead":
             con.execute(
                 "INSERT INTO dlq (job_id, queue, created_at) VALUES (?, 'default', ?)",
@@ -88,6 +92,8 @@ def test_a_retention_pass_deletes_expired_history_only(
     left = {r for r in ids if _count(store, f"SELECT count(*) FROM jobs WHERE id = {ids[r]}")}
     assert left == {"new_ok", "new_dead", "old_cancelled", "queued"}
     assert _count(store, "SELECT count(*) FROM attempts") == 3
+    kept_output = {r for r in ids if store.output.total_bytes(ids[r], 1)}
+    assert kept_output == {"new_ok", "new_dead", "old_cancelled"}
     assert _count(store, f"SELECT count(*) FROM dlq WHERE job_id = {ids['old_dead']}") == 0
     assert _count(store, f"SELECT count(*) FROM dlq WHERE job_id = {ids['new_dead']}") == 1
     logs = sorted(p.name for p in (tmp_path / "logs").iterdir())

@@ -24,6 +24,7 @@ class PostgresStore(Repos):
 
     kind = "postgres"
     db: PgDatabase
+    keeps_output = True  # several hosts share it: output must be readable from any of them
 
     def __init__(self, url: str, create: bool = True) -> None:
         self.pg = parse_url(url)

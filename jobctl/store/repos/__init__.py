@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from jobctl.store.repos.metrics import MetricsRepo
     from jobctl.store.repos.nodes import NodesRepo
     from jobctl.store.repos.once import OnceRepo
+    from jobctl.store.repos.output import OutputRepo
     from jobctl.store.repos.queues import QueuesRepo
     from jobctl.store.repos.schedules import SchedulesRepo
     from jobctl.store.repos.stats import StatsRepo
@@ -135,3 +136,9 @@ class Repos:
         from jobctl.store.repos.chores import ChoresRepo
 
         return ChoresRepo(self.db)
+
+    @cached_property
+    def output(self) -> OutputRepo:
+        from jobctl.store.repos.output import OutputRepo
+
+        return OutputRepo(self.db)

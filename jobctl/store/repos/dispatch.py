@@ -18,6 +18,7 @@ from jobctl.store.records import job_from_row
 from jobctl.store.repos import rates
 from jobctl.store.repos.jobs import cascade_cancel, release_dependants
 from jobctl.store.repos.nodes import may_claim
+from jobctl.store.repos.output import OutputRepo, OutputWrite
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Finish:
     cpu_seconds: float | None = None
     output_tail: str | None = None
     expired_before: datetime | None = None  # reaper: apply only if the lease is still expired
+    # The attempt's last output, stored with the ending (a store that keeps output). Stored
+    # even when the ending is discarded: the bytes are that attempt's whoever ended it.
+    output: OutputWrite | None = None
 
 
 @dataclass(frozen=True)
@@ -254,9 +258,9 @@ class DispatchRepo:
     def finish(
         self, finishes: Sequence[Finish], now: datetime, spawns: Sequence[Spawn] = ()
     ) -> list[Finish]:
-        """Apply attempt endings in one transaction (recording `spawns` in the same one). An
-        ending whose lease was lost (the job is no longer running this attempt for this runner)
-        is discarded; returns those applied."""
+        """Apply attempt endings in one transaction (recording `spawns` and the endings'
+        `output` in the same one). An ending whose lease was lost (the job is no longer
+        running this attempt for this runner) is discarded; returns those applied."""
         if not finishes and not spawns:
             return []
         ts = now.timestamp()
@@ -267,6 +271,7 @@ class DispatchRepo:
             for f in finishes:
                 if self._finish_one(conn, f, ts, now):
                     applied.append(f)
+            OutputRepo.write_in(conn, [f.output for f in finishes if f.output is not None])
         return applied
 
     @staticmethod
@@ -343,10 +348,11 @@ class DispatchRepo:
                 " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?",
                 (now.timestamp(), reason, job_id, runner, attempt),
             ).rowcount
-            if done:
+            if done:  # the attempt number is given back: its next run starts afresh
                 conn.execute(
                     "DELETE FROM attempts WHERE job_id = ? AND attempt = ?", (job_id, attempt)
                 )
+                OutputRepo.delete_in(conn, job_id, attempt)
             return bool(done)
 
     def renew_leases(self, runner: str, job_ids: Sequence[int], until: datetime) -> None:

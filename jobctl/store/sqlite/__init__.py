@@ -16,6 +16,9 @@ class SQLiteStore(Repos):
 
     kind = "sqlite"
     db: SQLiteDatabase
+    # The attempt's log file on the one host is enough: the daemon keeps output in files
+    # (the attempt_output table holds only what `db copy` brought from PostgreSQL).
+    keeps_output = False
 
     def __init__(self, path: Path, synchronous: str = "FULL", create: bool = True) -> None:
         self.path = path
