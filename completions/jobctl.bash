@@ -4,11 +4,12 @@
 
 _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
     case "$1" in
-        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock node once checkpoint dlq queue schedule sweep token' ;;
+        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock node notify once checkpoint dlq queue schedule sweep token' ;;
         'jobctl config') subs='check show' ;;
         'jobctl db') subs='backup check copy' ;;
         'jobctl lock') subs='run list release' ;;
         'jobctl node') subs='list drain resume forget' ;;
+        'jobctl notify') subs='list show retry test' ;;
         'jobctl once') subs='run list show reset apply' ;;
         'jobctl checkpoint') subs='get set' ;;
         'jobctl dlq') subs='list show replay purge' ;;
@@ -56,6 +57,11 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl node drain') opts='--now -h --help'; vopts='  ' ;;
         'jobctl node resume') opts='-h --help'; vopts='  ' ;;
         'jobctl node forget') opts='--confirm -h --help'; vopts=' --confirm ' ;;
+        'jobctl notify') opts='-h --help'; vopts='  ' ;;
+        'jobctl notify list') opts='--state --limit -o --output -h --help'; vopts=' --state --limit -o --output ' ;;
+        'jobctl notify show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl notify retry') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl notify test') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl once') opts='-h --help'; vopts='  ' ;;
         'jobctl once run') opts='--resumable --no-resumable --wait -h --help'; vopts=' --wait ' ;;
         'jobctl once list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -76,7 +82,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl queue resume') opts='-h --help'; vopts='  ' ;;
         'jobctl queue purge') opts='--confirm -h --help'; vopts=' --confirm ' ;;
         'jobctl schedule') opts='-h --help'; vopts='  ' ;;
-        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow --on-node --on-tag -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --on-node --on-tag -o --output ' ;;
+        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow --on-node --on-tag --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --on-node --on-tag --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output ' ;;
         'jobctl schedule list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule pause') opts='-h --help'; vopts='  ' ;;
@@ -125,6 +131,10 @@ _jobctl_choices() {  # sets choices: the values of option $2 of $1
         'jobctl db copy -o'|'jobctl db copy --output') choices='table json' ;;
         'jobctl lock list -o'|'jobctl lock list --output') choices='table json' ;;
         'jobctl node list -o'|'jobctl node list --output') choices='table json' ;;
+        'jobctl notify list -o'|'jobctl notify list --output') choices='table json' ;;
+        'jobctl notify show -o'|'jobctl notify show --output') choices='table json' ;;
+        'jobctl notify retry -o'|'jobctl notify retry --output') choices='table json' ;;
+        'jobctl notify test -o'|'jobctl notify test --output') choices='table json' ;;
         'jobctl once list -o'|'jobctl once list --output') choices='table json' ;;
         'jobctl once show -o'|'jobctl once show --output') choices='table json' ;;
         'jobctl dlq list --class') choices='exit timeout signal spawn lost' ;;

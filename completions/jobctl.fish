@@ -9,19 +9,21 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl config check' 'jobctl config show' 'jobctl db' 'jobctl db backup' \
         'jobctl db check' 'jobctl db copy' 'jobctl lock' 'jobctl lock run' \
         'jobctl lock list' 'jobctl lock release' 'jobctl node' 'jobctl node list' \
-        'jobctl node drain' 'jobctl node resume' 'jobctl node forget' 'jobctl once' \
-        'jobctl once run' 'jobctl once list' 'jobctl once show' 'jobctl once reset' \
-        'jobctl once apply' 'jobctl checkpoint' 'jobctl checkpoint get' \
-        'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' 'jobctl dlq show' \
-        'jobctl dlq replay' 'jobctl dlq purge' 'jobctl queue' 'jobctl queue list' \
-        'jobctl queue pause' 'jobctl queue resume' 'jobctl queue purge' 'jobctl schedule' \
-        'jobctl schedule add' 'jobctl schedule list' 'jobctl schedule show' \
-        'jobctl schedule pause' 'jobctl schedule resume' 'jobctl schedule promote' \
-        'jobctl schedule demote' 'jobctl schedule export' 'jobctl schedule rm' \
-        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
-        'jobctl schedule import' 'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' \
-        'jobctl sweep show' 'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' \
-        'jobctl token create' 'jobctl token list' 'jobctl token revoke'
+        'jobctl node drain' 'jobctl node resume' 'jobctl node forget' 'jobctl notify' \
+        'jobctl notify list' 'jobctl notify show' 'jobctl notify retry' \
+        'jobctl notify test' 'jobctl once' 'jobctl once run' 'jobctl once list' \
+        'jobctl once show' 'jobctl once reset' 'jobctl once apply' 'jobctl checkpoint' \
+        'jobctl checkpoint get' 'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' \
+        'jobctl dlq show' 'jobctl dlq replay' 'jobctl dlq purge' 'jobctl queue' \
+        'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
+        'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
+        'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
+        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule demote' \
+        'jobctl schedule export' 'jobctl schedule rm' 'jobctl schedule run' \
+        'jobctl schedule next' 'jobctl schedule missed' 'jobctl schedule import' \
+        'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' 'jobctl sweep show' \
+        'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' 'jobctl token create' \
+        'jobctl token list' 'jobctl token revoke'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
         'jobctl audit --since' 'jobctl audit --action' 'jobctl audit --limit' \
         'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
@@ -63,12 +65,17 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl db copy --output' 'jobctl lock run --ttl' 'jobctl lock run --wait' \
         'jobctl lock list -o' 'jobctl lock list --output' 'jobctl lock release --confirm' \
         'jobctl node list -o' 'jobctl node list --output' 'jobctl node forget --confirm' \
-        'jobctl once run --wait' 'jobctl once list -o' 'jobctl once list --output' \
-        'jobctl once show -o' 'jobctl once show --output' 'jobctl once reset --confirm' \
-        'jobctl dlq list -Q' 'jobctl dlq list --queue' 'jobctl dlq list --since' \
-        'jobctl dlq list --older-than' 'jobctl dlq list --class' 'jobctl dlq list -o' \
-        'jobctl dlq list --output' 'jobctl dlq show -o' 'jobctl dlq show --output' \
-        'jobctl dlq replay -Q' 'jobctl dlq replay --queue' 'jobctl dlq replay --class' \
+        'jobctl notify list --state' 'jobctl notify list --limit' 'jobctl notify list -o' \
+        'jobctl notify list --output' 'jobctl notify show -o' \
+        'jobctl notify show --output' 'jobctl notify retry -o' \
+        'jobctl notify retry --output' 'jobctl notify test -o' \
+        'jobctl notify test --output' 'jobctl once run --wait' 'jobctl once list -o' \
+        'jobctl once list --output' 'jobctl once show -o' 'jobctl once show --output' \
+        'jobctl once reset --confirm' 'jobctl dlq list -Q' 'jobctl dlq list --queue' \
+        'jobctl dlq list --since' 'jobctl dlq list --older-than' \
+        'jobctl dlq list --class' 'jobctl dlq list -o' 'jobctl dlq list --output' \
+        'jobctl dlq show -o' 'jobctl dlq show --output' 'jobctl dlq replay -Q' \
+        'jobctl dlq replay --queue' 'jobctl dlq replay --class' \
         'jobctl dlq replay --since' 'jobctl dlq replay -o' 'jobctl dlq replay --output' \
         'jobctl dlq purge --older-than' 'jobctl dlq purge --confirm' \
         'jobctl queue list -o' 'jobctl queue list --output' \
@@ -79,8 +86,11 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule add --dst-repeat' 'jobctl schedule add --timeout' \
         'jobctl schedule add --max-attempts' 'jobctl schedule add --type' \
         'jobctl schedule add --payload' 'jobctl schedule add --on-node' \
-        'jobctl schedule add --on-tag' 'jobctl schedule add -o' \
-        'jobctl schedule add --output' 'jobctl schedule list -o' \
+        'jobctl schedule add --on-tag' 'jobctl schedule add --owner' \
+        'jobctl schedule add --severity' 'jobctl schedule add --ping' \
+        'jobctl schedule add --max-runtime' 'jobctl schedule add --min-runtime' \
+        'jobctl schedule add --deadline' 'jobctl schedule add --pause-after' \
+        'jobctl schedule add -o' 'jobctl schedule add --output' 'jobctl schedule list -o' \
         'jobctl schedule list --output' 'jobctl schedule show -o' \
         'jobctl schedule show --output' 'jobctl schedule demote --confirm' \
         'jobctl schedule export -o' 'jobctl schedule export --output' \
@@ -149,6 +159,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show t
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'db' -d 'Back up, check and copy the database.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'lock' -d 'Named locks: `jobctl lock NAME [--ttl 60s] [--wait D] -- CMD` runs CMD holding NAME.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'node' -d 'Cluster nodes: list, drain (stop claiming), resume, forget (gone for good).'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'notify' -d 'Notifications: deliveries of failure, missed-run and recovery events.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'once' -d 'Run-once: commands (maintenance migrations) that succeed at most once per DB.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'checkpoint' -d 'Read or save the checkpoint of the current job or once-run (inside one).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'dlq' -d 'The dead-letter queue: jobs that ran out of attempts.'
@@ -370,6 +381,31 @@ complete -c jobctl -n '__jobctl_at "jobctl node resume"' -s h -l help -d 'Show t
 complete -c jobctl -n '__jobctl_at "jobctl node forget"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
 complete -c jobctl -n '__jobctl_at "jobctl node forget"' -s h -l help -d 'Show this message and exit.'
 
+# jobctl notify
+complete -c jobctl -n '__jobctl_at "jobctl notify"' -a 'list' -d 'Deliveries, newest first: event, subject, channel, state, attempts, answer.'
+complete -c jobctl -n '__jobctl_at "jobctl notify"' -a 'show' -d 'One delivery with its event (or a digest with the events it carried).'
+complete -c jobctl -n '__jobctl_at "jobctl notify"' -a 'retry' -d 'Send a dead (or retrying) delivery again now, with a fresh retry budget.'
+complete -c jobctl -n '__jobctl_at "jobctl notify"' -a 'test' -d 'Send a test event through CHANNEL now and print its answer (exit 1 if it failed).'
+complete -c jobctl -n '__jobctl_at "jobctl notify"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl notify list
+complete -c jobctl -n '__jobctl_at "jobctl notify list"' -l state -r -F -d 'pending, sending, retrying, delivered, dead or folded.'
+complete -c jobctl -n '__jobctl_at "jobctl notify list"' -l limit -r -F -d 'At most this many, newest first.'
+complete -c jobctl -n '__jobctl_at "jobctl notify list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl notify list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl notify show
+complete -c jobctl -n '__jobctl_at "jobctl notify show"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl notify show"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl notify retry
+complete -c jobctl -n '__jobctl_at "jobctl notify retry"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl notify retry"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl notify test
+complete -c jobctl -n '__jobctl_at "jobctl notify test"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl notify test"' -s h -l help -d 'Show this message and exit.'
+
 # jobctl once
 complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'run' -d 'Run CMD unless NAME already succeeded (then say when); 75 if it runs elsewhere.'
 complete -c jobctl -n '__jobctl_at "jobctl once"' -a 'list' -d 'Every run-once record, by name.'
@@ -496,6 +532,13 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'J
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-node -r -F -d 'Its jobs run only on this node.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-tag -r -F -d 'Its jobs run only on a daemon with this tag.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l owner -r -F -d 'Who owns it (notification routes).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l severity -r -F -d 'How critical it is, e.g. page (notification routes).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l ping -r -F -d 'Ping URL, healthchecks.io style (/start, /fail).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-runtime -r -F -d 'A run still going after D is reported too_long.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l min-runtime -r -F -d 'A success faster than D is reported too_short.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l deadline -r -F -d 'HH:MM (its zone) the day\'s run must be done by.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l pause-after -r -F -d 'Pause it after N consecutive failed runs.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -s h -l help -d 'Show this message and exit.'
 

@@ -16,6 +16,7 @@ from jobctl.cli import (  # noqa: F401  (importing registers the commands)
     metrics,
     monitor,
     nodes,
+    notify,
     once,
     ops,
     queues,

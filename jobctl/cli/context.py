@@ -27,6 +27,7 @@ EXISTING_DB_COMMANDS = frozenset(
         "dlq list", "dlq show", "once list", "once show", "lock list", "sweep list",
         "sweep show", "queue list", "token list", "checkpoint get", "db check",
         "config check", "smoke", "node list", "node drain", "node resume", "node forget",
+        "notify list", "notify show",
     }
 )  # fmt: skip
 

@@ -71,6 +71,25 @@ def add(
     on_tag: Annotated[
         str | None, typer.Option(help="Its jobs run only on a daemon with this tag.")
     ] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns it (notification routes).")] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="How critical it is, e.g. page (notification routes).")
+    ] = None,
+    ping: Annotated[
+        str | None, typer.Option(help="Ping URL, healthchecks.io style (/start, /fail).")
+    ] = None,
+    max_runtime: Annotated[
+        str | None, typer.Option(help="A run still going after D is reported too_long.")
+    ] = None,
+    min_runtime: Annotated[
+        str | None, typer.Option(help="A success faster than D is reported too_short.")
+    ] = None,
+    deadline: Annotated[
+        str | None, typer.Option(help="HH:MM (its zone) the day's run must be done by.")
+    ] = None,
+    pause_after: Annotated[
+        int | None, typer.Option(help="Pause it after N consecutive failed runs.")
+    ] = None,
     output: Output = None,
 ) -> None:
     """Create a schedule; lint warnings go to stderr."""
@@ -101,6 +120,13 @@ def add(
             "shadow": shadow,
             "on_node": on_node,
             "on_tag": on_tag,
+            "owner": owner,
+            "severity": severity,
+            "ping": ping,
+            "max_runtime": max_runtime,
+            "min_runtime": min_runtime,
+            "deadline": deadline,
+            "pause_after": pause_after,
         },
         flags=True,
     )
@@ -112,7 +138,12 @@ def add(
     store = app_state.client().store
     now = utcnow()
     warnings = lint_schedule(store, schedule, now)
-    args = {"cron": cron, "tz": tz, "queue": queue, "command": command, "type": job_type}
+    args = {
+        "cron": cron, "tz": tz, "queue": queue, "command": command, "type": job_type,
+        "owner": owner, "severity": severity, "max_runtime": max_runtime,
+        "min_runtime": min_runtime, "deadline": deadline, "pause_after": pause_after,
+        "ping": "***" if ping else None,
+    }  # fmt: skip
     args |= {"on_node": on_node, "on_tag": on_tag}
     with audited(ctx, "schedule.add", name, {k: v for k, v in args.items() if v is not None}):
         store.schedules.add(schedule, now)

@@ -11,6 +11,7 @@ from jobctl.config.health import parse_health
 from jobctl.config.kafka import parse_kafka
 from jobctl.config.load import Document, read_document
 from jobctl.config.model import Config, DaemonConfig, JobType, QueueConfig
+from jobctl.config.notify import parse_notify
 from jobctl.config.switches import parse_enabled, parse_shadow_mode
 from jobctl.domain.durations import parse_seconds
 from jobctl.domain.listen import parse_listen
@@ -21,8 +22,17 @@ from jobctl.errors import ConfigError, InvalidFields, InvalidInput
 T = TypeVar("T")
 
 QUEUE_KEYS = {
-    "name", "concurrency", "retry_policy", "max_depth", "shed", "rate_limit", "on_node", "on_tag"
-}  # fmt: skip
+    "name",
+    "concurrency",
+    "retry_policy",
+    "max_depth",
+    "shed",
+    "rate_limit",
+    "owner",
+    "severity",
+    "on_node",
+    "on_tag",
+}
 RETRY_KEYS = {"max_attempts", "backoff", "base", "max", "jitter"}
 JOB_TYPE_KEYS = {
     "on_node",
@@ -37,6 +47,8 @@ JOB_TYPE_KEYS = {
     "group",
     "retry_policy",
     "cwd",
+    "owner",
+    "severity",
 }
 DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format", "misfire_grace", "tags"}
 SCHEDULE_KEYS = {
@@ -59,6 +71,14 @@ SCHEDULE_KEYS = {
     "shadow",
     "enabled",
     "shell",
+    "owner",
+    "severity",
+    "ping",
+    "max_runtime",
+    "min_runtime",
+    "deadline",
+    "pause_after",
+    "mailto",
 }
 
 
@@ -229,6 +249,8 @@ def _queues(p: _Problems, value: Any) -> tuple[QueueConfig, ...]:
                 shed=shed,
                 rate_limit=_rate_limit(p, (*path, "rate_limit"), item.get("rate_limit")),
                 **_placement(p, path, item),
+                owner=_text(p, (*path, "owner"), item.get("owner")),
+                severity=_text(p, (*path, "severity"), item.get("severity")),
             )
         )
     return tuple(out)
@@ -282,6 +304,8 @@ def _job_types(p: _Problems, value: Any) -> tuple[JobType, ...]:
                 retry=_retry(p, (*path, "retry_policy"), item.get("retry_policy")),
                 cwd=_absolute(p, (*path, "cwd"), item.get("cwd")),
                 **_placement(p, path, item),
+                owner=_text(p, (*path, "owner"), item.get("owner")),
+                severity=_text(p, (*path, "severity"), item.get("severity")),
             )
         )
     return tuple(out)
@@ -430,6 +454,7 @@ SECTIONS: dict[str, Callable[[_Problems, Any], Any]] = {
     "shadow_mode": lambda p, v: _section(p, v, parse_shadow_mode),
     "kafka": lambda p, v: _section(p, v, parse_kafka),
     "health": lambda p, v: _section(p, v, parse_health),
+    "notify": lambda p, v: _section(p, v, parse_notify),
 }
 
 
@@ -447,6 +472,20 @@ def _cross_check(p: _Problems, config: Config) -> None:
             continue
         if not config.knows_queue(queue):
             p.add((section, index, "queue"), f"unknown queue {queue!r}")
+    _route_targets(p, config)
+
+
+def _route_targets(p: _Problems, config: Config) -> None:
+    """A route whose match names a job type or queue the config does not have matches
+    nothing: an error, like a route without a match."""
+    for index, route in enumerate(config.notify.routes):
+        where = ("notify", "routes", index, "match")
+        for job_type in sorted(route.match.get("job_type", ())):
+            if config.job_type(job_type) is None:
+                p.add((*where, "job_type"), f"route {route.name!r}: unknown job type {job_type!r}")
+        for queue in sorted(route.match.get("queue", ())):
+            if not config.knows_queue(queue):
+                p.add((*where, "queue"), f"route {route.name!r}: unknown queue {queue!r}")
 
 
 def _host_checks(p: _Problems, config: Config) -> None:
@@ -464,6 +503,20 @@ def _host_checks(p: _Problems, config: Config) -> None:
                 f"job type {job_type.name!r}: no such directory {job_type.cwd!r}",
             )
     _probe_checks(p, config)
+    _secret_checks(p, config)
+
+
+def _secret_checks(p: _Problems, config: Config) -> None:
+    """Notification channels' secret files must be readable here (never printed)."""
+    from jobctl.config.notify import secret_problems
+
+    raw = config.raw.get("notify", {}).get("channels", [])
+    index = {e.get("name"): i for i, e in enumerate(raw) if isinstance(e, dict)}
+    for name, key, message in secret_problems(config.notify):
+        channel = config.notify.channel(name)
+        kind = channel.kind if channel else ""
+        where = ("notify", "channels", index.get(name, 0), kind, key)
+        p.add(where, f"channel {name!r}: {message}")
 
 
 def _probe_checks(p: _Problems, config: Config) -> None:

@@ -17,7 +17,9 @@ from typing import Any
 from jobctl.config.health import FreeDisk
 from jobctl.config.kafka import KafkaConfig
 from jobctl.config.model import Config, JobType
+from jobctl.config.notify import Channel, route_data
 from jobctl.config.probes import ProbeSpec
+from jobctl.domain.notify import Route
 
 NOT_KEYS = ("source", "raw")  # Config fields that are not config keys
 
@@ -75,4 +77,6 @@ _SHAPES: dict[type, Callable[[Any], Any]] = {
     KafkaConfig: _kafka,
     FreeDisk: lambda disk: disk.text,
     ProbeSpec: lambda spec: spec.data(),
+    Channel: lambda channel: channel.data(),
+    Route: route_data,
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from jobctl.config.health import HealthConfig
 from jobctl.config.kafka import KafkaConfig
+from jobctl.config.notify import NotifyConfig
 from jobctl.config.switches import ShadowMode
 from jobctl.domain.queues import Backpressure, RateLimit, Shed, is_queue_name, parse_rate_limit
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
@@ -27,6 +28,8 @@ class QueueConfig:
     rate_limit: str | None = None  # e.g. "20/s per tenant" (validated by config.check)
     on_node: str | None = None  # placement of its jobs (a job or job type may say otherwise)
     on_tag: str | None = None
+    owner: str | None = None  # notification routing (SPEC "Notifications")
+    severity: str | None = None
 
     @property
     def rate(self) -> RateLimit | None:
@@ -55,6 +58,8 @@ class JobType:
     cwd: str | None = None  # where its jobs run unless an enqueue asks for another directory
     on_node: str | None = None  # placement of its jobs (an enqueue may say otherwise)
     on_tag: str | None = None
+    owner: str | None = None  # notification routing (SPEC "Notifications")
+    severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ class Config:
     shadow_mode: ShadowMode = field(default_factory=ShadowMode)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     health: HealthConfig = field(default_factory=HealthConfig)  # `jobctl health` thresholds
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # channels and routes
     raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`
 
     def queue(self, name: str) -> QueueConfig | None:

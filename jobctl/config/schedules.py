@@ -101,6 +101,17 @@ def build_schedule(
         "",
         ("--on-node", "--on-tag") if flags else ("on_node", "on_tag"),
     )
+    pause_after = fields.get("pause_after")
+    if pause_after is not None and (type(pause_after) is not int or pause_after < 1):
+        problems.append(("pause_after", f"invalid pause_after {pause_after!r}: a positive integer"))
+        pause_after = None
+    runtimes = {}
+    for key in ("max_runtime", "min_runtime"):
+        value = fields.get(key)
+        runtimes[key] = None if value is None else checked(key, parse_seconds, value, key)
+    deadline = fields.get("deadline")
+    if deadline is not None:
+        deadline = checked("deadline", parse_deadline, deadline)
     schedule = Schedule(
         name=name,
         cron=cron.strip(),
@@ -125,10 +136,63 @@ def build_schedule(
         user=fields.get("user"),
         on_node=where.on_node if where else None,
         on_tag=where.on_tag if where else None,
+        owner=checked("owner", _label, fields.get("owner"), "owner"),
+        severity=checked("severity", _label, fields.get("severity"), "severity"),
+        ping=checked("ping", _ping_url, fields.get("ping")),
+        max_runtime=runtimes["max_runtime"],
+        min_runtime=runtimes["min_runtime"],
+        deadline=deadline,
+        pause_after=pause_after,
+        mailto=checked("mailto", parse_mailto, fields.get("mailto")),
     )
     if problems:
         raise InvalidFields(problems)
     return schedule
+
+
+def parse_deadline(value: Any) -> str:
+    """A wall-clock deadline `HH:MM` (in the schedule's zone) → "HH:MM"; InvalidInput else."""
+    text = str(value).strip()
+    parts = text.split(":")
+    if (
+        len(parts) == 2
+        and all(p.isdigit() and len(p) == 2 for p in parts)
+        and int(parts[0]) < 24
+        and int(parts[1]) < 60
+    ):
+        return text
+    raise InvalidInput(f"invalid deadline {value!r}: a time of day HH:MM like 06:00")
+
+
+def parse_mailto(value: Any) -> str | None:
+    """cron's MAILTO: comma-separated mail addresses (empty: none)."""
+    if value is None or not str(value).strip():
+        return None
+    addresses = [a.strip() for a in str(value).split(",")]
+    if not all("@" in a and " " not in a for a in addresses):
+        raise InvalidInput(f"invalid mailto {value!r}: comma-separated mail addresses")
+    return ",".join(addresses)
+
+
+def _label(value: Any, option: str) -> str | None:
+    """owner / severity: a short word (they are matched by routes)."""
+    if value is None:
+        return None
+    text = str(value)
+    if not text or len(text) > 64 or any(c.isspace() or not c.isprintable() for c in text):
+        raise InvalidInput(f"invalid {option} {value!r}: a word of up to 64 characters")
+    return text
+
+
+def _ping_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"invalid ping {value!r}: an http(s) URL")
+    return str(value)
 
 
 def _flag(value: Any, option: str) -> bool | None:

@@ -127,7 +127,10 @@ def parse_crontab(
                     zones[name] = _zone(name, value, zones)
                     continue
                 env[name] = value
-                note = f"MAILTO={value}: jobctl does not send mail; use health/alerts"
+                note = (
+                    f"MAILTO={value}: jobctl mails its lines' output and failures (cron's rule),"
+                    " through config notify channel 'mailto' or the local sendmail"
+                )
                 if name == "MAILTO" and value and note not in notes:
                     notes.append(note)
                 continue

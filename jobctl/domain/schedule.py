@@ -37,6 +37,7 @@ class Outcome(StrEnum):
     NO_DAEMON = "no_daemon"
     DST_SKIP = "dst_skip"
     DISABLED = "disabled"  # config `enabled: false`
+    AUTO_PAUSED = "auto_paused"  # paused by `pause_after` consecutive failures
 
 
 def parse_choice(enum: type[StrEnum], value: str, option: str) -> Any:
@@ -74,6 +75,15 @@ class Schedule:
     source: str | None = None
     on_node: str | None = None  # placement of its jobs (else the job type's / queue's)
     on_tag: str | None = None
+    owner: str | None = None  # notification routing (SPEC "Notifications")
+    severity: str | None = None
+    ping: str | None = None  # healthchecks.io-style ping URL (/start, success, /fail)
+    max_runtime: float | None = None  # seconds: a run still going after this is too_long
+    min_runtime: float | None = None  # seconds: a success faster than this is too_short
+    deadline: str | None = None  # HH:MM in `tz`: the day's run must have finished by then
+    pause_after: int | None = None  # consecutive failed runs that pause the schedule
+    paused_reason: str | None = None  # why it was paused automatically (None: not auto-paused)
+    mailto: str | None = None  # cron's MAILTO: mail these addresses output and failures
     created_at: datetime | None = None
     updated_at: datetime | None = None
     cursor_at: datetime | None = None  # fires up to here are handled

@@ -93,7 +93,10 @@ def set_schedule(
     store: Store, name: str, action: str, caller: Caller, now: datetime, **fields: Any
 ) -> None:
     """Pause (`enabled=0`), resume, promote (`shadow=0`) one schedule, audited as
-    `schedule.ACTION`; NotFound for an unknown name (audited as failed)."""
+    `schedule.ACTION`; NotFound for an unknown name (audited as failed). Resuming
+    clears an auto-pause (`pause_after`) too."""
+    if fields.get("enabled") == 1:
+        fields["paused_reason"] = None
     with _audited(store, caller, now, f"schedule.{action}", name, {}):
         store.schedules.update(name, now, **fields)
 

@@ -137,6 +137,7 @@ def _from_entry(entry: ImportedEntry, shadow: bool, user: str | None) -> Schedul
             "shadow": shadow,
             "source": f"{entry.source}:{entry.line}",
             "user": user,
+            "mailto": entry.env.get("MAILTO"),
         },
         origin="import",
     )

@@ -207,7 +207,8 @@ class Scheduler:
             elif not config.enabled:
                 decisions.append(FireDecision(at, Outcome.DISABLED))
             elif paused:
-                decisions.append(FireDecision(at, Outcome.PAUSED))
+                outcome = Outcome.AUTO_PAUSED if s.paused_reason else Outcome.PAUSED
+                decisions.append(FireDecision(at, outcome))
             elif shadow:
                 if shadow_sampled(s.name, at, config.shadow_mode.sampling_percent):
                     decisions.append(FireDecision(at, Outcome.SHADOW))

@@ -18,6 +18,7 @@ from jobctl.runtime.daemon import Daemon, DaemonOptions
 from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, daemon_base_env
+from jobctl.runtime.notify import notify_hooks
 from jobctl.runtime.retention import retention_hooks
 from jobctl.runtime.systemd import Notifier
 from jobctl.store import db_path_from, open_store, shared_db_key
@@ -80,6 +81,7 @@ def build_hooks(db_url: str, config: Config, options: DaemonOptions) -> list[Hoo
 
         hooks += http_hooks(db_url, config)
     hooks += retention_hooks(db_url, config, SystemClock())  # history retention (sweeps)
+    hooks += notify_hooks(db_url, config, SystemClock())  # notification delivery, pings
     if config.kafka.sample_interval:  # kafka lag samples; confluent-kafka loads only then
         from jobctl.runtime.kafka_sampler import kafka_hooks
 

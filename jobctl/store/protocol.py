@@ -32,6 +32,7 @@ from jobctl.domain import sweep as sw
 from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import Attempt, Job, JobSpec
 from jobctl.domain.lag import PartitionKey, Sample
+from jobctl.domain.notify import Event, Window
 from jobctl.domain.queues import Backpressure, RateLimit
 from jobctl.domain.schedule import FireDecision, Schedule
 from jobctl.store.database import Conn, Database
@@ -44,6 +45,7 @@ from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
 from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
 from jobctl.store.repos.nodes import NodeInfo
+from jobctl.store.repos.notify import Delivery, Router, Settled
 from jobctl.store.repos.once import OnceClaim, OnceRecord
 from jobctl.store.repos.output import OutputWrite
 from jobctl.store.repos.schedules import FireRecord, LastRun
@@ -619,6 +621,90 @@ class Kafka(Protocol):
         ...
 
 
+class Notify(Protocol):
+    """The notification outbox. Events are written by the verbs whose change caused them
+    (dispatch.finish: failed, dead, recovered, too_short, paused; schedules.record_fires:
+    missed), in the same transaction; scans record the rest here."""
+
+    def record(
+        self, kind: str, now: datetime, body: Mapping[str, Any], dedup: str | None = None
+    ) -> int | None:
+        """Write one event in its own transaction; with `dedup`, at most once per key
+        (None when it was already there)."""
+        ...
+
+    def record_too_long(self, now: datetime) -> int:
+        """A `too_long` event, once per attempt, for every running job of a schedule with
+        a max_runtime that has run longer (cluster-wide); returns how many were new."""
+        ...
+
+    def record_node_down(self, now: datetime, within: float = 86400.0) -> int:
+        """A `node_down` event, once per daemon, for each daemon that stopped heartbeating
+        without a clean stop within the last `within` seconds; returns how many were new."""
+        ...
+
+    def record_dlq_growth(self, now: datetime, over: int, window: float = 3600.0) -> int:
+        """A `dlq_growth` event per queue with more than `over` dead letters in the last
+        `window` seconds, once per queue per window; returns how many were new."""
+        ...
+
+    def pending(self, now: datetime) -> bool:
+        """Whether routing, digests or delivery have anything to do at `now` (cheap)."""
+        ...
+
+    def route(self, now: datetime, router: Router, limit: int = 500) -> int:
+        """Route the oldest new events exactly once across every daemon (`router` decides
+        deliveries and max_per windows, in the same transaction); returns how many."""
+        ...
+
+    def digests(self, now: datetime, due: Callable[[str, Window], bool]) -> int:
+        """One digest delivery per route and channel whose folded deliveries' window
+        ended (`due`), carrying them; returns how many digests were made."""
+        ...
+
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: float,
+        busy: Mapping[str, int] | None = None,
+        per_channel: int | None = None,
+    ) -> list[Delivery]:
+        """Lease up to `limit` due deliveries, at most `per_channel` of one channel counting
+        its `busy` sends; no delivery is leased to two daemons at once; an expired lease
+        makes it due again."""
+        ...
+
+    def settle(self, outcomes: Sequence[Settled], now: datetime) -> int:
+        """Record leased attempts' outcomes in one transaction (delivered, retrying at a
+        time, or dead); one whose lease was lost is ignored. Returns how many were."""
+        ...
+
+    def get(self, delivery_id: int) -> Delivery:
+        """NotFound when there is none."""
+        ...
+
+    def events(self, limit: int = 100) -> list[Event]:
+        """The newest events, newest first."""
+        ...
+
+    def retry(self, delivery_id: int, now: datetime) -> Delivery:
+        """A dead or retrying delivery is due now again, with a fresh give-up time."""
+        ...
+
+    def outcomes(self) -> dict[tuple[str, str], int]:
+        """(channel, state) → deliveries."""
+        ...
+
+    def prune(self, before: datetime, limit: int = 1000) -> int:
+        """Forget settled deliveries and events older than `before`, a batch at most."""
+        ...
+
+    def list(self, states: Sequence[str] = (), limit: int = 100) -> list[Delivery]:
+        """Deliveries newest first; an unknown state is InvalidInput."""
+        ...
+
+
 class Output(Protocol):
     """Attempt output kept in the store (store/repos/output.py): each attempt's bytes in
     chunks numbered from 1 in the order produced; chunk 0, when present, is the line saying
@@ -741,6 +827,8 @@ class Store(Protocol):
     def metrics(self) -> Metrics: ...
     @property
     def kafka(self) -> Kafka: ...
+    @property
+    def notify(self) -> Notify: ...
     @property
     def output(self) -> Output: ...
 

@@ -25,6 +25,7 @@ READS = {
     "queue list": [], "token list": [], "checkpoint get": [], "node list": [],
     # the node actions: a node exists only in a DB a daemon served
     "node drain": ["n1"], "node resume": ["n1"], "node forget": ["n1", "--confirm", "n1"],
+    "notify list": [], "notify show": ["1"],
 }  # fmt: skip
 # Those that need no DB but read one that exists, and the monitors.
 USES_ANY_DB = {"config check", "schedule next", "smoke"}

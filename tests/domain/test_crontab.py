@@ -289,7 +289,8 @@ def test_user_crontab_reports_every_line_it_could_not_import_with_the_reason() -
 def test_mailto_gives_one_note_per_distinct_address_and_none_when_empty() -> None:
     # alice.crontab sets ops@example.com twice (bare and quoted) and MAILTO='' once
     assert _load("alice.crontab").notes == [
-        "MAILTO=ops@example.com: jobctl does not send mail; use health/alerts"
+        "MAILTO=ops@example.com: jobctl mails its lines' output and failures (cron's rule),"
+        " through config notify channel 'mailto' or the local sendmail"
     ]
 
 

@@ -96,3 +96,14 @@ def test_0010_leaves_shadow_unset_only_where_the_schedule_never_chose(db_path: P
         store.close()
     # Then only the CLI schedule that never set shadow follows the config's shadow_mode
     assert shadows == {"cli": None, "sh": True, "imp": False}
+
+
+def test_migrations_are_numbered_without_gaps_on_both_backends() -> None:
+    # A migration numbered below an applied one is never applied to that DB: numbers given out
+    # to parallel work must close up before they land.
+    from jobctl.store.postgres import schema as pg_schema
+    from jobctl.store.sqlite import schema as lite_schema
+
+    for files in (lite_schema.MIGRATION_FILES, pg_schema.MIGRATION_FILES):
+        numbers = [number for number, _ in files]
+        assert numbers == list(range(1, len(numbers) + 1)), [name for _, name in files]

@@ -70,4 +70,17 @@ health:
     - {name: spool, disk: {path: /tmp, min_free: 10%}}
     - {name: port, tcp: "127.0.0.1:22"}
     - {name: my, mysql: {url_env: APP_MY_URL}}
+notify:  # secret files: any readable file here (config check reads them)
+  channels:
+    - {name: oncall, pagerduty: {routing_key_file: /etc/os-release}, timeout: 5s}
+    - {name: team, email: {to: [ops@example.com], from: jobctl@example.com,
+                           smtp: "smtp://127.0.0.1:25", username: u,
+                           password_file: /etc/os-release}}
+    - {name: chat, webhook: {url_file: /etc/os-release, format: slack},
+       give_up_after: 2h}
+    - {name: script, exec: [/usr/local/bin/on-job-event]}
+  routes:
+    - {match: {severity: page, event: [dead, missed]}, to: [oncall], after: 2, max_per: 2/30m}
+    - {name: billing, match: {owner: billing}, to: [team, chat], on_recovery: true,
+       while_retrying: true}
 """

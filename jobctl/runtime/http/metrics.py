@@ -144,7 +144,35 @@ def db_metrics(store: Store, config: Config, now: datetime) -> list[Metric]:
     )
     for info in store.daemons.live(now):
         beat.add_metric([info.node], max(0.0, (now - info.heartbeat_at).total_seconds()))
-    return [depth, running, lag, dead, beat, *_schedule_metrics(store, config, now)]
+    return [
+        depth, running, lag, dead, beat, *_schedule_metrics(store, config, now),
+        *_notify_metrics(store),
+    ]  # fmt: skip
+
+
+def _notify_metrics(store: Store) -> list[Metric]:
+    """`jobctl_notifications_total{channel,outcome}` (delivered, dead, folded into a
+    digest: settled deliveries kept in the DB, a week by default) and the deliveries still
+    under way per channel."""
+    total = CounterMetricFamily(
+        "jobctl_notifications",
+        "Notification deliveries settled, by channel and outcome (delivered, dead, folded).",
+        labels=["channel", "outcome"],
+    )
+    pending = _gauge(
+        "jobctl_notifications_pending",
+        "Notification deliveries not settled yet (pending, sending, retrying).",
+        ["channel"],
+    )
+    waiting: dict[str, int] = {}
+    for (channel, state), count in sorted(store.notify.outcomes().items()):
+        if state in ("delivered", "dead", "folded"):
+            total.add_metric([channel, state], count)
+        else:
+            waiting[channel] = waiting.get(channel, 0) + count
+    for channel, count in sorted(waiting.items()):
+        pending.add_metric([channel], count)
+    return [total, pending]
 
 
 def _schedule_metrics(store: Store, config: Config, now: datetime) -> list[Metric]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,11 @@ MIN_SERVER = 130000  # PostgreSQL 13
 IDLE_CONNECTIONS = 4  # kept open per pool; more may be open while busy
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _TOPIC = re.compile(r"^[a-z_]{1,20}$")
+
+# psycopg logs what it ignores while closing a broken pipeline ("error ignored terminating
+# <psycopg.Pipeline [BAD]>"); jobctl reports that failure itself, in one line. Without a
+# handler, Python's last-resort handler would print psycopg's copy to the user's terminal.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)

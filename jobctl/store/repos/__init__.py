@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from jobctl.store.repos.locks import LocksRepo
     from jobctl.store.repos.metrics import MetricsRepo
     from jobctl.store.repos.nodes import NodesRepo
+    from jobctl.store.repos.notify import NotifyRepo
     from jobctl.store.repos.once import OnceRepo
     from jobctl.store.repos.output import OutputRepo
     from jobctl.store.repos.queues import QueuesRepo
@@ -118,6 +119,12 @@ class Repos:
         from jobctl.store.repos.locks import LocksRepo
 
         return LocksRepo(self.db)
+
+    @cached_property
+    def notify(self) -> NotifyRepo:
+        from jobctl.store.repos.notify import NotifyRepo
+
+        return NotifyRepo(self.db)
 
     @cached_property
     def kafka(self) -> KafkaRepo:

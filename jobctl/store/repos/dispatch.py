@@ -18,6 +18,7 @@ from jobctl.store.records import job_from_row
 from jobctl.store.repos import rates
 from jobctl.store.repos.jobs import cascade_cancel, release_dependants
 from jobctl.store.repos.nodes import may_claim
+from jobctl.store.repos.notify import finish_events
 from jobctl.store.repos.output import OutputRepo, OutputWrite
 
 
@@ -260,7 +261,8 @@ class DispatchRepo:
     ) -> list[Finish]:
         """Apply attempt endings in one transaction (recording `spawns` and the endings'
         `output` in the same one). An ending whose lease was lost (the job is no longer
-        running this attempt for this runner) is discarded; returns those applied."""
+        running this attempt for this runner) is discarded; returns those applied. Their
+        notification events (repos/notify.finish_events) are written in it too."""
         if not finishes and not spawns:
             return []
         ts = now.timestamp()
@@ -288,7 +290,8 @@ class DispatchRepo:
             " lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0"
             " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?"
             + lease_guard
-            + " RETURNING queue, payload, has_dependants",
+            + " RETURNING queue, payload, has_dependants, schedule, name, job_type, tenant,"
+            " max_attempts, command, nominal_at",
             (
                 state.value,
                 f.exit_code,
@@ -331,6 +334,7 @@ class DispatchRepo:
                 (f.job_id, row["queue"], failure, f.error, row["payload"], f.output_tail, ts),
             ).fetchone()[0]
             conn.execute("UPDATE jobs SET dlq_id = ? WHERE id = ?", (dlq_id, f.job_id))
+        finish_events(conn, f, row, now)
         if row["has_dependants"]:
             if state is State.SUCCEEDED:
                 release_dependants(conn, f.job_id, now)

@@ -17,6 +17,7 @@ from jobctl.errors import InvalidInput, NotFound
 from jobctl.store.database import Conn, Database, Row
 from jobctl.store.records import dumps, loads
 from jobctl.store.repos.jobs import JobsRepo, request_cancel
+from jobctl.store.repos.notify import fire_events
 
 COLUMNS = (
     "name",
@@ -42,6 +43,14 @@ COLUMNS = (
     "user",
     "on_node",
     "on_tag",
+    "owner",
+    "severity",
+    "ping",
+    "max_runtime",
+    "min_runtime",
+    "deadline",
+    "pause_after",
+    "mailto",
 )
 
 
@@ -87,6 +96,14 @@ def _row_values(s: Schedule) -> list[Any]:
         s.user,
         s.on_node,
         s.on_tag,
+        s.owner,
+        s.severity,
+        s.ping,
+        s.max_runtime,
+        s.min_runtime,
+        s.deadline,
+        s.pause_after,
+        s.mailto,
     ]
 
 
@@ -120,6 +137,15 @@ def _schedule(row: Row) -> Schedule:
         user=row["user"],
         on_node=row["on_node"],
         on_tag=row["on_tag"],
+        owner=row["owner"],
+        severity=row["severity"],
+        ping=row["ping"],
+        max_runtime=row["max_runtime"],
+        min_runtime=row["min_runtime"],
+        deadline=row["deadline"],
+        pause_after=row["pause_after"],
+        paused_reason=row["paused_reason"],
+        mailto=row["mailto"],
         created_at=from_epoch(row["created_at"]),
         updated_at=from_epoch(row["updated_at"]),
         cursor_at=from_epoch(row["cursor_at"]),
@@ -172,7 +198,8 @@ class SchedulesRepo:
                 raise NotFound(f"no schedule named {name!r}")
 
     def update(self, name: str, now: datetime, **fields: Any) -> None:
-        """Set columns (enabled, shadow, ...) of one schedule."""
+        """Set columns (enabled, shadow, ...) of one schedule. Resuming it (`enabled=1`) also
+        ends its failure streak, in the same transaction: `pause_after` counts afresh."""
         sets = ", ".join(f"{_quoted(k)} = ?" for k in fields)
         with self.db.write() as conn:
             done = conn.execute(
@@ -181,6 +208,11 @@ class SchedulesRepo:
             ).rowcount
             if not done:
                 raise NotFound(f"no schedule named {name!r}")
+            if fields.get("enabled") == 1:
+                conn.execute(
+                    "UPDATE notify_streaks SET failures = 0, updated_at = ? WHERE subject = ?",
+                    (now.timestamp(), f"schedule:{name}"),
+                )
 
     def reconcile_config(
         self, schedules: Sequence[Schedule], now: datetime
@@ -266,6 +298,7 @@ class SchedulesRepo:
                         (job_id, name, decision.nominal_at.timestamp()),
                     )
                 recorded.append((decision, job_id))
+            fire_events(conn, name, [(d.outcome.value, d.nominal_at) for d, _ in recorded], now)
             if cancel_ids and any(job_id is not None for _, job_id in recorded):
                 request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
             conn.execute(
