@@ -6,7 +6,7 @@ import builtins
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from jobctl.store.protocol import Store
     from jobctl.store.repos.daemons import DaemonInfo
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
+    from jobctl.store.repos.nodes import NodeInfo
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Status:
     queues: list[QueueStatus]
     daemons: list[DaemonInfo]
     enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
+    nodes: list[NodeInfo] = field(default_factory=list)  # every node, its liveness, drain
 
 
 FILE_READ = 1 << 16
@@ -261,7 +263,8 @@ class Client:
                     concurrency=queue_config.concurrency if queue_config else None,
                 )
             )
-        return Status(rows, self.store.daemons.live(now), self.config.enabled)
+        nodes = self.store.nodes.list(now)
+        return Status(rows, self.store.daemons.live(now), self.config.enabled, nodes)
 
     # --- acting --------------------------------------------------------------------------
     def cancel(

@@ -15,6 +15,7 @@ from jobctl.cli import (  # noqa: F401  (importing registers the commands)
     locks,
     metrics,
     monitor,
+    nodes,
     notify,
     once,
     ops,

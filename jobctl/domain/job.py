@@ -84,6 +84,8 @@ class JobSpec:
     schedule: str | None = None
     nominal_at: datetime | None = None
     request_id: str | None = None  # the CLI invocation, API call or fire that enqueued it
+    on_node: str | None = None  # placement: only this node's daemon claims it
+    on_tag: str | None = None  # placement: only a daemon with this tag claims it
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,8 @@ class Job:
     checkpoint: str | None = None
     output_tail: str | None = None
     request_id: str | None = None
+    on_node: str | None = None
+    on_tag: str | None = None
 
     @property
     def max_attempts(self) -> int:

@@ -107,7 +107,7 @@ def test_resuming_an_auto_paused_schedule_counts_its_failures_afresh(
     _run(store, clock, False, schedule="s")
     # Then it stays resumed (one failure after the resume, not a streak of 3)
     assert store.schedules.get("s").enabled
-    assert [e.get("streak") for e in store.notify.events()][0] == 1
+    assert next(e.get("streak") for e in store.notify.events()) == 1
 
 
 def test_a_success_under_min_runtime_is_too_short(store: Store, clock: ManualClock) -> None:
