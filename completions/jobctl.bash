@@ -4,10 +4,11 @@
 
 _jobctl_subcommands() {  # sets subs: the subcommands of command path $1
     case "$1" in
-        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock notify once checkpoint dlq queue schedule sweep token' ;;
+        'jobctl') subs='init audit daemon enqueue list status show logs retry cancel wait explain kafka-lag metrics health smoke top config db lock node notify once checkpoint dlq queue schedule sweep token' ;;
         'jobctl config') subs='check show' ;;
         'jobctl db') subs='backup check copy' ;;
         'jobctl lock') subs='run list release' ;;
+        'jobctl node') subs='list drain resume forget' ;;
         'jobctl notify') subs='list show retry test' ;;
         'jobctl once') subs='run list show reset apply' ;;
         'jobctl checkpoint') subs='get set' ;;
@@ -25,8 +26,8 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl') opts='--db --config -o --output -q --quiet -v --verbose --version -h --help'; vopts=' --db --config -o --output ' ;;
         'jobctl init') opts='-h --help'; vopts='  ' ;;
         'jobctl audit') opts='--since --action --limit -o --output -h --help'; vopts=' --since --action --limit -o --output ' ;;
-        'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format --misfire-grace -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format --misfire-grace ' ;;
-        'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name -o --output ' ;;
+        'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format --misfire-grace --tag -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format --misfire-grace --tag ' ;;
+        'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --on-node --on-tag --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --on-node --on-tag -o --output ' ;;
         'jobctl list') opts='--state -Q --queue --since --limit -o --output -h --help'; vopts=' --state -Q --queue --since --limit -o --output ' ;;
         'jobctl status') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -51,6 +52,11 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl lock run') opts='--ttl --wait -h --help'; vopts=' --ttl --wait ' ;;
         'jobctl lock list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl lock release') opts='--confirm -h --help'; vopts=' --confirm ' ;;
+        'jobctl node') opts='-h --help'; vopts='  ' ;;
+        'jobctl node list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'jobctl node drain') opts='--now -h --help'; vopts='  ' ;;
+        'jobctl node resume') opts='-h --help'; vopts='  ' ;;
+        'jobctl node forget') opts='--confirm -h --help'; vopts=' --confirm ' ;;
         'jobctl notify') opts='-h --help'; vopts='  ' ;;
         'jobctl notify list') opts='--state --limit -o --output -h --help'; vopts=' --state --limit -o --output ' ;;
         'jobctl notify show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -76,7 +82,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl queue resume') opts='-h --help'; vopts='  ' ;;
         'jobctl queue purge') opts='--confirm -h --help'; vopts=' --confirm ' ;;
         'jobctl schedule') opts='-h --help'; vopts='  ' ;;
-        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output ' ;;
+        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow --on-node --on-tag --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --on-node --on-tag --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output ' ;;
         'jobctl schedule list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule pause') opts='-h --help'; vopts='  ' ;;
@@ -124,6 +130,7 @@ _jobctl_choices() {  # sets choices: the values of option $2 of $1
         'jobctl db check -o'|'jobctl db check --output') choices='table json' ;;
         'jobctl db copy -o'|'jobctl db copy --output') choices='table json' ;;
         'jobctl lock list -o'|'jobctl lock list --output') choices='table json' ;;
+        'jobctl node list -o'|'jobctl node list --output') choices='table json' ;;
         'jobctl notify list -o'|'jobctl notify list --output') choices='table json' ;;
         'jobctl notify show -o'|'jobctl notify show --output') choices='table json' ;;
         'jobctl notify retry -o'|'jobctl notify retry --output') choices='table json' ;;

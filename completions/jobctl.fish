@@ -8,26 +8,28 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl metrics' 'jobctl health' 'jobctl smoke' 'jobctl top' 'jobctl config' \
         'jobctl config check' 'jobctl config show' 'jobctl db' 'jobctl db backup' \
         'jobctl db check' 'jobctl db copy' 'jobctl lock' 'jobctl lock run' \
-        'jobctl lock list' 'jobctl lock release' 'jobctl notify' 'jobctl notify list' \
-        'jobctl notify show' 'jobctl notify retry' 'jobctl notify test' 'jobctl once' \
-        'jobctl once run' 'jobctl once list' 'jobctl once show' 'jobctl once reset' \
-        'jobctl once apply' 'jobctl checkpoint' 'jobctl checkpoint get' \
-        'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' 'jobctl dlq show' \
-        'jobctl dlq replay' 'jobctl dlq purge' 'jobctl queue' 'jobctl queue list' \
-        'jobctl queue pause' 'jobctl queue resume' 'jobctl queue purge' 'jobctl schedule' \
-        'jobctl schedule add' 'jobctl schedule list' 'jobctl schedule show' \
-        'jobctl schedule pause' 'jobctl schedule resume' 'jobctl schedule promote' \
-        'jobctl schedule demote' 'jobctl schedule export' 'jobctl schedule rm' \
-        'jobctl schedule run' 'jobctl schedule next' 'jobctl schedule missed' \
-        'jobctl schedule import' 'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' \
-        'jobctl sweep show' 'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' \
-        'jobctl token create' 'jobctl token list' 'jobctl token revoke'
+        'jobctl lock list' 'jobctl lock release' 'jobctl node' 'jobctl node list' \
+        'jobctl node drain' 'jobctl node resume' 'jobctl node forget' 'jobctl notify' \
+        'jobctl notify list' 'jobctl notify show' 'jobctl notify retry' \
+        'jobctl notify test' 'jobctl once' 'jobctl once run' 'jobctl once list' \
+        'jobctl once show' 'jobctl once reset' 'jobctl once apply' 'jobctl checkpoint' \
+        'jobctl checkpoint get' 'jobctl checkpoint set' 'jobctl dlq' 'jobctl dlq list' \
+        'jobctl dlq show' 'jobctl dlq replay' 'jobctl dlq purge' 'jobctl queue' \
+        'jobctl queue list' 'jobctl queue pause' 'jobctl queue resume' \
+        'jobctl queue purge' 'jobctl schedule' 'jobctl schedule add' \
+        'jobctl schedule list' 'jobctl schedule show' 'jobctl schedule pause' \
+        'jobctl schedule resume' 'jobctl schedule promote' 'jobctl schedule demote' \
+        'jobctl schedule export' 'jobctl schedule rm' 'jobctl schedule run' \
+        'jobctl schedule next' 'jobctl schedule missed' 'jobctl schedule import' \
+        'jobctl sweep' 'jobctl sweep mark' 'jobctl sweep list' 'jobctl sweep show' \
+        'jobctl sweep unmark' 'jobctl sweep run' 'jobctl token' 'jobctl token create' \
+        'jobctl token list' 'jobctl token revoke'
     set -l vopts 'jobctl --db' 'jobctl --config' 'jobctl -o' 'jobctl --output' \
         'jobctl audit --since' 'jobctl audit --action' 'jobctl audit --limit' \
         'jobctl audit -o' 'jobctl audit --output' 'jobctl daemon --concurrency' \
         'jobctl daemon --queues' 'jobctl daemon --http' 'jobctl daemon --lease' \
         'jobctl daemon --grace' 'jobctl daemon --node' 'jobctl daemon --log-format' \
-        'jobctl daemon --misfire-grace' 'jobctl enqueue --type' \
+        'jobctl daemon --misfire-grace' 'jobctl daemon --tag' 'jobctl enqueue --type' \
         'jobctl enqueue --payload' 'jobctl enqueue --from' 'jobctl enqueue -Q' \
         'jobctl enqueue --queue' 'jobctl enqueue --at' 'jobctl enqueue --in' \
         'jobctl enqueue --priority' 'jobctl enqueue --max-attempts' \
@@ -35,14 +37,14 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl enqueue --backoff-max' 'jobctl enqueue --timeout' 'jobctl enqueue --key' \
         'jobctl enqueue --ordering-key' 'jobctl enqueue --after' \
         'jobctl enqueue --tenant' 'jobctl enqueue --env' 'jobctl enqueue --cwd' \
-        'jobctl enqueue --name' 'jobctl enqueue -o' 'jobctl enqueue --output' \
-        'jobctl list --state' 'jobctl list -Q' 'jobctl list --queue' \
-        'jobctl list --since' 'jobctl list --limit' 'jobctl list -o' \
-        'jobctl list --output' 'jobctl status -o' 'jobctl status --output' \
-        'jobctl show -o' 'jobctl show --output' 'jobctl logs --attempt' \
-        'jobctl retry --state' 'jobctl retry -Q' 'jobctl retry --queue' \
-        'jobctl retry --confirm' 'jobctl cancel --confirm' 'jobctl wait --timeout' \
-        'jobctl explain -o' 'jobctl explain --output' \
+        'jobctl enqueue --name' 'jobctl enqueue --on-node' 'jobctl enqueue --on-tag' \
+        'jobctl enqueue -o' 'jobctl enqueue --output' 'jobctl list --state' \
+        'jobctl list -Q' 'jobctl list --queue' 'jobctl list --since' \
+        'jobctl list --limit' 'jobctl list -o' 'jobctl list --output' 'jobctl status -o' \
+        'jobctl status --output' 'jobctl show -o' 'jobctl show --output' \
+        'jobctl logs --attempt' 'jobctl retry --state' 'jobctl retry -Q' \
+        'jobctl retry --queue' 'jobctl retry --confirm' 'jobctl cancel --confirm' \
+        'jobctl wait --timeout' 'jobctl explain -o' 'jobctl explain --output' \
         'jobctl kafka-lag --bootstrap-servers' 'jobctl kafka-lag --group' \
         'jobctl kafka-lag --topic' 'jobctl kafka-lag -Q' 'jobctl kafka-lag --queue' \
         'jobctl kafka-lag --warn-lag' 'jobctl kafka-lag --max-lag' \
@@ -62,6 +64,7 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl db check -o' 'jobctl db check --output' 'jobctl db copy -o' \
         'jobctl db copy --output' 'jobctl lock run --ttl' 'jobctl lock run --wait' \
         'jobctl lock list -o' 'jobctl lock list --output' 'jobctl lock release --confirm' \
+        'jobctl node list -o' 'jobctl node list --output' 'jobctl node forget --confirm' \
         'jobctl notify list --state' 'jobctl notify list --limit' 'jobctl notify list -o' \
         'jobctl notify list --output' 'jobctl notify show -o' \
         'jobctl notify show --output' 'jobctl notify retry -o' \
@@ -82,7 +85,8 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule add --jitter' 'jobctl schedule add --dst-gap' \
         'jobctl schedule add --dst-repeat' 'jobctl schedule add --timeout' \
         'jobctl schedule add --max-attempts' 'jobctl schedule add --type' \
-        'jobctl schedule add --payload' 'jobctl schedule add --owner' \
+        'jobctl schedule add --payload' 'jobctl schedule add --on-node' \
+        'jobctl schedule add --on-tag' 'jobctl schedule add --owner' \
         'jobctl schedule add --severity' 'jobctl schedule add --ping' \
         'jobctl schedule add --max-runtime' 'jobctl schedule add --min-runtime' \
         'jobctl schedule add --deadline' 'jobctl schedule add --pause-after' \
@@ -154,6 +158,7 @@ complete -c jobctl -n '__jobctl_at "jobctl"' -a 'top' -d 'Live view of queues (r
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'config' -d 'Validate and show the configuration.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'db' -d 'Back up, check and copy the database.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'lock' -d 'Named locks: `jobctl lock NAME [--ttl 60s] [--wait D] -- CMD` runs CMD holding NAME.'
+complete -c jobctl -n '__jobctl_at "jobctl"' -a 'node' -d 'Cluster nodes: list, drain (stop claiming), resume, forget (gone for good).'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'notify' -d 'Notifications: deliveries of failure, missed-run and recovery events.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'once' -d 'Run-once: commands (maintenance migrations) that succeed at most once per DB.'
 complete -c jobctl -n '__jobctl_at "jobctl"' -a 'checkpoint' -d 'Read or save the checkpoint of the current job or once-run (inside one).'
@@ -190,6 +195,7 @@ complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l grace -r -F -d 'On SIGTER
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l node -r -F -d 'Node name (default: the host name).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l log-format -r -f -a 'logfmt json' -d 'logfmt or json (default logfmt).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l misfire-grace -r -F -d 'A fire due longer ago than this was missed: misfire policy (60s).'
+complete -c jobctl -n '__jobctl_at "jobctl daemon"' -l tag -r -F -d 'A tag of this node: it runs jobs placed --on-tag it (repeatable).'
 complete -c jobctl -n '__jobctl_at "jobctl daemon"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl enqueue
@@ -213,6 +219,8 @@ complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l env -r -F -d 'KEY=VALUE 
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l cwd -r -F -d 'Working directory (default: where enqueue runs, as at(1) does).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l name -r -F -d 'A name for humans.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l shell -l no-shell -d 'Run the one CMD string with /bin/sh -c.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l on-node -r -F -d 'Only the daemon of this node runs it (`node list`).'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l on-tag -r -F -d 'Only a daemon with this tag (`daemon --tag`) runs it.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l wait -l no-wait -d 'Block until the job ends; exit with its exit code.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s h -l help -d 'Show this message and exit.'
@@ -350,6 +358,28 @@ complete -c jobctl -n '__jobctl_at "jobctl lock list"' -s h -l help -d 'Show thi
 # jobctl lock release
 complete -c jobctl -n '__jobctl_at "jobctl lock release"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
 complete -c jobctl -n '__jobctl_at "jobctl lock release"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'list' -d 'Nodes: host, tags, version, started, last heartbeat, state (active|draining|dead).'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'drain' -d 'Stop NODE claiming jobs (at once); running jobs finish, or with --now are put back.'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'resume' -d 'Let a drained NODE claim jobs again.'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -a 'forget' -d 'NODE is gone for good: its jobs\' leases expire at once; needs --confirm NODE.'
+complete -c jobctl -n '__jobctl_at "jobctl node"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node list
+complete -c jobctl -n '__jobctl_at "jobctl node list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
+complete -c jobctl -n '__jobctl_at "jobctl node list"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node drain
+complete -c jobctl -n '__jobctl_at "jobctl node drain"' -l now -d 'Also put its running jobs back (no attempt spent).'
+complete -c jobctl -n '__jobctl_at "jobctl node drain"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node resume
+complete -c jobctl -n '__jobctl_at "jobctl node resume"' -s h -l help -d 'Show this message and exit.'
+
+# jobctl node forget
+complete -c jobctl -n '__jobctl_at "jobctl node forget"' -l confirm -r -F -d 'The exact target name (or job count) of a dangerous action.'
+complete -c jobctl -n '__jobctl_at "jobctl node forget"' -s h -l help -d 'Show this message and exit.'
 
 # jobctl notify
 complete -c jobctl -n '__jobctl_at "jobctl notify"' -a 'list' -d 'Deliveries, newest first: event, subject, channel, state, attempts, answer.'
@@ -500,6 +530,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l max-attempts -r -F 
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l type -r -F -d 'A job type from config.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'JSON payload for --type.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-node -r -F -d 'Its jobs run only on this node.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-tag -r -F -d 'Its jobs run only on a daemon with this tag.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l owner -r -F -d 'Who owns it (notification routes).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l severity -r -F -d 'How critical it is, e.g. page (notification routes).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l ping -r -F -d 'Ping URL, healthchecks.io style (/start, /fail).'

@@ -258,7 +258,8 @@ class Client:
                     concurrency=queue_config.concurrency if queue_config else None,
                 )
             )
-        return Status(rows, self.store.daemons.live(now), self.config.enabled)
+        nodes = self.store.nodes.list(now)
+        return Status(rows, self.store.daemons.live(now), self.config.enabled, nodes)
 
     # --- acting --------------------------------------------------------------------------
     def cancel(

@@ -18,15 +18,16 @@ if TYPE_CHECKING:
 # Commands that only read the DB (SPEC "Global conventions"; `config check` and `schedule
 # next` use one only if it exists), and `smoke`, whose canary needs a DB a daemon already
 # serves: they open an existing jobctl DB as it is, never creating, converting or migrating
-# it; a missing one is "no jobctl database at PATH" (exit 3). Every other command creates
-# the DB on first use.
+# it; a missing one is "no jobctl database at PATH" (exit 3). The `node` actions too: a node
+# exists only in a DB a daemon has served. Every other command creates the DB on first use.
 EXISTING_DB_COMMANDS = frozenset(
     {
         "status", "list", "show", "logs", "explain", "wait", "audit", "top", "metrics",
         "schedule list", "schedule show", "schedule missed", "schedule next", "schedule export",
         "dlq list", "dlq show", "once list", "once show", "lock list", "sweep list",
         "sweep show", "queue list", "token list", "checkpoint get", "db check",
-        "config check", "smoke", "notify list", "notify show",
+        "config check", "smoke", "node list", "node drain", "node resume", "node forget",
+        "notify list", "notify show",
     }
 )  # fmt: skip
 

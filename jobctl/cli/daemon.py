@@ -38,6 +38,10 @@ def daemon(
         str | None,
         typer.Option(help="A fire due longer ago than this was missed: misfire policy (60s)."),
     ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(help="A tag of this node: it runs jobs placed --on-tag it (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the daemon in the foreground: claim ready jobs and run them."""
     from jobctl.cli import parse
@@ -65,6 +69,9 @@ def daemon(
     )
     if misfire_s is None or misfire_s <= 0:
         raise InvalidInput(f"invalid --misfire-grace {misfire_grace!r}: more than 0s")
+    from jobctl.domain.placement import check_name
+
+    tags = frozenset([*conf.tags, *(check_name(t, "--tag") for t in tag or ())])
     wanted = None
     if queues:
         wanted = frozenset(q.strip() for q in queues.split(",") if q.strip())
@@ -87,6 +94,7 @@ def daemon(
         grace=conf.grace if grace_s is None else grace_s,
         burst=burst,
         misfire_grace=misfire_s,
+        tags=tags,
     )
 
     def reload() -> Config:

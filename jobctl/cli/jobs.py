@@ -54,6 +54,12 @@ def enqueue(
     ] = None,
     name: Annotated[str | None, typer.Option(help="A name for humans.")] = None,
     shell: Annotated[bool, typer.Option(help="Run the one CMD string with /bin/sh -c.")] = False,
+    on_node: Annotated[
+        str | None, typer.Option(help="Only the daemon of this node runs it (`node list`).")
+    ] = None,
+    on_tag: Annotated[
+        str | None, typer.Option(help="Only a daemon with this tag (`daemon --tag`) runs it.")
+    ] = None,
     wait: Annotated[
         bool, typer.Option(help="Block until the job ends; exit with its exit code.")
     ] = False,
@@ -74,8 +80,10 @@ def enqueue(
     now = utcnow()
     here = working_directory()
     if from_file is not None:
-        if command or job_type:
-            raise InvalidInput("--from takes jobs from the file: give no command or --type")
+        if command or job_type or on_node or on_tag:
+            raise InvalidInput(
+                "--from takes jobs from the file: give no command, --type, --on-node or --on-tag"
+            )
         from jobctl.ops.bulk import read_bulk
 
         bulk = read_bulk(from_file, now, here)
@@ -109,6 +117,8 @@ def enqueue(
                 cwd=None if cwd is None else directory(cwd, here),
                 enqueued_from=here,
                 request_id=app_state.request_id,
+                on_node=on_node,
+                on_tag=on_tag,
             )
         ]
     client = app_state.client()
@@ -145,6 +155,8 @@ def _enqueue_args(options: list[EnqueueOptions], from_file: str | None) -> dict[
         "tenant": o.tenant,
         "depends_on": list(o.depends_on),
         "env": dict(o.env),
+        "on_node": o.on_node,
+        "on_tag": o.on_tag,
     }
     return {k: v for k, v in args.items() if v not in (None, [], {})}
 

@@ -36,6 +36,7 @@ COMMAND_MODULES: dict[str, str] = {
     "config": "jobctl.cli.admin",
     "db": "jobctl.cli.db",
     "lock": "jobctl.cli.locks",
+    "node": "jobctl.cli.nodes",
     "notify": "jobctl.cli.notify",
     "once": "jobctl.cli.once",
     "checkpoint": "jobctl.cli.ops",

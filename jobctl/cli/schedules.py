@@ -67,6 +67,10 @@ def add(
             help="Record fires without running (migration); default: config shadow_mode.",
         ),
     ] = None,
+    on_node: Annotated[str | None, typer.Option(help="Its jobs run only on this node.")] = None,
+    on_tag: Annotated[
+        str | None, typer.Option(help="Its jobs run only on a daemon with this tag.")
+    ] = None,
     owner: Annotated[str | None, typer.Option(help="Who owns it (notification routes).")] = None,
     severity: Annotated[
         str | None, typer.Option(help="How critical it is, e.g. page (notification routes).")
@@ -114,6 +118,8 @@ def add(
             "timeout": timeout,
             "max_attempts": max_attempts,
             "shadow": shadow,
+            "on_node": on_node,
+            "on_tag": on_tag,
             "owner": owner,
             "severity": severity,
             "ping": ping,
@@ -122,6 +128,7 @@ def add(
             "deadline": deadline,
             "pause_after": pause_after,
         },
+        flags=True,
     )
     config = app_state.config()
     if not config.knows_queue(schedule.queue):
@@ -137,6 +144,7 @@ def add(
         "min_runtime": min_runtime, "deadline": deadline, "pause_after": pause_after,
         "ping": "***" if ping else None,
     }  # fmt: skip
+    args |= {"on_node": on_node, "on_tag": on_tag}
     with audited(ctx, "schedule.add", name, {k: v for k, v in args.items() if v is not None}):
         store.schedules.add(schedule, now)
     for warning in warnings:

@@ -106,7 +106,19 @@ def _rows(snap: Snapshot) -> dict[str, tuple[list[str], list[list[Any]]]]:
             running,
         ),
         "Recent failures": (["id", "name", "queue", "try", "finished", "exit", "class"], failures),
+        **_nodes(snap),
     }
+
+
+def _nodes(snap: Snapshot) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """The draining and dead nodes, when there are any."""
+    if not snap.nodes:
+        return {}
+    rows = [
+        [n.node, n.state + (" (draining)" if n.draining and n.state == "dead" else ""), n.running]
+        for n in snap.nodes
+    ]
+    return {"Nodes": (["node", "state", "running"], rows)}
 
 
 def _mib(rss: int | None) -> str:

@@ -10,6 +10,8 @@ from jobctl.cli import render
 from jobctl.clock import utcnow
 from jobctl.domain.durations import format_duration, iso_z
 from jobctl.domain.job import Attempt, Job, State
+from jobctl.domain.placement import Placement
+from jobctl.ops.nodes import node_shape, node_state
 from jobctl.ops.shapes import job_shape, show_shape
 from jobctl.store.repos.stats import Status
 
@@ -95,6 +97,7 @@ def status(report: Status, as_json: bool) -> None:
                     }
                     for d in report.daemons
                 ],
+                "nodes": [node_shape(n) for n in report.nodes],
             }
         )
         return
@@ -130,20 +133,27 @@ def status(report: Status, as_json: bool) -> None:
     render.say("")
     if not report.daemons:
         render.say("no live daemon (start one with `jobctl daemon`)")
-        return
-    render.print_table(
-        ["node", "host", "pid", "started", "last heartbeat"],
-        [
+    else:
+        render.print_table(
+            ["node", "host", "pid", "started", "last heartbeat"],
             [
-                d.node,
-                d.host,
-                d.pid,
-                render.local_time(d.started_at),
-                render.local_time(d.heartbeat_at),
-            ]
-            for d in report.daemons
-        ],
-    )
+                [
+                    d.node,
+                    d.host,
+                    d.pid,
+                    render.local_time(d.started_at),
+                    render.local_time(d.heartbeat_at),
+                ]
+                for d in report.daemons
+            ],
+        )
+    for n in report.nodes:  # the nodes that need the operator's eye
+        if n.draining or not n.alive:
+            drained = " (draining)" if n.draining and not n.alive else ""
+            render.say(
+                f"node {render.escape(n.name)}: {node_state(n)}{drained}, last heartbeat"
+                f" {render.local_time(n.heartbeat_at)}, {n.running} running"
+            )
 
 
 def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None = None) -> None:
@@ -170,6 +180,12 @@ def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None
             ("key", job.key),
             ("ordering key", job.ordering_key),
             ("tenant", job.tenant),
+            (
+                "placed on",
+                Placement(job.on_node, job.on_tag).describe()
+                if job.on_node or job.on_tag
+                else None,
+            ),
             ("depends on", job.depends_on or None),
             ("retry after", job.retry_after),
             ("exit code", job.exit_code),

@@ -30,9 +30,13 @@ QUEUE_KEYS = {
     "rate_limit",
     "owner",
     "severity",
+    "on_node",
+    "on_tag",
 }
 RETRY_KEYS = {"max_attempts", "backoff", "base", "max", "jitter"}
 JOB_TYPE_KEYS = {
+    "on_node",
+    "on_tag",
     "name",
     "command",
     "handler",
@@ -46,8 +50,10 @@ JOB_TYPE_KEYS = {
     "owner",
     "severity",
 }
-DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format", "misfire_grace"}
+DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format", "misfire_grace", "tags"}
 SCHEDULE_KEYS = {
+    "on_node",
+    "on_tag",
     "name",
     "cron",
     "tz",
@@ -242,6 +248,7 @@ def _queues(p: _Problems, value: Any) -> tuple[QueueConfig, ...]:
                 max_depth=_positive_int(p, (*path, "max_depth"), item.get("max_depth")),
                 shed=shed,
                 rate_limit=_rate_limit(p, (*path, "rate_limit"), item.get("rate_limit")),
+                **_placement(p, path, item),
                 owner=_text(p, (*path, "owner"), item.get("owner")),
                 severity=_text(p, (*path, "severity"), item.get("severity")),
             )
@@ -296,6 +303,7 @@ def _job_types(p: _Problems, value: Any) -> tuple[JobType, ...]:
                 group=_text(p, (*path, "group"), item.get("group")),
                 retry=_retry(p, (*path, "retry_policy"), item.get("retry_policy")),
                 cwd=_absolute(p, (*path, "cwd"), item.get("cwd")),
+                **_placement(p, path, item),
                 owner=_text(p, (*path, "owner"), item.get("owner")),
                 severity=_text(p, (*path, "severity"), item.get("severity")),
             )
@@ -336,7 +344,33 @@ def _daemon(p: _Problems, value: Any) -> DaemonConfig:
         http=_listen(p, value.get("http")),
         log_format=fmt,
         misfire_grace=misfire or defaults.misfire_grace,
+        tags=_tags(p, value.get("tags")),
     )
+
+
+def _placement(p: _Problems, path: tuple[Any, ...], item: dict[str, Any]) -> dict[str, Any]:
+    """`on_node` / `on_tag` of a queue, job type or schedule (one of them at most)."""
+    from jobctl.domain.placement import placement
+
+    on_node, on_tag = item.get("on_node"), item.get("on_tag")
+    checked = p.guard(path, placement, on_node, on_tag, "", ("on_node", "on_tag"))
+    if checked is None:
+        return {}
+    return {"on_node": checked.on_node, "on_tag": checked.on_tag}
+
+
+def _tags(p: _Problems, value: Any) -> tuple[str, ...]:
+    """daemon.tags: a list of tags (or one string)."""
+    from jobctl.domain.placement import check_name
+
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        p.add(("daemon", "tags"), f"daemon.tags must be a list of tags, got {value!r}")
+        return ()
+    tags = [p.guard(("daemon", "tags", i), check_name, t, "tag") for i, t in enumerate(items)]
+    return tuple(sorted({t for t in tags if t}))
 
 
 def _listen(p: _Problems, value: Any) -> str | None:

@@ -33,6 +33,8 @@ class QueueConfig:
     max_depth: int | None = None
     shed: str = "defer"  # defer | reject
     rate_limit: str | None = None  # e.g. "20/s per tenant" (validated by config.check)
+    on_node: str | None = None  # placement of its jobs (a job or job type may say otherwise)
+    on_tag: str | None = None
     owner: str | None = None  # notification routing (SPEC "Notifications")
     severity: str | None = None
 
@@ -61,6 +63,8 @@ class JobType:
     group: str | None = None
     retry: RetryPolicy | None = field(default=None, metadata=RETRY_KEY)
     cwd: str | None = None  # where its jobs run unless an enqueue asks for another directory
+    on_node: str | None = None  # placement of its jobs (an enqueue may say otherwise)
+    on_tag: str | None = None
     owner: str | None = None  # notification routing (SPEC "Notifications")
     severity: str | None = None
 
@@ -73,6 +77,7 @@ class DaemonConfig:
     http: str | None = None
     log_format: str = "logfmt"
     misfire_grace: float = 60.0  # a fire handled later than this was missed (misfire policy)
+    tags: tuple[str, ...] = ()  # placement: this node's tags (`daemon --tag` adds to them)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from jobctl.config.model import Config, JobType
 from jobctl.domain.job import JobSpec, check_payload
+from jobctl.domain.placement import Placement, first, placement
 from jobctl.domain.queues import check_queue_name
 from jobctl.domain.retry import Backoff, RetryPolicy
 from jobctl.errors import InvalidInput
@@ -42,6 +43,8 @@ class EnqueueOptions:
     schedule: str | None = None
     nominal_at: datetime | None = None
     request_id: str | None = None  # ties the job to the request that created it
+    on_node: str | None = None  # placement (else the job type's, else the queue's)
+    on_tag: str | None = None
 
 
 def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
@@ -62,6 +65,12 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         if not key or "=" in key or "\0" in key:
             raise InvalidInput(f"invalid --env name {key!r}")
     job_type = config.job_type(options.job_type) if options.job_type else None
+    queue_config = config.queue(queue)
+    where = first(
+        placement(options.on_node, options.on_tag),
+        Placement(job_type.on_node, job_type.on_tag) if job_type else Placement(),
+        Placement(queue_config.on_node, queue_config.on_tag) if queue_config else Placement(),
+    )
     return JobSpec(
         command=command,
         job_type=options.job_type,
@@ -84,6 +93,8 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         schedule=options.schedule,
         nominal_at=options.nominal_at,
         request_id=options.request_id,
+        on_node=where.on_node,
+        on_tag=where.on_tag,
     )
 
 
@@ -171,6 +182,8 @@ BULK_KEYS = {
     "tenant",
     "env",
     "cwd",
+    "on_node",
+    "on_tag",
 }
 
 
@@ -241,6 +254,8 @@ def options_from_dict(
         env={str(k): str(v) for k, v in env.items()},
         cwd=None if cwd is None else directory(cwd, enqueued_from, f"{where}: "),
         enqueued_from=enqueued_from,
+        on_node=field_("on_node", str),
+        on_tag=field_("on_tag", str),
     )
 
 

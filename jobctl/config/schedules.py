@@ -14,6 +14,7 @@ from jobctl.config.check import command_argv
 from jobctl.config.resolve import EnqueueOptions
 from jobctl.domain.cron import parse_cron
 from jobctl.domain.durations import iso_z, parse_seconds
+from jobctl.domain.placement import placement
 from jobctl.domain.schedule import Misfire, Overlap, Schedule, parse_choice
 from jobctl.errors import InvalidFields, InvalidInput
 
@@ -56,9 +57,12 @@ def check_zone(name: str) -> str:
     return name
 
 
-def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Schedule:
+def build_schedule(
+    name: str, fields: dict[str, Any], origin: str = "cli", flags: bool = False
+) -> Schedule:
     """Validate one schedule's fields; InvalidFields names every bad value (each field is
-    checked on its own, so one pass reports them all)."""
+    checked on its own, so one pass reports them all). `flags`: errors name the CLI's
+    options (`--on-tag`) rather than config keys (`on_tag`)."""
     problems: list[tuple[str, str]] = []
 
     def checked(key: str, fn: Callable[..., T], *args: Any) -> T:
@@ -89,6 +93,14 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         problems.append(
             ("max_attempts", f"invalid max_attempts {max_attempts!r}: a positive integer")
         )
+    where = checked(
+        "on_node",
+        placement,
+        fields.get("on_node"),
+        fields.get("on_tag"),
+        "",
+        ("--on-node", "--on-tag") if flags else ("on_node", "on_tag"),
+    )
     pause_after = fields.get("pause_after")
     if pause_after is not None and (type(pause_after) is not int or pause_after < 1):
         problems.append(("pause_after", f"invalid pause_after {pause_after!r}: a positive integer"))
@@ -122,6 +134,8 @@ def build_schedule(name: str, fields: dict[str, Any], origin: str = "cli") -> Sc
         origin=origin,
         source=fields.get("source"),
         user=fields.get("user"),
+        on_node=where.on_node if where else None,
+        on_tag=where.on_tag if where else None,
         owner=checked("owner", _label, fields.get("owner"), "owner"),
         severity=checked("severity", _label, fields.get("severity"), "severity"),
         ping=checked("ping", _ping_url, fields.get("ping")),
@@ -220,6 +234,8 @@ def fire_options(
         timeout=s.timeout,
         env=dict(s.env),
         user=s.user,
+        on_node=s.on_node,
+        on_tag=s.on_tag,
         schedule=s.name,
         nominal_at=nominal_at,
         request_id=request_id,

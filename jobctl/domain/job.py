@@ -90,6 +90,8 @@ class JobSpec:
     schedule: str | None = None
     nominal_at: datetime | None = None
     request_id: str | None = None  # the CLI invocation, API call or fire that enqueued it
+    on_node: str | None = None  # placement: only this node's daemon claims it
+    on_tag: str | None = None  # placement: only a daemon with this tag claims it
 
 
 def key_held(key: str, holder: int) -> str:

@@ -72,6 +72,8 @@ class Job:
     checkpoint: str | None = None
     output_tail: str | None = None
     request_id: str | None = None
+    on_node: str | None = None
+    on_tag: str | None = None
 
     @property
     def max_attempts(self) -> int:

@@ -73,6 +73,8 @@ class Schedule:
         None  # its jobs run as this user (as a job type's `user:`); None: the daemon's
     )
     source: str | None = None
+    on_node: str | None = None  # placement of its jobs (else the job type's / queue's)
+    on_tag: str | None = None
     owner: str | None = None  # notification routing (SPEC "Notifications")
     severity: str | None = None
     ping: str | None = None  # healthchecks.io-style ping URL (/start, success, /fail)

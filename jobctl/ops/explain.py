@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Job, State
+from jobctl.domain.placement import Placement
 from jobctl.domain.queues import RateLimit
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
+    from jobctl.store.repos.daemons import DaemonInfo
 
 
 @dataclass(frozen=True)
@@ -125,4 +127,37 @@ def _ready_but_blocked(
     facts["daemons"] = [f"{d.node}/{d.pid}" for d in serving]
     if not serving:
         return f"No live daemon serves queue {job.queue!r}: start one with `jobctl daemon`."
+    blocked = _placement_blocked(store, job, serving, now, facts)
+    if blocked:
+        return blocked
     return "It is ready and should start within moments (daemons are busy or about to claim it)."
+
+
+def _placement_blocked(
+    store: Store, job: Job, serving: list[DaemonInfo], now: datetime, facts: dict[str, Any]
+) -> str | None:
+    """The reason when no live daemon serving the queue may claim the job: none matches its
+    placement (`--on-node`, `--on-tag`), or every one that does is on a draining node."""
+    where = Placement(job.on_node, job.on_tag)
+    nodes = {n.name: n for n in store.nodes.list(now)}
+    matching = [
+        d for d in serving if where.matches(d.node, nodes[d.node].tags if d.node in nodes else ())
+    ]
+    if where:
+        facts.update(on_node=job.on_node, on_tag=job.on_tag)
+        facts["matching_daemons"] = [f"{d.node}/{d.pid}" for d in matching]
+    if not matching:
+        hint = f"--node {job.on_node}" if job.on_node else f"--tag {job.on_tag}"
+        return (
+            f"No live daemon matches its placement ({where.describe()}): start one with"
+            f" `jobctl daemon {hint}`."
+        )
+    draining = sorted({d.node for d in matching if d.node in nodes and nodes[d.node].draining})
+    if len(draining) == len({d.node for d in matching}):
+        facts["draining_nodes"] = draining
+        names = ", ".join(draining)
+        return (
+            f"Every live daemon that may run it is on a draining node ({names}):"
+            f" `jobctl node resume {draining[0]}`."
+        )
+    return None

@@ -1,6 +1,7 @@
 """`jobctl health` and `/healthz`: probes → Report in Nagios levels. Never raises.
 
-Probes: db (open, writable, quick integrity), daemons (live, heartbeat age), queue_lag,
+Probes: db (open, writable, quick integrity), daemons (live, heartbeat age), nodes
+(draining or dead), queue_lag,
 queue_depth, dlq_growth (last hour), missed_schedules (dead man's switch), crontab_overlap
 (an active imported schedule whose crontab line is still live), disk (free at the DB's
 volume; SQLite), server (dead tuples, oldest open transaction) and clocks (each node's offset
@@ -51,6 +52,7 @@ def check(
     t = thresholds or config.health
     probes = [_guard("db", Level.CRITICAL, lambda: probe_db(store, now))]
     probes.append(_guard("daemons", Level.CRITICAL, lambda: probe_daemons(store, now, t)))
+    probes.append(_guard("nodes", Level.UNKNOWN, lambda: probe_nodes(store, now)))
     try:
         loads = queue_loads(store, config, now)
     except Exception as exc:
@@ -139,6 +141,22 @@ def probe_daemons(store: Store, now: datetime, t: HealthConfig) -> Probe:
         return Probe("daemons", Level.WARNING, len(live), message)
     message = f"{len(live)} live ({names}), oldest heartbeat {format_duration(worst_age)} ago"
     return Probe("daemons", Level.OK, len(live), message)
+
+
+def probe_nodes(store: Store, now: datetime) -> Probe:
+    """A draining node (it claims nothing) or a dead one (no daemon heartbeats) → WARNING,
+    naming them; `node resume` or `node forget` clears it."""
+    nodes = store.nodes.list(now)
+    dead = [n.name for n in nodes if not n.alive]
+    draining = [n.name for n in nodes if n.alive and n.draining]
+    if not dead and not draining:
+        return Probe("nodes", Level.OK, len(nodes), f"{len(nodes)} active")
+    parts = []
+    if draining:
+        parts.append(f"draining: {', '.join(draining[:10])}")
+    if dead:
+        parts.append(f"dead: {', '.join(dead[:10])}")
+    return Probe("nodes", Level.WARNING, len(dead) + len(draining), "; ".join(parts))
 
 
 def queue_loads(store: Store, config: Config, now: datetime) -> list[QueueLoad]:

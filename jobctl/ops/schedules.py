@@ -46,6 +46,8 @@ def schedule_shape(
         "command": s.command,
         "job_type": s.job_type,
         "user": s.user,
+        "on_node": s.on_node,
+        "on_tag": s.on_tag,
         "enabled": s.enabled,
         "shadow": s.is_shadow(shadow_mode),
         "overlap": s.overlap.value,

@@ -38,6 +38,8 @@ def job_shape(job: Job, now: datetime) -> dict[str, Any]:
         "retry_after": iso_z(job.retry_after),
         "dlq_id": job.dlq_id,
         "request_id": job.request_id,
+        "on_node": job.on_node,
+        "on_tag": job.on_tag,
     }
 
 

@@ -14,6 +14,7 @@ import psutil
 from jobctl.config.model import Config
 from jobctl.domain.durations import iso_z
 from jobctl.ops.health import queue_loads
+from jobctl.ops.nodes import node_state
 from jobctl.store.repos.health import RecentFailure
 
 if TYPE_CHECKING:
@@ -45,12 +46,23 @@ class RunningRow:
 
 
 @dataclass(frozen=True)
+class NodeRow:
+    """A node that needs the operator's eye: draining or dead."""
+
+    node: str
+    state: str  # draining | dead
+    draining: bool
+    running: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     at: datetime
     window: float
     queues: list[QueueRow]
     running: list[RunningRow]
     failures: list[RecentFailure]
+    nodes: list[NodeRow] = field(default_factory=list)
 
     def shape(self) -> dict[str, Any]:
         """The `top -o json` document (times ISO Z, durations in seconds, RSS in bytes)."""
@@ -62,6 +74,7 @@ class Snapshot:
             "failures": [
                 {**f.__dict__, "finished_at": iso_z(f.finished_at)} for f in self.failures
             ],
+            "nodes": [n.__dict__ for n in self.nodes],
         }
 
 
@@ -161,7 +174,12 @@ def snapshot(
             )
         )
     sampler.end_round()
-    return Snapshot(now, window, queues, running, store.health.recent_failures(failures))
+    nodes = [
+        NodeRow(n.name, node_state(n), n.draining, n.running)
+        for n in store.nodes.list(now)
+        if n.draining or not n.alive
+    ]
+    return Snapshot(now, window, queues, running, store.health.recent_failures(failures), nodes)
 
 
 def _command(stored: str | None) -> str:

@@ -31,6 +31,7 @@ from jobctl.runtime.handlers import HandlerPool, HandlerResult
 from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.logcap import OnDisk
+from jobctl.runtime.nodewatch import NodeWatch
 from jobctl.runtime.output import PUSH_INTERVAL, OutputKeeper, discard
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
@@ -60,6 +61,7 @@ class DaemonOptions:
     burst: bool = False
     misfire_grace: float = 60.0  # a fire handled later than this was missed (misfire policy)
     boot_id: str | None = None  # this boot of the node (@reboot); None: the kernel's
+    tags: frozenset[str] = frozenset()  # placement: jobs placed on one of these tags
 
 
 @dataclass
@@ -105,11 +107,12 @@ class Daemon:
             options.boot_id,
             options.node,
         )
+        self.node_watch = NodeWatch(store, log, options.node, options.tags)
         # Attempt output into the store (runtime/output.py), where the store keeps it
         self.output = OutputKeeper(store, self.executor.on_disk) if store.keeps_output else None
         self._spooled: dict[int, OnDisk] = {}  # ended attempts' files, removed after the finish
         self.running: dict[int, _Running] = {}
-        self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain"
+        self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain" | "node_drain"
         self._pending: list[Finish] = []  # collected, recorded by the next tick
         self._spawns: list[Spawn] = []  # recorded by the next tick, before its spawns
         self._dirty = True  # something may be claimable
@@ -140,6 +143,7 @@ class Daemon:
                 heartbeat_interval=self.heartbeat_interval,
             )
         )
+        self.node_watch.register(now, self.heartbeat_interval)
         if self.feed.start(self.executor.wake):
             self.idle_poll = WATCHED_POLL
         self.reaper.recover_orphans(now)
@@ -223,6 +227,7 @@ class Daemon:
         now = self.clock.now()
         try:
             self.store.daemons.stopped(self.runner, now)
+            self.store.chores.release(self.runner)
         finally:
             self._notify_hooks("on_stop", now)
             self.feed.close()
@@ -288,7 +293,7 @@ class Daemon:
         if self._pending:
             self._dirty = True  # slots, ordering keys and dependants are being freed
         free = self.options.concurrency - len(self.running) + len(self._pending)
-        if free <= 0 or not self._claim_wanted(now):
+        if free <= 0 or self.node_watch.draining or not self._claim_wanted(now):
             return None
         self._last_rescan = self.clock.monotonic()
         limits = {q.name: q.concurrency for q in self.config.queues if q.concurrency}
@@ -301,6 +306,7 @@ class Daemon:
             self.options.queues,
             limits,
             rates or None,
+            self.options.tags,
         )
 
     def _launch(self, job: Job, now: datetime) -> None:
@@ -333,14 +339,19 @@ class Daemon:
             if entry is None:
                 continue
             reason = self._terminating.pop(entry.job.id, None)
-            if reason == "drain":
+            if reason in ("drain", "node_drain"):
+                why = "daemon stopped" if reason == "drain" else "node drained (--now)"
                 given_back = self.store.dispatch.requeue(
                     entry.job.id,
                     entry.job.attempts,
                     self.runner,
                     now,
-                    "daemon stopped before the job finished",
+                    f"{why} before the job finished",
                 )
+                if reason == "node_drain":
+                    self.log.emit(now, "job.put_back", job_id=entry.job.id,
+                                  queue=entry.job.queue, attempt=entry.job.attempts,
+                                  request_id=entry.job.request_id, reason=why)  # fmt: skip
                 if isinstance(result, AttemptResult):
                     self._drained_output(entry.job.id, result.output_on_disk, given_back)
                 del self.running[entry.job.id]
@@ -482,6 +493,7 @@ class Daemon:
             self._last_beat = mono
             offset = self.clock.offset if isinstance(self.clock, ServerClock) else 0.0
             self.store.daemons.heartbeat(self.runner, now, offset)
+            self.store.nodes.heartbeat(self.options.node, now)
             until = now + timedelta(seconds=self.options.lease)
             self.store.dispatch.renew_leases(self.runner, list(self.running), until)
             self.notifier.status(self._status_line())
@@ -492,10 +504,22 @@ class Daemon:
             self.notifier.watchdog()
         if self.running and self._note_changes():
             self._cancel_requested()
+        if self.node_watch.check(now, mono):
+            self._put_back_running()
         if mono - self._last_reap >= self.heartbeat_interval:
             self._last_reap = mono
-            if self.reaper.reap(now):
+            rescue = self.store.chores.hold("rescue", self.runner, now, 2 * self.heartbeat_interval)
+            if rescue is not None and self.reaper.reap(now):  # one daemon per period rescues
                 self._dirty = True
+
+    def _put_back_running(self) -> None:
+        """`node drain --now` / `node forget`: terminate running job processes and put their
+        jobs back without spending the attempt (handlers finish: a thread cannot be stopped)."""
+        for job_id, entry in list(self.running.items()):
+            if job_id in self._terminating or entry.job.handler:
+                continue
+            self._terminating[job_id] = "node_drain"
+            self.executor.cancel(job_id)
 
     def _note_changes(self) -> bool:
         """Whether another process changed the store since the last look (then, something

@@ -1,6 +1,7 @@
 """The daemon's history retention: a `Periodic` thread with its own store connection runs
 a retention pass (ops.retention) every few minutes, in small batches and short
-transactions, so dispatch never waits for it. Stopping the daemon stops it between batches."""
+transactions, so dispatch never waits for it. Stopping the daemon stops it between batches.
+In a cluster one daemon per period does it (the `retention` chore)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ class RetentionHook(Hook):
 
         if self._store is None:
             self._store = open_store(self.db_url)
+        if self._daemon is not None and not self._holds_chore(self._store):
+            return []
         swept = expire_history(
             self._store,
             self.db_url,
@@ -81,6 +84,16 @@ class RetentionHook(Hook):
                     deleted=s.deleted, skipped=s.skipped, files=s.files,
                 )  # fmt: skip
         return swept
+
+    def _holds_chore(self, store: Store) -> bool:
+        """Whether this daemon does retention this period (one node per cluster does): a
+        lease on the chore, renewed each pass, timed by the database's clock."""
+        assert self._daemon is not None
+        now = store.now()
+        return (
+            store.chores.hold("retention", self._daemon.runner, now, 1.5 * self.interval)
+            is not None
+        )
 
     def _failed(self, exc: BaseException) -> None:
         if self._daemon is not None:

@@ -41,9 +41,12 @@ TABLES = (
     "notify_windows",
     "notify_streaks",
     "daemons",
+    "nodes",
     "audit",
 )
 NOT_COPIED = {
+    "cluster_chores": "which daemon does a cluster chore this term: the new store's daemons"
+    " take the chores afresh",
     "schema_version": "each backend keeps its own schema version (PostgreSQL's table)",
     "_jobctl_sweeps": "a sweep target's marks: they stay in the file being swept",
     "_jobctl_sweep_marks": "a sweep target's marks: they stay in the file being swept",

@@ -45,6 +45,7 @@ from jobctl.store.repos.health import RecentFailure, RunningAttempt
 from jobctl.store.repos.jobs import CancelResult, Enqueued, EnqueueRequest, Retried
 from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
+from jobctl.store.repos.nodes import NodeInfo
 from jobctl.store.repos.notify import Delivery, Router, Settled
 from jobctl.store.repos.once import OnceClaim, OnceRecord
 from jobctl.store.repos.output import OutputWrite
@@ -501,6 +502,53 @@ class Daemons(Protocol):
         ...
 
 
+class Nodes(Protocol):
+    """Nodes as their daemons register them, and the operator's drain/resume/forget."""
+
+    def register(self, info: NodeInfo) -> None:
+        """A daemon starts on the node: record host, tags, version. An operator's drain
+        stays set; a forgotten node is known again."""
+        ...
+
+    def heartbeat(self, name: str, now: datetime) -> None:
+        """The node's daemon is alive at `now` (a forgotten node stays forgotten)."""
+        ...
+
+    def get(self, name: str) -> NodeInfo | None:
+        """The node as registered (forgotten too), None when never seen."""
+        ...
+
+    def list(self, now: datetime) -> list[NodeInfo]:
+        """Nodes not forgotten, by name, with liveness at `now` and running job counts."""
+        ...
+
+    def set_draining(self, name: str, draining: bool, drain_now: bool, now: datetime) -> bool:
+        """Drain (claims stop at once; `drain_now`: running jobs are put back) or resume;
+        False for an unknown node."""
+        ...
+
+    def forget(self, name: str, now: datetime) -> int | None:
+        """Gone for good: its daemons stopped, its leases expired at `now` (the count);
+        None for an unknown node."""
+        ...
+
+
+class Chores(Protocol):
+    """Cluster chores done by one daemon per period (a lease row with a term number)."""
+
+    def hold(self, chore: str, holder: str, now: datetime, ttl: float) -> int | None:
+        """Take or keep `chore` until `now + ttl`: the term, or None (another holds it)."""
+        ...
+
+    def release(self, holder: str) -> None:
+        """`holder` stops: its chores may be taken over at once."""
+        ...
+
+    def holders(self) -> dict[str, tuple[str, int, float]]:
+        """chore → (holder, term, expires_at)."""
+        ...
+
+
 class Queues(Protocol):
     def set_paused(self, name: str, paused: bool, now: datetime) -> None:
         """Pause or resume a queue (claims skip a paused one)."""
@@ -793,6 +841,10 @@ class Store(Protocol):
     def tokens(self) -> Tokens: ...
     @property
     def daemons(self) -> Daemons: ...
+    @property
+    def nodes(self) -> Nodes: ...
+    @property
+    def chores(self) -> Chores: ...
     @property
     def queues(self) -> Queues: ...
     @property

@@ -57,6 +57,8 @@ SPEC_COLUMNS = (
     "schedule",
     "nominal_at",
     "request_id",
+    "on_node",
+    "on_tag",
 )
 
 
@@ -89,6 +91,8 @@ def spec_values(spec: JobSpec, now: float) -> tuple[Any, ...]:
         spec.schedule,
         None if spec.nominal_at is None else spec.nominal_at.timestamp(),
         spec.request_id,
+        spec.on_node,
+        spec.on_tag,
     )
 
 
@@ -146,6 +150,8 @@ def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Jo
         checkpoint=row["checkpoint"],
         output_tail=row["output_tail"],
         request_id=row["request_id"],
+        on_node=row["on_node"],
+        on_tag=row["on_tag"],
     )
 
 

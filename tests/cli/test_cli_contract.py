@@ -175,12 +175,13 @@ def test_wait_timeout_exits_75(jc: Jobctl) -> None:
 
 def test_json_shapes_have_the_spec_keys(jc: Jobctl) -> None:
     job = jc.json("enqueue", "--", "echo", "x")
-    assert set(job) == JOB_KEYS | {"request_id"}  # extra: the request that enqueued it
+    # extra: the request that enqueued it, its placement
+    assert set(job) == JOB_KEYS | {"request_id", "on_node", "on_tag"}
     assert job["created_at"].endswith("Z")
     shown = jc.json("show", str(job["id"]))
     assert set(shown) >= JOB_KEYS | {"attempt_log", "output_tail"}
     status = jc.json("status")
-    assert set(status) == {"queues", "daemons", "enabled"}  # extra: false = disabled by config
+    assert set(status) == {"queues", "daemons", "enabled", "nodes"}  # enabled: false = disabled
     assert {
         "queue",
         "ready",

@@ -22,8 +22,10 @@ READS = {
     "dlq list": [],
     "dlq show": ["1"], "audit": [], "top": [], "metrics": [], "db check": [], "once list": [],
     "once show": ["x"], "lock list": [], "sweep list": [], "sweep show": ["1"],
-    "queue list": [], "token list": [], "checkpoint get": [], "notify list": [],
-    "notify show": ["1"],
+    "queue list": [], "token list": [], "checkpoint get": [], "node list": [],
+    # the node actions: a node exists only in a DB a daemon served
+    "node drain": ["n1"], "node resume": ["n1"], "node forget": ["n1", "--confirm", "n1"],
+    "notify list": [], "notify show": ["1"],
 }  # fmt: skip
 # Those that need no DB but read one that exists, and the monitors.
 USES_ANY_DB = {"config check", "schedule next", "smoke"}

@@ -43,7 +43,9 @@ def test_shadow_records_fires_and_promote_makes_it_run(jc: Jobctl) -> None:
     jc.ok("schedule", "add", "tick", "--cron", "* * * * * *", "--shadow", "--", "true")
     jc.start_daemon()
     wait_until(lambda: len(jc.json("schedule", "missed", "tick")) >= 2, 15, what="shadow fires")
-    assert {m["reason"] for m in jc.json("schedule", "missed", "tick")} == {"shadow"}
+    reasons = {m["reason"] for m in jc.json("schedule", "missed", "tick")}
+    assert "shadow" in reasons and reasons <= {"shadow", "no_daemon"}, reasons  # no_daemon:
+    # a fire between `schedule add` and the daemon's start on a slow machine
     assert _nominal(jc) == [], "a shadow schedule runs nothing"
     jc.ok("schedule", "promote", "tick")
     wait_until(lambda: len(_nominal(jc)) >= 2, 15, what="fires after promote")

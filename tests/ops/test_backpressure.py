@@ -19,16 +19,16 @@ from jobctl.ops.explain import explain
 from tests.support.factories import claim
 
 
-def _client(db_path: Path, *queues: QueueConfig) -> Client:
-    return Client(db_path, Config(queues=(QueueConfig("default"), *queues)))
+def _client(db: str | Path, *queues: QueueConfig) -> Client:
+    return Client(db, Config(queues=(QueueConfig("default"), *queues)))
 
 
 def _fill(c: Client, queue: str, n: int) -> list[int]:
     return [e.id for e in c.enqueue_options([EnqueueOptions(["true"], queue=queue)] * n)]
 
 
-def test_reject_at_max_depth_is_unavailable_with_depth_and_limit(db_path: Path) -> None:
-    with _client(db_path, QueueConfig("bulk", max_depth=3, shed="reject")) as c:
+def test_reject_at_max_depth_is_unavailable_with_depth_and_limit(db_url: str) -> None:
+    with _client(db_url, QueueConfig("bulk", max_depth=3, shed="reject")) as c:
         _fill(c, "bulk", 3)
         with pytest.raises(Unavailable, match=r"'bulk'.*depth 3.*max_depth 3") as err:
             c.enqueue(["true"], queue="bulk")
@@ -37,8 +37,8 @@ def test_reject_at_max_depth_is_unavailable_with_depth_and_limit(db_path: Path) 
         c.enqueue(["true"])  # other queues are not shed
 
 
-def test_a_bulk_enqueue_over_the_limit_is_all_or_nothing(db_path: Path) -> None:
-    with _client(db_path, QueueConfig("bulk", max_depth=5, shed="reject")) as c:
+def test_a_bulk_enqueue_over_the_limit_is_all_or_nothing(db_url: str) -> None:
+    with _client(db_url, QueueConfig("bulk", max_depth=5, shed="reject")) as c:
         _fill(c, "bulk", 3)
         mixed = [EnqueueOptions(["true"]), *[EnqueueOptions(["true"], queue="bulk")] * 3]
         with pytest.raises(Unavailable):
@@ -47,15 +47,15 @@ def test_a_bulk_enqueue_over_the_limit_is_all_or_nothing(db_path: Path) -> None:
         assert len(_fill(c, "bulk", 2)) == 2  # exactly up to the limit is fine
 
 
-def test_running_jobs_do_not_count_towards_depth(db_path: Path) -> None:
-    with _client(db_path, QueueConfig("bulk", max_depth=2, shed="reject")) as c:
+def test_running_jobs_do_not_count_towards_depth(db_url: str) -> None:
+    with _client(db_url, QueueConfig("bulk", max_depth=2, shed="reject")) as c:
         _fill(c, "bulk", 2)
         c.store.dispatch.claim(claim(2), c.list()[0].created_at + timedelta(seconds=1))
         assert len(_fill(c, "bulk", 2)) == 2
 
 
-def test_defer_accepts_but_pushes_run_at_back_more_the_further_over(db_path: Path) -> None:
-    with _client(db_path, QueueConfig("bulk", max_depth=10, shed="defer")) as c:
+def test_defer_accepts_but_pushes_run_at_back_more_the_further_over(db_url: str) -> None:
+    with _client(db_url, QueueConfig("bulk", max_depth=10, shed="defer")) as c:
         _fill(c, "bulk", 10)
         first = c.get(c.enqueue(["true"], queue="bulk"))
         delay = (first.run_at - first.created_at).total_seconds()
@@ -124,7 +124,7 @@ def test_config_check_reports_a_bad_rate_limit_with_file_and_line(tmp_path: Path
 
 def _enqueue_until_full(db: str, tries: int, out: multiprocessing.Queue) -> None:
     created = 0
-    with _client(Path(db), QueueConfig("bulk", max_depth=50, shed="reject")) as c:
+    with _client(db, QueueConfig("bulk", max_depth=50, shed="reject")) as c:
         for _ in range(tries):
             try:
                 c.enqueue(["true"], queue="bulk")
@@ -134,17 +134,15 @@ def _enqueue_until_full(db: str, tries: int, out: multiprocessing.Queue) -> None
     out.put(created)
 
 
-def test_racing_enqueuers_cannot_overfill_a_reject_queue(db_path: Path) -> None:
-    _client(db_path).close()  # create the DB once
+def test_racing_enqueuers_cannot_overfill_a_reject_queue(db_url: str) -> None:
+    _client(db_url).close()  # create the DB once
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue = ctx.Queue()
-    procs = [
-        ctx.Process(target=_enqueue_until_full, args=(str(db_path), 30, out)) for _ in range(4)
-    ]
+    procs = [ctx.Process(target=_enqueue_until_full, args=(db_url, 30, out)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert sum(out.get(timeout=5) for _ in procs) == 50
-    with _client(db_path) as c:
+    with _client(db_url) as c:
         assert len(c.list(queue="bulk", limit=1000)) == 50

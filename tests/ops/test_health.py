@@ -62,6 +62,7 @@ def test_a_healthy_db_with_a_live_daemon_is_ok(store: Store, clock: ManualClock)
     assert {p.name for p in report.probes} == {
         "db",
         "daemons",
+        "nodes",
         "queue_lag",
         "queue_depth",
         "dlq_growth",

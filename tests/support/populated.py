@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.clock import utcnow
+from jobctl.domain.notify import Route, parse_max_per, plan
 from jobctl.domain.schedule import FireDecision, Outcome
 from jobctl.store import open_store
 from jobctl.store.copy import TABLES
@@ -30,7 +31,9 @@ def populate(jc: Jobctl) -> dict[str, int]:
     jc.env["JOBCTL_CONFIG"] = str(config)
     ids = {
         "succeeded": jc.enqueue("--name", "fine", "--", "true"),
-        "dead": jc.enqueue("--max-attempts", "1", "--", "sh", "-c", "echo oops; exit 3"),
+        "dead": jc.enqueue(
+            "--name", "flaky", "--max-attempts", "1", "--", "sh", "-c", "echo oops; exit 3"
+        ),  # a named job's death starts a failure streak (notify_streaks)
         "retrying": jc.enqueue("--max-attempts", "5", "--backoff-base", "1h", "--", "false"),
         "limited": jc.enqueue("-Q", "limited", "--tenant", "acme", "--", "true"),
         "future": jc.enqueue("--in", "1h", "--key", "later", "--", "true"),
@@ -79,6 +82,12 @@ def _by_the_store(db: str, ids: dict[str, int]) -> None:
             "main", "billing", [("orders", 0, 10, 15), ("orders", 1, None, 3)], now,
             now - timedelta(days=1),
         )  # fmt: skip
+        # kept output (PostgreSQL keeps it in the store; SQLite in files): a chunk of the
+        # dead job's attempt
+        store.output.append(ids["dead"], 1, 1, b"oops\n")
+        # the dead job's event routed to a channel under a max_per window (deliveries, windows)
+        route = Route("oncall", ("pager",), match={}, max_per=parse_max_per("2/30m"))
+        store.notify.route(now, lambda events, windows: plan(events, [route], windows, now))
     finally:
         store.close()
 

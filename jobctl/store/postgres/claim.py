@@ -24,6 +24,8 @@ WITH cand AS (
       AND NOT (queue = ANY (%(excluded)s))
       AND NOT EXISTS (SELECT 1 FROM queues p WHERE p.name = jobs.queue AND p.paused = 1)
       AND (%(served)s::text[] IS NULL OR queue = ANY (%(served)s))
+      AND (on_node IS NULL OR on_node = %(node)s)
+      AND (on_tag IS NULL OR on_tag = ANY (%(tags)s::text[]))
       AND (queue, coalesce(tenant, '')) NOT IN (
            SELECT * FROM unnest(%(spent_queues)s::text[], %(spent_tenants)s::text[]))
       AND (ordering_key IS NULL OR id = (SELECT min(o.id) FROM jobs o
@@ -87,10 +89,11 @@ def claim_params(
     room: Mapping[str, int],
     rates: Mapping[str, RateLimit],
     remaining: Mapping[tuple[str, str], int],
+    tags: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The parameters of CLAIM. `room`: free slots per concurrency-limited queue; `remaining`:
     claims left per rate bucket (queue, tenant or '') used in the window (an unused bucket
-    has its queue's whole limit)."""
+    has its queue's whole limit); `tags`: the daemon's, for jobs placed on a tag."""
     left = dict(remaining)
     spent = [b for b, n in left.items() if n <= 0 and rates[b[0]].per_tenant]
     excluded = [
@@ -101,6 +104,7 @@ def claim_params(
         "now": now,
         "runner": runner,
         "node": node,
+        "tags": list(tags),
         "slots": slots,
         "scan": slots * 4,
         "lease_until": now + lease,

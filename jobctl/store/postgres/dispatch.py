@@ -8,6 +8,7 @@ from jobctl.store.postgres.claim import CLAIM, claim_params
 from jobctl.store.records import job_from_row
 from jobctl.store.repos import rates
 from jobctl.store.repos.dispatch import Claim, DispatchRepo
+from jobctl.store.repos.nodes import may_claim
 
 
 class PgDispatchRepo(DispatchRepo):
@@ -22,6 +23,8 @@ class PgDispatchRepo(DispatchRepo):
         excluded: set[str] = set()
         room: dict[str, int] = {}
         remaining: dict[tuple[str, str], int] = {}
+        if not may_claim(conn, claim.node):  # a draining or forgotten node claims nothing
+            return []
         if limited:
             conn.serialise(*(f"claim:{queue}" for queue in limited))
         if limits:
@@ -52,6 +55,7 @@ class PgDispatchRepo(DispatchRepo):
             room=room,
             rates=claim.rates or {},
             remaining=remaining,
+            tags=sorted(claim.tags),
         )
         rows = conn.raw.execute(CLAIM, params).fetchall()  # type: ignore[attr-defined]
         return [job_from_row(r) for r in rows]

@@ -10,6 +10,7 @@ from jobctl.store.database import Database
 
 if TYPE_CHECKING:
     from jobctl.store.repos.audit import AuditRepo
+    from jobctl.store.repos.chores import ChoresRepo
     from jobctl.store.repos.daemons import DaemonsRepo
     from jobctl.store.repos.dispatch import DispatchRepo
     from jobctl.store.repos.dlq import DlqRepo
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from jobctl.store.repos.kafka import KafkaRepo
     from jobctl.store.repos.locks import LocksRepo
     from jobctl.store.repos.metrics import MetricsRepo
+    from jobctl.store.repos.nodes import NodesRepo
     from jobctl.store.repos.notify import NotifyRepo
     from jobctl.store.repos.once import OnceRepo
     from jobctl.store.repos.output import OutputRepo
@@ -129,6 +131,18 @@ class Repos:
         from jobctl.store.repos.kafka import KafkaRepo
 
         return KafkaRepo(self.db)
+
+    @cached_property
+    def nodes(self) -> NodesRepo:
+        from jobctl.store.repos.nodes import NodesRepo
+
+        return NodesRepo(self.db)
+
+    @cached_property
+    def chores(self) -> ChoresRepo:
+        from jobctl.store.repos.chores import ChoresRepo
+
+        return ChoresRepo(self.db)
 
     @cached_property
     def output(self) -> OutputRepo:

@@ -1,7 +1,8 @@
 """Backpressure inside the enqueue transaction: a queue's depth against its `max_depth`.
 
-The depth is counted once per queue per transaction (under the write lock, so racing
-enqueues cannot both slip under the limit) and grows with every job the batch adds.
+The depth is counted once per queue per transaction (under the write lock on SQLite, a
+transaction-scoped lock per queue on PostgreSQL, so racing enqueues cannot both slip under
+the limit) and grows with every job the batch adds.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Shedder:
         if guard is None:
             return spec
         depth = self.depths.get(spec.queue)
-        if depth is None:
+        if depth is None:  # racing enqueues on other hosts wait here (SQLite: the write lock)
+            self.conn.serialise(f"depth:{spec.queue}")
             depth = queue_depth(self.conn, spec.queue, depth_to_count(guard.max_depth))
         self.depths[spec.queue] = depth + 1
         if depth < guard.max_depth:

@@ -18,6 +18,7 @@ from jobctl.store.database import Conn, Database
 from jobctl.store.records import job_from_row
 from jobctl.store.repos import rates
 from jobctl.store.repos.jobs import cascade_cancel, release_dependants
+from jobctl.store.repos.nodes import may_claim
 from jobctl.store.repos.notify import finish_events
 from jobctl.store.repos.output import OutputRepo, OutputWrite
 
@@ -25,7 +26,9 @@ from jobctl.store.repos.output import OutputRepo, OutputWrite
 @dataclass(frozen=True)
 class Claim:
     """What may be claimed: at most `slots` jobs, from `queues` (None: all), respecting
-    each queue's global concurrency `limits` and `rates` (claims per window)."""
+    each queue's global concurrency `limits` and `rates` (claims per window). Placement:
+    a job placed on a node is claimed only by that `node`, one placed on a tag only by a
+    daemon with that tag among `tags`. A draining or forgotten node claims nothing."""
 
     runner: str
     node: str
@@ -34,6 +37,7 @@ class Claim:
     queues: frozenset[str] | None = None
     limits: Mapping[str, int] | None = None
     rates: Mapping[str, RateLimit] | None = None
+    tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,10 @@ class DispatchRepo:
         return Tick(applied, claimed, due)
 
     def _claim_in(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
-        """The claim inside the caller's write transaction."""
+        """The claim inside the caller's write transaction (nothing for a draining or
+        forgotten node)."""
+        if not may_claim(conn, claim.node):
+            return []
         running = {}
         if claim.limits:
             running = dict(
@@ -223,6 +230,11 @@ class DispatchRepo:
         if claim.queues is not None:
             where.append(f"queue IN ({_ph(list(claim.queues))})")
             args += sorted(claim.queues)
+        where.append("(on_node IS NULL OR on_node = ?)")
+        args.append(claim.node)
+        tags = sorted(claim.tags)
+        where.append(f"(on_tag IS NULL OR on_tag IN ({_ph(tags)}))" if tags else "on_tag IS NULL")
+        args += tags
         where.append(
             "(ordering_key IS NULL OR id = (SELECT min(o.id) FROM jobs o"
             " WHERE o.ordering_key = jobs.ordering_key"

@@ -86,6 +86,9 @@ class OnceRepo:
         """In one write transaction: read NAME's record, ask `may_claim`, and if it says yes
         make the record `running` under `claim`. Returns (claimed, the record as it now is)."""
         with self.db.write() as conn:
+            # Two claims of a new name both read "no record": without this, on PostgreSQL the
+            # second's INSERT waits for the first and then takes the row over (both run CMD).
+            conn.serialise(f"once:{name}")
             row = conn.execute("SELECT * FROM once_runs WHERE name = ?", (name,)).fetchone()
             current = None if row is None else _record(row)
             if not may_claim(current):

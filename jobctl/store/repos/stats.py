@@ -12,6 +12,7 @@ from jobctl.store.database import Database
 
 if TYPE_CHECKING:
     from jobctl.store.repos.daemons import DaemonInfo
+    from jobctl.store.repos.nodes import NodeInfo
 
 DAY = 86400.0
 WAIT_SAMPLE = 5000  # p95 wait over at most the latest attempts of the last hour
@@ -52,6 +53,7 @@ class Status:
     queues: list[QueueStatus]
     daemons: list[DaemonInfo]
     enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
+    nodes: list[NodeInfo] = field(default_factory=list)  # every node, its liveness, drain
 
 
 class StatsRepo:
