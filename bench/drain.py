@@ -4,8 +4,11 @@
     Target: daemon throughput >= 0.7 of xargs.
 (b) 2000 Python handler jobs (`handler: benchmod:noop`) with --concurrency 1 and 4, vs a raw
     sqlite3 claim+finish loop (one UPDATE ... RETURNING transaction to claim, one to finish;
-    WAL, synchronous=NORMAL) in 1 and 4 worker processes.
-    Targets: >= 0.7 of raw with 1 worker, >= 0.35 with 4.
+    WAL, synchronous=NORMAL) in 1 and 4 worker processes, and vs a peer: Huey's consumer
+    (SqliteStorage, WAL, synchronous=NORMAL, 1 and 4 worker threads) on the same 2000 no-op
+    tasks, all interleaved in the same rounds (Huey needs the `bench` extra:
+    pip install -e '.[bench]'; without it that column is skipped).
+    Targets (issue 16): jobctl/raw >= 0.5 with 1 and with 4 workers; jobctl/Huey >= 1.0.
     Throughput is the steady state of a running daemon: the jobs wait in a paused queue, a
     live `jobctl daemon` process has started and gone idle, and the time runs from the
     resume (`queue resume`'s write) to the last job's finished_at. The raw workers are
@@ -25,6 +28,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import random
 import signal
@@ -41,6 +45,7 @@ from pathlib import Path
 import psutil
 from _common import (
     JOBCTL,
+    PYTHON,
     ceiling_line,
     fresh_dir,
     interleave,
@@ -330,6 +335,79 @@ def raw_loop(n: int, workers: int, schema: bool = False) -> float:
         return last_finished(path, table) - started
 
 
+HUEY = """\
+import os, sys, threading, time
+
+from huey import SqliteHuey
+from huey.signals import SIGNAL_COMPLETE
+from huey.storage import SqliteStorage
+
+
+class NormalStorage(SqliteStorage):
+    \"\"\"SqliteStorage at synchronous=NORMAL (its fsync option has only FULL and OFF).\"\"\"
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=1")
+        return conn
+
+
+class NormalHuey(SqliteHuey):
+    storage_class = NormalStorage
+
+
+path, n, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+huey = NormalHuey(filename=path, journal_mode="wal")
+
+
+@huey.task()
+def noop(payload):
+    pass
+
+
+for _ in range(n):
+    noop({})
+assert len(huey) == n, len(huey)
+done, lock, finished = [0], threading.Lock(), threading.Event()
+
+
+@huey.signal(SIGNAL_COMPLETE)
+def completed(signal, task, *args, **kwargs):
+    with lock:
+        done[0] += 1
+        if done[0] == n:
+            finished.set()
+
+
+consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+started = time.time()
+consumer.start()
+if not finished.wait(300):
+    sys.exit(f"huey finished {done[0]} of {n} tasks in 300 s")
+print(time.time() - started)
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def have_huey() -> bool:
+    return importlib.util.find_spec("huey") is not None
+
+
+def huey_drain(n: int, workers: int) -> float:
+    """Huey's consumer (threads) draining n no-op tasks enqueued before it starts; seconds
+    from the consumer's start to the last task's completion."""
+    with fresh_dir() as tmp:
+        out = subprocess.run(
+            [PYTHON, "-c", HUEY, str(tmp / "huey.db"), str(n), str(workers)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp,
+        ).stdout
+        return float(out.split()[-1])
+
+
 # --- (c) latency and idle CPU; (d) RSS ------------------------------------------------------
 @contextmanager
 def live_daemon(tmp: Path, db: Path, env: dict[str, str], concurrency: int) -> Iterator[int]:
@@ -463,31 +541,45 @@ def part_a(rounds: int, n: int) -> None:
 
 
 def part_b(rounds: int, n: int) -> None:
-    section(f"(b) {n} handler jobs (benchmod:noop) vs raw claim+finish loop ({rounds} rounds)")
+    section(
+        f"(b) {n} handler jobs (benchmod:noop) vs raw claim+finish loop and Huey ({rounds} rounds)"
+    )
     say(
         "  what is timed: raw = release of the forked workers to the last finish, on a"
         " 5-column table (schema: on jobctl's DB); daemon = resume of the paused queue to the"
-        " last finish"
+        " last finish; huey = start of Huey's consumer to the last completion (SqliteStorage,"
+        " WAL, NORMAL, worker threads)"
     )
-    for workers, target in ((1, 0.7), (4, 0.35)):
-        res = interleave(
-            rounds,
-            {
-                "raw": lambda w=workers: raw_loop(n, w),
-                "daemon": lambda w=workers: daemon_noop(n, w),
-                "cold": lambda w=workers: daemon_noop_cold(n, w),
-                "schema": lambda w=workers: raw_loop(n, w, schema=True),
-            },
-            label=f"{workers} worker(s) ",
-        )
-        for name in ("raw", "daemon", "schema"):
-            rate = n / statistics.median(res[name])
-            say(f"{workers} worker(s) {name:6}: {spread(res[name])} s  ({rate:,.0f} jobs/s)")
+    huey = have_huey()
+    if not huey:
+        say("  (huey is not installed: pip install -e '.[bench]' for the jobctl/Huey column)")
+    for workers in (1, 4):
+        subjects = {
+            "raw": lambda w=workers: raw_loop(n, w),
+            "daemon": lambda w=workers: daemon_noop(n, w),
+            "cold": lambda w=workers: daemon_noop_cold(n, w),
+            "schema": lambda w=workers: raw_loop(n, w, schema=True),
+        }
+        if huey:
+            subjects["huey"] = lambda w=workers: huey_drain(n, w)
+        res = interleave(rounds, subjects, label=f"{workers} worker(s) ")
+        for name in ("raw", "daemon", "schema", "huey"):
+            if name in res:
+                rate = n / statistics.median(res[name])
+                say(f"{workers} worker(s) {name:6}: {spread(res[name])} s  ({rate:,.0f} jobs/s)")
         say(
-            ratio_line(
-                f"{workers} worker(s) daemon/raw throughput", res["daemon"], res["raw"], target
-            )
+            ratio_line(f"{workers} worker(s) jobctl/raw throughput", res["daemon"], res["raw"], 0.5)
         )
+        if huey:
+            say(
+                ratio_line(
+                    f"{workers} worker(s) jobctl/Huey throughput", res["daemon"], res["huey"], 1.0
+                )
+            )
+            per_round = [h / d for d, h in zip(res["daemon"], res["huey"], strict=True)]
+            say(f"  per-round jobctl/Huey ratios: {spread(per_round, 1, '.3f')}")
+        per_round = [r / d for d, r in zip(res["daemon"], res["raw"], strict=True)]
+        say(f"  per-round jobctl/raw ratios: {spread(per_round, 1, '.3f')}")
         cold_line(f"{workers} worker(s) ", n, res["cold"], res["raw"])
         say(ceiling_line("the loop on jobctl's DB and statements", res["schema"], res["raw"]))
 

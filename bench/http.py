@@ -1,11 +1,16 @@
-"""Enqueue over the daemon's HTTP API vs the Python Client, same machine, same run.
+"""Enqueue throughput under concurrency vs raw FULL inserts, same machine, same run.
 
-8 concurrent clients, each a thread with its own keep-alive `httpx.Client`, POST
-`/internal/jobs` ({"job_type", "payload"}) to a real `jobctl daemon --http 127.0.0.1:0`;
-the baseline is 8 threads, each with its own `jobctl.Client`, enqueueing the same job type
-directly. The queue is paused so the daemon runs nothing meanwhile. Rounds alternate
-(ABAB…). Reports requests/s (median over rounds), the ratio HTTP / direct, and p99
-latency per request over all rounds.
+- http: 8 concurrent clients, each a thread with its own keep-alive `httpx.Client`, POST
+  `/internal/jobs` ({"job_type", "payload"}) to a real `jobctl daemon --http 127.0.0.1:0`
+  (durability full: every 201 is on disk; the server's workers share commits: group commit).
+- shared: 8 threads sharing one `jobctl.Client`, enqueueing the same job type (group commit).
+- own: 8 threads, each with its own `jobctl.Client` (no commit shared: one fsync per job).
+- raw (the baseline): one process, one thread, BEGIN IMMEDIATE / INSERT a ~200-byte row /
+  COMMIT on a 4-column WAL table at synchronous=FULL.
+The queue is paused so the daemon runs nothing meanwhile. Rounds alternate (ABAB…). Reports
+jobs/s (median over rounds, with the spread), the ratios to raw and the p50/p99 latency per
+enqueue over all rounds. Targets (issue 16): http/raw >= 0.75 with p99 <= 50 ms; shared/raw
+>= 2.0.
 
     /tmp/devvenv/bin/python bench/http.py [--quick] [--clients 8] [--per-client 200]
 """
@@ -13,6 +18,7 @@ latency per request over all rounds.
 from __future__ import annotations
 
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -40,6 +46,7 @@ from _common import (  # noqa: E402
     say,
     section,
     spread,
+    verdict,
     wait_for,
 )
 
@@ -111,46 +118,111 @@ def main() -> None:
             daemon.wait(30)
 
 
+RAW_ROWS = 400  # raw inserts per round (a rate: the count only sets the round's length)
+
+
+def raw_full_inserts(tmp: Path, n: int) -> float:
+    """Rows/s of 1-row FULL transactions from one thread of one process."""
+    path = tmp / "raw.db"
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL,"
+            " created_at REAL NOT NULL)"
+        )
+        body = "x" * 200
+        started = time.perf_counter()
+        for i in range(n):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO t (state, body, created_at) VALUES ('queued', ?, ?)", (body, i)
+            )
+            conn.execute("COMMIT")
+        return n / (time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
 def measure(url: str, token: str, db: Path, cfg: Path, clients: int, per: int, rounds: int) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     config = load_config(str(cfg))
-    http_lat: list[float] = []
-    direct_lat: list[float] = []
+    lat: dict[str, list[float]] = {"http": [], "shared": [], "own": []}
 
     def over_http() -> float:
-        def work(_: int, lat: list[float]) -> None:
+        def work(_: int, out: list[float]) -> None:
             with httpx.Client(headers=headers, timeout=30) as session:
                 for _ in range(per):
                     t0 = time.perf_counter()
                     r = session.post(url, json={"job_type": "send_email", "payload": PAYLOAD})
-                    lat.append(time.perf_counter() - t0)
+                    out.append(time.perf_counter() - t0)
                     if r.status_code != 201:
                         raise SystemExit(f"HTTP {r.status_code}: {r.text}")
 
-        wall, lat = run_threads(clients, work)
-        http_lat.extend(lat)
+        wall, got = run_threads(clients, work)
+        lat["http"].extend(got)
         return clients * per / wall
 
-    def direct() -> float:
-        def work(_: int, lat: list[float]) -> None:
+    def shared() -> float:
+        with Client(db, config) as client:
+
+            def work(_: int, out: list[float]) -> None:
+                for _ in range(per):
+                    t0 = time.perf_counter()
+                    client.enqueue(job_type="send_email", payload=PAYLOAD)
+                    out.append(time.perf_counter() - t0)
+
+            wall, got = run_threads(clients, work)
+            groups = client.group_commit
+            sys.stderr.write(
+                f"    shared Client: {groups.enqueues} enqueues in {groups.commits} commits"
+                f" (largest group {groups.largest})\n"
+            )
+        lat["shared"].extend(got)
+        return clients * per / wall
+
+    def own() -> float:
+        def work(_: int, out: list[float]) -> None:
             with Client(db, config) as client:
                 for _ in range(per):
                     t0 = time.perf_counter()
                     client.enqueue(job_type="send_email", payload=PAYLOAD)
-                    lat.append(time.perf_counter() - t0)
+                    out.append(time.perf_counter() - t0)
 
-        wall, lat = run_threads(clients, work)
-        direct_lat.extend(lat)
+        wall, got = run_threads(clients, work)
+        lat["own"].extend(got)
         return clients * per / wall
 
-    section(f"enqueue: {clients} concurrent clients x {per} jobs, {rounds} rounds")
-    out = interleave(rounds, {"http": over_http, "direct": direct}, "enqueue ")
-    say(f"http   req/s  {spread(out['http'], fmt='.0f')}")
-    say(f"direct jobs/s {spread(out['direct'], fmt='.0f')}")
-    ratio = statistics.median(out["http"]) / statistics.median(out["direct"])
-    say(f"ratio http/direct (median req/s): {ratio:.3f}")
-    for name, lat in (("http", http_lat), ("direct", direct_lat)):
-        p50, p99 = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
+    section(f"enqueue: {clients} concurrent clients x {per} jobs, {rounds} rounds (jobs/s)")
+    out = interleave(
+        rounds,
+        {
+            "http": over_http,
+            "raw": lambda: raw_full_inserts(db.parent, RAW_ROWS),
+            "shared": shared,
+            "own": own,
+        },
+        "enqueue ",
+    )
+    for name, what in (
+        ("raw", "raw 1-row FULL inserts, one thread"),
+        ("http", f"HTTP, {clients} keep-alive clients"),
+        ("shared", f"{clients} threads, one shared Client"),
+        ("own", f"{clients} threads, a Client each"),
+    ):
+        say(f"{what:36} {spread(out[name], fmt='.0f')}")
+    raw = statistics.median(out["raw"])
+    p99 = percentile(lat["http"], 99) * 1000
+    for name, target in (("http", 0.75), ("shared", 2.0), ("own", None)):
+        ratio = statistics.median(out[name]) / raw
+        rounds_ratio = [x / r for x, r in zip(out[name], out["raw"], strict=True)]
+        note = f"  {verdict(ratio, target)}" if target is not None else "  (info)"
+        say(f"{name}/raw: {ratio:.3f}{note}; per round {spread(rounds_ratio, fmt='.3f')}")
+    say(f"http p99 {p99:.1f} ms  {verdict(p99, 50, higher_is_better=False)} (ms)")
+    for name, values in lat.items():
+        p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
         say(f"{name:6} latency per enqueue: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 

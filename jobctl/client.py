@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import builtins
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,42 +16,18 @@ from jobctl.clock import utcnow
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, build_spec
 from jobctl.domain.audit import AuditEntry
-from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec
-from jobctl.domain.percentile import p95
+from jobctl.domain.job import TERMINAL, JobSpec
 from jobctl.domain.queues import Backpressure
 from jobctl.errors import InvalidInput, NotFound, Unavailable
 from jobctl.paths import default_db_path, log_dir_for, node_dir_for, working_directory
 from jobctl.store import db_path_from, open_store, shared_db_key
+from jobctl.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
+    from jobctl.domain.job_record import Attempt, Job
     from jobctl.store.protocol import Store
-    from jobctl.store.repos.daemons import DaemonInfo
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
-    from jobctl.store.repos.nodes import NodeInfo
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    queue: str
-    ready: int
-    scheduled: int
-    running: int
-    retrying: int
-    waiting: int
-    failed_24h: int
-    dead: int
-    lag_seconds: float
-    p95_wait_seconds: float | None
-    paused: bool
-    concurrency: int | None
-
-
-@dataclass(frozen=True)
-class Status:
-    queues: list[QueueStatus]
-    daemons: list[DaemonInfo]
-    enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
-    nodes: list[NodeInfo] = field(default_factory=list)  # every node, its liveness, drain
+    from jobctl.store.repos.stats import Status
 
 
 FILE_READ = 1 << 16
@@ -111,7 +88,10 @@ class Client:
     """Enqueue and inspect jobs. `db` is a path or sqlite:/// URL (default: $JOBCTL_DB or
     the XDG/root default); `config` the effective config (default: none). With `create`
     False the client only reads: it opens an existing DB as it is, never creating or
-    migrating it (see `open_store`)."""
+    migrating it (see `open_store`).
+
+    Threads may share a Client: each uses its own store (connection), and concurrent
+    enqueues share one durable commit (store/group_commit.py)."""
 
     def __init__(
         self,
@@ -122,14 +102,22 @@ class Client:
         self.config = config or Config()
         self.db_url = str(db or os.environ.get("JOBCTL_DB") or default_db_path())
         self.create = create
-        self._store: Store | None = None
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+        self.group_commit = GroupCommit(lambda: self.store)
 
     @property
     def store(self) -> Store:
-        if self._store is None:
+        """The calling thread's store (opened on first use)."""
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
             sync = "NORMAL" if self.config.durability == "fast" else "FULL"
-            self._store = open_store(self.db_url, synchronous=sync, create=self.create)
-        return self._store
+            store = open_store(self.db_url, synchronous=sync, create=self.create)
+            self._local.store = store
+            with self._lock:
+                self._stores.append(store)
+        return store
 
     @property
     def log_dir(self) -> Path:
@@ -141,9 +129,12 @@ class Client:
         return log_dir_for(db_path_from(self.db_url))
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        """Close every thread's store (a later use opens a new one)."""
+        with self._lock:
+            stores, self._stores = self._stores, []
+            self._local = threading.local()
+        for store in stores:
+            store.close()
 
     def __enter__(self) -> Client:
         return self
@@ -175,10 +166,13 @@ class Client:
     ) -> list[Enqueued]:
         """Enqueue validated specs in one transaction, applying each configured queue's
         backpressure (max_depth + shed): a `reject` queue at its limit is Unavailable.
-        `audit`, when given, is recorded in the same transaction if a job was created."""
+        `audit`, when given, is recorded in the same transaction if a job was created.
+        Returns once the commit holding them is durable; concurrent calls from other
+        threads share that commit (group commit)."""
         if not specs:
             return []
-        return self.store.jobs.enqueue(specs, now or utcnow(), self.backpressure, audit)
+        self.store  # noqa: B018  opened first: `now` (created_at) is the enqueue's, not the connect's
+        return self.group_commit.enqueue(specs, now or utcnow(), self.backpressure, audit)
 
     @property
     def backpressure(self) -> dict[str, Backpressure]:
@@ -236,7 +230,8 @@ class Client:
         return chosen
 
     def status(self) -> Status:
-        from jobctl.store.repos.stats import QueueFigures
+        from jobctl.domain.percentile import p95
+        from jobctl.store.repos.stats import QueueFigures, QueueStatus, Status
 
         now = utcnow()
         figures = self.store.stats.queue_figures(now)

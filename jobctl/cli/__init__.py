@@ -1,30 +1,11 @@
 """The command line: a thin layer over jobctl's Python API. `main()` is the one place where
-errors become stderr lines and exit codes."""
+errors become stderr lines and exit codes. Command modules load lazily (jobctl/cli/lazy.py):
+`jobctl enqueue` imports jobctl.cli.jobs only."""
 
 from __future__ import annotations
 
 import sys
 
-from jobctl.cli import (  # noqa: F401  (importing registers the commands)
-    admin,
-    audit,
-    daemon,
-    db,
-    jobs,
-    kafka,
-    locks,
-    metrics,
-    monitor,
-    nodes,
-    notify,
-    once,
-    ops,
-    queues,
-    schedules,
-    sweep,
-    tokens,
-    top,
-)
 from jobctl.cli.app import app
 
 __all__ = ["app", "main"]

@@ -22,7 +22,7 @@ app.add_typer(config_app, name="config")
 def init(ctx: typer.Context) -> None:
     """Create the database and a commented example config (an existing config is kept)."""
     from jobctl.cli.audit import audited
-    from jobctl.config.load import resolve_config_path
+    from jobctl.config.locate import resolve_config_path
     from jobctl.ops.init import write_example_config
     from jobctl.paths import default_config_path
     from jobctl.store import open_store
@@ -51,7 +51,7 @@ def check(
 ) -> None:
     """Validate a config: every problem listed with file:line; exit 2 if any."""
     from jobctl.config.check import check_config
-    from jobctl.config.load import resolve_config_path
+    from jobctl.config.locate import resolve_config_path
     from jobctl.errors import EXIT_USAGE
 
     path = file

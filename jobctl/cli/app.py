@@ -8,10 +8,12 @@ import typer
 
 from jobctl import __version__
 from jobctl.cli.context import AppState
+from jobctl.cli.lazy import LazyGroup
 from jobctl.cli.options import OUTPUT_FORMATS, choice
 
 app = typer.Typer(
     name="jobctl",
+    cls=LazyGroup,  # commands register when first used: see jobctl/cli/lazy.py
     help="Scheduler and ops toolkit for single hosts and small clusters: a durable job queue "
     "on SQLite, a daemon that runs it, and the on-call CLI.",
     no_args_is_help=True,

@@ -55,7 +55,7 @@ class AppState:
 
     def config(self) -> Config:
         if self._config is None:
-            from jobctl.config.load import resolve_config_path
+            from jobctl.config.locate import resolve_config_path
             from jobctl.config.model import Config
 
             path, _required = resolve_config_path(self.config_path)

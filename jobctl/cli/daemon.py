@@ -46,7 +46,7 @@ def daemon(
     """Run the daemon in the foreground: claim ready jobs and run them."""
     from jobctl.cli import parse
     from jobctl.config.check import load_config
-    from jobctl.config.load import resolve_config_path
+    from jobctl.config.locate import resolve_config_path
     from jobctl.config.model import Config
     from jobctl.errors import InvalidInput
     from jobctl.runtime.daemon import DaemonOptions

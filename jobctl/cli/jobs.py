@@ -74,7 +74,6 @@ def enqueue(
     from jobctl.domain.durations import parse_duration, parse_time
     from jobctl.domain.retry import parse_backoff
     from jobctl.errors import InvalidInput
-    from jobctl.ops.bulk import read_bulk
     from jobctl.paths import working_directory
 
     app_state = state(ctx)
@@ -85,6 +84,8 @@ def enqueue(
             raise InvalidInput(
                 "--from takes jobs from the file: give no command, --type, --on-node or --on-tag"
             )
+        from jobctl.ops.bulk import read_bulk
+
         bulk = read_bulk(from_file, now, here)
         options = [replace(o, request_id=app_state.request_id) for o in bulk]
     else:

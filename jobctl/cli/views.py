@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.cli import render
-from jobctl.client import Status
 from jobctl.clock import utcnow
 from jobctl.domain.durations import format_duration, iso_z
 from jobctl.domain.job import Attempt, Job, State
 from jobctl.domain.placement import Placement
 from jobctl.ops.nodes import node_shape, node_state
 from jobctl.ops.shapes import job_shape, show_shape
+from jobctl.store.repos.stats import Status
 
 
 def what(job: Job) -> str:

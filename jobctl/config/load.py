@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.errors import ConfigError
-from jobctl.paths import default_config_path
 
 Locator = Callable[[tuple[Any, ...]], int | None]
 
@@ -94,12 +92,3 @@ def _toml(name: str, text: str) -> Document:
         return next((n for n, text in enumerate(lines, 1) if pattern.search(text)), None)
 
     return Document(name, data, line)
-
-
-def resolve_config_path(explicit: str | None) -> tuple[Path | None, bool]:
-    """(path, required): --config / $JOBCTL_CONFIG must exist; the default path may not."""
-    chosen = explicit or os.environ.get("JOBCTL_CONFIG")
-    if chosen:
-        return Path(chosen), True
-    path = default_config_path()
-    return (path, False) if path.exists() else (None, False)

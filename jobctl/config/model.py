@@ -4,16 +4,23 @@ receives these values, never raw dicts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobctl.config.health import HealthConfig
-from jobctl.config.kafka import KafkaConfig
-from jobctl.config.notify import NotifyConfig
-from jobctl.config.switches import ShadowMode
+from jobctl.config.section import Section
 from jobctl.domain.queues import Backpressure, RateLimit, Shed, is_queue_name, parse_rate_limit
 from jobctl.domain.retry import DEFAULT_NON_RETRYABLE_EXIT_CODES, RetryPolicy
 
+if TYPE_CHECKING:
+    from jobctl.config.health import HealthConfig
+    from jobctl.config.kafka import KafkaConfig
+    from jobctl.config.notify import NotifyConfig
+    from jobctl.config.switches import ShadowMode
+
 DEFAULT_QUEUE = "default"
+_SHADOW_MODE: Section[ShadowMode] = Section("jobctl.config.switches", "ShadowMode")
+_KAFKA: Section[KafkaConfig] = Section("jobctl.config.kafka", "KafkaConfig")
+_HEALTH: Section[HealthConfig] = Section("jobctl.config.health", "HealthConfig")
+_NOTIFY: Section[NotifyConfig] = Section("jobctl.config.notify", "NotifyConfig")
 # A field whose config key differs from its name says so in its metadata (`config show`).
 RETRY_KEY = {"key": "retry_policy"}
 
@@ -89,10 +96,11 @@ class Config:
     log_cap: int = 10 * 1024 * 1024
     log_dir: str | None = None
     enabled: bool = True  # false: daemons stay up but claim no job and fire no schedule
-    shadow_mode: ShadowMode = field(default_factory=ShadowMode)
-    kafka: KafkaConfig = field(default_factory=KafkaConfig)
-    health: HealthConfig = field(default_factory=HealthConfig)  # `jobctl health` thresholds
-    notify: NotifyConfig = field(default_factory=NotifyConfig)  # channels and routes
+    # Sections built on first read (config/section.py): unread, their modules never load
+    shadow_mode: Section[ShadowMode] = _SHADOW_MODE
+    kafka: Section[KafkaConfig] = _KAFKA
+    health: Section[HealthConfig] = _HEALTH  # `jobctl health` thresholds
+    notify: Section[NotifyConfig] = _NOTIFY  # channels and routes
     raw: dict[str, Any] = field(default_factory=dict)  # as loaded, for `config show`
 
     def queue(self, name: str) -> QueueConfig | None:

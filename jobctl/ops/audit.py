@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ def current_actor() -> Actor:
             name = pwd.getpwuid(uid).pw_name
         except (KeyError, ImportError):
             name = f"uid:{uid}"
-    return Actor(name=name, uid=uid, host=socket.gethostname())
+    return Actor(name=name, uid=uid, host=os.uname().nodename)  # gethostname(), without socket
 
 
 def new_request_id() -> str:

@@ -3,7 +3,6 @@ callers type against the `Store` protocol of store/protocol.py, never a backend.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +51,8 @@ def shared_db_key(url: str) -> str | None:
     whose files live beside the database."""
     if not is_postgres(url):
         return None
+    import hashlib  # OpenSSL's: not on the SQLite enqueue path
+
     from jobctl.store.targets import redact_url
 
     return "pg-" + hashlib.sha256(redact_url(url).encode()).hexdigest()[:16]

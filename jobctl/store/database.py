@@ -48,6 +48,12 @@ class Conn(Protocol):
         """Run an `INSERT … RETURNING id` once per row; the new ids in row order."""
         ...
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested all-or-nothing part of this transaction: an error in the block rolls
+        back what it wrote (a unique constraint's refusal raised as Conflict) and leaves the
+        rest of the transaction usable."""
+        ...
+
     def serialise(self, *keys: str) -> None:
         """Hold these names until the transaction ends, against every other writer in any
         process or host (SQLite: its write lock already serialises every writer)."""

@@ -35,13 +35,14 @@ from jobctl.domain.lag import PartitionKey, Sample
 from jobctl.domain.notify import Event, Window
 from jobctl.domain.queues import Backpressure, RateLimit
 from jobctl.domain.schedule import FireDecision, Schedule
+from jobctl.errors import JobctlError
 from jobctl.store.database import Conn, Database
 from jobctl.store.records import ServerFigures
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn, Tick
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
 from jobctl.store.repos.health import RecentFailure, RunningAttempt
-from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
+from jobctl.store.repos.jobs import CancelResult, Enqueued, EnqueueRequest, Retried
 from jobctl.store.repos.kafka import PartitionRow
 from jobctl.store.repos.locks import LockInfo
 from jobctl.store.repos.nodes import NodeInfo
@@ -67,6 +68,17 @@ class Jobs(Protocol):
         InvalidInput. A queue at its `backpressure` max_depth defers the job, or with shed
         reject refuses the whole batch (Unavailable): race-free across processes and hosts.
         `audit` is recorded in the same transaction when a job was created."""
+        ...
+
+    def enqueue_group(
+        self, requests: Sequence[EnqueueRequest]
+    ) -> list[list[Enqueued] | JobctlError]:
+        """Several independent enqueues, each as `enqueue` takes them, in one transaction
+        (one commit, durable when it returns, as `enqueue`'s): each all or nothing on its
+        own (a savepoint), so a refused one (InvalidInput, Unavailable) is rolled back and
+        returned as its error in its place while the others are created; later ones see
+        the jobs of earlier ones (keys, queue depths). Any other error writes nothing and
+        propagates. Used by store/group_commit.py."""
         ...
 
     def enqueue_in(self, conn: Conn, spec: JobSpec, now: datetime) -> int:

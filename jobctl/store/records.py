@@ -6,11 +6,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.durations import from_epoch
-from jobctl.domain.job import Attempt, Job, JobSpec, State
+from jobctl.domain.job import JobSpec, State
 from jobctl.domain.retry import Backoff, Jitter, RetryPolicy
+
+if TYPE_CHECKING:
+    from jobctl.domain.job_record import Attempt, Job
 
 
 def epoch(moment: datetime | None) -> float | None:
@@ -99,6 +102,8 @@ def spec_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
 
 
 def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Job:
+    from jobctl.domain.job_record import Job  # off the enqueue path
+
     return Job(
         id=row["id"],
         queue=row["queue"],
@@ -151,6 +156,8 @@ def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Jo
 
 
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
+    from jobctl.domain.job_record import Attempt
+
     return Attempt(
         job_id=row["job_id"],
         attempt=row["attempt"],

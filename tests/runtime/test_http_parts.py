@@ -69,7 +69,9 @@ def test_a_job_enqueued_over_http_runs_in_its_job_types_cwd_else_in_root(
     actor = Actor("token:deploy", None, "web1")
     for name, where in (("plain", "/"), ("placed", str(tmp_path))):
         body = {"job_type": name}
-        _created, shape = jobs_api.enqueue(client.store, config, body, NOW, "r", actor)
+        _created, shape = jobs_api.enqueue(
+            client.store, client.group_commit, config, body, NOW, "r", actor
+        )
         assert client.get(shape["id"]).cwd == where
 
 
@@ -123,10 +125,22 @@ def test_http_refuses_a_queue_name_outside_the_rule_without_configured_queues(
     with Client(db_path, config) as client:
         with pytest.raises(InvalidInput, match="invalid queue name"):
             jobs_api.enqueue(
-                client.store, config, {"job_type": "send", "queue": queue}, NOW, "r", actor
+                client.store,
+                client.group_commit,
+                config,
+                {"job_type": "send", "queue": queue},
+                NOW,
+                "r",
+                actor,
             )
         created, job = jobs_api.enqueue(
-            client.store, config, {"job_type": "send", "queue": "eu-1.mail:hi"}, NOW, "r", actor
+            client.store,
+            client.group_commit,
+            config,
+            {"job_type": "send", "queue": "eu-1.mail:hi"},
+            NOW,
+            "r",
+            actor,
         )
         assert created and job["queue"] == "eu-1.mail:hi"
         assert [j.queue for j in client.list()] == ["eu-1.mail:hi"], "nothing else written"

@@ -24,6 +24,7 @@ from jobctl.ops import audit
 from jobctl.ops.shapes import job_shape
 
 if TYPE_CHECKING:
+    from jobctl.store.group_commit import GroupCommit
     from jobctl.store.protocol import Store
 
 
@@ -139,6 +140,7 @@ def options_from_body(body: dict[str, Any], now: datetime, request_id: str) -> E
 
 def enqueue(
     store: Store,
+    group: GroupCommit,
     config: Config,
     body: dict[str, Any],
     now: datetime,
@@ -146,8 +148,10 @@ def enqueue(
     actor: Actor,
 ) -> tuple[bool, dict[str, Any]]:
     """Enqueue one job as `jobctl enqueue --type` would (config resolution, strict queues,
-    backpressure), audited as `job.enqueue` by `actor` in the same transaction; returns
-    (created?, job shape). InvalidInput / Unavailable propagate."""
+    backpressure), audited as `job.enqueue` by `actor` in the same transaction, through
+    `group` (the commit is shared with the other workers' concurrent enqueues, and durable
+    before this returns); returns (created?, job shape). InvalidInput / Unavailable
+    propagate."""
     options = options_from_body(body, now, request_id)
     try:
         spec = build_spec(options, config)
@@ -156,7 +160,7 @@ def enqueue(
     guards = {q.name: q.backpressure for q in config.queues if q.backpressure}
     args = {"job_type": spec.job_type, "queue": spec.queue, "via": "http"}
     entry = audit.entry(now, actor, request_id, "job.enqueue", None, args)
-    done = store.jobs.enqueue([spec], now, guards, audit=entry)[0]
+    done = group.enqueue([spec], now, guards, audit=entry)[0]  # shares concurrent commits
     return done.created, job_shape(store.jobs.get(done.id), now)
 
 

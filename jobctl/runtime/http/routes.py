@@ -28,6 +28,7 @@ from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.http import admin_api, auth, jobs_api, openapi, status_page
 from jobctl.runtime.http.messages import Request, Response
 from jobctl.store import open_store
+from jobctl.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
@@ -80,6 +81,7 @@ class ApiApp:
         self._lock = threading.Lock()
         self._health_lock = threading.Lock()
         self._health: tuple[float, dict[str, Any] | None] = (0.0, None)
+        self.group_commit = GroupCommit(self.store)  # enqueues of the workers share commits
 
     def store(self) -> Store:
         """This thread's store (SQLite connections are per thread)."""
@@ -200,7 +202,9 @@ def _guarded(handler: Handler, app: ApiApp, call: Call) -> Response:
 def _enqueue(app: ApiApp, call: Call) -> Response:
     body = jobs_api.parse_body(call.request.body)
     actor = Actor(name=f"token:{call.token}", uid=None, host=app.host)
-    created, job = jobs_api.enqueue(call.store, call.config, body, call.now, call.request_id, actor)
+    created, job = jobs_api.enqueue(
+        call.store, app.group_commit, call.config, body, call.now, call.request_id, actor
+    )
     fields = {"job_id": job["id"], "queue": job["queue"], "attempt": job["attempts"]}
     return Response.json(
         201 if created else 200,

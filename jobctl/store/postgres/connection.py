@@ -301,6 +301,24 @@ class PgConn:
                     break
         return ids
 
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """SAVEPOINT … RELEASE; ROLLBACK TO it on an error in the block (which PostgreSQL
+        needs before the transaction takes another statement). A unique violation is
+        raised as Conflict, as SQLite's Conn raises it."""
+        self.raw.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException as exc:
+            if self.raw.broken or self.raw.closed:
+                raise
+            self.raw.execute("ROLLBACK TO SAVEPOINT part")
+            self.raw.execute("RELEASE SAVEPOINT part")
+            if isinstance(exc, pgerrors.UniqueViolation):
+                raise Conflict(str(exc)) from exc
+            raise
+        self.raw.execute("RELEASE SAVEPOINT part")
+
     def serialise(self, *keys: str) -> None:
         for key in sorted(set(keys)):  # one order everywhere: no deadlock between two sets
             self.raw.execute(

@@ -6,13 +6,13 @@ import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.audit import AuditEntry, ids_target
-from jobctl.domain.job import TERMINAL, Attempt, Job, JobSpec, State, key_held
+from jobctl.domain.job import TERMINAL, JobSpec, State, key_held
 from jobctl.domain.queues import Backpressure
-from jobctl.errors import InvalidInput, NotFound, WrongState
-from jobctl.store.database import Conn, Database
+from jobctl.errors import InvalidInput, JobctlError, NotFound, StoreError, WrongState
+from jobctl.store.database import Conflict, Conn, Database
 from jobctl.store.records import (
     SPEC_COLUMNS,
     attempt_from_row,
@@ -22,6 +22,9 @@ from jobctl.store.records import (
 )
 from jobctl.store.repos.audit import AuditRepo
 from jobctl.store.repos.backpressure import Shedder
+
+if TYPE_CHECKING:
+    from jobctl.domain.job_record import Attempt, Job
 
 LIVE_SQL = "('waiting', 'queued', 'running', 'retrying')"
 
@@ -44,6 +47,12 @@ class Retried:
 class CancelResult:
     id: int
     outcome: str  # "cancelled" | "requested" (running: the daemon terminates it)
+
+
+# One enqueue of a group (JobsRepo.enqueue_group): specs, now, backpressure guards, audit.
+EnqueueRequest = tuple[
+    Sequence[JobSpec], datetime, Mapping[str, Backpressure] | None, AuditEntry | None
+]
 
 
 def _placeholders(values: Sequence[object]) -> str:
@@ -81,15 +90,66 @@ class JobsRepo:
         if a job was created (its target: the new ids)."""
         with self.db.write() as conn:
             conn.notify("jobs")
-            shedder = Shedder(conn, backpressure) if backpressure else None
-            if shedder is None:
-                done = self._enqueue_runs(conn, specs, now)
-            else:
-                done = [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
-            created = [d.id for d in done if d.created]
-            if audit is not None and created:
-                AuditRepo.record_in(conn, replace(audit, target=ids_target(created)))
-            return done
+            return self._enqueue_in(conn, specs, now, backpressure, audit)
+
+    def enqueue_group(
+        self, requests: Sequence[EnqueueRequest]
+    ) -> list[list[Enqueued] | JobctlError]:
+        """Several independent enqueues (each as `enqueue` takes them) in one transaction:
+        one commit for all. Each is all or nothing on its own, in a savepoint: one refused
+        (InvalidInput, Unavailable, a key conflict) is rolled back and returned as its error,
+        in its place, and the others stand. Later requests see the jobs of earlier ones (a
+        key held, a queue's depth). Any other error fails the whole group (nothing
+        written) and propagates."""
+        out: list[list[Enqueued] | JobctlError] = []
+        with self.db.write() as conn:
+            conn.notify("jobs")
+            for specs, now, backpressure, audit in requests:
+                try:
+                    out.append(self._enqueue_saved(conn, specs, now, backpressure, audit))
+                except JobctlError as exc:
+                    out.append(exc)
+        return out
+
+    def _enqueue_saved(
+        self,
+        conn: Conn,
+        specs: Sequence[JobSpec],
+        now: datetime,
+        backpressure: Mapping[str, Backpressure] | None,
+        audit: AuditEntry | None,
+    ) -> list[Enqueued]:
+        """One enqueue of a group in its savepoint. A key conflict (PostgreSQL: another
+        transaction committed a live job with the same key meanwhile) is tried once more,
+        which then finds that job and returns it, as a held key does."""
+        try:
+            with conn.savepoint():
+                return self._enqueue_in(conn, specs, now, backpressure, audit)
+        except Conflict:
+            pass
+        try:
+            with conn.savepoint():
+                return self._enqueue_in(conn, specs, now, backpressure, audit)
+        except Conflict as exc:
+            raise StoreError(f"enqueue refused by a uniqueness rule: {exc}") from None
+
+    def _enqueue_in(
+        self,
+        conn: Conn,
+        specs: Sequence[JobSpec],
+        now: datetime,
+        backpressure: Mapping[str, Backpressure] | None,
+        audit: AuditEntry | None,
+    ) -> list[Enqueued]:
+        shedder = Shedder(conn, backpressure) if backpressure else None
+        if shedder is None:
+            done = self._enqueue_runs(conn, specs, now)
+        else:
+            done = [self._enqueue_one(conn, spec, now, shedder) for spec in specs]
+        created = [d.id for d in done if d.created]
+        if audit is not None and created:
+            AuditRepo.record_in(conn, replace(audit, target=ids_target(created)))
+        return done
 
     def _enqueue_runs(self, conn: Conn, specs: Sequence[JobSpec], now: datetime) -> list[Enqueued]:
         """Specs in order; each run of plain ones (no key, no dependency) is one executemany."""

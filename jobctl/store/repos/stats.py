@@ -1,12 +1,18 @@
-"""Read-only figures for status, explain and health: counts per queue, lag, waits."""
+"""Read-only figures for status, explain and health: counts per queue, lag, waits; and the
+status report built from them (off the enqueue path: this module loads on first use)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from jobctl.store.database import Database
+
+if TYPE_CHECKING:
+    from jobctl.store.repos.daemons import DaemonInfo
+    from jobctl.store.repos.nodes import NodeInfo
 
 DAY = 86400.0
 WAIT_SAMPLE = 5000  # p95 wait over at most the latest attempts of the last hour
@@ -24,6 +30,30 @@ class QueueFigures:
     dead: int = 0
     oldest_ready_at: float | None = None  # epoch seconds
     waits: list[float] = field(default_factory=list)  # claim waits in the last hour
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    queue: str
+    ready: int
+    scheduled: int
+    running: int
+    retrying: int
+    waiting: int
+    failed_24h: int
+    dead: int
+    lag_seconds: float
+    p95_wait_seconds: float | None
+    paused: bool
+    concurrency: int | None
+
+
+@dataclass(frozen=True)
+class Status:
+    queues: list[QueueStatus]
+    daemons: list[DaemonInfo]
+    enabled: bool = True  # config `enabled: false`: daemons claim no job, fire no schedule
+    nodes: list[NodeInfo] = field(default_factory=list)  # every node, its liveness, drain
 
 
 class StatsRepo:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.clock import utcnow
 from jobctl.store.repos import Repos
 from jobctl.store.sqlite.database import SQLiteDatabase
-from jobctl.store.sqlite.feed import SQLiteFeed
+
+if TYPE_CHECKING:
+    from jobctl.store.sqlite.feed import SQLiteFeed
 
 
 class SQLiteStore(Repos):
@@ -34,6 +37,8 @@ class SQLiteStore(Repos):
 
     def changes(self) -> SQLiteFeed:
         """A change feed on this store's connection (use it from this store's thread)."""
+        from jobctl.store.sqlite.feed import SQLiteFeed  # inotify via ctypes: daemons only
+
         return SQLiteFeed(self.db)
 
     def now(self) -> datetime:

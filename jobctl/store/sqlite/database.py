@@ -54,6 +54,18 @@ class SQLiteConn:
             raise sqlite3.DatabaseError("bulk insert: the new ids are not one range")
         return list(range(first, last + 1))
 
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """SAVEPOINT … RELEASE; ROLLBACK TO it on an error in the block."""
+        self.raw.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self.raw.execute("ROLLBACK TO SAVEPOINT part")
+            self.raw.execute("RELEASE SAVEPOINT part")
+            raise
+        self.raw.execute("RELEASE SAVEPOINT part")
+
     def serialise(self, *keys: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already excludes every other writer."""
 
