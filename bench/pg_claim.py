@@ -52,6 +52,7 @@ from _common import (
     verdict,
     wait_for,
 )
+from drain import BENCHMOD, CONFIG  # the same handler module and config
 
 from jobctl import Client
 from jobctl.config.check import load_config
@@ -59,27 +60,6 @@ from jobctl.config.resolve import EnqueueOptions
 from jobctl.store import open_store
 
 SERVER = os.environ.get("JOBCTL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-BENCHMOD = """\
-import time
-
-
-def noop(payload):
-    pass
-
-
-def stamp(payload):
-    stamped = time.time()
-    with open(payload["path"] + ".tmp", "w") as f:
-        f.write(repr(stamped))
-    import os
-
-    os.replace(payload["path"] + ".tmp", payload["path"])
-"""
-CONFIG = """\
-job_types:
-  - {name: noop, handler: "benchmod:noop"}
-  - {name: stamp, handler: "benchmod:stamp"}
-"""
 
 
 # --- databases ----------------------------------------------------------------------------
