@@ -59,7 +59,7 @@ Kind = Callable[[ProbeSpec, str, datetime, HealthConfig], Finding]
 
 def postgres(spec: ProbeSpec, url: str, now: datetime, health: HealthConfig) -> Finding:
     server = pings.ping_postgres(url, spec.timeout)
-    return Finding(Verdict.OK, f"{server} at {_where(url)}: SELECT 1 ok")
+    return Finding(Verdict.OK, f"{server} at {_where(url)}: connected, `select 1` ok")
 
 
 def mysql(spec: ProbeSpec, url: str, now: datetime, health: HealthConfig) -> Finding:

@@ -37,7 +37,7 @@ def test_the_machines_postgres_redis_and_mariadb_are_ok() -> None:
         ("redis", Level.OK, True),
         ("maria", Level.OK, True),
     ], [r.probe.message for r in results]
-    assert "SELECT 1 ok" in results[0].probe.message and "PING ok" in results[1].probe.message
+    assert "`select 1` ok" in results[0].probe.message and "PING ok" in results[1].probe.message
 
 
 def test_redis_at_a_wrong_port_is_critical_and_a_hung_one_fails_within_its_timeout() -> None:
