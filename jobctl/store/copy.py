@@ -23,6 +23,7 @@ from jobctl.store.database import Conn
 TABLES = (
     "queues",
     "jobs",
+    "gangs",
     "job_deps",
     "attempts",
     "attempt_output",
