@@ -274,6 +274,29 @@ def test_pid_and_start_ticks_identify_the_process(executor: Executor, logs: Path
     assert process_start_ticks(2**22 + 1) is None  # above any pid_max
 
 
+def test_begin_reads_the_start_ticks_later_even_once_the_process_is_reaped(
+    executor: Executor, logs: Path
+) -> None:
+    """begin() does not wait on /proc for a child still starting; pid_start(key) reads it
+    later: in flight, or (a short job) from before its reaping, after poll() returned it."""
+    tag = unique_sleep()
+    long_pid = executor.begin("long", job(logs, ["sleep", tag], "long"))
+    short_pid = executor.begin("short", job(logs, ["true"], "short"))
+    assert long_pid and short_pid
+    alive = process_start_ticks(short_pid)  # unreaped (maybe a zombie): still readable
+    results = collect(executor, 1)
+    assert results["short"].pid_start == alive and alive
+    assert executor.pid_start("short") == alive  # asked after poll() returned it
+    assert executor.pid_start("short") is None  # once: nothing kept for it any more
+    long_ticks = process_start_ticks(long_pid)
+    assert executor.pid_start("long") == long_ticks and long_ticks
+    assert executor.running() == {"long": (long_pid, long_ticks)}
+    assert executor.begin("bad", job(logs, ["jobctl-no-such-command"], "bad")) is None
+    executor.cancel("long")
+    ended = collect(executor, 2)
+    assert ended["long"].pid_start == long_ticks and ended["bad"].spawn_error
+
+
 # --- timeouts, cancels, leftovers -------------------------------------------------------------
 def _tree(tag: str) -> list[str]:
     """A shell whose grandchildren sleep: one in its group, one that called setsid and let go
