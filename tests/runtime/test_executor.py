@@ -208,8 +208,9 @@ def test_a_non_executable_file_on_path_is_named(
     assert collect(executor, 1)["k"].spawn_error == f"not executable: {script}"
 
 
+@pytest.mark.parametrize("use_cwd", [False, True], ids=["posix_spawn", "popen"])
 def test_a_command_that_moved_on_path_is_found_again(
-    executor: Executor, logs: Path, tmp_path: Path
+    executor: Executor, logs: Path, tmp_path: Path, use_cwd: bool
 ) -> None:
     # Given a command found (and remembered) in one PATH directory
     first, second = tmp_path / "first", tmp_path / "second"
@@ -218,11 +219,16 @@ def test_a_command_that_moved_on_path_is_found_again(
         (directory / "jobctl-cmd").write_text(f"#!/bin/sh\necho {word}\n")
         (directory / "jobctl-cmd").chmod(0o755)
     env = {**ENV, "PATH": f"{first}:{second}:{ENV['PATH']}"}
-    assert run(executor, job(logs, ["jobctl-cmd"], env=env)).output_tail == b"one\n"
+    cwd = str(tmp_path) if use_cwd else None
+    assert run(executor, job(logs, ["jobctl-cmd"], env=env, cwd=cwd)).output_tail == b"one\n"
     # When it disappears from there, the next lookup finds the other one
     (first / "jobctl-cmd").unlink()
-    executor.start("k2", job(logs, ["jobctl-cmd"], "b", env=env))
+    executor.start("k2", job(logs, ["jobctl-cmd"], "b", env=env, cwd=cwd))
     assert collect(executor, 1)["k2"].output_tail == b"two\n"
+    # And one gone from everywhere is not found (not the remembered path's error)
+    (second / "jobctl-cmd").unlink()
+    executor.start("k3", job(logs, ["jobctl-cmd"], "c", env=env, cwd=cwd))
+    assert collect(executor, 1)["k3"].spawn_error == "command not found: jobctl-cmd"
 
 
 def test_a_key_in_flight_cannot_be_started_twice(executor: Executor, logs: Path) -> None:
