@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,13 +15,22 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 
-def __getattr__(name: str) -> Any:
-    """`app`, imported on first use (main() imports it with the collector paused)."""
-    if name == "app":
+class _Package(types.ModuleType):
+    """This package: `jobctl.cli.app` is the typer app (as when the package imported it
+    eagerly), loaded on first use, so that main() loads typer with the collector paused."""
+
+    @property
+    def app(self) -> Any:
         from jobctl.cli.app import app
 
         return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    @app.setter
+    def app(self, _submodule: Any) -> None:
+        """The import system binds the submodule of that name here: the app stays."""
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def _verbose(argv: list[str]) -> bool:
@@ -64,9 +74,13 @@ def pause_collector() -> None:
 
 
 def resume_collector() -> None:
-    """Re-enable the collector if pause_collector() disabled it (not if someone else did)."""
+    """Re-enable the collector if pause_collector() disabled it (not if someone else did).
+    What start-up loaded (modules, the command tree: it lives as long as the process) is
+    moved out of the collector's sight first: no collection, this first one or the one at
+    exit, walks it again."""
     if _paused[0]:
         _paused[0] = False
+        gc.freeze()
         gc.enable()
 
 
