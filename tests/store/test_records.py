@@ -53,7 +53,8 @@ def reference(row: dict[str, Any], depends_on: tuple[int, ...] = ()) -> Job:
         lease_expires_at=from_epoch(row["lease_expires_at"]),
         cancel_requested=bool(row["cancel_requested"]), checkpoint=row["checkpoint"],
         output_tail=row["output_tail"], request_id=row["request_id"],
-        on_node=row["on_node"], on_tag=row["on_tag"],
+        on_node=row["on_node"], on_tag=row["on_tag"], gang_id=row["gang_id"],
+        gang_rank=row["gang_rank"], gang_size=row["gang_size"],
     )  # fmt: skip
 
 
@@ -68,7 +69,7 @@ QUEUED = {
     "cwd": "/", "run_user": None, "run_group": None, "schedule": None, "nominal_at": None,
     "lease_owner": None, "lease_expires_at": None, "cancel_requested": 0, "checkpoint": None,
     "output_tail": None, "request_id": None, "on_node": None, "on_tag": None,
-    "has_dependants": 0,
+    "has_dependants": 0, "gang_id": None, "gang_rank": None, "gang_size": None,
 }  # fmt: skip
 RUNNING = QUEUED | {
     "id": 8, "state": "running", "command": None, "job_type": "mail", "handler": "m:send",
@@ -78,7 +79,8 @@ RUNNING = QUEUED | {
     "key": "k", "ordering_key": "o", "tenant": "t", "env": '{"A":"1"}', "cwd": "/tmp",
     "run_user": "nobody", "run_group": "nogroup", "schedule": "s", "nominal_at": 1700000000.0,
     "lease_owner": "node:1:ab", "lease_expires_at": 1700000130.25, "cancel_requested": 1,
-    "checkpoint": "c", "request_id": "r", "on_node": "n1", "on_tag": "gpu",
+    "checkpoint": "c", "request_id": "r", "on_node": "n1", "on_tag": "gpu", "gang_id": 6,
+    "gang_rank": 2, "gang_size": 4,
 }  # fmt: skip
 DEAD = QUEUED | {
     "id": 9, "state": "dead", "finished_at": 1700000200.0, "exit_code": 3, "signal": None,
