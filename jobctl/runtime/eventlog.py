@@ -38,6 +38,8 @@ class EventLog:
         self.stream = stream or sys.stderr
         self._holder: int | None = None  # the thread whose lines are held (see held())
         self._held: list[str] = []
+        self._last: tuple[datetime, str | None] | None = None
+        self._heads: dict[tuple[str | None, str, str], str] = {}
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -52,9 +54,29 @@ class EventLog:
             if lines:
                 self._write("".join(lines))
 
+    def _stamp(self, now: datetime) -> str | None:
+        """iso_z(now), remembered for the last `now` (a tick's lines share one)."""
+        last = self._last  # one (moment, text) pair: other threads emit too
+        if last is None or last[0] != now:
+            last = self._last = (now, iso_z(now))
+        return last[1]
+
+    def _head(self, stamp: str | None, level: str, event: str) -> str:
+        """`ts=… level=… event=…`, remembered per (stamp, level, event)."""
+        key = (stamp, level, event)
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) >= 64:
+                self._heads.clear()
+            head = self._heads[key] = (
+                f"ts={_logfmt_value(stamp)} level={_logfmt_value(level)}"
+                f" event={_logfmt_value(event)}"
+            )
+        return head
+
     def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
         if self.fmt == "json":
-            record = {"ts": iso_z(now), "level": level, "event": event}
+            record = {"ts": self._stamp(now), "level": level, "event": event}
             record.update(
                 {
                     k: iso_z(v) if isinstance(v, datetime) else v
@@ -64,8 +86,7 @@ class EventLog:
             )
             line = json.dumps(record, default=str)
         else:
-            head = f"ts={_logfmt_value(iso_z(now))} level={_logfmt_value(level)}"
-            parts = [head, f"event={_logfmt_value(event)}"]
+            parts = [self._head(self._stamp(now), level, event)]
             parts += [f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None]
             line = " ".join(parts)
         if self._holder is not None and self._holder == threading.get_ident():
