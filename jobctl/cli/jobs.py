@@ -244,7 +244,9 @@ def show(
     client = state(ctx).client()
     job_id = parse.job_id(job)
     replay_of = client.store.dlq.replay_of(job_id)
-    views.show(client.get(job_id), client.attempts(job_id), wants_json(ctx, output), replay_of)
+    found = client.get(job_id)
+    gang = client.gang(found.gang_id) if found.gang_id is not None else None
+    views.show(found, client.attempts(job_id), wants_json(ctx, output), replay_of, gang)
 
 
 @app.command()

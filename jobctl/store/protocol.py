@@ -520,8 +520,9 @@ class Gangs(Protocol):
         """The live nodes `placement` allows (not draining) and their slots in all."""
         ...
 
-    def get(self, gang_id: int) -> Gang | None:
-        """The gang with its members in rank order and where each last ran."""
+    def get(self, gang_id: int, now: datetime | None = None) -> Gang | None:
+        """The gang with its members in rank order and where each last ran, and (given
+        `now`) the reservations live daemons hold for it."""
         ...
 
 

@@ -128,6 +128,7 @@ class Gang:
     finished_at: datetime | None
     members: tuple[Member, ...]
     stop_rank: int | None = None
+    reserved: int = 0  # members reserved by live daemons while it waits
 
 
 def _live_slots(conn: Conn, ts: float) -> list[tuple[str, tuple[str, ...], int]]:
@@ -462,12 +463,18 @@ class GangsRepo:
         with self.db.read() as conn:
             return capacity_in(conn, now.timestamp(), placement)
 
-    def get(self, gang_id: int) -> Gang | None:
-        """The gang with its members (rank order) and where each last ran; None if unknown."""
+    def get(self, gang_id: int, now: datetime | None = None) -> Gang | None:
+        """The gang with its members (rank order) and where each last ran, and (given `now`)
+        its live reservations; None if unknown."""
         with self.db.read() as conn:
             g = conn.execute("SELECT * FROM gangs WHERE id = ?", (gang_id,)).fetchone()
             if g is None:
                 return None
+            reserved = conn.execute(
+                f"SELECT count(*) FROM jobs WHERE gang_id = ? AND state IN {READY}"
+                " AND lease_owner IS NOT NULL AND lease_expires_at >= ?",
+                (gang_id, now.timestamp() if now else float("inf")),
+            ).fetchone()[0]
             rows = conn.execute(
                 "SELECT j.id, j.gang_rank, j.state, j.attempts, (SELECT a.node FROM attempts a"
                 " WHERE a.job_id = j.id ORDER BY a.attempt DESC LIMIT 1) AS node"
@@ -487,4 +494,5 @@ class GangsRepo:
             finished_at=from_epoch(g["finished_at"]),
             members=members,
             stop_rank=g["stop_rank"],
+            reserved=reserved,
         )
