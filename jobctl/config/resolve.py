@@ -66,6 +66,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
     for key in options.env:
         if not key or "=" in key or "\0" in key:
             raise InvalidInput(f"invalid --env name {key!r}")
+    _check_gang(options, handler, queue_config)
     where = _placement(options, job_type, queue_config)
     return JobSpec(
         command=command,
@@ -91,7 +92,38 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         request_id=options.request_id,
         on_node=where.on_node,
         on_tag=where.on_tag,
+        gang_size=options.gang,
     )
+
+
+MAX_GANG = 1000
+
+
+def _check_gang(
+    options: EnqueueOptions, handler: str | None, queue: QueueConfig | None
+) -> None:
+    """A gang has 1 to MAX_GANG members, each a process (not a handler), started together:
+    not one at a time (an ordering key), nor in a queue whose concurrency or rate limit
+    could hold some members back."""
+    size = options.gang
+    if size is None:
+        return
+    if not 1 <= size <= MAX_GANG:
+        raise InvalidInput(f"invalid --gang {size}: a gang has 1 to {MAX_GANG} members")
+    if handler is not None:
+        raise InvalidInput(
+            f"--gang {size}: a gang runs processes; job type handler {handler!r} is not one"
+        )
+    if options.ordering_key is not None:
+        raise InvalidInput(
+            f"--gang {size} with --ordering-key {options.ordering_key!r}: a gang's members"
+            " start together, not one at a time"
+        )
+    if queue is not None and (queue.concurrency or queue.rate):
+        raise InvalidInput(
+            f"--gang {size}: queue {queue.name!r} has a concurrency or rate limit, which"
+            " gangs do not take part in: use a queue without one"
+        )
 
 
 _NOWHERE = Placement()

@@ -117,6 +117,7 @@ class Daemon:
         self._spawns: list[Spawn] = []  # recorded by the next tick, before its spawns
         self.reserved = 0  # gang members this daemon holds reserved (store/repos/gangs.py)
         self._dirty = True  # something may be claimable
+        self._looked = False  # this tick asked the change feed already
         self._next_due: float | None = None
         self._last_rescan = self._last_beat = self._last_reap = float("-inf")
         self._last_push = float("-inf")
@@ -244,6 +245,7 @@ class Daemon:
             self._tick()
 
     def _tick(self) -> None:
+        self._looked = False  # the change feed is asked at most once a tick
         if self.reload_requested:
             self._reload()
         self._collect(self.handlers.collect())
@@ -278,7 +280,7 @@ class Daemon:
 
     # --- claiming ------------------------------------------------------------------------
     def _claim_wanted(self, now: datetime) -> bool:
-        if not self._dirty:  # (already dirty: no need to ask the change feed)
+        if not self._dirty and not self._looked:  # (dirty, or asked this tick: no need)
             self._note_changes()
         mono = self.clock.monotonic()
         if mono - self._last_rescan >= self.rescan:
@@ -559,6 +561,7 @@ class Daemon:
     def _note_changes(self) -> bool:
         """Whether another process changed the store since the last look (then, something
         may be claimable)."""
+        self._looked = True
         if self.feed.changed():
             self._dirty = True
             return True
