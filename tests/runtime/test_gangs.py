@@ -16,7 +16,7 @@ import pytest
 
 from jobctl.client import Client
 from jobctl.clock import utcnow
-from jobctl.config.model import Config
+from jobctl.config.model import Config, QueueConfig
 from jobctl.config.resolve import EnqueueOptions
 from jobctl.domain.failure import Decision
 from jobctl.domain.job import FailureClass, State
@@ -335,5 +335,20 @@ def test_with_no_live_node_a_gang_is_accepted_and_waits(db_url: str, store: Stor
     try:
         (entry,) = client.enqueue_options([EnqueueOptions(command=["true"], gang=64)])
         assert len(members(store, entry.id)) == 64
+    finally:
+        client.close()
+
+
+def test_a_gang_is_refused_where_its_members_could_not_start_together(db_url: str) -> None:
+    config = Config(queues=(QueueConfig("limited", concurrency=2),))
+    client = Client(db_url, config)
+    try:
+        with pytest.raises(InvalidInput, match=r"queue 'limited' has a concurrency or rate"):
+            client.enqueue_options([EnqueueOptions(command=["true"], gang=2, queue="limited")])
+        with pytest.raises(InvalidInput, match=r"--gang 2 with --ordering-key 'k'"):
+            client.enqueue_options([EnqueueOptions(command=["true"], gang=2, ordering_key="k")])
+        with pytest.raises(InvalidInput, match=r"invalid --gang 1001"):
+            client.enqueue_options([EnqueueOptions(command=["true"], gang=1001)])
+        assert client.list() == []
     finally:
         client.close()
