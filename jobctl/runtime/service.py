@@ -113,7 +113,7 @@ def serve(
             config,
             options,
             clock,
-            EventLog(log_format),
+            EventLog(log_format, node=options.node),
             LaunchContext(job_db, options.node, log_dir, config.log_cap, daemon_base_env()),
             Notifier(),
             reload_config,
