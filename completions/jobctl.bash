@@ -27,7 +27,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl init') opts='-h --help'; vopts='  ' ;;
         'jobctl audit') opts='--since --action --limit -o --output -h --help'; vopts=' --since --action --limit -o --output ' ;;
         'jobctl daemon') opts='--concurrency --queues --http --burst --no-burst --lease --grace --node --log-format --misfire-grace --tag -h --help'; vopts=' --concurrency --queues --http --lease --grace --node --log-format --misfire-grace --tag ' ;;
-        'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --on-node --on-tag --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --on-node --on-tag -o --output ' ;;
+        'jobctl enqueue') opts='--type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --shell --no-shell --on-node --on-tag --gang --wait --no-wait -o --output -h --help'; vopts=' --type --payload --from -Q --queue --at --in --priority --max-attempts --backoff --backoff-base --backoff-max --timeout --key --ordering-key --after --tenant --env --cwd --name --on-node --on-tag --gang -o --output ' ;;
         'jobctl list') opts='--state -Q --queue --since --limit -o --output -h --help'; vopts=' --state -Q --queue --since --limit -o --output ' ;;
         'jobctl status') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
@@ -137,10 +137,10 @@ _jobctl_choices() {  # sets choices: the values of option $2 of $1
         'jobctl notify test -o'|'jobctl notify test --output') choices='table json' ;;
         'jobctl once list -o'|'jobctl once list --output') choices='table json' ;;
         'jobctl once show -o'|'jobctl once show --output') choices='table json' ;;
-        'jobctl dlq list --class') choices='exit timeout signal spawn lost' ;;
+        'jobctl dlq list --class') choices='exit timeout signal spawn lost preempted' ;;
         'jobctl dlq list -o'|'jobctl dlq list --output') choices='table json' ;;
         'jobctl dlq show -o'|'jobctl dlq show --output') choices='table json' ;;
-        'jobctl dlq replay --class') choices='exit timeout signal spawn lost' ;;
+        'jobctl dlq replay --class') choices='exit timeout signal spawn lost preempted' ;;
         'jobctl dlq replay -o'|'jobctl dlq replay --output') choices='table json' ;;
         'jobctl queue list -o'|'jobctl queue list --output') choices='table json' ;;
         'jobctl schedule add --overlap') choices='forbid allow replace' ;;

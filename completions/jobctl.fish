@@ -38,13 +38,14 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl enqueue --ordering-key' 'jobctl enqueue --after' \
         'jobctl enqueue --tenant' 'jobctl enqueue --env' 'jobctl enqueue --cwd' \
         'jobctl enqueue --name' 'jobctl enqueue --on-node' 'jobctl enqueue --on-tag' \
-        'jobctl enqueue -o' 'jobctl enqueue --output' 'jobctl list --state' \
-        'jobctl list -Q' 'jobctl list --queue' 'jobctl list --since' \
-        'jobctl list --limit' 'jobctl list -o' 'jobctl list --output' 'jobctl status -o' \
-        'jobctl status --output' 'jobctl show -o' 'jobctl show --output' \
-        'jobctl logs --attempt' 'jobctl retry --state' 'jobctl retry -Q' \
-        'jobctl retry --queue' 'jobctl retry --confirm' 'jobctl cancel --confirm' \
-        'jobctl wait --timeout' 'jobctl explain -o' 'jobctl explain --output' \
+        'jobctl enqueue --gang' 'jobctl enqueue -o' 'jobctl enqueue --output' \
+        'jobctl list --state' 'jobctl list -Q' 'jobctl list --queue' \
+        'jobctl list --since' 'jobctl list --limit' 'jobctl list -o' \
+        'jobctl list --output' 'jobctl status -o' 'jobctl status --output' \
+        'jobctl show -o' 'jobctl show --output' 'jobctl logs --attempt' \
+        'jobctl retry --state' 'jobctl retry -Q' 'jobctl retry --queue' \
+        'jobctl retry --confirm' 'jobctl cancel --confirm' 'jobctl wait --timeout' \
+        'jobctl explain -o' 'jobctl explain --output' \
         'jobctl kafka-lag --bootstrap-servers' 'jobctl kafka-lag --group' \
         'jobctl kafka-lag --topic' 'jobctl kafka-lag -Q' 'jobctl kafka-lag --queue' \
         'jobctl kafka-lag --warn-lag' 'jobctl kafka-lag --max-lag' \
@@ -222,6 +223,7 @@ complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l name -r -F -d 'A name fo
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l shell -l no-shell -d 'Run the one CMD string with /bin/sh -c.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l on-node -r -F -d 'Only the daemon of this node runs it (`node list`).'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l on-tag -r -F -d 'Only a daemon with this tag (`daemon --tag`) runs it.'
+complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l gang -r -F -d 'Start N processes of CMD together, anywhere in the cluster, or none.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -l wait -l no-wait -d 'Block until the job ends; exit with its exit code.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl enqueue"' -s h -l help -d 'Show this message and exit.'
@@ -457,7 +459,7 @@ complete -c jobctl -n '__jobctl_at "jobctl dlq"' -s h -l help -d 'Show this mess
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s Q -l queue -r -F -d 'Queue name.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l older-than -r -F -d 'Only entries older than this duration.'
-complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l class -r -f -a 'exit timeout signal spawn lost' -d 'Failure class: exit, timeout, signal, spawn or lost.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -l class -r -f -a 'exit timeout signal spawn lost preempted' -d 'Failure class: exit, timeout, signal, spawn or lost.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s o -l output -r -f -a 'table json' -d 'Output format: table or json.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq list"' -s h -l help -d 'Show this message and exit.'
 
@@ -468,7 +470,7 @@ complete -c jobctl -n '__jobctl_at "jobctl dlq show"' -s h -l help -d 'Show this
 # jobctl dlq replay
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l all -d 'Every entry (not yet replayed).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -s Q -l queue -r -F -d 'Queue name.'
-complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l class -r -f -a 'exit timeout signal spawn lost' -d 'Failure class: exit, timeout, signal, spawn or lost.'
+complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l class -r -f -a 'exit timeout signal spawn lost preempted' -d 'Failure class: exit, timeout, signal, spawn or lost.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l since -r -F -d 'Only entries newer than this duration (e.g. 1h).'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l dry-run -d 'List what would be replayed; change nothing.'
 complete -c jobctl -n '__jobctl_at "jobctl dlq replay"' -l again -d 'Replay entries that were replayed before.'

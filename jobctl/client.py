@@ -26,6 +26,7 @@ from jobctl.store.group_commit import GroupCommit
 if TYPE_CHECKING:
     from jobctl.domain.job_record import Attempt, Job
     from jobctl.store.protocol import Store
+    from jobctl.store.repos.gangs import Gang
     from jobctl.store.repos.jobs import CancelResult, Enqueued, Retried
     from jobctl.store.repos.stats import Status
 
@@ -172,7 +173,32 @@ class Client:
         if not specs:
             return []
         self.store  # noqa: B018  opened first: `now` (created_at) is the enqueue's, not the connect's
-        return self.group_commit.enqueue(specs, now or utcnow(), self.backpressure, audit)
+        now = now or utcnow()
+        for spec in specs:
+            if spec.gang_size is not None:
+                self._check_gang_room(spec, now)
+        return self.group_commit.enqueue(specs, now, self.backpressure, audit)
+
+    def _check_gang_room(self, spec: JobSpec, now: datetime) -> None:
+        """A gang larger than the slots of the live nodes its placement allows can never
+        start: InvalidInput naming the capacity. With no live node it waits for one."""
+        from jobctl.domain.placement import Placement
+
+        where = Placement(spec.on_node, spec.on_tag)
+        room = self.store.gangs.capacity(now, where)
+        if room.nodes and spec.gang_size is not None and spec.gang_size > room.slots:
+            on = "" if not where else f" ({where.describe()})"
+            raise InvalidInput(
+                f"--gang {spec.gang_size}: larger than the cluster's capacity of {room.slots}"
+                f" slots on {room.nodes} live node{'s' if room.nodes != 1 else ''}{on}"
+            )
+
+    def gang(self, gang_id: int) -> Gang:
+        """A gang with its members and where each ran; NotFound when unknown."""
+        found = self.store.gangs.get(gang_id)
+        if found is None:
+            raise NotFound(f"no gang with id {gang_id}")
+        return found
 
     @property
     def backpressure(self) -> dict[str, Backpressure]:

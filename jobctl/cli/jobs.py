@@ -60,6 +60,10 @@ def enqueue(
     on_tag: Annotated[
         str | None, typer.Option(help="Only a daemon with this tag (`daemon --tag`) runs it.")
     ] = None,
+    gang: Annotated[
+        int | None,
+        typer.Option(help="Start N processes of CMD together, anywhere in the cluster, or none."),
+    ] = None,
     wait: Annotated[
         bool, typer.Option(help="Block until the job ends; exit with its exit code.")
     ] = False,
@@ -80,9 +84,10 @@ def enqueue(
     now = utcnow()
     here = working_directory()
     if from_file is not None:
-        if command or job_type or on_node or on_tag:
+        if command or job_type or on_node or on_tag or gang is not None:
             raise InvalidInput(
-                "--from takes jobs from the file: give no command, --type, --on-node or --on-tag"
+                "--from takes jobs from the file: give no command, --type, --on-node, --on-tag"
+                " or --gang"
             )
         from jobctl.ops.bulk import read_bulk
 
@@ -119,6 +124,7 @@ def enqueue(
                 request_id=app_state.request_id,
                 on_node=on_node,
                 on_tag=on_tag,
+                gang=gang,
             )
         ]
     client = app_state.client()
@@ -157,6 +163,7 @@ def _enqueue_args(options: list[EnqueueOptions], from_file: str | None) -> dict[
         "env": dict(o.env),
         "on_node": o.on_node,
         "on_tag": o.on_tag,
+        "gang": o.gang,
     }
     return {k: v for k, v in args.items() if v not in (None, [], {})}
 
@@ -237,7 +244,9 @@ def show(
     client = state(ctx).client()
     job_id = parse.job_id(job)
     replay_of = client.store.dlq.replay_of(job_id)
-    views.show(client.get(job_id), client.attempts(job_id), wants_json(ctx, output), replay_of)
+    found = client.get(job_id)
+    gang = client.gang(found.gang_id) if found.gang_id is not None else None
+    views.show(found, client.attempts(job_id), wants_json(ctx, output), replay_of, gang)
 
 
 @app.command()

@@ -12,7 +12,8 @@ from jobctl.domain.durations import format_duration, iso_z
 from jobctl.domain.job import Attempt, Job, State
 from jobctl.domain.placement import Placement
 from jobctl.ops.nodes import node_shape, node_state
-from jobctl.ops.shapes import job_shape, show_shape
+from jobctl.ops.shapes import gang_shape, job_shape, show_shape
+from jobctl.store.repos.gangs import Gang
 from jobctl.store.repos.stats import Status
 
 
@@ -161,11 +162,19 @@ def _node_lines(report: Status) -> tuple[list[str], list[list[object]]]:
     return header, rows
 
 
-def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None = None) -> None:
-    """`jobctl show`; `replay_of`: the DLQ entry this job was replayed from."""
+def show(
+    job: Job,
+    attempts: list[Attempt],
+    as_json: bool,
+    replay_of: int | None = None,
+    gang: Gang | None = None,
+) -> None:
+    """`jobctl show`; `replay_of`: the DLQ entry this job was replayed from; `gang`: the
+    gang the job is a member of (its members are listed, with where each last ran)."""
     now = utcnow()
     if as_json:
-        render.print_json({**show_shape(job, attempts, now), "replay_of": replay_of})
+        extra = {"replay_of": replay_of, "gang": None if gang is None else gang_shape(gang)}
+        render.print_json({**show_shape(job, attempts, now), **extra})
         return
     render.fields(
         [
@@ -192,6 +201,13 @@ def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None
                 else None,
             ),
             ("depends on", job.depends_on or None),
+            (
+                "gang",
+                None
+                if gang is None
+                else f"{gang.id}: rank {job.gang_rank} of {gang.size}, {gang.state},"
+                f" epoch {gang.epoch}",
+            ),
             ("retry after", job.retry_after),
             ("exit code", job.exit_code),
             ("failure", job.failure_class),
@@ -203,6 +219,12 @@ def show(job: Job, attempts: list[Attempt], as_json: bool, replay_of: int | None
         skip_none=True,
     )
     attempts_table(attempts)
+    if gang is not None:
+        render.say("")
+        render.print_table(
+            ["rank", "job", "state", "attempts", "node"],
+            [[m.rank, m.job_id, m.state, m.attempts, m.node] for m in gang.members],
+        )
     output_tail(job.output_tail)
 
 

@@ -45,6 +45,7 @@ class EnqueueOptions:
     request_id: str | None = None  # ties the job to the request that created it
     on_node: str | None = None  # placement (else the job type's, else the queue's)
     on_tag: str | None = None
+    gang: int | None = None  # N processes started together, all or none (store/repos/gangs.py)
 
 
 def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
@@ -65,6 +66,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         if not key or "=" in key or "\0" in key:
             raise InvalidInput(f"invalid --env name {key!r}")
     job_type = config.job_type(options.job_type) if options.job_type else None
+    _check_gang(options.gang, handler)
     queue_config = config.queue(queue)
     where = first(
         placement(options.on_node, options.on_tag),
@@ -95,7 +97,23 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         request_id=options.request_id,
         on_node=where.on_node,
         on_tag=where.on_tag,
+        gang_size=options.gang,
     )
+
+
+MAX_GANG = 1000
+
+
+def _check_gang(size: int | None, handler: str | None) -> None:
+    """A gang has 1 to MAX_GANG members, each a process (not a handler)."""
+    if size is None:
+        return
+    if not 1 <= size <= MAX_GANG:
+        raise InvalidInput(f"invalid --gang {size}: a gang has 1 to {MAX_GANG} members")
+    if handler is not None:
+        raise InvalidInput(
+            f"--gang {size}: a gang runs processes; job type handler {handler!r} is not one"
+        )
 
 
 def _cwd(options: EnqueueOptions, job_type: JobType | None) -> str:

@@ -39,6 +39,7 @@ class FailureClass(StrEnum):
     SIGNAL = "signal"
     SPAWN = "spawn"  # command not found / not executable: never retried
     LOST = "lost"  # the runner died
+    PREEMPTED = "preempted"  # a gang member stopped because its gang stopped (not its fault)
 
 
 def json_problem(exc: ValueError | RecursionError) -> str:
@@ -92,6 +93,7 @@ class JobSpec:
     request_id: str | None = None  # the CLI invocation, API call or fire that enqueued it
     on_node: str | None = None  # placement: only this node's daemon claims it
     on_tag: str | None = None  # placement: only a daemon with this tag claims it
+    gang_size: int | None = None  # a gang of N members started all together (repos/gangs.py)
 
 
 def key_held(key: str, holder: int) -> str:

@@ -74,6 +74,9 @@ class Job:
     request_id: str | None = None
     on_node: str | None = None
     on_tag: str | None = None
+    gang_id: int | None = None  # a gang's member: the gang (its rank-0 member's id)
+    gang_rank: int | None = None
+    gang_size: int | None = None
 
     @property
     def max_attempts(self) -> int:

@@ -19,6 +19,7 @@ class Owner:
 
     once: str | None = None
     job_id: int | None = None
+    epoch: int | None = None  # a gang member's epoch: a stale one's checkpoint is refused
 
 
 def current_owner(env: Mapping[str, str]) -> Owner:
@@ -35,7 +36,10 @@ def current_owner(env: Mapping[str, str]) -> Owner:
         job_id = int(value)
     except ValueError:
         raise InvalidInput(f"invalid JOBCTL_JOB_ID {value!r}: ids are whole numbers") from None
-    return Owner(job_id=job_id)
+    epoch = env.get("JOBCTL_GANG_EPOCH")
+    if epoch is not None and not (epoch.isascii() and epoch.isdigit()):
+        raise InvalidInput(f"invalid JOBCTL_GANG_EPOCH {epoch!r}: epochs are whole numbers")
+    return Owner(job_id=job_id, epoch=None if epoch is None else int(epoch))
 
 
 def get(store: Store, owner: Owner) -> str | None:
@@ -52,4 +56,4 @@ def save(store: Store, owner: Owner, value: str) -> None:
         store.once.set_checkpoint(owner.once, value)
         return
     assert owner.job_id is not None
-    store.jobs.set_checkpoint(owner.job_id, value)
+    store.jobs.set_checkpoint(owner.job_id, value, owner.epoch)

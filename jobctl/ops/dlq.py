@@ -30,7 +30,8 @@ def spec_of(job: Job, request_id: str | None = None) -> JobSpec:
         queue=job.queue, name=job.name, priority=job.priority, retry=job.retry,
         timeout=job.timeout, key=job.key, ordering_key=job.ordering_key, tenant=job.tenant,
         env=dict(job.env), cwd=job.cwd, user=job.user, group=job.group, schedule=job.schedule,
-        request_id=request_id,
+        request_id=request_id, on_node=job.on_node, on_tag=job.on_tag,
+        gang_size=job.gang_size,  # a dead gang's entry: the replay is a new gang of N
     )  # fmt: skip
 
 

@@ -130,7 +130,31 @@ def _ready_but_blocked(
     blocked = _placement_blocked(store, job, serving, now, facts)
     if blocked:
         return blocked
+    if job.gang_id is not None:
+        return _gang_waits(store, job, now, facts)
     return "It is ready and should start within moments (daemons are busy or about to claim it)."
+
+
+def _gang_waits(store: Store, job: Job, now: datetime, facts: dict[str, Any]) -> str:
+    """Why a gang member waits: the live nodes cannot hold the gang, or not all of its
+    members have a slot reserved yet (they start together)."""
+    gang = store.gangs.get(job.gang_id or 0, now)
+    where = Placement(job.on_node, job.on_tag)
+    room = store.gangs.capacity(now, where)
+    size = job.gang_size or 0
+    facts.update(gang=job.gang_id, gang_size=size, capacity=room.slots, live_nodes=room.nodes)
+    if room.slots < size:
+        return (
+            f"Gang {job.gang_id} needs {size} slots at once; the live nodes"
+            f"{'' if not where else f' ({where.describe()})'} have {room.slots} in all:"
+            " it waits for more nodes (start daemons, or `jobctl node resume`)."
+        )
+    reserved = gang.reserved if gang is not None else 0
+    facts["reserved"] = reserved
+    return (
+        f"Gang {job.gang_id} waits for {size} free slots at once: {reserved} reserved so far;"
+        " its members start together when every one has a slot."
+    )
 
 
 def _placement_blocked(

@@ -9,6 +9,7 @@ from jobctl.domain.audit import AuditEntry
 from jobctl.domain.durations import iso_z
 from jobctl.domain.job import Attempt, Job
 from jobctl.store.repos.dlq import DeadLetter
+from jobctl.store.repos.gangs import Gang
 
 
 def job_shape(job: Job, now: datetime) -> dict[str, Any]:
@@ -40,6 +41,8 @@ def job_shape(job: Job, now: datetime) -> dict[str, Any]:
         "request_id": job.request_id,
         "on_node": job.on_node,
         "on_tag": job.on_tag,
+        "gang_id": job.gang_id,
+        "gang_rank": job.gang_rank,
     }
 
 
@@ -67,6 +70,23 @@ def show_shape(job: Job, attempts: list[Attempt], now: datetime) -> dict[str, An
     shape["timeout"] = job.timeout
     shape["checkpoint"] = job.checkpoint
     return shape
+
+
+def gang_shape(gang: Gang) -> dict[str, Any]:
+    """A gang as `show -o json` gives it: its state, epoch and members."""
+    return {
+        "id": gang.id,
+        "size": gang.size,
+        "state": gang.state,
+        "epoch": gang.epoch,
+        "started_at": iso_z(gang.started_at),
+        "finished_at": iso_z(gang.finished_at),
+        "members": [
+            {"rank": m.rank, "job_id": m.job_id, "state": m.state, "attempts": m.attempts,
+             "node": m.node}
+            for m in gang.members
+        ],
+    }  # fmt: skip
 
 
 def dlq_shape(entry: DeadLetter) -> dict[str, Any]:

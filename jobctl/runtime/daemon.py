@@ -115,6 +115,7 @@ class Daemon:
         self._terminating: dict[int, str] = {}  # job id -> "cancel" | "drain" | "node_drain"
         self._pending: list[Finish] = []  # collected, recorded by the next tick
         self._spawns: list[Spawn] = []  # recorded by the next tick, before its spawns
+        self.reserved = 0  # gang members this daemon holds reserved (store/repos/gangs.py)
         self._dirty = True  # something may be claimable
         self._next_due: float | None = None
         self._last_rescan = self._last_beat = self._last_reap = float("-inf")
@@ -141,6 +142,7 @@ class Daemon:
                 started_at=now,
                 heartbeat_at=now,
                 heartbeat_interval=self.heartbeat_interval,
+                concurrency=self.options.concurrency,
             )
         )
         self.node_watch.register(now, self.heartbeat_interval)
@@ -201,6 +203,7 @@ class Daemon:
         """Graceful stop: let running jobs finish within `grace`, then terminate the rest and
         put them back without spending their attempt."""
         self.notifier.stopping()
+        self._release_reservations()
         deadline = self.clock.monotonic() + self.options.grace
         self.log.emit(self.clock.now(), "daemon.draining", running=len(self.running))
         while self.running and self.clock.monotonic() < deadline:
@@ -292,9 +295,14 @@ class Daemon:
             return None
         if self._pending:
             self._dirty = True  # slots, ordering keys and dependants are being freed
-        free = self.options.concurrency - len(self.running) + len(self._pending)
-        if free <= 0 or self.node_watch.draining or not self._claim_wanted(now):
+        if self.node_watch.draining:  # reservations go; members started meanwhile come
+            return self._claim(0, now) if self.reserved else None
+        free = self.options.concurrency - len(self.running) + len(self._pending) - self.reserved
+        if (free <= 0 and not self.reserved) or not self._claim_wanted(now):
             return None
+        return self._claim(max(free, 0), now)
+
+    def _claim(self, free: int, now: datetime) -> Claim:
         self._last_rescan = self.clock.monotonic()
         limits = {q.name: q.concurrency for q in self.config.queues if q.concurrency}
         rates = {q.name: rate for q in self.config.queues if (rate := q.rate)}
@@ -307,9 +315,25 @@ class Daemon:
             limits,
             rates or None,
             self.options.tags,
+            self.reserved,
         )
 
+    def _release_reservations(self) -> None:
+        """Give up reserved gang members (draining or stopping: they are not ours to run)."""
+        if self.reserved:
+            self.store.dispatch.release_reservations(self.runner)
+            self.reserved = 0
+
     def _launch(self, job: Job, now: datetime) -> None:
+        if self.node_watch.put_back:  # `node drain --now` came first: not started, put back
+            self.store.dispatch.requeue(
+                job.id,
+                job.attempts,
+                self.runner,
+                now,
+                "node drained (--now) before the job started",
+            )
+            return
         self.running[job.id] = _Running(job, self.clock.monotonic())
         self.log.emit(
             now,
@@ -398,13 +422,16 @@ class Daemon:
         if self._spooled:  # their output is in the store now
             discard([self._spooled.pop(f.job_id) for f in pending if f.job_id in self._spooled])
         self._finished(pending, result, now)
+        claimed = [job for job in result.claimed if job.id not in self.running]
         if claim is not None:
-            self._dirty = len(result.claimed) == claim.slots  # a full batch: there may be more
+            self.reserved = result.reserved
+            # a full batch: there may be more
+            self._dirty = claim.slots > 0 and len(claimed) >= claim.slots
             if not self._dirty:
                 self._next_due = result.next_due
         elif pending:
             self._dirty = True  # slots, ordering keys and dependants may have been freed
-        return result.claimed
+        return claimed
 
     def _finished(self, pending: list[Finish], result: Tick, now: datetime) -> None:
         """Log the recorded (or discarded) finishes and free their slots."""
@@ -495,7 +522,9 @@ class Daemon:
             self.store.daemons.heartbeat(self.runner, now, offset)
             self.store.nodes.heartbeat(self.options.node, now)
             until = now + timedelta(seconds=self.options.lease)
-            self.store.dispatch.renew_leases(self.runner, list(self.running), until)
+            self.store.dispatch.renew_leases(
+                self.runner, list(self.running), until, reservations=self.reserved > 0
+            )
             self.notifier.status(self._status_line())
         if self.notifier.watchdog_interval and mono - self._last_watchdog >= (
             self.notifier.watchdog_interval

@@ -12,6 +12,8 @@ from jobctl.domain.job import Job
 from jobctl.runtime import orphans
 from jobctl.runtime.executor import Launch
 
+GANG_ENV = ("JOBCTL_GANG_ID", "JOBCTL_GANG_RANK", "JOBCTL_GANG_SIZE", "JOBCTL_GANG_EPOCH")
+
 
 @dataclass(frozen=True)
 class LaunchContext:
@@ -48,6 +50,18 @@ def job_env(job: Job, ctx: LaunchContext) -> dict[str, str]:
         env["JOBCTL_CHECKPOINT"] = job.checkpoint
     else:
         env.pop("JOBCTL_CHECKPOINT", None)
+    for name in GANG_ENV:
+        env.pop(name, None)
+    if job.gang_id is not None:  # a gang's member (store/repos/gangs.py)
+        env.update(
+            {
+                "JOBCTL_GANG_ID": str(job.gang_id),
+                "JOBCTL_GANG_RANK": str(job.gang_rank),
+                "JOBCTL_GANG_SIZE": str(job.gang_size),
+                # the gang's epoch is its members' attempt number: `checkpoint set` sends it
+                "JOBCTL_GANG_EPOCH": str(job.attempts),
+            }
+        )
     return env
 
 

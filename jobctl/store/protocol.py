@@ -33,6 +33,7 @@ from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import Attempt, Job, JobSpec
 from jobctl.domain.lag import PartitionKey, Sample
 from jobctl.domain.notify import Event, Window
+from jobctl.domain.placement import Placement
 from jobctl.domain.queues import Backpressure, RateLimit
 from jobctl.domain.schedule import FireDecision, Schedule
 from jobctl.errors import JobctlError
@@ -41,6 +42,7 @@ from jobctl.store.records import ServerFigures
 from jobctl.store.repos.daemons import DaemonInfo
 from jobctl.store.repos.dispatch import Claim, Expired, Finish, Orphan, Spawn, Tick
 from jobctl.store.repos.dlq import DeadLetter, Decide, Replayed, Selection
+from jobctl.store.repos.gangs import Capacity, Gang
 from jobctl.store.repos.health import RecentFailure, RunningAttempt
 from jobctl.store.repos.jobs import CancelResult, Enqueued, EnqueueRequest, Retried
 from jobctl.store.repos.kafka import PartitionRow
@@ -122,8 +124,9 @@ class Jobs(Protocol):
         unknown job (NotFound) or one in another state (WrongState) raises, nothing done."""
         ...
 
-    def set_checkpoint(self, job_id: int, value: str) -> None:
-        """Save the job's checkpoint (its next attempt gets it); NotFound when no job."""
+    def set_checkpoint(self, job_id: int, value: str, epoch: int | None = None) -> None:
+        """Save the job's checkpoint (its next attempt gets it); NotFound when no job. With a
+        gang member's `epoch`, WrongState once its gang has moved to a later one."""
         ...
 
     def purge_queue(self, queue: str, now: datetime) -> int:
@@ -174,11 +177,19 @@ class Dispatch(Protocol):
 
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
         """Give a running attempt back without spending it (its attempt row and stored
-        output are deleted: the number runs again); False when not ours any more."""
+        output are deleted: the number runs again; a gang member's attempt is closed and
+        its gang stops to run again as one); False when not ours any more."""
         ...
 
-    def renew_leases(self, runner: str, job_ids: Sequence[int], until: datetime) -> None:
-        """Extend this runner's leases of these running jobs (one statement per heartbeat)."""
+    def renew_leases(
+        self, runner: str, job_ids: Sequence[int], until: datetime, reservations: bool = False
+    ) -> None:
+        """Extend this runner's leases of these running jobs (one statement per heartbeat),
+        and with `reservations` of the gang members it holds reserved."""
+        ...
+
+    def release_reservations(self, runner: str) -> None:
+        """Give up the gang members this runner holds reserved (it drains or stops)."""
         ...
 
     def expired(self, now: datetime, limit: int = 500) -> list[Expired]:
@@ -506,6 +517,19 @@ class Daemons(Protocol):
 
     def forget_stale(self, now: datetime, older_than: float = 7 * 86400) -> None:
         """Drop the rows of daemons gone for `older_than` seconds."""
+        ...
+
+
+class Gangs(Protocol):
+    """Gang jobs (all or none; repos/gangs.py), and the cluster's room for one."""
+
+    def capacity(self, now: datetime, placement: Placement) -> Capacity:
+        """The live nodes `placement` allows (not draining) and their slots in all."""
+        ...
+
+    def get(self, gang_id: int, now: datetime | None = None) -> Gang | None:
+        """The gang with its members in rank order and where each last ran, and (given
+        `now`) the reservations live daemons hold for it."""
         ...
 
 
@@ -850,6 +874,8 @@ class Store(Protocol):
     def daemons(self) -> Daemons: ...
     @property
     def nodes(self) -> Nodes: ...
+    @property
+    def gangs(self) -> Gangs: ...
     @property
     def chores(self) -> Chores: ...
     @property

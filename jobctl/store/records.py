@@ -152,6 +152,9 @@ def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Jo
         request_id=row["request_id"],
         on_node=row["on_node"],
         on_tag=row["on_tag"],
+        gang_id=row["gang_id"],
+        gang_rank=row["gang_rank"],
+        gang_size=row["gang_size"],
     )
 
 

@@ -40,6 +40,7 @@ def populate(jc: Jobctl) -> dict[str, int]:
         "cancelled": jc.enqueue("--in", "1h", "--", "true"),
     }
     ids["waiting"] = jc.enqueue("--after", str(ids["future"]), "--", "true")
+    ids["gang"] = jc.enqueue("--gang", "2", "--", "true")  # the daemon runs it (gangs)
     jc.ok("cancel", str(ids["cancelled"]))
     jc.ok("schedule", "add", "nightly", "--cron", "0 3 * * *", "--tz", "UTC", "--", "echo", "hi")
     jc.ok("queue", "pause", "held")

@@ -26,6 +26,9 @@ WITH cand AS (
       AND (%(served)s::text[] IS NULL OR queue = ANY (%(served)s))
       AND (on_node IS NULL OR on_node = %(node)s)
       AND (on_tag IS NULL OR on_tag = ANY (%(tags)s::text[]))
+      AND gang_id IS NULL
+      AND (%(before_p)s::bigint IS NULL OR (-priority, run_at, id)
+           < (%(before_p)s::bigint, %(before_r)s::double precision, %(before_i)s::bigint))
       AND (queue, coalesce(tenant, '')) NOT IN (
            SELECT * FROM unnest(%(spent_queues)s::text[], %(spent_tenants)s::text[]))
       AND (ordering_key IS NULL OR id = (SELECT min(o.id) FROM jobs o
@@ -90,10 +93,13 @@ def claim_params(
     rates: Mapping[str, RateLimit],
     remaining: Mapping[tuple[str, str], int],
     tags: Sequence[str] = (),
+    before: tuple[int, float, int] | None = None,
 ) -> dict[str, Any]:
     """The parameters of CLAIM. `room`: free slots per concurrency-limited queue; `remaining`:
     claims left per rate bucket (queue, tenant or '') used in the window (an unused bucket
-    has its queue's whole limit); `tags`: the daemon's, for jobs placed on a tag."""
+    has its queue's whole limit); `tags`: the daemon's, for jobs placed on a tag; `before`:
+    only jobs before this place in claim order, as (-priority, run_at, id) (the first
+    waiting gang's: repos/gangs.py)."""
     left = dict(remaining)
     spent = [b for b, n in left.items() if n <= 0 and rates[b[0]].per_tenant]
     excluded = [
@@ -105,6 +111,9 @@ def claim_params(
         "runner": runner,
         "node": node,
         "tags": list(tags),
+        "before_p": before[0] if before else None,
+        "before_r": before[1] if before else None,
+        "before_i": before[2] if before else None,
         "slots": slots,
         "scan": slots * 4,
         "lease_until": now + lease,

@@ -8,14 +8,18 @@ from jobctl.store.postgres.claim import CLAIM, claim_params
 from jobctl.store.records import job_from_row
 from jobctl.store.repos import rates
 from jobctl.store.repos.dispatch import Claim, DispatchRepo
-from jobctl.store.repos.nodes import may_claim
 
 
 class PgDispatchRepo(DispatchRepo):
-    def _claim_in(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
-        """As DispatchRepo's claim, exact across hosts: claims of concurrency- or
-        rate-limited queues are serialised per queue for the transaction; others never
-        wait (both `claim` and `tick` claim through here)."""
+    def _claim_jobs(
+        self,
+        conn: Conn,
+        claim: Claim,
+        ts: float,
+        before: tuple[int, float, int] | None = None,
+    ) -> list[Job]:
+        """As DispatchRepo's, exact across hosts: claims of concurrency- or rate-limited
+        queues are serialised per queue for the transaction; others never wait."""
         limits = dict(claim.limits or {})
         limited = set(limits) | set(claim.rates or {})
         if claim.queues is not None:
@@ -23,8 +27,6 @@ class PgDispatchRepo(DispatchRepo):
         excluded: set[str] = set()
         room: dict[str, int] = {}
         remaining: dict[tuple[str, str], int] = {}
-        if not may_claim(conn, claim.node):  # a draining or forgotten node claims nothing
-            return []
         if limited:
             conn.serialise(*(f"claim:{queue}" for queue in limited))
         if limits:
@@ -56,6 +58,7 @@ class PgDispatchRepo(DispatchRepo):
             rates=claim.rates or {},
             remaining=remaining,
             tags=sorted(claim.tags),
+            before=before,
         )
         rows = conn.raw.execute(CLAIM, params).fetchall()  # type: ignore[attr-defined]
         return [job_from_row(r) for r in rows]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from jobctl.store.repos.daemons import DaemonsRepo
     from jobctl.store.repos.dispatch import DispatchRepo
     from jobctl.store.repos.dlq import DlqRepo
+    from jobctl.store.repos.gangs import GangsRepo
     from jobctl.store.repos.health import HealthRepo
     from jobctl.store.repos.jobs import JobsRepo
     from jobctl.store.repos.kafka import KafkaRepo
@@ -137,6 +138,12 @@ class Repos:
         from jobctl.store.repos.nodes import NodesRepo
 
         return NodesRepo(self.db)
+
+    @cached_property
+    def gangs(self) -> GangsRepo:
+        from jobctl.store.repos.gangs import GangsRepo
+
+        return GangsRepo(self.db)
 
     @cached_property
     def chores(self) -> ChoresRepo:

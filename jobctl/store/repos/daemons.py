@@ -24,6 +24,7 @@ class DaemonInfo:
     heartbeat_at: datetime
     heartbeat_interval: float
     clock_offset: float = 0.0  # seconds the database's clock is ahead of this node's
+    concurrency: int | None = None  # its slots (a gang larger than the live slots waits)
 
 
 class DaemonsRepo:
@@ -34,11 +35,13 @@ class DaemonsRepo:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO daemons (id, node, host, pid, version, queues, started_at,"
-                " heartbeat_at, heartbeat_interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " heartbeat_at, heartbeat_interval, concurrency)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET node = excluded.node, host = excluded.host,"
                 " pid = excluded.pid, version = excluded.version, queues = excluded.queues,"
                 " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
-                " heartbeat_interval = excluded.heartbeat_interval, stopped_at = NULL",
+                " heartbeat_interval = excluded.heartbeat_interval,"
+                " concurrency = excluded.concurrency, stopped_at = NULL",
                 (
                     info.id,
                     info.node,
@@ -49,6 +52,7 @@ class DaemonsRepo:
                     info.started_at.timestamp(),
                     info.heartbeat_at.timestamp(),
                     info.heartbeat_interval,
+                    info.concurrency,
                 ),
             )
 
@@ -88,6 +92,7 @@ class DaemonsRepo:
                 heartbeat_at=from_epoch(r["heartbeat_at"]),
                 heartbeat_interval=r["heartbeat_interval"],
                 clock_offset=r["clock_offset"],
+                concurrency=r["concurrency"],
             )
             for r in rows
         ]

@@ -7,16 +7,17 @@ the daemon's batch verb: one tick's spawns, finishes and next claims in one tran
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.failure import Decision
 from jobctl.domain.job import Job, State
 from jobctl.domain.queues import RateLimit
-from jobctl.store.database import Conn, Database
+from jobctl.store.database import Conn, Database, Row
 from jobctl.store.records import job_from_row
-from jobctl.store.repos import rates
+from jobctl.store.repos import gangs, rates
+from jobctl.store.repos.gangs import INSERT_ATTEMPT, Head
 from jobctl.store.repos.jobs import cascade_cancel, release_dependants
 from jobctl.store.repos.nodes import may_claim
 from jobctl.store.repos.notify import finish_events
@@ -28,7 +29,9 @@ class Claim:
     """What may be claimed: at most `slots` jobs, from `queues` (None: all), respecting
     each queue's global concurrency `limits` and `rates` (claims per window). Placement:
     a job placed on a node is claimed only by that `node`, one placed on a tag only by a
-    daemon with that tag among `tags`. A draining or forgotten node claims nothing."""
+    daemon with that tag among `tags`. A draining or forgotten node claims nothing.
+    `reserved`: the gang members this runner holds reserved (repos/gangs.py), whose slots
+    `slots` leaves out."""
 
     runner: str
     node: str
@@ -38,6 +41,7 @@ class Claim:
     limits: Mapping[str, int] | None = None
     rates: Mapping[str, RateLimit] | None = None
     tags: frozenset[str] = frozenset()
+    reserved: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,20 +97,20 @@ class Orphan:
 class Tick:
     """What one `DispatchRepo.tick` did: the finishes applied (those whose lease was lost are
     left out), the jobs claimed, and, when fewer than the free slots were claimed, when the
-    earliest job not yet due becomes due (epoch seconds; None: none is waiting)."""
+    earliest job not yet due becomes due (epoch seconds; None: none is waiting). `claimed`
+    includes gang members started for this runner (perhaps by another daemon's claim: the
+    caller skips those it runs already); `reserved`: the gang members it holds reserved."""
 
     applied: list[Finish]
     claimed: list[Job]
     next_due: float | None = None
+    reserved: int = 0
 
 
-# A re-claimed attempt number (a requeue gave it back) starts its row afresh.
-ATTEMPT_UPSERT = (
-    " ON CONFLICT (job_id, attempt) DO UPDATE SET queue = excluded.queue, node = excluded.node,"
-    " runner = excluded.runner, due_at = excluded.due_at, started_at = excluded.started_at,"
-    " pid = NULL, pid_start = NULL, finished_at = NULL, exit_code = NULL, signal = NULL,"
-    " failure_class = NULL, duration = NULL, max_rss = NULL, cpu_seconds = NULL, log_path = NULL"
-)
+def _serves(claim: Claim, gang: Head) -> bool:
+    """Whether the claiming daemon may run members of `gang` (its queues, its placement)."""
+    served = claim.queues is None or gang.queue in claim.queues
+    return served and gang.placement.matches(claim.node, claim.tags)
 
 
 def _ph(values: Sequence[object]) -> str:
@@ -121,10 +125,10 @@ class DispatchRepo:
         """Atomically move up to `slots` ready jobs to running for this runner (priority
         first, then due time, then enqueue order). Paused queues, full queues and jobs
         behind an earlier live job with the same ordering key are skipped."""
-        if claim.slots <= 0:
+        if claim.slots <= 0 and not claim.reserved:
             return []
         with self.db.write() as conn:
-            return self._claim_in(conn, claim, now.timestamp())
+            return self._claim_in(conn, claim, now.timestamp())[0]
 
     def tick(
         self,
@@ -139,26 +143,65 @@ class DispatchRepo:
         every part is committed together or, on error, none is (the caller may retry all of
         it). A finish is acknowledged only once this commit returns."""
         ts = now.timestamp()
-        if not finishes and not spawns and (claim is None or claim.slots <= 0):
+        if claim is not None and claim.slots <= 0 and not claim.reserved:
+            claim = None
+        if not finishes and not spawns and claim is None:
             return Tick([], [])
         with self.db.write() as conn:
             if spawns:
                 self._record_spawns(conn, spawns)
             applied = [f for f in finishes if self._finish_one(conn, f, ts, now)]
             OutputRepo.write_in(conn, [f.output for f in finishes if f.output is not None])
-            if claim is None or claim.slots <= 0:
+            if claim is None:
                 return Tick(applied, [])
-            claimed = self._claim_in(conn, claim, ts)
+            claimed, reserved = self._claim_in(conn, claim, ts)
             due = None
             if len(claimed) < claim.slots:
                 due = self._next_due_in(conn, ts, claim.queues)
-        return Tick(applied, claimed, due)
+        return Tick(applied, claimed, due, reserved)
 
-    def _claim_in(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
-        """The claim inside the caller's write transaction (nothing for a draining or
-        forgotten node)."""
+    def _claim_in(self, conn: Conn, claim: Claim, ts: float) -> tuple[list[Job], int]:
+        """The claim inside the caller's write transaction, gangs first (repos/gangs.py):
+        jobs before the first waiting gang in claim order, then reservations for that gang
+        (starting it when they make N), then jobs after it with the slots left. Returns the
+        jobs to launch and the reservations this runner holds. A draining or forgotten node
+        claims nothing and gives up its reservations (members already started for it are
+        still returned: the daemon puts them back or runs them, as its drain says)."""
+        started = gangs.started_for(conn, claim.runner) if claim.reserved else []
         if not may_claim(conn, claim.node):
-            return []
+            if claim.reserved:
+                gangs.release(conn, claim.runner)
+            return started, 0
+        first = gangs.head(conn, ts)
+        if first is None or not _serves(claim, first):
+            if claim.reserved:
+                gangs.release(conn, claim.runner)
+            jobs = self._claim_jobs(conn, claim, ts) if claim.slots > 0 else []
+            return started + jobs, 0
+        if claim.reserved:
+            gangs.release(conn, claim.runner, keep=first.id)
+        slots = claim.slots
+        ahead = self._claim_jobs(conn, claim, ts, first.key) if slots > 0 else []
+        slots -= len(ahead)
+        taken, launched = 0, list[Job]()
+        if slots > 0:
+            taken, launched = gangs.reserve(
+                conn, first, claim.runner, claim.node, ts, claim.lease, slots
+            )
+        slots -= taken
+        behind = self._claim_jobs(conn, replace(claim, slots=slots), ts) if slots > 0 else []
+        reserved = 0 if launched else gangs.held(conn, claim.runner, ts)
+        return started + ahead + launched + behind, reserved
+
+    def _claim_jobs(
+        self,
+        conn: Conn,
+        claim: Claim,
+        ts: float,
+        before: tuple[int, float, int] | None = None,
+    ) -> list[Job]:
+        """Up to `claim.slots` ready jobs that are no gang's members (only those before
+        `before` in claim order, as (-priority, run_at, id), when given)."""
         running = {}
         if claim.limits:
             running = dict(
@@ -173,7 +216,7 @@ class DispatchRepo:
             if room[queue] <= 0:
                 excluded.add(queue)
         used = rates.usage(conn, claim.rates, ts) if claim.rates else None
-        picked = self._pick(conn, claim, excluded, room, ts, used)
+        picked = self._pick(conn, claim, excluded, room, ts, used, before)
         if not picked:
             return []
         rows = conn.execute(
@@ -195,8 +238,7 @@ class DispatchRepo:
                 ts,
             )
         conn.executemany(  # due: the later of run_at and enqueue (a past --at is not a wait)
-            "INSERT INTO attempts (job_id, attempt, queue, node, runner, due_at,"
-            " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)" + ATTEMPT_UPSERT,
+            INSERT_ATTEMPT,
             [
                 (r["id"], r["attempts"], r["queue"], claim.node, claim.runner,
                  max(r["run_at"], r["created_at"]), ts)
@@ -213,9 +255,13 @@ class DispatchRepo:
         room: dict[str, int],
         ts: float,
         used: dict[rates.Bucket, int] | None = None,
+        before: tuple[int, float, int] | None = None,
     ) -> list[int]:
-        where = ["state IN ('queued', 'retrying')", "run_at <= ?"]
+        where = ["state IN ('queued', 'retrying')", "run_at <= ?", "gang_id IS NULL"]
         args: list[object] = [ts]
+        if before is not None:
+            where.append("(-priority, run_at, id) < (?, ?, ?)")
+            args += before
         limited = claim.rates or {}
         if used is not None:
             for queue, tenant in rates.exhausted(limited, used):
@@ -329,7 +375,7 @@ class DispatchRepo:
             " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?"
             + lease_guard
             + " RETURNING queue, payload, has_dependants, schedule, name, job_type, tenant,"
-            " max_attempts, command, nominal_at",
+            " max_attempts, command, nominal_at, gang_id, gang_rank",
             (
                 state.value,
                 f.exit_code,
@@ -365,6 +411,9 @@ class DispatchRepo:
                 f.attempt,
             ),
         )
+        if row["gang_id"] is not None:
+            _gang_member_ended(conn, f, row, ts, now)
+            return True
         if d.to_dlq:
             dlq_id = conn.execute(
                 "INSERT INTO dlq (job_id, queue, failure_class, error, payload, output_tail,"
@@ -381,9 +430,23 @@ class DispatchRepo:
         return True
 
     def requeue(self, job_id: int, attempt: int, runner: str, now: datetime, reason: str) -> bool:
-        """Put a running attempt back without spending it (graceful stop ran out of time)."""
+        """Put a running attempt back without spending it (graceful stop ran out of time). A
+        gang member's attempt is closed instead, and its gang stops to run again as one,
+        spending no attempt (repos/gangs.py)."""
         with self.db.write() as conn:
             conn.notify("jobs")
+            member = conn.execute(
+                "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+                " error = ? WHERE id = ? AND state = 'running' AND lease_owner = ?"
+                " AND attempts = ? AND gang_id IS NOT NULL RETURNING gang_id, gang_rank",
+                (reason, job_id, runner, attempt),
+            ).fetchone()
+            if member is not None:
+                gangs.member_put_back(
+                    conn, member["gang_id"], member["gang_rank"], job_id, attempt,
+                    now.timestamp(),
+                )  # fmt: skip
+                return True
             done = conn.execute(
                 "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL, error = ?"
@@ -397,11 +460,16 @@ class DispatchRepo:
                 OutputRepo.delete_in(conn, job_id, attempt)
             return bool(done)
 
-    def renew_leases(self, runner: str, job_ids: Sequence[int], until: datetime) -> None:
-        """Extend the leases of this runner's running jobs (one statement per heartbeat)."""
-        if not job_ids:
+    def renew_leases(
+        self, runner: str, job_ids: Sequence[int], until: datetime, reservations: bool = False
+    ) -> None:
+        """Extend the leases of this runner's running jobs (one statement per heartbeat), and
+        with `reservations` those of the gang members it holds reserved."""
+        if not job_ids and not reservations:
             return
         with self.db.write() as conn:
+            if reservations:
+                gangs.renew(conn, runner, until.timestamp())
             for start in range(0, len(job_ids), 500):
                 chunk = list(job_ids[start : start + 500])
                 conn.execute(
@@ -409,6 +477,11 @@ class DispatchRepo:
                     f" WHERE state = 'running' AND lease_owner = ? AND id IN ({_ph(chunk)})",
                     [until.timestamp(), runner, *chunk],
                 )
+
+    def release_reservations(self, runner: str) -> None:
+        """Give up the gang members this runner holds reserved (it drains or stops)."""
+        with self.db.write() as conn:
+            gangs.release(conn, runner)
 
     def cancel_requested(self, runner: str) -> list[int]:
         """This runner's running jobs that someone asked to cancel."""
@@ -456,3 +529,30 @@ class DispatchRepo:
     def running_count(self) -> int:
         with self.db.read() as conn:
             return conn.execute("SELECT count(*) FROM jobs WHERE state = 'running'").fetchone()[0]
+
+
+def _gang_member_ended(conn: Conn, f: Finish, row: Row, ts: float, now: datetime) -> None:
+    """A gang member's applied ending (repos/gangs.py): the gang's notification events are
+    those of the ending that stopped it or of its last success; dependants of members are
+    released when the whole gang succeeded, cancelled when it ended dead or cancelled."""
+    d = f.decision
+    gang_id = row["gang_id"]
+    ending = gangs.member_ended(
+        conn, gang_id, row["gang_rank"], f.job_id, f.attempt, d.state,
+        d.retry_after.timestamp() if d.retry_after else None, ts,
+    )  # fmt: skip
+    if ending.stopped or ending.outcome == "succeeded":
+        finish_events(conn, f, row, now)
+    if ending.outcome not in ("succeeded", "dead", "cancelled"):
+        return
+    parents = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM jobs WHERE gang_id = ? AND has_dependants = 1", (gang_id,)
+        )
+    ]
+    for parent in parents:
+        if ending.outcome == "succeeded":
+            release_dependants(conn, parent, now)
+    if parents and ending.outcome != "succeeded":
+        cascade_cancel(conn, parents, now)

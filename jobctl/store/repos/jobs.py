@@ -20,6 +20,7 @@ from jobctl.store.records import (
     spec_row,
     spec_values,
 )
+from jobctl.store.repos import gangs
 from jobctl.store.repos.audit import AuditRepo
 from jobctl.store.repos.backpressure import Shedder
 
@@ -156,7 +157,7 @@ class JobsRepo:
         done: list[Enqueued] = []
         run: list[JobSpec] = []
         for spec in specs:
-            if spec.key is None and not spec.depends_on:
+            if spec.key is None and not spec.depends_on and spec.gang_size is None:
                 run.append(spec)
                 continue
             done.extend(_insert_plain(conn, run, now))
@@ -186,15 +187,30 @@ class JobsRepo:
         if state is State.CANCELLED:
             values["finished_at"] = now.timestamp()
             values["error"] = "a dependency ended dead or cancelled before this job was enqueued"
+        members = [values]
+        if spec.gang_size is not None:  # N members; the gang's id is rank 0's (repos/gangs.py)
+            values.update(gang_rank=0, gang_size=spec.gang_size)
+            members += [
+                {**values, "key": None, "gang_rank": rank} for rank in range(1, spec.gang_size)
+            ]
         columns = ",".join(values)
-        job_id = conn.execute(
-            f"INSERT INTO jobs ({columns}) VALUES ({_placeholders(list(values))}) RETURNING id",
-            list(values.values()),
-        ).fetchone()[0]
+        insert = f"INSERT INTO jobs ({columns}) VALUES ({_placeholders(list(values))}) RETURNING id"
+        ids = [conn.execute(insert, list(m.values())).fetchone()[0] for m in members]
+        job_id = ids[0]
+        if spec.gang_size is not None:
+            conn.execute(
+                f"UPDATE jobs SET gang_id = ? WHERE id IN ({_placeholders(ids)})", [job_id, *ids]
+            )
+            conn.execute(
+                "INSERT INTO gangs (id, size, state, priority, run_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, spec.gang_size, "cancelled" if state is State.CANCELLED else "waiting",
+                 values["priority"], values["run_at"], values["created_at"]),
+            )  # fmt: skip
         if spec.depends_on:
             conn.executemany(
                 "INSERT INTO job_deps (job_id, depends_on) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                [(job_id, dep) for dep in spec.depends_on],
+                [(member, dep) for member in ids for dep in spec.depends_on],
             )
             marks = _placeholders(spec.depends_on)
             conn.execute(
@@ -317,7 +333,10 @@ class JobsRepo:
                     raise NotFound(f"no job with id {job_id}")
                 if State(rows[job_id]) in TERMINAL:
                     raise WrongState(f"job {job_id} is already {rows[job_id]}: nothing to cancel")
-            return request_cancel(conn, ids, now, reason)
+            members = gangs.member_ids(conn, ids)  # a gang is cancelled as one
+            done = request_cancel(conn, members, now, reason)
+            gangs.cancel_requested(conn, members, now.timestamp())
+            return done
 
     def retry(
         self, ids: Sequence[int], now: datetime, request_id: str | None = None
@@ -357,8 +376,11 @@ class JobsRepo:
                 if key is not None:  # it holds the key now: a later job with it is skipped
                     self._requeue(conn, [job_id], now, request_id)
             unkeyed = [job_id for job_id in retried if rows[job_id]["key"] is None]
+            siblings = [m for m in gangs.member_ids(conn, retried) if m not in rows]
+            unkeyed += siblings  # a gang runs again as one (its key is rank 0's)
             for start in range(0, len(unkeyed), 500):
                 self._requeue(conn, unkeyed[start : start + 500], now, request_id)
+            gangs.waiting_again(conn, retried, now.timestamp())
             return out
 
     @staticmethod
@@ -373,12 +395,23 @@ class JobsRepo:
             [now.timestamp(), request_id, *ids],
         )
 
-    def set_checkpoint(self, job_id: int, value: str) -> None:
+    def set_checkpoint(self, job_id: int, value: str, epoch: int | None = None) -> None:
+        """Save the job's checkpoint. With `epoch` (a gang member's: the attempt it runs in),
+        refused (WrongState) once the gang has moved on to a later epoch."""
         with self.db.write() as conn:
-            if not conn.execute(
-                "UPDATE jobs SET checkpoint = ? WHERE id = ?", (value, job_id)
-            ).rowcount:
+            sql, args = "UPDATE jobs SET checkpoint = ? WHERE id = ?", [value, job_id]
+            if epoch is not None:
+                sql += " AND attempts = ?"
+                args.append(epoch)
+            if conn.execute(sql, args).rowcount:
+                return
+            row = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
                 raise NotFound(f"no job with id {job_id}")
+            raise WrongState(
+                f"job {job_id}: a checkpoint from gang epoch {epoch} is refused: the gang is"
+                f" at epoch {row[0]} now"
+            )
 
     def purge_queue(self, queue: str, now: datetime) -> int:
         """Cancel every job of the queue that has not started; returns how many."""

@@ -25,6 +25,14 @@ def retention_predicate(state: str, cutoff: float) -> str:
     return f"state = '{state}' AND finished_at < {float(cutoff)!r}"
 
 
+# A gang's row goes with the last of its members (its id is rank 0's, at most the highest
+# job id deleted).
+GONE_GANGS = (
+    "DELETE FROM gangs WHERE id <= ? AND state NOT IN ('waiting', 'running', 'stopping')"
+    " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.gang_id = gangs.id)"
+)
+
+
 class HistoryTarget(SQLiteTarget):
     def __init__(self, path: Path) -> None:
         super().__init__(path, foreign_keys=True, statement_timeout=None)
@@ -56,4 +64,5 @@ class HistoryTarget(SQLiteTarget):
                 f" AND job_id NOT IN (SELECT id FROM jobs WHERE id IN ({_MARKED}))",
                 span + span,
             )
+            conn.execute(GONE_GANGS, (max(gone),))
         return tuple(path for job_id, path in collected if job_id in gone)

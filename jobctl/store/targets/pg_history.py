@@ -49,4 +49,11 @@ class PgHistoryTarget(PostgresTarget):
         }
         if gone:
             cur.execute(f"DELETE FROM {dlq} WHERE job_id = ANY(%s)", (list(gone),))
+            gangs = self._qual(self.schema, "gangs")
+            cur.execute(
+                f"DELETE FROM {gangs} g WHERE g.id <= %s"
+                " AND g.state NOT IN ('waiting', 'running', 'stopping')"
+                f" AND NOT EXISTS (SELECT 1 FROM {jobs} j WHERE j.gang_id = g.id)",
+                (max(gone),),
+            )
         return tuple(path for job_id, path in collected if job_id in gone)

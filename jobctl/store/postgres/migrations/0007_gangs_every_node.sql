@@ -20,7 +20,8 @@ CREATE INDEX IF NOT EXISTS gangs_waiting ON gangs (priority DESC, run_at, id)
 
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS gang_id bigint;
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS gang_rank bigint;
-ALTER TABLE jobs ADD COLUMN IF NOT EXISTS gang_epoch bigint;
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS gang_size bigint;
+ALTER TABLE daemons ADD COLUMN IF NOT EXISTS concurrency bigint;
 CREATE INDEX IF NOT EXISTS jobs_gang ON jobs (gang_id) WHERE gang_id IS NOT NULL;
 
 ALTER TABLE schedules ADD COLUMN IF NOT EXISTS on_every_node bigint NOT NULL DEFAULT 0;

@@ -3,8 +3,8 @@
 -- id is its rank-0 member's job id. A daemon with a free slot reserves a member of the first
 -- waiting gang (the member stays queued, lease_owner = the reserving runner, the lease timing
 -- the reservation); the transaction that takes the N-th reservation starts every member.
--- epoch: +1 at each start; members carry the epoch they were started in, and an ending or a
--- checkpoint from an older epoch is refused.
+-- epoch: +1 at each start; the members' attempt numbers move with it (a start adds one to
+-- each), so an ending or a checkpoint carrying an older epoch is refused.
 CREATE TABLE IF NOT EXISTS gangs (
     id INTEGER PRIMARY KEY,           -- the rank-0 member's job id
     size INTEGER NOT NULL,
@@ -24,7 +24,9 @@ CREATE INDEX IF NOT EXISTS gangs_waiting ON gangs (priority DESC, run_at, id)
 
 ALTER TABLE jobs ADD COLUMN gang_id INTEGER;
 ALTER TABLE jobs ADD COLUMN gang_rank INTEGER;
-ALTER TABLE jobs ADD COLUMN gang_epoch INTEGER;
+ALTER TABLE jobs ADD COLUMN gang_size INTEGER;
+-- a daemon's slots: a gang larger than the live daemons' slots in all cannot start
+ALTER TABLE daemons ADD COLUMN concurrency INTEGER;
 CREATE INDEX IF NOT EXISTS jobs_gang ON jobs (gang_id) WHERE gang_id IS NOT NULL;
 
 -- schedule add --on-every-node [--stagger D]: one job per live matching node per fire
