@@ -116,7 +116,8 @@ def run_schedule(
     guards = {q.name: q.backpressure for q in config.queues if q.backpressure}
     with _audited(store, caller, now, "schedule.run", name, {}) as audit:
         if s.on_every_node:
-            runs = spread_over_nodes(fire_nodes(store, s.queue, s.on_tag, now), now, s.stagger)
+            nodes = fire_nodes(store, s.queue, s.on_tag, store.now())  # liveness: DB time
+            runs = spread_over_nodes(nodes, now, s.stagger)
             if not runs:
                 where = f" with tag {s.on_tag!r}" if s.on_tag else ""
                 raise WrongState(

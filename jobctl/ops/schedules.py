@@ -41,7 +41,7 @@ def schedule_shape(
     upcoming = next_fires(expr, tz, after, 1, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat)
     last = store.schedules.last_run(s.name)
     fire = store.schedules.last_fire(s.name)
-    nodes = fire_nodes(store, s.queue, s.on_tag, now) if s.on_every_node else None
+    nodes = fire_nodes(store, s.queue, s.on_tag, store.now()) if s.on_every_node else None
     return {
         "name": s.name,
         "cron": s.cron,
