@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from jobctl.config.model import Config, JobType
+from jobctl.config.model import Config, JobType, QueueConfig
 from jobctl.domain.job import JobSpec, check_payload
 from jobctl.domain.placement import Placement, first, placement
 from jobctl.domain.queues import check_queue_name
@@ -66,8 +66,8 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         if not key or "=" in key or "\0" in key:
             raise InvalidInput(f"invalid --env name {key!r}")
     job_type = config.job_type(options.job_type) if options.job_type else None
-    _check_gang(options.gang, handler)
     queue_config = config.queue(queue)
+    _check_gang(options, handler, queue_config)
     where = first(
         placement(options.on_node, options.on_tag),
         Placement(job_type.on_node, job_type.on_tag) if job_type else Placement(),
@@ -104,8 +104,13 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
 MAX_GANG = 1000
 
 
-def _check_gang(size: int | None, handler: str | None) -> None:
-    """A gang has 1 to MAX_GANG members, each a process (not a handler)."""
+def _check_gang(
+    options: EnqueueOptions, handler: str | None, queue: QueueConfig | None
+) -> None:
+    """A gang has 1 to MAX_GANG members, each a process (not a handler), started together:
+    not one at a time (an ordering key), nor in a queue whose concurrency or rate limit
+    could hold some members back."""
+    size = options.gang
     if size is None:
         return
     if not 1 <= size <= MAX_GANG:
@@ -113,6 +118,16 @@ def _check_gang(size: int | None, handler: str | None) -> None:
     if handler is not None:
         raise InvalidInput(
             f"--gang {size}: a gang runs processes; job type handler {handler!r} is not one"
+        )
+    if options.ordering_key is not None:
+        raise InvalidInput(
+            f"--gang {size} with --ordering-key {options.ordering_key!r}: a gang's members"
+            " start together, not one at a time"
+        )
+    if queue is not None and (queue.concurrency or queue.rate):
+        raise InvalidInput(
+            f"--gang {size}: queue {queue.name!r} has a concurrency or rate limit, which"
+            " gangs do not take part in: use a queue without one"
         )
 
 

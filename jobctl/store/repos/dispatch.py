@@ -172,6 +172,8 @@ class DispatchRepo:
             if claim.reserved:
                 gangs.release(conn, claim.runner)
             return started, 0
+        if started and claim.slots <= 0:  # only this: launch them now, claim at the next tick
+            return started, gangs.held(conn, claim.runner, ts)
         first = gangs.head(conn, ts)
         if first is None or not _serves(claim, first):
             if claim.reserved:
