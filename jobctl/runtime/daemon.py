@@ -278,8 +278,8 @@ class Daemon:
 
     # --- claiming ------------------------------------------------------------------------
     def _claim_wanted(self, now: datetime) -> bool:
-        if not self._dirty:  # (already dirty: no need to ask the change feed)
-            self._note_changes()
+        """Whether to claim this tick: something changed (the change feed, read once per
+        tick by `_maintain`), the rescan is due, or a job falls due."""
         mono = self.clock.monotonic()
         if mono - self._last_rescan >= self.rescan:
             self._dirty = True
@@ -531,7 +531,10 @@ class Daemon:
         ):
             self._last_watchdog = mono
             self.notifier.watchdog()
-        if self.running and self._note_changes():
+        # The one read of the change feed per tick, for cancels and claims alike (a change
+        # that lands later in the tick is seen by the next one: the feed wakes the loop).
+        # Not needed with nothing running and a claim due anyway: the change stays unread.
+        if (self.running or not self._dirty) and self._note_changes() and self.running:
             self._cancel_requested()
         if self.node_watch.check(now, mono):
             self._put_back_running()

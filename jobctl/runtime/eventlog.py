@@ -31,11 +31,16 @@ def _logfmt_value(value: Any) -> str:
 
 
 class EventLog:
-    """Structured event lines: `ts=… level=info event=job.started job_id=7 …`."""
+    """Structured event lines: `ts=… level=info event=job.started job_id=7 …`; with `node`
+    (a daemon's), every line says it: `ts=… level=info node=n1 event=…`, so the logs of a
+    cluster's hosts can be read together."""
 
-    def __init__(self, fmt: str = "logfmt", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, fmt: str = "logfmt", stream: TextIO | None = None, node: str | None = None
+    ) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stderr
+        self.node = node
         self._holder: int | None = None  # the thread whose lines are held (see held())
         self._held: list[str] = []
 
@@ -53,8 +58,14 @@ class EventLog:
                 self._write("".join(lines))
 
     def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
+        node = self.node
+        if node is not None and fields.get("node") == node:
+            del fields["node"]  # said once, at the head of the line
         if self.fmt == "json":
-            record = {"ts": iso_z(now), "level": level, "event": event}
+            record = {"ts": iso_z(now), "level": level}
+            if node is not None:
+                record["node"] = node
+            record["event"] = event
             record.update(
                 {
                     k: iso_z(v) if isinstance(v, datetime) else v
@@ -65,6 +76,8 @@ class EventLog:
             line = json.dumps(record, default=str)
         else:
             head = f"ts={_logfmt_value(iso_z(now))} level={_logfmt_value(level)}"
+            if node is not None:
+                head += f" node={_logfmt_value(node)}"
             parts = [head, f"event={_logfmt_value(event)}"]
             parts += [f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None]
             line = " ".join(parts)
