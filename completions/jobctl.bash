@@ -82,7 +82,7 @@ _jobctl_options() {  # sets opts, vopts (taking a value) of $1
         'jobctl queue resume') opts='-h --help'; vopts='  ' ;;
         'jobctl queue purge') opts='--confirm -h --help'; vopts=' --confirm ' ;;
         'jobctl schedule') opts='-h --help'; vopts='  ' ;;
-        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow --on-node --on-tag --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --on-node --on-tag --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output ' ;;
+        'jobctl schedule add') opts='--cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --shadow --no-shadow --on-node --on-tag --on-every-node --stagger --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output -h --help'; vopts=' --cron --tz -Q --queue --overlap --misfire --jitter --dst-gap --dst-repeat --timeout --max-attempts --type --payload --on-node --on-tag --stagger --owner --severity --ping --max-runtime --min-runtime --deadline --pause-after -o --output ' ;;
         'jobctl schedule list') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule show') opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'jobctl schedule pause') opts='-h --help'; vopts='  ' ;;

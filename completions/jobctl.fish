@@ -87,11 +87,12 @@ function __jobctl_path --description 'Print the jobctl command path of the comma
         'jobctl schedule add --dst-repeat' 'jobctl schedule add --timeout' \
         'jobctl schedule add --max-attempts' 'jobctl schedule add --type' \
         'jobctl schedule add --payload' 'jobctl schedule add --on-node' \
-        'jobctl schedule add --on-tag' 'jobctl schedule add --owner' \
-        'jobctl schedule add --severity' 'jobctl schedule add --ping' \
-        'jobctl schedule add --max-runtime' 'jobctl schedule add --min-runtime' \
-        'jobctl schedule add --deadline' 'jobctl schedule add --pause-after' \
-        'jobctl schedule add -o' 'jobctl schedule add --output' 'jobctl schedule list -o' \
+        'jobctl schedule add --on-tag' 'jobctl schedule add --stagger' \
+        'jobctl schedule add --owner' 'jobctl schedule add --severity' \
+        'jobctl schedule add --ping' 'jobctl schedule add --max-runtime' \
+        'jobctl schedule add --min-runtime' 'jobctl schedule add --deadline' \
+        'jobctl schedule add --pause-after' 'jobctl schedule add -o' \
+        'jobctl schedule add --output' 'jobctl schedule list -o' \
         'jobctl schedule list --output' 'jobctl schedule show -o' \
         'jobctl schedule show --output' 'jobctl schedule demote --confirm' \
         'jobctl schedule export -o' 'jobctl schedule export --output' \
@@ -512,9 +513,9 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'promote' -d 'Make a sh
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'demote' -d 'Back to shadow (fires recorded, nothing run): hand schedules back to cron. Several need...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'export' -d 'Print a crontab reproducing the schedules (CRON_TZ per zone, % escaped); those cron cannot...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'rm' -d 'Delete a schedule (its jobs and fire history stay).'
-complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'run' -d 'Enqueue the schedule\'s job now, outside its timetable; prints the job id (an --on-every-node...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'next' -d 'The next fires, strictly after --from, in the zone and in UTC; DST-affected ones noted.'
-complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'missed' -d 'Nominal fires that did not run, and why (no_daemon, overlap, paused, shadow, dst_skip).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'missed' -d 'Nominal fires that did not run, and why (no_daemon, no_node, overlap, paused, shadow, dst_skip).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -a 'import' -d 'Create schedules from a crontab (lines imported before are reported, not doubled); exit 1 when a...'
 complete -c jobctl -n '__jobctl_at "jobctl schedule"' -s h -l help -d 'Show this message and exit.'
 
@@ -534,6 +535,8 @@ complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l payload -r -F -d 'J
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l shadow -l no-shadow -d 'Record fires without running (migration); default: config shadow_mode.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-node -r -F -d 'Its jobs run only on this node.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-tag -r -F -d 'Its jobs run only on a daemon with this tag.'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l on-every-node -d 'Each fire runs one job on every live node (with --on-tag: every tagged one).'
+complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l stagger -r -F -d '--on-every-node: spread the nodes\' starts evenly over D.'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l owner -r -F -d 'Who owns it (notification routes).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l severity -r -F -d 'How critical it is, e.g. page (notification routes).'
 complete -c jobctl -n '__jobctl_at "jobctl schedule add"' -l ping -r -F -d 'Ping URL, healthchecks.io style (/start, /fail).'

@@ -71,6 +71,17 @@ def add(
     on_tag: Annotated[
         str | None, typer.Option(help="Its jobs run only on a daemon with this tag.")
     ] = None,
+    on_every_node: Annotated[
+        bool,
+        typer.Option(
+            "--on-every-node",
+            help="Each fire runs one job on every live node (with --on-tag: every tagged one).",
+        ),
+    ] = False,
+    stagger: Annotated[
+        str | None,
+        typer.Option(help="--on-every-node: spread the nodes' starts evenly over D."),
+    ] = None,
     owner: Annotated[str | None, typer.Option(help="Who owns it (notification routes).")] = None,
     severity: Annotated[
         str | None, typer.Option(help="How critical it is, e.g. page (notification routes).")
@@ -120,6 +131,8 @@ def add(
             "shadow": shadow,
             "on_node": on_node,
             "on_tag": on_tag,
+            "on_every_node": on_every_node,
+            "stagger": stagger,
             "owner": owner,
             "severity": severity,
             "ping": ping,
@@ -144,7 +157,8 @@ def add(
         "min_runtime": min_runtime, "deadline": deadline, "pause_after": pause_after,
         "ping": "***" if ping else None,
     }  # fmt: skip
-    args |= {"on_node": on_node, "on_tag": on_tag}
+    args |= {"on_node": on_node, "on_tag": on_tag, "stagger": stagger}
+    args |= {"on_every_node": True} if on_every_node else {}
     with audited(ctx, "schedule.add", name, {k: v for k, v in args.items() if v is not None}):
         store.schedules.add(schedule, now)
     for warning in warnings:
@@ -313,15 +327,16 @@ def rm(ctx: typer.Context, name: Name) -> None:
 
 @schedule_app.command("run")
 def run(ctx: typer.Context, name: Name) -> None:
-    """Enqueue the schedule's job now, outside its timetable; prints the job id."""
+    """Enqueue the schedule's job now, outside its timetable; prints the job id (an
+    --on-every-node schedule: one job per live matching node, one id per line)."""
     from jobctl.cli.audit import caller
     from jobctl.clock import utcnow
     from jobctl.ops.admin import run_schedule
 
     app_state = state(ctx)
     store, config = app_state.client().store, app_state.config()
-    job_id = run_schedule(store, config, name, caller(ctx), utcnow())
-    render.say(str(job_id))
+    for job_id in run_schedule(store, config, name, caller(ctx), utcnow()):
+        render.say(str(job_id))
 
 
 @schedule_app.command("next")
@@ -358,7 +373,8 @@ def missed(
     since: Since = None,
     output: Output = None,
 ) -> None:
-    """Nominal fires that did not run, and why (no_daemon, overlap, paused, shadow, dst_skip)."""
+    """Nominal fires that did not run, and why (no_daemon, no_node, overlap, paused, shadow,
+    dst_skip)."""
     from jobctl.clock import utcnow
     from jobctl.ops.schedules import missed_runs
 

@@ -134,27 +134,32 @@ def status(report: Status, as_json: bool) -> None:
     render.say("")
     if not report.daemons:
         render.say("no live daemon (start one with `jobctl daemon`)")
-    else:
-        render.print_table(
-            ["node", "host", "pid", "started", "last heartbeat"],
-            [
-                [
-                    d.node,
-                    d.host,
-                    d.pid,
-                    render.local_time(d.started_at),
-                    render.local_time(d.heartbeat_at),
-                ]
-                for d in report.daemons
-            ],
-        )
-    for n in report.nodes:  # the nodes that need the operator's eye
-        if n.draining or not n.alive:
-            drained = " (draining)" if n.draining and not n.alive else ""
-            render.say(
-                f"node {render.escape(n.name)}: {node_state(n)}{drained}, last heartbeat"
-                f" {render.local_time(n.heartbeat_at)}, {n.running} running"
-            )
+    header, rows = _node_lines(report)
+    if rows:
+        render.print_table(header, rows)
+
+
+def _node_lines(report: Status) -> tuple[list[str], list[list[object]]]:
+    """One line per node: its state (active | draining | dead), where and what it runs; a
+    live daemon whose node is not registered (yet) gets a line of its own."""
+    pids: dict[str, list[str]] = {}
+    for d in report.daemons:
+        pids.setdefault(d.node, []).append(str(d.pid))
+    rows: list[list[object]] = []
+    for n in report.nodes:
+        drained = " (draining)" if n.draining and not n.alive else ""
+        rows.append([
+            n.name, n.host, node_state(n) + drained, ",".join(n.tags) or "-",
+            ",".join(pids.get(n.name, [])) or "-", n.running,
+            render.local_time(n.started_at), render.local_time(n.heartbeat_at),
+        ])  # fmt: skip
+    known = {n.name for n in report.nodes}
+    for d in report.daemons:
+        if d.node not in known:
+            started, beat = render.local_time(d.started_at), render.local_time(d.heartbeat_at)
+            rows.append([d.node, d.host, "active", "-", str(d.pid), "-", started, beat])
+    header = ["node", "host", "state", "tags", "pid", "running", "started", "last heartbeat"]
+    return header, rows
 
 
 def show(

@@ -54,6 +54,8 @@ DAEMON_KEYS = {"concurrency", "lease", "grace", "http", "log_format", "misfire_g
 SCHEDULE_KEYS = {
     "on_node",
     "on_tag",
+    "on_every_node",
+    "stagger",
     "name",
     "cron",
     "tz",

@@ -99,9 +99,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
 MAX_GANG = 1000
 
 
-def _check_gang(
-    options: EnqueueOptions, handler: str | None, queue: QueueConfig | None
-) -> None:
+def _check_gang(options: EnqueueOptions, handler: str | None, queue: QueueConfig | None) -> None:
     """A gang has 1 to MAX_GANG members, each a process (not a handler), started together:
     not one at a time (an ordering key), nor in a queue whose concurrency or rate limit
     could hold some members back."""

@@ -14,7 +14,7 @@ from jobctl.config.check import command_argv
 from jobctl.config.resolve import EnqueueOptions
 from jobctl.domain.cron import parse_cron
 from jobctl.domain.durations import iso_z, parse_seconds
-from jobctl.domain.placement import placement
+from jobctl.domain.placement import Placement, placement
 from jobctl.domain.schedule import Misfire, Overlap, Schedule, parse_choice
 from jobctl.errors import InvalidFields, InvalidInput
 
@@ -101,6 +101,10 @@ def build_schedule(
         "",
         ("--on-node", "--on-tag") if flags else ("on_node", "on_tag"),
     )
+    every_node = checked("on_every_node", _flag, fields.get("on_every_node"), "on_every_node")
+    stagger = fields.get("stagger")
+    stagger = None if stagger is None else checked("stagger", parse_seconds, stagger, "stagger")
+    problems += _every_node_problems(bool(every_node), stagger, where, flags)
     pause_after = fields.get("pause_after")
     if pause_after is not None and (type(pause_after) is not int or pause_after < 1):
         problems.append(("pause_after", f"invalid pause_after {pause_after!r}: a positive integer"))
@@ -136,6 +140,8 @@ def build_schedule(
         user=fields.get("user"),
         on_node=where.on_node if where else None,
         on_tag=where.on_tag if where else None,
+        on_every_node=bool(every_node),
+        stagger=stagger or None,
         owner=checked("owner", _label, fields.get("owner"), "owner"),
         severity=checked("severity", _label, fields.get("severity"), "severity"),
         ping=checked("ping", _ping_url, fields.get("ping")),
@@ -148,6 +154,22 @@ def build_schedule(
     if problems:
         raise InvalidFields(problems)
     return schedule
+
+
+def _every_node_problems(
+    every_node: bool, stagger: float | None, where: Placement | None, flags: bool
+) -> list[tuple[str, str]]:
+    """`on_every_node` places each job on its node itself: it combines with `on_tag` (every
+    tagged node), never with `on_node`; `stagger` spreads those jobs and needs it."""
+    names = ("--on-every-node", "--on-node", "--stagger") if flags else (
+        "on_every_node", "on_node", "stagger"
+    )  # fmt: skip
+    problems = []
+    if every_node and where is not None and where.on_node is not None:
+        problems.append(("on_every_node", f"give {names[0]} or {names[1]}, not both"))
+    if stagger and not every_node:
+        problems.append(("stagger", f"{names[2]} spreads the jobs of {names[0]}: give both"))
+    return problems
 
 
 def parse_deadline(value: Any) -> str:
@@ -218,9 +240,11 @@ def fire_options(
     run_at: datetime | None = None,
     nominal_at: datetime | None = None,
     request_id: str | None = None,
+    node: str | None = None,
 ) -> EnqueueOptions:
     """What one run of a schedule enqueues (a fire, or `schedule run` when both are None).
-    A fire's request id is `fire:NAME:NOMINAL` (stable: the fire is enqueued exactly once)."""
+    A fire's request id is `fire:NAME:NOMINAL` (stable: the fire is enqueued exactly once).
+    `node`: the job of that node (`--on-every-node`), placed on it."""
     if request_id is None and nominal_at is not None:
         request_id = f"fire:{s.name}:{iso_z(nominal_at)}"
     return EnqueueOptions(
@@ -234,8 +258,8 @@ def fire_options(
         timeout=s.timeout,
         env=dict(s.env),
         user=s.user,
-        on_node=s.on_node,
-        on_tag=s.on_tag,
+        on_node=node or s.on_node,
+        on_tag=None if node else s.on_tag,
         schedule=s.name,
         nominal_at=nominal_at,
         request_id=request_id,

@@ -12,6 +12,8 @@ from it, so export then import gives back the same schedules.
 
 What `schedule import` rewrote is written back as the crontab had it: the guard idiom
 `if GUARD; then … fi` as `GUARD && …`, the stdin that travels in JOBCTL_CRON_STDIN as `%`.
+Noted in the comment, as cron cannot express them: jitter, placement (`--on-node`,
+`--on-tag`, `--on-every-node` and its stagger: cron runs a line where its crontab is).
 Left out (as a comment saying why): a seconds field, `@every`, a DST choice cron does not
 make (`dst_gap: skip`, `dst_repeat: both` on a fixed-time schedule), a command on several
 lines, a Python handler.
@@ -142,6 +144,7 @@ def _line(item: Exportable, system: bool, default_user: str) -> _Line:
     notes = []
     if s.jitter:
         notes.append(f"jitter {format_duration(s.jitter)}: cron starts it on time")
+    notes += _placement_notes(s)
     if s.user and not system:
         notes.append(f"runs as {s.user}: put it in {s.user}'s crontab, or export --system")
     if not s.enabled:
@@ -153,6 +156,20 @@ def _line(item: Exportable, system: bool, default_user: str) -> _Line:
     line_no = int(number) if imported and number.isdigit() else 0
     order = (imported, source if imported else "", line_no, "" if imported else s.tz, s.name)
     return _Line(s.name, s.tz, env, f"{when}{user} {written}", tuple(notes), not s.enabled, order)
+
+
+def _placement_notes(s: Schedule) -> list[str]:
+    """Where jobctl runs it, which a crontab cannot say: cron runs a line on the host whose
+    crontab holds it."""
+    tagged = f" tagged {s.on_tag}" if s.on_tag else ""
+    if s.on_every_node:
+        notes = [f"on every node{tagged}: install this line on each of them"]
+        if s.stagger:
+            notes.append(f"stagger {format_duration(s.stagger)}: cron starts them all on time")
+        return notes
+    if s.on_node:
+        return [f"on node {s.on_node} only: install it there"]
+    return [f"on a node{tagged}: install it on one of them"] if s.on_tag else []
 
 
 def _when(s: Schedule, expr: CronExpr) -> str:

@@ -33,7 +33,8 @@ EVENTS = (
 MAILTO_EVENTS = frozenset({"dead", "output"})  # what cron's MAILTO mails (output or failure)
 MAILTO_ROUTE = "mailto"  # the implicit route of imported MAILTOs; channel `mailto:ADDRESS`
 FAILURES = frozenset({"failed", "dead"})  # the events `after: N` counts
-MISSED_REASONS = frozenset({"no_daemon", "overlap", "dst_skip"})  # ledger outcomes notified
+# the ledger outcomes notified as `missed`
+MISSED_REASONS = frozenset({"no_daemon", "no_node", "overlap", "dst_skip"})
 MATCH_KEYS = ("event", "queue", "schedule", "job_type", "owner", "severity", "tenant")
 _MAX_PER = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -38,6 +38,7 @@ class Outcome(StrEnum):
     DST_SKIP = "dst_skip"
     DISABLED = "disabled"  # config `enabled: false`
     AUTO_PAUSED = "auto_paused"  # paused by `pause_after` consecutive failures
+    NO_NODE = "no_node"  # `--on-every-node`: no live, non-draining node matched
 
 
 def parse_choice(enum: type[StrEnum], value: str, option: str) -> Any:
@@ -75,6 +76,8 @@ class Schedule:
     source: str | None = None
     on_node: str | None = None  # placement of its jobs (else the job type's / queue's)
     on_tag: str | None = None
+    on_every_node: bool = False  # one job per live matching node per fire (with on_tag: tagged)
+    stagger: float | None = None  # seconds: those jobs' starts spread evenly over it
     owner: str | None = None  # notification routing (SPEC "Notifications")
     severity: str | None = None
     ping: str | None = None  # healthchecks.io-style ping URL (/start, success, /fail)
@@ -95,10 +98,53 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class NodeRun:
+    """One node's job of an `--on-every-node` fire: placed on `node`, due at `run_at`."""
+
+    node: str
+    run_at: datetime
+
+
+@dataclass(frozen=True)
 class FireDecision:
     nominal_at: datetime
     outcome: Outcome
     run_at: datetime | None = None  # when enqueued: the fire time plus jitter
+    nodes: tuple[NodeRun, ...] = ()  # `--on-every-node`: one job per node (else one job)
+    skipped_nodes: tuple[str, ...] = ()  # `--on-every-node`, overlap forbid: still running
+
+
+def every_node_fire(
+    nominal_at: datetime,
+    start: datetime,
+    nodes: Sequence[str],
+    stagger: float | None,
+    overlap: Overlap,
+    busy: Collection[str | None] = (),
+) -> FireDecision:
+    """One fire of an `--on-every-node` schedule: a job per node of `nodes`, spread over
+    `stagger` from `start` (spread_over_nodes). Overlap applies per node: with `forbid`, a
+    node in `busy` (its previous job has not ended) gets none this time. `no_node` when no
+    node matched, `overlap` when every node was skipped."""
+    runs = spread_over_nodes(nodes, start, stagger)
+    if not runs:
+        return FireDecision(nominal_at, Outcome.NO_NODE)
+    skipped = tuple(r.node for r in runs if overlap is Overlap.FORBID and r.node in busy)
+    kept = tuple(r for r in runs if r.node not in skipped)
+    if not kept:
+        return FireDecision(nominal_at, Outcome.OVERLAP, skipped_nodes=skipped)
+    return FireDecision(nominal_at, Outcome.ENQUEUED, start, kept, skipped)
+
+
+def spread_over_nodes(
+    nodes: Sequence[str], start: datetime, stagger: float | None
+) -> list[NodeRun]:
+    """The jobs of one `--on-every-node` fire: node i of k (sorted by name) due at
+    start + i*stagger/k, so the k starts spread evenly over the stagger, the same on every
+    daemon."""
+    names = sorted(set(nodes))
+    step = (stagger or 0.0) / len(names) if names else 0.0
+    return [NodeRun(n, start + timedelta(seconds=i * step)) for i, n in enumerate(names)]
 
 
 def plan_missed(nominal: list[datetime], policy: Misfire) -> list[tuple[datetime, bool]]:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from jobctl.config.model import Config
 from jobctl.config.resolve import build_spec
 from jobctl.domain.audit import ids_target
-from jobctl.domain.schedule import Schedule
+from jobctl.domain.schedule import Schedule, spread_over_nodes
+from jobctl.errors import WrongState
 from jobctl.ops.audit import Caller, audited
 from jobctl.ops.guard import confirm_count, confirm_name
 from jobctl.store.repos.jobs import CancelResult, Retried
@@ -101,17 +102,37 @@ def set_schedule(
         store.schedules.update(name, now, **fields)
 
 
-def run_schedule(store: Store, config: Config, name: str, caller: Caller, now: datetime) -> int:
+def run_schedule(
+    store: Store, config: Config, name: str, caller: Caller, now: datetime
+) -> list[int]:
     """Enqueue the schedule's job now, outside its timetable (the queue's backpressure
-    applies); returns the job id. NotFound (unaudited) for an unknown schedule."""
+    applies); an `--on-every-node` schedule's jobs, one per live matching node, spread over
+    its stagger from now. Returns the job ids. NotFound (unaudited) for an unknown
+    schedule; WrongState (audited as failed) when no node matches."""
     from jobctl.config.schedules import fire_options
+    from jobctl.ops.nodes import fire_nodes
 
-    options = fire_options(store.schedules.get(name), request_id=caller.request_id)
+    s = store.schedules.get(name)
     guards = {q.name: q.backpressure for q in config.queues if q.backpressure}
     with _audited(store, caller, now, "schedule.run", name, {}) as audit:
-        done = store.jobs.enqueue([build_spec(options, config)], now, guards)[0]
-        audit.args["job_id"] = done.id
-    return done.id
+        if s.on_every_node:
+            nodes = fire_nodes(store, s.queue, s.on_tag, store.now())  # liveness: DB time
+            runs = spread_over_nodes(nodes, now, s.stagger)
+            if not runs:
+                where = f" with tag {s.on_tag!r}" if s.on_tag else ""
+                raise WrongState(
+                    f"no live, non-draining node{where} serves queue {s.queue!r}: schedule"
+                    f" {name!r} runs on every node, so nothing was enqueued"
+                )
+            options = [
+                fire_options(s, r.run_at, request_id=caller.request_id, node=r.node) for r in runs
+            ]
+        else:
+            options = [fire_options(s, request_id=caller.request_id)]
+        done = store.jobs.enqueue([build_spec(o, config) for o in options], now, guards)
+        ids = [e.id for e in done]
+        audit.args["job_id" if len(ids) == 1 else "job_ids"] = ids[0] if len(ids) == 1 else ids
+    return ids
 
 
 def imported_to_demote(store: Store) -> list[Schedule]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jobctl.domain.durations import iso_z
+from jobctl.domain.placement import Placement
 from jobctl.errors import NotFound
 from jobctl.store import Store
 from jobctl.store.repos.nodes import NodeInfo
@@ -25,6 +26,18 @@ def node_state(node: NodeInfo) -> str:
 def list_nodes(store: Store) -> list[NodeInfo]:
     """Every known node (not forgotten), by name, judged on the database's clock."""
     return store.nodes.list(store.now())
+
+
+def fire_nodes(store: Store, queue: str, on_tag: str | None, now: datetime) -> list[str]:
+    """The nodes an `--on-every-node` schedule runs on now, by name: each with a live
+    daemon serving `queue`, not draining, and with `on_tag` when given."""
+    serving = {d.node for d in store.daemons.live(now) if d.queues is None or queue in d.queues}
+    where = Placement(on_tag=on_tag)
+    return [
+        n.name
+        for n in store.nodes.list(now)
+        if n.name in serving and not n.draining and where.matches(n.name, n.tags)
+    ]
 
 
 def known_node(store: Store, name: str) -> NodeInfo:

@@ -21,9 +21,11 @@ from jobctl.domain.fires import (
 )
 from jobctl.domain.schedule import Outcome, Schedule
 from jobctl.errors import JobctlError, NotFound
+from jobctl.ops.nodes import fire_nodes
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
+    from jobctl.store.repos.schedules import LastFire
 
 
 SAME_INSTANT_WARN = 5  # this many schedules firing at one instant without jitter: warn
@@ -38,6 +40,8 @@ def schedule_shape(
     after = max(now, s.cursor_at) if s.cursor_at else now
     upcoming = next_fires(expr, tz, after, 1, dst_gap=s.dst_gap, dst_repeat=s.dst_repeat)
     last = store.schedules.last_run(s.name)
+    fire = store.schedules.last_fire(s.name)
+    nodes = fire_nodes(store, s.queue, s.on_tag, store.now()) if s.on_every_node else None
     return {
         "name": s.name,
         "cron": s.cron,
@@ -48,6 +52,8 @@ def schedule_shape(
         "user": s.user,
         "on_node": s.on_node,
         "on_tag": s.on_tag,
+        "on_every_node": s.on_every_node,
+        "stagger": s.stagger,
         "enabled": s.enabled,
         "shadow": s.is_shadow(shadow_mode),
         "overlap": s.overlap.value,
@@ -68,10 +74,33 @@ def schedule_shape(
         "last_run_at": iso_z(last.nominal_at) if last else None,
         "last_state": last.state if last else None,
         "last_job_id": last.job_id if last else None,
+        "last_fire_at": iso_z(fire.nominal_at) if fire else None,
+        "last_fire_outcome": fire.outcome if fire else None,
+        "last_fire_jobs": [
+            {"id": j.id, "node": j.on_node, "state": j.state} for j in (fire.jobs if fire else ())
+        ],
+        "nodes_now": nodes,
+        "why": fire_note(s, fire, nodes),
         "origin": s.origin,
         "source": s.source,
         "run_time_warning": run_time_warning(store, s, now),
     }
+
+
+def fire_note(s: Schedule, fire: LastFire | None, nodes: list[str] | None) -> str | None:
+    """Why the schedule's last fire ran nothing, or why its next fire of an
+    `--on-every-node` schedule would run nowhere; None when nothing needs saying."""
+    where = f"with tag {s.on_tag!r} " if s.on_tag else ""
+    nowhere = (
+        f"no live, non-draining node {where}serves queue {s.queue!r}: start a daemon"
+        + (f" with --tag {s.on_tag}" if s.on_tag else "")
+        + " or resume a drained node (jobctl node list)"
+    )
+    if fire is not None and fire.outcome == Outcome.NO_NODE:
+        return f"its last fire ({iso_z(fire.nominal_at)}) ran nowhere: {nowhere}"
+    if nodes == []:
+        return f"its next fire would run nowhere: {nowhere}"
+    return None
 
 
 def next_listing(

@@ -117,7 +117,6 @@ class Daemon:
         self._spawns: list[Spawn] = []  # recorded by the next tick, before its spawns
         self.reserved = 0  # gang members this daemon holds reserved (store/repos/gangs.py)
         self._dirty = True  # something may be claimable
-        self._looked = False  # this tick asked the change feed already
         self._next_due: float | None = None
         self._last_rescan = self._last_beat = self._last_reap = float("-inf")
         self._last_push = float("-inf")
@@ -245,7 +244,6 @@ class Daemon:
             self._tick()
 
     def _tick(self) -> None:
-        self._looked = False  # the change feed is asked at most once a tick
         if self.reload_requested:
             self._reload()
         self._collect(self.handlers.collect())
@@ -280,8 +278,8 @@ class Daemon:
 
     # --- claiming ------------------------------------------------------------------------
     def _claim_wanted(self, now: datetime) -> bool:
-        if not self._dirty and not self._looked:  # (dirty, or asked this tick: no need)
-            self._note_changes()
+        """Whether to claim this tick: something changed (the change feed, read once per
+        tick by `_maintain`), the rescan is due, or a job falls due."""
         mono = self.clock.monotonic()
         if mono - self._last_rescan >= self.rescan:
             self._dirty = True
@@ -539,7 +537,10 @@ class Daemon:
         ):
             self._last_watchdog = mono
             self.notifier.watchdog()
-        if self.running and self._note_changes():
+        # The one read of the change feed per tick, for cancels and claims alike (a change
+        # that lands later in the tick is seen by the next one: the feed wakes the loop).
+        # Not needed with nothing running and a claim due anyway: the change stays unread.
+        if (self.running or not self._dirty) and self._note_changes() and self.running:
             self._cancel_requested()
         if self.node_watch.check(now, mono):
             self._put_back_running()
@@ -561,7 +562,6 @@ class Daemon:
     def _note_changes(self) -> bool:
         """Whether another process changed the store since the last look (then, something
         may be claimable)."""
-        self._looked = True
         if self.feed.changed():
             self._dirty = True
             return True

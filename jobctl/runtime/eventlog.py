@@ -31,15 +31,20 @@ def _logfmt_value(value: Any) -> str:
 
 
 class EventLog:
-    """Structured event lines: `ts=… level=info event=job.started job_id=7 …`."""
+    """Structured event lines: `ts=… level=info event=job.started job_id=7 …`; with `node`
+    (a daemon's), every line says it: `ts=… level=info node=n1 event=…`, so the logs of a
+    cluster's hosts can be read together."""
 
-    def __init__(self, fmt: str = "logfmt", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, fmt: str = "logfmt", stream: TextIO | None = None, node: str | None = None
+    ) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stderr
+        self.node = node
         self._holder: int | None = None  # the thread whose lines are held (see held())
         self._held: list[str] = []
         self._last: tuple[datetime, str | None] | None = None
-        self._heads: dict[tuple[str | None, str, str], str] = {}
+        self._heads: dict[tuple[str | None, str, str, str | None], str] = {}
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -62,21 +67,28 @@ class EventLog:
         return last[1]
 
     def _head(self, stamp: str | None, level: str, event: str) -> str:
-        """`ts=… level=… event=…`, remembered per (stamp, level, event)."""
-        key = (stamp, level, event)
+        """`ts=… level=… [node=…] event=…`, remembered per (stamp, level, event, node)."""
+        key = (stamp, level, event, self.node)
         head = self._heads.get(key)
         if head is None:
             if len(self._heads) >= 64:
                 self._heads.clear()
+            node = "" if self.node is None else f" node={_logfmt_value(self.node)}"
             head = self._heads[key] = (
-                f"ts={_logfmt_value(stamp)} level={_logfmt_value(level)}"
+                f"ts={_logfmt_value(stamp)} level={_logfmt_value(level)}{node}"
                 f" event={_logfmt_value(event)}"
             )
         return head
 
     def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
+        node = self.node
+        if node is not None and fields.get("node") == node:
+            del fields["node"]  # said once, at the head of the line
         if self.fmt == "json":
-            record = {"ts": self._stamp(now), "level": level, "event": event}
+            record = {"ts": self._stamp(now), "level": level}
+            if node is not None:
+                record["node"] = node
+            record["event"] = event
             record.update(
                 {
                     k: iso_z(v) if isinstance(v, datetime) else v

@@ -29,13 +29,16 @@ from jobctl.domain.schedule import (
     Outcome,
     Overlap,
     Schedule,
+    every_node_fire,
     missed_fires,
     plan_missed,
     shadow_sampled,
 )
 from jobctl.errors import JobctlError
+from jobctl.ops.nodes import fire_nodes
 from jobctl.runtime.boot import boot_id as current_boot_id
 from jobctl.runtime.eventlog import EventLog
+from jobctl.store.repos.schedules import LiveJob
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
@@ -198,7 +201,8 @@ class Scheduler:
         late, run_missed = set(missed), {at for at, run in plan_missed(missed, s.misfire) if run}
         shadow = s.is_shadow(config.shadow_mode.enabled)
         paused = not s.enabled or s.queue in self.store.queues.paused()
-        live = self.store.schedules.live_job_ids(s.name)
+        live = self.store.schedules.live_jobs(s.name)
+        nodes: list[str] | None = None  # `--on-every-node`: looked up once per pass
         decisions: list[FireDecision] = []
         cancel: list[int] = []
         for at in nominal:
@@ -212,15 +216,29 @@ class Scheduler:
             elif shadow:
                 if shadow_sampled(s.name, at, config.shadow_mode.sampling_percent):
                     decisions.append(FireDecision(at, Outcome.SHADOW))
+            elif s.on_every_node:
+                if nodes is None:
+                    nodes = fire_nodes(self.store, s.queue, s.on_tag, now)
+                busy = {job.on_node for job in live}
+                decision = every_node_fire(at, self._jittered(s, at), nodes, s.stagger,
+                                           s.overlap, busy)  # fmt: skip
+                if decision.outcome is Outcome.ENQUEUED:
+                    if s.overlap is Overlap.REPLACE:
+                        cancel += [job.id for job in live]
+                    live = [LiveJob(-1, run.node) for run in decision.nodes]
+                decisions.append(decision)
             elif live and s.overlap is Overlap.FORBID:
                 decisions.append(FireDecision(at, Outcome.OVERLAP))
             else:
                 if live and s.overlap is Overlap.REPLACE:
-                    cancel += live
-                jitter = self.rng.uniform(0, s.jitter) if s.jitter else 0.0
-                decisions.append(FireDecision(at, Outcome.ENQUEUED, at + timedelta(seconds=jitter)))
-                live = [-1]  # this fire's job is live from now on
+                    cancel += [job.id for job in live]
+                decisions.append(FireDecision(at, Outcome.ENQUEUED, self._jittered(s, at)))
+                live = [LiveJob(-1, None)]  # this fire's job is live from now on
         return decisions, cancel
+
+    def _jittered(self, s: Schedule, at: datetime) -> datetime:
+        """The fire's start: its time plus `--jitter` drawn at random."""
+        return at + timedelta(seconds=self.rng.uniform(0, s.jitter) if s.jitter else 0.0)
 
     def _record(
         self,
@@ -230,22 +248,22 @@ class Scheduler:
         cancel: list[int] | None = None,
     ) -> int:
         s = entry.schedule
-        planned: list[tuple[FireDecision, JobSpec | None]] = []
+        planned: list[tuple[FireDecision, list[JobSpec]]] = []
         for decision in decisions:
-            spec = None
+            specs: list[JobSpec] = []
             if decision.outcome is Outcome.ENQUEUED:
                 try:
-                    spec = self._spec(s, decision)
+                    specs = self._specs(s, decision)
                 except JobctlError as exc:
                     self.log.emit(
                         now, "schedule.fire_failed", level="error", schedule=s.name, error=str(exc)
                     )
                     continue
-            planned.append((decision, spec))
+            planned.append((decision, specs))
         recorded = self.store.schedules.record_fires(s.name, planned, now, now, cancel or ())
-        count = sum(1 for _, job_id in recorded if job_id is not None)
+        count = sum(len(d.nodes) or 1 for d, job_id in recorded if job_id is not None)
         self._replaced = self._replaced or bool(cancel and count)
-        request_ids = {d.nominal_at: spec.request_id for d, spec in planned if spec}
+        request_ids = {d.nominal_at: specs[0].request_id for d, specs in planned if specs}
         for decision, job_id in recorded:
             self.log.emit(
                 now,
@@ -256,12 +274,20 @@ class Scheduler:
                 job_id=job_id,
                 lateness=round((now - decision.nominal_at).total_seconds(), 3),
                 request_id=request_ids.get(decision.nominal_at) if job_id else None,
+                nodes=",".join(run.node for run in decision.nodes) or None,
+                skipped_nodes=",".join(decision.skipped_nodes) or None,
             )
         return count
 
-    def _spec(self, s: Schedule, decision: FireDecision) -> JobSpec:
-        options = fire_options(s, decision.run_at, decision.nominal_at)
-        return build_spec(options, self.config())
+    def _specs(self, s: Schedule, decision: FireDecision) -> list[JobSpec]:
+        """The fire's job, or its jobs: one per node of an `--on-every-node` fire."""
+        config = self.config()
+        if not decision.nodes:
+            return [build_spec(fire_options(s, decision.run_at, decision.nominal_at), config)]
+        return [
+            build_spec(fire_options(s, run.run_at, decision.nominal_at, node=run.node), config)
+            for run in decision.nodes
+        ]
 
 
 def _with_cursor(s: Schedule, cursor: datetime) -> Schedule:

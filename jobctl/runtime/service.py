@@ -79,7 +79,7 @@ def build_hooks(db_url: str, config: Config, options: DaemonOptions) -> list[Hoo
     if config.daemon.http:  # imported only then: prometheus-client stays off other paths
         from jobctl.runtime.http.hook import http_hooks
 
-        hooks += http_hooks(db_url, config)
+        hooks += http_hooks(db_url, config, options.node, options.tags)
     hooks += retention_hooks(db_url, config, SystemClock())  # history retention (sweeps)
     hooks += notify_hooks(db_url, config, SystemClock())  # notification delivery, pings
     if config.kafka.sample_interval:  # kafka lag samples; confluent-kafka loads only then
@@ -113,7 +113,7 @@ def serve(
             config,
             options,
             clock,
-            EventLog(log_format),
+            EventLog(log_format, node=options.node),
             LaunchContext(job_db, options.node, log_dir, config.log_cap, daemon_base_env()),
             Notifier(),
             reload_config,

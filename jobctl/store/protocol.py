@@ -51,7 +51,7 @@ from jobctl.store.repos.nodes import NodeInfo
 from jobctl.store.repos.notify import Delivery, Router, Settled
 from jobctl.store.repos.once import OnceClaim, OnceRecord
 from jobctl.store.repos.output import OutputWrite
-from jobctl.store.repos.schedules import FireRecord, LastRun
+from jobctl.store.repos.schedules import FireRecord, LastFire, LastRun, LiveJob
 from jobctl.store.repos.stats import QueueFigures
 from jobctl.store.repos.sweeps import NewSweep
 from jobctl.store.repos.tokens import ApiToken
@@ -259,14 +259,16 @@ class Schedules(Protocol):
     def record_fires(
         self,
         name: str,
-        decisions: Sequence[tuple[FireDecision, JobSpec | None]],
+        decisions: Sequence[tuple[FireDecision, JobSpec | Sequence[JobSpec] | None]],
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
     ) -> builtins.list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not yet recorded (exactly once per schedule
-        and nominal time, however many daemons race), enqueue its job when it has a spec,
-        cancel `cancel_ids`, advance the cursor. Returns the fires this call recorded."""
+        and nominal time, however many daemons race), enqueue its job when it has a spec
+        (an `--on-every-node` fire: its several jobs, all or none with the fire), cancel
+        `cancel_ids`, advance the cursor. Returns the fires this call recorded, each with
+        its (first) job id."""
         ...
 
     def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:
@@ -275,8 +277,13 @@ class Schedules(Protocol):
         the nominal time of the boot's @reboot fires."""
         ...
 
-    def live_job_ids(self, name: str) -> builtins.list[int]:
-        """The schedule's jobs that have not ended."""
+    def live_jobs(self, name: str) -> builtins.list[LiveJob]:
+        """The schedule's jobs that have not ended, by id, with the node each is placed on."""
+        ...
+
+    def last_fire(self, name: str) -> LastFire | None:
+        """The newest recorded fire (any outcome, `no_node` included) with the jobs it
+        enqueued: one, or one per node for `--on-every-node`, none for a missed fire."""
         ...
 
     def last_run(self, name: str) -> LastRun | None:

@@ -175,8 +175,8 @@ def test_wait_timeout_exits_75(jc: Jobctl) -> None:
 
 def test_json_shapes_have_the_spec_keys(jc: Jobctl) -> None:
     job = jc.json("enqueue", "--", "echo", "x")
-    # extra: the request that enqueued it, its placement
-    assert set(job) == JOB_KEYS | {"request_id", "on_node", "on_tag"}
+    # extra: the request that enqueued it, its placement, its gang (null: none)
+    assert set(job) == JOB_KEYS | {"request_id", "on_node", "on_tag", "gang_id", "gang_rank"}
     assert job["created_at"].endswith("Z")
     shown = jc.json("show", str(job["id"]))
     assert set(shown) >= JOB_KEYS | {"attempt_log", "output_tail"}

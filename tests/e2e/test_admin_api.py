@@ -185,6 +185,26 @@ def test_pause_resume_and_run_a_schedule_over_http(api: Admin) -> None:
     assert api.post("/internal/schedules/nightly/delete").status_code == 404
 
 
+def test_run_an_every_node_schedule_over_http(api: Admin) -> None:
+    # Given an every-node schedule, and one for a tag no live node has
+    add = ("schedule", "add", "--cron", "0 4 * * *", "--on-every-node")
+    assert api.jc.run(*add[:2], "fleet", *add[2:], "--", "true").rc == 0
+    assert api.jc.run(*add[:2], "gpus", *add[2:], "--on-tag", "gpu", "--", "true").rc == 0
+    # When it is run, the answer lists its jobs: one per live node (here the one daemon's)
+    run = api.post("/internal/schedules/fleet/run")
+    assert run.status_code == 201, run.text
+    (job,) = run.json()["jobs"]
+    (node,) = [n["name"] for n in api.jc.json("node", "list")]
+    assert (job["schedule"], job["on_node"]) == ("fleet", node)
+    assert run.headers["Location"] == f"/internal/jobs/{job['id']}"
+    # And with no matching node, nothing is enqueued: 409 saying why, audited as failed
+    nowhere = api.post("/internal/schedules/gpus/run")
+    assert nowhere.status_code == 409 and "with tag 'gpu'" in nowhere.json()["error"]
+    assert api.audit(nowhere.headers["X-Request-Id"]) == [
+        ("schedule.run", "token:boss", "gpus", "failed")
+    ]
+
+
 def test_openapi_describes_the_admin_routes(api: Admin) -> None:
     doc = httpx.get(f"{api.url}/openapi.json", timeout=10).json()
     for path in (

@@ -24,6 +24,14 @@ def _nodes(jc: Jobctl) -> dict[str, dict[str, Any]]:
     return {n["name"]: n for n in jc.json("node", "list")}
 
 
+def _status_states(jc: Jobctl) -> dict[str, str]:
+    """`status`'s table of nodes: one line per node → its state column."""
+    lines = jc.ok("status").lower().splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:3] == ["node", "host", "state"])
+    at, end = lines[head].index("state"), lines[head].index("tags")
+    return {row.split()[0]: row[at:end].strip() for row in lines[head + 1 :] if row.strip()}
+
+
 def _ran_on(jc: Jobctl, job_id: int) -> list[str]:
     job = jc.wait_state(job_id, "succeeded")
     return [a["node"] for a in job["attempt_log"]]
@@ -49,7 +57,7 @@ def test_drain_stops_claiming_and_resume_starts_it_again(jc: Jobctl) -> None:
     assert {node for i in ids for node in _ran_on(jc, i)} == {"n2"}
     assert _nodes(jc)["n1"]["state"] == "draining"
     # And status and health name the draining node
-    assert "node n1: draining" in jc.ok("status")
+    assert _status_states(jc) == {"n1": "draining", "n2": "active"}
     health = jc.run("-o", "json", "health")
     (probe,) = [p for p in __import__("json").loads(health.out)["probes"] if p["name"] == "nodes"]
     assert probe["status"] == "WARNING" and "draining: n1" in probe["message"]
@@ -140,7 +148,7 @@ def test_a_stopped_node_is_dead_and_stays_drained_when_it_comes_back(jc: Jobctl)
     d.wait(15)
     node = _nodes(jc)["n1"]
     assert (node["state"], node["draining"]) == ("dead", True)
-    assert "node n1: dead (draining)" in jc.ok("status")
+    assert _status_states(jc) == {"n1": "dead (draining)"}
     assert [(n["node"], n["state"]) for n in jc.json("top")["nodes"]] == [("n1", "dead")]
     # A restarted daemon on a drained node claims nothing until resume
     jc.start_daemon("--node", "n1")

@@ -73,6 +73,8 @@ def test_every_job_line_carries_job_id_queue_attempt_and_request_id(
     for record in about_jobs:
         missing = [k for k in JOB_KEYS if record.get(k) in (None, "")]
         assert not missing, f"{record} lacks {missing}"
+    (node,) = [n["name"] for n in jc.json("node", "list")]
+    assert {r.get("node") for r in records} == {node}, "every line names the daemon's node"
     by_job = {r["request_id"] for r in about_jobs if str(r["job_id"]) == str(posted.json()["id"])}
     assert by_job == {posted.headers["X-Request-Id"]}, "the API call's request id follows the job"
 

@@ -91,3 +91,20 @@ def test_remembered_stamps_and_heads_follow_each_line() -> None:
         '{"ts": "2026-01-02T03:04:05Z", "level": "info", "event": "job.started", "job_id": 1}',
         '{"ts": "2026-01-02T03:04:05.250Z", "level": "info", "event": "job.started", "job_id": 2}',
     ]
+
+
+def test_a_daemons_lines_carry_its_node_once_in_both_formats() -> None:
+    stream = io.StringIO()
+    log = EventLog("logfmt", stream, node="n2")
+    log.emit(NOW, "job.started", job_id=7)
+    log.emit(NOW, "daemon.started", node="n2", pid=9)
+    assert stream.getvalue().splitlines() == [
+        "ts=2026-01-02T03:04:05Z level=info node=n2 event=job.started job_id=7",
+        "ts=2026-01-02T03:04:05Z level=info node=n2 event=daemon.started pid=9",
+    ]
+    stream = io.StringIO()
+    EventLog("json", stream, node="n2").emit(NOW, "job.started", job_id=7)
+    assert stream.getvalue() == (
+        '{"ts": "2026-01-02T03:04:05Z", "level": "info", "node": "n2", "event": "job.started",'
+        ' "job_id": 7}\n'
+    )

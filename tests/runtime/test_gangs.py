@@ -352,3 +352,36 @@ def test_a_gang_is_refused_where_its_members_could_not_start_together(db_url: st
         assert client.list() == []
     finally:
         client.close()
+
+
+def test_a_forgotten_nodes_reservations_are_free_at_once(
+    store: Store, clock: ManualClock, cluster: list[Daemon]
+) -> None:
+    # Given a gang of 3 with one member reserved by n1, which then goes away for good
+    gang_id = gang_of(store, clock, 3, ["true"])
+    cluster[0].tick()
+    assert cluster[0].reserved == 1
+    assert store.nodes.forget("n1", clock.now()) == 0
+    # Then nobody holds a reservation for it any more
+    gang = store.gangs.get(gang_id, clock.now())
+    assert gang is not None and gang.reserved == 0
+
+
+def test_retry_of_a_dead_gang_runs_it_again_as_one_and_a_replay_is_a_new_gang(
+    store: Store, clock: ManualClock, cluster: list[Daemon], tmp_path: Path
+) -> None:
+    flag = tmp_path / "fixed"
+    script = f'[ -e {flag} ] || [ "$JOBCTL_GANG_RANK" != 1 ] || exit 5'
+    gang_id = gang_of(store, clock, 2, ["sh", "-c", script], retry=RetryPolicy(max_attempts=1))
+    spin(cluster, lambda: store.gangs.get(gang_id).state == "dead", "the gang to die")  # type: ignore[union-attr]
+    dead = store.jobs.get(members(store, gang_id)[1])
+    flag.touch()
+    # When any member is retried, the whole gang runs again
+    store.jobs.retry([gang_id], clock.now())
+    assert store.gangs.get(gang_id).state == "waiting"  # type: ignore[union-attr]
+    spin(cluster, lambda: states(store, gang_id) == [State.SUCCEEDED] * 2, "the retried gang")
+    # And replaying its DLQ entry enqueues a new gang of 2
+    from jobctl.ops.dlq import spec_of
+
+    assert dead.dlq_id is not None
+    assert spec_of(dead).gang_size == 2

@@ -264,3 +264,26 @@ def test_db_metrics_and_the_enqueued_counter(db_path: Path, tmp_path: Path) -> N
         metrics.write_textfile(client.store, client.config, NOW, out)
         assert 'scheduler_queue_depth{queue="bulk"} 2.0' in out.read_text()
         assert not list(tmp_path.glob("jobctl.prom.*")), "no temporary file left behind"
+
+
+def test_a_daemons_own_series_carry_its_node_and_the_db_gauges_do_not(db_path: Path) -> None:
+    # Given the registry of a daemon of node n2 that ran a job, and its DB collector
+    registry = metrics.daemon_registry("n2", "host-2", "9.9", ("ssd", "gpu"))
+    hook = metrics.MetricsHook(registry, ["default"], "n2")
+    with Client(db_path) as client:
+        job_id = client.enqueue(["true"])
+        (job,) = client.store.dispatch.claim(claim(runner="n2:1:x"), NOW)
+        hook.on_claimed(job, NOW)
+        decision = Decision(State.SUCCEEDED, None)
+        hook.on_finished(job, Finish(job_id, 1, "n2:1:x", decision), NOW)
+        client.enqueue(["true"])
+        registry.register(
+            metrics.DbCollector(client.store, lambda: client.config, lambda: NOW, lambda: 0.0)
+        )
+        text = generate_latest(registry).decode()
+    # Then its own work is labelled with its node, the node is described once, and the
+    # cluster-wide gauges are not per node
+    assert 'scheduler_dispatch_total{node="n2",queue="default"} 1.0' in text
+    assert 'scheduler_processed_total{node="n2",outcome="succeeded",queue="default"} 1.0' in text
+    assert 'jobctl_node_info{host="host-2",node="n2",tags="gpu,ssd",version="9.9"} 1.0' in text
+    assert 'scheduler_queue_depth{queue="default"} 1.0' in text

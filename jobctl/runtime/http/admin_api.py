@@ -150,11 +150,12 @@ def schedule_action(app: ApiApp, call: Call) -> Response:
 
     name, action = unquote(call.params[0]), call.params[1]
     who = _who(app, call, body_of(call.request.body, ()))
-    if action == "run":
-        job_id = admin.run_schedule(call.store, call.config, name, who, call.now)
-        job = job_shape(call.store.jobs.get(job_id), call.now)
-        headers = {"Location": f"/internal/jobs/{job_id}"}
-        return Response.json(201, job, headers=headers, log={"job_id": job_id})
+    if action == "run":  # the job; an --on-every-node schedule's: {"jobs": [one per node]}
+        ids = admin.run_schedule(call.store, call.config, name, who, call.now)
+        jobs = [job_shape(call.store.jobs.get(job_id), call.now) for job_id in ids]
+        headers = {"Location": f"/internal/jobs/{ids[0]}"}
+        body = {"jobs": jobs} if call.store.schedules.get(name).on_every_node else jobs[0]
+        return Response.json(201, body, headers=headers, log={"job_id": ids[0]})
     admin.set_schedule(call.store, name, action, who, call.now, **SCHEDULE_ACTIONS[action])
     shadow_mode = call.config.shadow_mode.enabled
     shape = schedule_shape(call.store, call.store.schedules.get(name), call.now, shadow_mode)

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from jobctl import __version__
 from jobctl.clock import Clock
 from jobctl.config.model import DEFAULT_QUEUE, Config
 from jobctl.domain.listen import format_addr
@@ -46,8 +49,9 @@ class HttpHook(Hook):
         port: int,
         registry: CollectorRegistry,
         workers: int = 16,
+        node: str = "",
     ) -> None:
-        self.db_url, self.config, self.registry = db_url, config, registry
+        self.db_url, self.config, self.registry, self.node = db_url, config, registry, node
         self.app: ApiApp | None = None
         self.collector: metrics.DbCollector | None = None
         self.probes: ProbeCache | None = None  # the dependency probes of health.probes
@@ -106,7 +110,7 @@ class HttpHook(Hook):
             daemon.log,
             self._exposition,
             self._health,
-            metrics.HttpMetrics(self.registry).observe,
+            metrics.HttpMetrics(self.registry, self.node).observe,
         )
         self.server.start()
         host, port = self.server.server_address[:2]
@@ -135,16 +139,17 @@ class HttpHook(Hook):
             self.collector.store.close()
 
 
-def http_hooks(db_url: str, config: Config) -> list[Hook]:
-    """The metrics counters and the HTTP server, when `config.daemon.http` asks for them."""
+def http_hooks(db_url: str, config: Config, node: str = "", tags: Iterable[str] = ()) -> list[Hook]:
+    """The metrics counters (labelled with the daemon's `node`) and the HTTP server, when
+    `config.daemon.http` asks for them."""
     from jobctl.domain.listen import parse_listen
 
     if not config.daemon.http:
         return []
     host, port = parse_listen(config.daemon.http, "daemon.http")
-    registry = metrics.daemon_registry()
+    registry = metrics.daemon_registry(node, socket.gethostname(), __version__, tags)
     queues = sorted({DEFAULT_QUEUE} | {q.name for q in config.queues})
     return [
-        metrics.MetricsHook(registry, queues),
-        HttpHook(db_url, config, host, port, registry),
+        metrics.MetricsHook(registry, queues, node),
+        HttpHook(db_url, config, host, port, registry, node=node),
     ]

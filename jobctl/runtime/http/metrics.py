@@ -7,12 +7,19 @@ not only spawn errors), scheduler_spawn_failed_total{queue} (attempts that could
 started), scheduler_dispatch_latency_seconds{queue} (due → start),
 scheduler_processed_total{queue,outcome}, scheduler_enqueued_total{queue} (jobs that
 appeared in the DB while this daemon ran, from any process), and the gauges below.
+
+In a cluster every daemon serves its own /metrics. The series of this daemon's own work
+(dispatch, failures, latency, processed, HTTP requests) carry its `node` label, and
+`jobctl_node_info{node,host,version,tags} 1` names the node of the process_* series (join
+on `instance`). The gauges read from the database (queue depth, lag, running, dead
+letters, schedules, notifications) describe the whole cluster and are the same from every
+daemon: they carry no node label, and rules take `max by (queue)` of them, never a sum.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +28,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    Info,
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
@@ -49,74 +57,77 @@ class MetricsHook(Hook):
 
     name = "metrics"
 
-    def __init__(self, registry: CollectorRegistry, queues: list[str]) -> None:
+    def __init__(self, registry: CollectorRegistry, queues: list[str], node: str = "") -> None:
+        self.node = node
         self.dispatched = Counter(
-            "scheduler_dispatch", "Attempts started.", ["queue"], registry=registry
+            "scheduler_dispatch", "Attempts started.", ["queue", "node"], registry=registry
         )
         self.failed = Counter(
             "scheduler_dispatch_failed",
             "Attempts that failed, whatever the failure class (exit, timeout, signal, spawn),"
             " retried or not.",
-            ["queue"],
+            ["queue", "node"],
             registry=registry,
         )
         self.spawn_failed = Counter(
             "scheduler_spawn_failed",
             "Attempts that could not be started (failure class spawn: command not found or"
             " not executable, unknown user, missing cwd).",
-            ["queue"],
+            ["queue", "node"],
             registry=registry,
         )
         self.latency = Histogram(
             "scheduler_dispatch_latency_seconds",
             "From a job being due to its attempt starting.",
-            ["queue"],
+            ["queue", "node"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
         self.processed = Counter(
             "scheduler_processed",
             "Attempts ended, by the job's resulting state.",
-            ["queue", "outcome"],
+            ["queue", "outcome", "node"],
             registry=registry,
         )
         for queue in queues:  # zero series from the start, so rate() works at once
             for counter in (self.dispatched, self.failed, self.spawn_failed, self.latency):
-                counter.labels(queue)
+                counter.labels(queue, node)
 
     def on_claimed(self, job: Job, now: datetime) -> None:
-        self.dispatched.labels(job.queue).inc()
-        self.latency.labels(job.queue).observe(max(0.0, (now - job.run_at).total_seconds()))
+        self.dispatched.labels(job.queue, self.node).inc()
+        latency = max(0.0, (now - job.run_at).total_seconds())
+        self.latency.labels(job.queue, self.node).observe(latency)
 
     def on_finished(self, job: Job, finish: Finish, now: datetime) -> None:
         if finish.decision.failure_class:
-            self.failed.labels(job.queue).inc()
+            self.failed.labels(job.queue, self.node).inc()
         if finish.decision.failure_class == FailureClass.SPAWN:
-            self.spawn_failed.labels(job.queue).inc()
-        self.processed.labels(job.queue, finish.decision.state.value).inc()
+            self.spawn_failed.labels(job.queue, self.node).inc()
+        self.processed.labels(job.queue, finish.decision.state.value, self.node).inc()
 
 
 class HttpMetrics:
     """Requests served by the API, by route template, method and status code."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, node: str = "") -> None:
+        self.node = node
         self.requests = Counter(
             "scheduler_http_requests",
             "HTTP requests answered.",
-            ["route", "method", "code"],
+            ["route", "method", "code", "node"],
             registry=registry,
         )
         self.duration = Histogram(
             "scheduler_http_request_duration_seconds",
             "Time to answer an HTTP request.",
-            ["route"],
+            ["route", "node"],
             registry=registry,
         )
 
     def observe(self, route: str, method: str, code: int, seconds: float) -> None:
         known = method if method in ("GET", "HEAD", "POST") else "other"
-        self.requests.labels(route, known, str(code)).inc()
-        self.duration.labels(route).observe(seconds)
+        self.requests.labels(route, known, str(code), self.node).inc()
+        self.duration.labels(route, self.node).observe(seconds)
 
 
 def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
@@ -262,13 +273,20 @@ class DbCollector(Collector):
         return family
 
 
-def daemon_registry() -> CollectorRegistry:
-    """A registry with the process and platform collectors (not the global one); no
-    `_created` series."""
+def daemon_registry(
+    node: str = "", host: str = "", version: str = "", tags: Iterable[str] = ()
+) -> CollectorRegistry:
+    """A registry with the process and platform collectors (not the global one) and
+    `jobctl_node_info{node,host,version,tags} 1`; no `_created` series."""
     disable_created_metrics()
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
+    Info(
+        "jobctl_node",
+        "The node this daemon runs as (join its process_* series on instance).",
+        registry=registry,
+    ).info({"node": node, "host": host, "version": version, "tags": ",".join(sorted(tags))})
     return registry
 
 

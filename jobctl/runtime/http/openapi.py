@@ -311,7 +311,10 @@ def document() -> dict[str, Any]:
                 "AdminRequest",
                 {
                     "200": _json("pause, resume: the schedule", "Schedule"),
-                    "201": _json("run: the new job", "Job"),
+                    "201": _json(
+                        "run: the new job (an --on-every-node schedule: {jobs: [one per node]})",
+                        "Job",
+                    ),
                 },
                 parameters=[
                     {

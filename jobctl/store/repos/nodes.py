@@ -157,6 +157,12 @@ class NodesRepo:
                 " AND lease_owner IN (SELECT id FROM daemons WHERE node = ?)",
                 (ts - 0.001, name),
             ).rowcount
+            conn.execute(  # the gang members they held reserved are free for others at once
+                "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
+                " WHERE state IN ('queued', 'retrying') AND gang_id IS NOT NULL"
+                " AND lease_owner IN (SELECT id FROM daemons WHERE node = ?)",
+                (name,),
+            )
             conn.execute(
                 "UPDATE daemons SET stopped_at = ? WHERE node = ? AND stopped_at IS NULL",
                 (ts, name),

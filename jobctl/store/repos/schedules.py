@@ -43,6 +43,8 @@ COLUMNS = (
     "user",
     "on_node",
     "on_tag",
+    "on_every_node",
+    "stagger",
     "owner",
     "severity",
     "ping",
@@ -62,6 +64,38 @@ class FireRecord:
     outcome: str
     job_id: int | None
     lateness: float | None
+
+
+@dataclass(frozen=True)
+class LiveJob:
+    """A job of a schedule that has not ended, and the node it is placed on (if any)."""
+
+    id: int
+    on_node: str | None
+
+
+def _specs(specs: JobSpec | Sequence[JobSpec] | None) -> list[JobSpec]:
+    if specs is None:
+        return []
+    return [specs] if isinstance(specs, JobSpec) else list(specs)
+
+
+@dataclass(frozen=True)
+class FireJob:
+    """A job a fire enqueued: its id, the node it is placed on, its state."""
+
+    id: int
+    on_node: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class LastFire:
+    """A schedule's newest recorded fire: its nominal time, outcome and jobs."""
+
+    nominal_at: datetime
+    outcome: str
+    jobs: tuple[FireJob, ...]
 
 
 @dataclass(frozen=True)
@@ -96,6 +130,8 @@ def _row_values(s: Schedule) -> list[Any]:
         s.user,
         s.on_node,
         s.on_tag,
+        int(s.on_every_node),
+        s.stagger,
         s.owner,
         s.severity,
         s.ping,
@@ -137,6 +173,8 @@ def _schedule(row: Row) -> Schedule:
         user=row["user"],
         on_node=row["on_node"],
         on_tag=row["on_tag"],
+        on_every_node=bool(row["on_every_node"]),
+        stagger=row["stagger"],
         owner=row["owner"],
         severity=row["severity"],
         ping=row["ping"],
@@ -264,19 +302,20 @@ class SchedulesRepo:
     def record_fires(
         self,
         name: str,
-        decisions: Sequence[tuple[FireDecision, JobSpec | None]],
+        decisions: Sequence[tuple[FireDecision, JobSpec | Sequence[JobSpec] | None]],
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
     ) -> builtins.list[tuple[FireDecision, int | None]]:
-        """In one transaction: record each fire not recorded yet, enqueue its job when it has a
-        spec, cancel `cancel_ids` (overlap: replace) when a job was enqueued, advance the
-        cursor. Returns the fires this call recorded (another daemon, or an earlier start in
-        the same boot, may have recorded the rest) with their job ids."""
+        """In one transaction: record each fire not recorded yet, enqueue its job (or, for
+        an `--on-every-node` fire, its jobs: one per node) when it has specs, cancel
+        `cancel_ids` (overlap: replace) when a job was enqueued, advance the cursor. Returns
+        the fires this call recorded (another daemon, or an earlier start in the same boot,
+        may have recorded the rest) with their (first) job ids."""
         jobs = JobsRepo(self.db)
         recorded: list[tuple[FireDecision, int | None]] = []
         with self.db.write() as conn:
-            for decision, spec in decisions:
+            for decision, specs in decisions:
                 inserted = conn.execute(
                     "INSERT INTO fires (schedule, nominal_at, handled_at, outcome,"
                     " lateness) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -290,14 +329,13 @@ class SchedulesRepo:
                 ).rowcount
                 if not inserted:
                     continue
-                job_id = None
-                if spec is not None:
-                    job_id = jobs.enqueue_in(conn, spec, now)
+                ids = [jobs.enqueue_in(conn, spec, now) for spec in _specs(specs)]
+                if ids:
                     conn.execute(
                         "UPDATE fires SET job_id = ? WHERE schedule = ? AND nominal_at = ?",
-                        (job_id, name, decision.nominal_at.timestamp()),
+                        (ids[0], name, decision.nominal_at.timestamp()),
                     )
-                recorded.append((decision, job_id))
+                recorded.append((decision, ids[0] if ids else None))
             fire_events(conn, name, [(d.outcome.value, d.nominal_at) for d, _ in recorded], now)
             if cancel_ids and any(job_id is not None for _, job_id in recorded):
                 request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
@@ -307,13 +345,14 @@ class SchedulesRepo:
             )
         return recorded
 
-    def live_job_ids(self, name: str) -> builtins.list[int]:
+    def live_jobs(self, name: str) -> builtins.list[LiveJob]:
+        """The schedule's jobs that have not ended, with the node each is placed on."""
         with self.db.read() as conn:
             return [
-                r[0]
+                LiveJob(r[0], r[1])
                 for r in conn.execute(
-                    "SELECT id FROM jobs WHERE schedule = ?"
-                    " AND state IN ('waiting', 'queued', 'running', 'retrying')",
+                    "SELECT id, on_node FROM jobs WHERE schedule = ?"
+                    " AND state IN ('waiting', 'queued', 'running', 'retrying') ORDER BY id",
                     (name,),
                 )
             ]
@@ -328,6 +367,29 @@ class SchedulesRepo:
         if row is None:
             return None
         return LastRun(from_epoch(row[0]), row[1], row[2])
+
+    def last_fire(self, name: str) -> LastFire | None:
+        """The schedule's newest recorded fire, whatever its outcome, with the jobs it
+        enqueued (one, or one per node for `--on-every-node`; none for a missed fire)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT nominal_at, outcome, job_id FROM fires WHERE schedule = ?"
+                " ORDER BY nominal_at DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+            if row is None:
+                return None
+            jobs: builtins.list[FireJob] = []
+            if row[2] is not None:  # its jobs were enqueued together, from the first id on
+                jobs = [
+                    FireJob(r[0], r[1], r[2])
+                    for r in conn.execute(
+                        "SELECT id, on_node, state FROM jobs INDEXED BY jobs_schedule"
+                        " WHERE schedule = ? AND id >= ? AND nominal_at = ? ORDER BY id",
+                        (name, row[2], row[0]),
+                    )
+                ]
+        return LastFire(from_epoch(row[0]), row[1], tuple(jobs))
 
     def run_durations(self, name: str, limit: int) -> builtins.list[float]:
         """Durations of the finished attempts of the schedule's latest `limit` runs' jobs
