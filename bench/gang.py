@@ -9,7 +9,9 @@ Two shapes of cluster, three `jobctl daemon --node nX` processes each:
   packed: four slots per node, so the first daemon to wake reserves and starts all three.
 
 Target: gang / single <= 2 (medians). On SQLite (one file, three --node daemons) and, with
---pg URL, on PostgreSQL (LISTEN/NOTIFY wake-ups).
+--pg URL, on PostgreSQL (LISTEN/NOTIFY wake-ups). The gang's time is split: from the enqueue
+to the transaction that started it (its `started_at`: the reservations), and the rest (the
+daemons' launches; on one 2-core machine the three "hosts" spawn on the same two cores).
 
     .venv/bin/python bench/gang.py [--quick] [--pg postgresql://postgres@127.0.0.1/postgres]
 """
@@ -68,35 +70,47 @@ def cluster(tmp: Path, db: str, slots: int) -> Iterator[None]:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def start_latency(client: Client, tmp: Path, gang: int | None) -> float:
-    """Seconds from the enqueue's return to the last start (of `gang` members, or the job)."""
+def start_latency(
+    client: Client, tmp: Path, gang: int | None, phases: list[float] | None = None
+) -> float:
+    """Seconds from the enqueue's return to the last start (of `gang` members, or the job).
+    For a gang, `phases` gets the time from the enqueue to the transaction that started it
+    (the reservations), the rest being the daemons' launches."""
     out = tmp / f"starts-{time.monotonic_ns()}"
     command = ["sh", "-c", f"date +%s.%N >> {out}"]
-    client.enqueue_options([EnqueueOptions(command=command, gang=gang)])
+    (entry,) = client.enqueue_options([EnqueueOptions(command=command, gang=gang)])
     enqueued = time.time()
     want = gang or 1
     if not c.wait_for(lambda: out.exists() and len(out.read_text().split()) == want, 30):
         raise SystemExit(f"{want} start(s) not seen in 30 s")
+    if gang is not None and phases is not None:
+        started = client.gang(entry.id).started_at
+        assert started is not None
+        phases.append(started.timestamp() - enqueued)
     return max(float(x) for x in out.read_text().split()) - enqueued
 
 
-def measure(tmp: Path, db: str, slots: int, rounds: int) -> tuple[list[float], list[float]]:
+def measure(
+    tmp: Path, db: str, slots: int, rounds: int, phases: list[float]
+) -> tuple[list[float], list[float]]:
     with cluster(tmp, db, slots), Client(db, Config()) as client:
         start_latency(client, tmp, None)  # warm
         res = c.interleave(
             rounds,
             {
                 "single": lambda: start_latency(client, tmp, None),
-                "gang": lambda: start_latency(client, tmp, 3),
+                "gang": lambda: start_latency(client, tmp, 3, phases),
             },
             f"{slots} slot(s)/node ",
         )
     return res["single"], res["gang"]
 
 
-def report(name: str, single: list[float], gang: list[float]) -> None:
+def report(name: str, single: list[float], gang: list[float], phases: list[float]) -> None:
     c.say(f"  {name}: single job {c.spread(single, 1000, '.1f')} ms")
     c.say(f"  {name}: gang of 3  {c.spread(gang, 1000, '.1f')} ms")
+    c.say(f"  {name}:   of which enqueue → the starting transaction (reservations)"
+          f" {c.spread(phases, 1000, '.1f')} ms")  # fmt: skip
     ratio = statistics.median(gang) / statistics.median(single)
     c.say(f"  {name}: gang/single {ratio:.2f}  {c.verdict(ratio, 2.0, higher_is_better=False)}")
 
@@ -117,12 +131,13 @@ def main() -> None:
                         assert server is not None
                         db = server.fresh()
                     c.section(f"{backend}, {shape}: enqueue → last start, {rounds} rounds")
+                    phases: list[float] = []
                     try:
-                        single, gang = measure(tmp, db, slots, rounds)
+                        single, gang = measure(tmp, db, slots, rounds, phases)
                     finally:
                         if backend == "postgres" and server is not None:
                             server.drop(db)
-                    report(shape, single, gang)
+                    report(shape, single, gang, phases)
     finally:
         if server is not None:
             server.close()
