@@ -90,6 +90,7 @@ class Daemon:
         self.reload_config = reload_config
         self.rng = rng or random.Random()
         self.hooks = list(hooks or ())
+        self._callbacks: dict[str, list[tuple[Hook, Callable[..., object]]]] = {}
         self.runner = f"{options.node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.executor = Executor(clock.monotonic)
         self.feed = store.changes()
@@ -620,9 +621,17 @@ class Daemon:
             )
 
     def _notify_hooks(self, event: str, *args: object) -> None:
-        for hook in self.hooks:
+        callbacks = self._callbacks.get(event)
+        if callbacks is None:  # the hooks that do something on `event` (not Hook's no-op)
+            base = getattr(Hook, event)
+            callbacks = self._callbacks[event] = [
+                (hook, method)
+                for hook in self.hooks
+                if getattr(method := getattr(hook, event), "__func__", None) is not base
+            ]
+        for hook, callback in callbacks:
             try:
-                getattr(hook, event)(*args)
+                callback(*args)
             except Exception as exc:  # an observer must never take the daemon down
                 self.log.emit(
                     self.clock.now(),
