@@ -12,6 +12,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from jobctl.cli import resume_collector
+
 # Every top-level command and group, in help order (the order of the former eager imports:
 # commands by module, then groups), with the module whose import registers it on `app`.
 # tests/cli/test_lazy_commands.py checks this against the commands the modules register.
@@ -103,7 +105,10 @@ class LazyGroup(TyperGroup):
         return self.ordered()
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        return self.load(cmd_name)
+        command = self.load(cmd_name)
+        if not ctx.resilient_parsing:  # the command runs now (main() paused the collector)
+            resume_collector()
+        return command
 
     def load(self, name: str) -> Any:
         """The click command `name`: its module imported, and only this command converted

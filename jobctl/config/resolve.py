@@ -9,7 +9,7 @@ from typing import Any
 
 from jobctl.config.model import Config, JobType, QueueConfig
 from jobctl.domain.job import JobSpec, check_payload
-from jobctl.domain.placement import Placement, first, placement
+from jobctl.domain.placement import Placement, placement
 from jobctl.domain.queues import check_queue_name
 from jobctl.domain.retry import Backoff, RetryPolicy
 from jobctl.errors import InvalidInput
@@ -52,12 +52,13 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
     """Validate and resolve; raises InvalidInput naming the bad value. The job runs in the
     `cwd` asked for (a directory that must exist), else its job type's `cwd:`, else where
     it was enqueued from (as at(1)), else `/` (over HTTP, and schedules' fires)."""
-    command, handler, queue, timeout = _what_to_run(options, config)
-    check_queue_name(queue)
-    if not config.knows_queue(queue):
+    job_type = config.job_type(options.job_type) if options.job_type else None
+    command, handler, queue, timeout = _what_to_run(options, config, job_type)
+    if not config.knows_queue(check_queue_name(queue)):
         known = ", ".join(sorted({q.name for q in config.queues} | {"default"}))
         raise InvalidInput(f"unknown queue {queue!r} (configured: {known})")
-    retry = _retry_policy(options, config, queue)
+    queue_config = config.queue(queue)
+    retry = _retry_policy(options, job_type, queue_config)
     if options.priority is not None and not -(2**31) <= options.priority < 2**31:
         raise InvalidInput(f"invalid priority {options.priority}: out of range")
     if options.timeout is not None and options.timeout <= 0:
@@ -65,14 +66,8 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
     for key in options.env:
         if not key or "=" in key or "\0" in key:
             raise InvalidInput(f"invalid --env name {key!r}")
-    job_type = config.job_type(options.job_type) if options.job_type else None
-    queue_config = config.queue(queue)
     _check_gang(options, handler, queue_config)
-    where = first(
-        placement(options.on_node, options.on_tag),
-        Placement(job_type.on_node, job_type.on_tag) if job_type else Placement(),
-        Placement(queue_config.on_node, queue_config.on_tag) if queue_config else Placement(),
-    )
+    where = _placement(options, job_type, queue_config)
     return JobSpec(
         command=command,
         job_type=options.job_type,
@@ -86,7 +81,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
         timeout=timeout,
         key=options.key,
         ordering_key=options.ordering_key,
-        depends_on=tuple(dict.fromkeys(options.depends_on)),
+        depends_on=tuple(dict.fromkeys(options.depends_on)) if options.depends_on else (),
         tenant=options.tenant,
         env=dict(options.env),
         cwd=_cwd(options, job_type),
@@ -129,6 +124,21 @@ def _check_gang(options: EnqueueOptions, handler: str | None, queue: QueueConfig
         )
 
 
+_NOWHERE = Placement()
+
+
+def _placement(
+    options: EnqueueOptions, job_type: JobType | None, queue_config: QueueConfig | None
+) -> Placement:
+    """The job's own placement (checked), else its job type's, else its queue's."""
+    if options.on_node is not None or options.on_tag is not None:
+        return placement(options.on_node, options.on_tag)
+    for chosen in (job_type, queue_config):
+        if chosen is not None and (chosen.on_node is not None or chosen.on_tag is not None):
+            return Placement(chosen.on_node, chosen.on_tag)
+    return _NOWHERE
+
+
 def _cwd(options: EnqueueOptions, job_type: JobType | None) -> str:
     if options.cwd is not None:
         return directory(options.cwd, options.enqueued_from)
@@ -147,13 +157,13 @@ def directory(value: str, base: str | None, where: str = "") -> str:
 
 
 def _what_to_run(
-    options: EnqueueOptions, config: Config
+    options: EnqueueOptions, config: Config, job_type: JobType | None
 ) -> tuple[list[str] | None, str | None, str, float | None]:
-    """(argv, handler, queue, timeout) from the command or the job type."""
+    """(argv, handler, queue, timeout) from the command or the job type (`job_type`: the
+    one options.job_type names, if configured)."""
     if options.job_type is not None:
         if options.command:
             raise InvalidInput("give either a command or --type, not both")
-        job_type = config.job_type(options.job_type)
         if job_type is None:
             known = ", ".join(t.name for t in config.job_types) or "none configured"
             raise InvalidInput(f"unknown job type {options.job_type!r} (known: {known})")
@@ -170,11 +180,16 @@ def _what_to_run(
     return argv, None, options.queue or "default", options.timeout
 
 
-def _retry_policy(options: EnqueueOptions, config: Config, queue: str) -> RetryPolicy:
+_DEFAULT_RETRY = RetryPolicy()
+
+
+def _retry_policy(
+    options: EnqueueOptions, job_type: JobType | None, queue_config: QueueConfig | None
+) -> RetryPolicy:
     """Per-job options over the job type's policy over the queue's policy over SPEC defaults."""
-    job_type = config.job_type(options.job_type) if options.job_type else None
-    queue_config = config.queue(queue)
-    policy = (job_type and job_type.retry) or (queue_config and queue_config.retry) or RetryPolicy()
+    policy = (
+        (job_type and job_type.retry) or (queue_config and queue_config.retry) or _DEFAULT_RETRY
+    )
     changes: dict[str, Any] = {}
     if options.max_attempts is not None:
         if options.max_attempts < 1:

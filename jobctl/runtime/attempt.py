@@ -38,14 +38,15 @@ class Attempt:
     """Mutable state of one attempt; driven by the Executor's loop, never by another thread."""
 
     __slots__ = (
-        "cancelled", "checked", "deadline", "key", "kill_at", "killed", "launch", "log", "pid",
-        "pid_start", "pidfd", "popen", "reaped", "recheck_at", "rfd", "rusage", "started",
+        "_pid_start", "cancelled", "checked", "deadline", "key", "kill_at", "killed", "launch",
+        "log", "pid", "pidfd", "popen", "reaped", "recheck_at", "rfd", "rusage", "started",
         "status", "targets", "terminating", "timed_out",
     )  # fmt: skip
 
     def __init__(self, key: Hashable, launch: Launch, log: CappedLog, started: float) -> None:
         self.key, self.launch, self.log, self.started = key, launch, log, started
-        self.pid = self.pid_start = 0
+        self.pid = 0
+        self._pid_start: int | None = None  # read on first use (start_ticks)
         self.pidfd = -1
         self.rfd: int | None = None  # output pipe, read end; None once closed
         self.popen: subprocess.Popen[bytes] | None = None
@@ -56,6 +57,17 @@ class Attempt:
         self.targets: list[ProcInfo] = []  # processes signalled: to escalate and to watch
         self.reaped = self.checked = False
         self.timed_out = self.cancelled = self.terminating = self.killed = False
+
+    @property
+    def pid_start(self) -> int:
+        """Field 22 of the main process's /proc/PID/stat: (pid, pid_start) names it across
+        pid reuse. Read on first use, and at the latest just before the process is reaped
+        (until then it is readable, a zombie's too): right after the spawn the child is
+        still starting, and the read would wait for it."""
+        if self._pid_start is None:
+            ticks = proctree.process_start_ticks(self.pid) if self.pid else None
+            self._pid_start = ticks or 0
+        return self._pid_start
 
     def due(self) -> float:
         """When the next timer of this attempt fires."""
@@ -108,6 +120,7 @@ class Attempt:
         if self.reaped:
             return False
         self.unwatch(sel)
+        self.pid_start  # noqa: B018  (read while the zombie still names the process)
         try:
             _, self.status, self.rusage = os.wait4(self.pid, 0)
         except ChildProcessError:  # reaped behind our back (SIGCHLD ignored?): status unknown

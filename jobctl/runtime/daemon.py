@@ -90,6 +90,7 @@ class Daemon:
         self.reload_config = reload_config
         self.rng = rng or random.Random()
         self.hooks = list(hooks or ())
+        self._callbacks: dict[str, list[tuple[Hook, Callable[..., object]]]] = {}
         self.runner = f"{options.node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.executor = Executor(clock.monotonic)
         self.feed = store.changes()
@@ -349,11 +350,10 @@ class Daemon:
             self.handlers.start(job.id, job.handler, job.payload, job.timeout)
             return
         launch = build_launch(job, self.launch_ctx, self.options.kill_grace)
-        started = self.executor.start(job.id, launch)
+        pid = self.executor.begin(job.id, launch)  # its start time: read when recorded
         if self.output is not None:
             self.output.watch(job.id, job.attempts)
-        pid, pid_start = started if started else (None, None)
-        self._spawns.append(Spawn(job.id, job.attempts, pid, pid_start, str(launch.log_path)))
+        self._spawns.append(Spawn(job.id, job.attempts, pid, None, str(launch.log_path)))
 
     # --- outcomes ------------------------------------------------------------------------
     def _collect(self, results: Sequence[tuple[Hashable, AttemptResult | HandlerResult]]) -> None:
@@ -413,7 +413,7 @@ class Daemon:
         if not self._pending and not self._spawns and claim is None:
             return []
         pending, self._pending = self._pending, []
-        spawns, self._spawns = self._spawns, []
+        spawns, self._spawns = [self._started(s) for s in self._spawns], []
         try:
             result = self.store.dispatch.tick(pending, claim, now, spawns)
         except JobctlError:  # nothing was applied: try again next tick
@@ -432,6 +432,13 @@ class Daemon:
         elif pending:
             self._dirty = True  # slots, ordering keys and dependants may have been freed
         return claimed
+
+    def _started(self, spawn: Spawn) -> Spawn:
+        """The spawn with its process's start time (read now, not at the spawn: the child
+        is past its exec by then, and the read does not wait for it)."""
+        if spawn.pid is None or spawn.pid_start is not None:
+            return spawn
+        return dataclasses.replace(spawn, pid_start=self.executor.pid_start(spawn.job_id))
 
     def _finished(self, pending: list[Finish], result: Tick, now: datetime) -> None:
         """Log the recorded (or discarded) finishes and free their slots."""
@@ -614,9 +621,17 @@ class Daemon:
             )
 
     def _notify_hooks(self, event: str, *args: object) -> None:
-        for hook in self.hooks:
+        callbacks = self._callbacks.get(event)
+        if callbacks is None:  # the hooks that do something on `event` (not Hook's no-op)
+            base = getattr(Hook, event)
+            callbacks = self._callbacks[event] = [
+                (hook, method)
+                for hook in self.hooks
+                if getattr(method := getattr(hook, event), "__func__", None) is not base
+            ]
+        for hook, callback in callbacks:
             try:
-                getattr(hook, event)(*args)
+                callback(*args)
             except Exception as exc:  # an observer must never take the daemon down
                 self.log.emit(
                     self.clock.now(),

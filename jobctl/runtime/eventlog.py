@@ -43,6 +43,8 @@ class EventLog:
         self.node = node
         self._holder: int | None = None  # the thread whose lines are held (see held())
         self._held: list[str] = []
+        self._last: tuple[datetime, str | None] | None = None
+        self._heads: dict[tuple[str | None, str, str, str | None], str] = {}
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -57,12 +59,33 @@ class EventLog:
             if lines:
                 self._write("".join(lines))
 
+    def _stamp(self, now: datetime) -> str | None:
+        """iso_z(now), remembered for the last `now` (a tick's lines share one)."""
+        last = self._last  # one (moment, text) pair: other threads emit too
+        if last is None or last[0] != now:
+            last = self._last = (now, iso_z(now))
+        return last[1]
+
+    def _head(self, stamp: str | None, level: str, event: str) -> str:
+        """`ts=… level=… [node=…] event=…`, remembered per (stamp, level, event, node)."""
+        key = (stamp, level, event, self.node)
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) >= 64:
+                self._heads.clear()
+            node = "" if self.node is None else f" node={_logfmt_value(self.node)}"
+            head = self._heads[key] = (
+                f"ts={_logfmt_value(stamp)} level={_logfmt_value(level)}{node}"
+                f" event={_logfmt_value(event)}"
+            )
+        return head
+
     def emit(self, now: datetime, event: str, level: str = "info", **fields: Any) -> None:
         node = self.node
         if node is not None and fields.get("node") == node:
             del fields["node"]  # said once, at the head of the line
         if self.fmt == "json":
-            record = {"ts": iso_z(now), "level": level}
+            record = {"ts": self._stamp(now), "level": level}
             if node is not None:
                 record["node"] = node
             record["event"] = event
@@ -75,10 +98,7 @@ class EventLog:
             )
             line = json.dumps(record, default=str)
         else:
-            head = f"ts={_logfmt_value(iso_z(now))} level={_logfmt_value(level)}"
-            if node is not None:
-                head += f" node={_logfmt_value(node)}"
-            parts = [head, f"event={_logfmt_value(event)}"]
+            parts = [self._head(self._stamp(now), level, event)]
             parts += [f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None]
             line = " ".join(parts)
         if self._holder is not None and self._holder == threading.get_ident():

@@ -79,12 +79,22 @@ class Executor:
         self._attempts: dict[Hashable, Attempt] = {}
         self._timed: set[Attempt] = set()
         self._done: list[tuple[Hashable, AttemptResult]] = []
+        self._unasked: set[Hashable] = set()  # begun; pid_start(key) not asked yet
+        self._ticks: dict[Hashable, int] = {}  # their start times, once completed
 
     # --- public API ----------------------------------------------------------------------
     def start(self, key: Hashable, launch: Launch) -> tuple[int, int] | None:
         """Spawn the attempt as leader of a new session; returns (pid, pid_start), or None
         when spawning failed (the next poll() then returns its result with spawn_error).
         `key` must not be in flight (ValueError)."""
+        pid = self.begin(key, launch)
+        if pid is None:
+            return None
+        return pid, self.pid_start(key) or 0
+
+    def begin(self, key: Hashable, launch: Launch) -> int | None:
+        """start() without reading the process's start time: returns the pid (None when
+        spawning failed); pid_start(key) gives the start time later."""
         if self._closed:
             raise RuntimeError("executor is closed")
         if key in self._attempts or any(k == key for k, _ in self._done):
@@ -101,8 +111,9 @@ class Executor:
         assert att.rfd is not None  # _spawn opened the pipe
         self._sel.register(att.rfd, selectors.EVENT_READ, (_OUTPUT, att))
         self._attempts[key] = att
+        self._unasked.add(key)
         self._track(att, False)
-        return att.pid, att.pid_start
+        return att.pid
 
     def cancel(self, key: Hashable) -> None:
         """Terminate the attempt's process tree (SIGTERM, SIGKILL after kill_grace); its result
@@ -158,6 +169,18 @@ class Executor:
         att = self._attempts.get(key)
         return None if att is None else att.log.on_disk()
 
+    def pid_start(self, key: Hashable) -> int | None:
+        """The start time (field 22 of /proc/PID/stat) of the main process of attempt `key`
+        begun with begin(), asked once: in flight or completed (poll() may have returned
+        it already: its result holds the same); None for an unknown key."""
+        self._unasked.discard(key)
+        if key in self._ticks:
+            return self._ticks.pop(key)
+        att = self._attempts.get(key)
+        if att is not None:
+            return att.pid_start
+        return next((r.pid_start for k, r in self._done if k == key), None)
+
     def running(self) -> dict[Hashable, tuple[int, int]]:
         """key → (pid, pid_start) of the attempts in flight."""
         return {k: (a.pid, a.pid_start) for k, a in self._attempts.items()}
@@ -201,6 +224,8 @@ class Executor:
         if self._attempts:
             self.shutdown(0.0)
         self._done.clear()
+        self._unasked.clear()
+        self._ticks.clear()
         self._closed = True
         self._sel.close()
         os.close(self._wake_fd)
@@ -248,7 +273,6 @@ class Executor:
             os.close(wfd)
         att.rfd = rfd
         os.set_blocking(rfd, False)
-        att.pid_start = process_start_ticks(att.pid) or 0  # unreaped, so still readable
         try:
             att.pidfd = os.pidfd_open(att.pid)
         except OSError as exc:  # out of fds? Never leave a process running unwatched.
@@ -283,6 +307,9 @@ class Executor:
             att.finish(self._sel)
             self._timed.discard(att)
             del self._attempts[att.key]
+            if att.key in self._unasked:
+                self._unasked.discard(att.key)
+                self._ticks[att.key] = att.pid_start
             self._done.append((att.key, self._result(att)))
         elif att.due() < math.inf:
             self._timed.add(att)

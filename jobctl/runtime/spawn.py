@@ -2,7 +2,8 @@
 
 The common case (no cwd) uses os.posix_spawn (vfork + exec in glibc, reports exec errors
 synchronously). A cwd, which posix_spawn cannot set in Python, a user to switch to, or a
-parent-death signal fall back to subprocess.Popen.
+parent-death signal fall back to subprocess.Popen (vfork too, but for the last), given the
+executable already looked up when no user is switched to.
 The command is looked up on the PATH of the *child's* environment, as execvpe would.
 """
 
@@ -61,7 +62,18 @@ def spawn(
             return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err, arm)
         if cwd is None and identity is None and min(stdin_fd, out_fd, err) > 2:
             return _posix_spawn(argv, env, stdin_fd, out_fd, err), None
-        return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err)
+        if identity is not None or "/" in argv[0]:
+            return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err)
+        # Looked up here (remembered, as for posix_spawn), not by Popen on every spawn:
+        # Popen's lookup builds a path per PATH entry and its child tries each in turn.
+        path = resolve(argv[0], env)
+        try:
+            return _popen(argv, env, cwd, stdin_fd, out_fd, None, err, executable=path)
+        except SpawnError:
+            if os.path.exists(path):
+                raise
+            path = resolve(argv[0], env, fresh=True)  # the remembered lookup went stale
+            return _popen(argv, env, cwd, stdin_fd, out_fd, None, err, executable=path)
     except (ValueError, TypeError) as exc:  # e.g. an embedded NUL byte
         raise SpawnError(f"invalid command {argv[0]!r}: {exc}") from None
 
@@ -103,12 +115,15 @@ def _popen(
     identity: Identity | None = None,
     err_fd: int | None = None,
     preexec: Callable[[], None] | None = None,
+    executable: str | None = None,
 ) -> tuple[int, subprocess.Popen[bytes]]:
     # With an identity the child switches to it (`env` is the caller's: a clean one,
-    # launch.job_env); None leaves the user and groups as they are.
+    # launch.job_env); None leaves the user and groups as they are. `executable`: where
+    # argv[0] was found (None: Popen looks it up on env's PATH).
     try:
         popen = subprocess.Popen(
-            argv, stdin=stdin_fd, stdout=out_fd, stderr=out_fd if err_fd is None else err_fd,
+            argv, executable=executable,
+            stdin=stdin_fd, stdout=out_fd, stderr=out_fd if err_fd is None else err_fd,
             cwd=cwd, env=env,
             close_fds=True, start_new_session=True, preexec_fn=preexec,
             user=None if identity is None else identity.uid,

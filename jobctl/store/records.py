@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -102,60 +105,114 @@ def spec_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
 
 
 def job_from_row(row: Mapping[str, Any], depends_on: tuple[int, ...] = ()) -> Job:
+    """The Job a `jobs` row holds (any column order; extra columns, e.g. of a join, are
+    ignored). `row`: a backend's row (sqlite3.Row, PgRow: iterating its values) or a dict."""
+    keys = tuple(row.keys())
+    layout = _LAYOUTS.get(keys) or _layout(keys)
+    return layout(_values(row), depends_on)
+
+
+def jobs_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[Job]:
+    """job_from_row of rows sharing one statement's columns (the column layout is looked
+    up once)."""
+    if not rows:
+        return []
+    keys = tuple(rows[0].keys())
+    layout = _LAYOUTS.get(keys) or _layout(keys)
+    return [layout(_values(r), ()) for r in rows]
+
+
+def _values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A row's values in its keys' order (a backend row iterates its values, a dict its
+    keys)."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+# Job fields read from a column of another name, or converted from what the store keeps
+# (epoch seconds, JSON text, enum values); every other field is the column of its name.
+_COLUMN_OF = {"user": "run_user", "group": "run_group"}
+_EPOCHS = (
+    "created_at",
+    "run_at",
+    "started_at",
+    "finished_at",
+    "retry_after",
+    "nominal_at",
+    "lease_expires_at",
+)
+_RETRY_COLUMNS = ("max_attempts", "backoff", "backoff_base", "backoff_max", "jitter")
+_Build = Callable[[tuple[Any, ...], tuple[int, ...]], "Job"]
+_LAYOUTS: dict[tuple[str, ...], _Build] = {}
+_POLICIES: dict[tuple[Any, ...], RetryPolicy] = {}  # equal rows share one (frozen) policy
+
+
+def _retry(values: tuple[Any, ...]) -> RetryPolicy:
+    policy = _POLICIES.get(values)
+    if policy is None:
+        ma, backoff, base, top, jitter = values
+        policy = RetryPolicy(
+            max_attempts=ma, backoff=Backoff(backoff), base=base, max=top, jitter=Jitter(jitter)
+        )
+        if len(_POLICIES) >= 256:
+            _POLICIES.clear()
+        _POLICIES[values] = policy
+    return policy
+
+
+def _env(text: str | None) -> dict[str, str]:
+    return loads(text) or {}
+
+
+def _layout(keys: tuple[str, ...]) -> _Build:
+    """A builder of Jobs from rows with these columns: which position holds each field,
+    and how its value is converted. A field without a column keeps its default."""
     from jobctl.domain.job_record import Job  # off the enqueue path
 
-    return Job(
-        id=row["id"],
-        queue=row["queue"],
-        state=State(row["state"]),
-        created_at=from_epoch(row["created_at"]),
-        run_at=from_epoch(row["run_at"]),
-        command=loads(row["command"]),
-        job_type=row["job_type"],
-        handler=row["handler"],
-        payload=loads(row["payload"]),
-        name=row["name"],
-        priority=row["priority"],
-        attempts=row["attempts"],
-        budget_start=row["budget_start"],
-        retry=RetryPolicy(
-            max_attempts=row["max_attempts"],
-            backoff=Backoff(row["backoff"]),
-            base=row["backoff_base"],
-            max=row["backoff_max"],
-            jitter=Jitter(row["jitter"]),
-        ),
-        timeout=row["timeout"],
-        started_at=from_epoch(row["started_at"]),
-        finished_at=from_epoch(row["finished_at"]),
-        exit_code=row["exit_code"],
-        signal=row["signal"],
-        failure_class=row["failure_class"],
-        error=row["error"],
-        key=row["key"],
-        ordering_key=row["ordering_key"],
-        tenant=row["tenant"],
-        depends_on=depends_on,
-        retry_after=from_epoch(row["retry_after"]),
-        dlq_id=row["dlq_id"],
-        env=loads(row["env"]) or {},
-        cwd=row["cwd"],
-        user=row["run_user"],
-        group=row["run_group"],
-        schedule=row["schedule"],
-        nominal_at=from_epoch(row["nominal_at"]),
-        lease_owner=row["lease_owner"],
-        lease_expires_at=from_epoch(row["lease_expires_at"]),
-        cancel_requested=bool(row["cancel_requested"]),
-        checkpoint=row["checkpoint"],
-        output_tail=row["output_tail"],
-        request_id=row["request_id"],
-        on_node=row["on_node"],
-        on_tag=row["on_tag"],
-        gang_id=row["gang_id"],
-        gang_rank=row["gang_rank"],
-        gang_size=row["gang_size"],
-    )
+    at = {name: i for i, name in enumerate(keys)}
+    convert: dict[str, Callable[[Any], Any]] = dict.fromkeys(_EPOCHS, from_epoch)
+    states = {s.value: s for s in State}
+    convert.update(state=states.__getitem__, command=loads, payload=loads, env=_env)
+    convert["cancel_requested"] = bool
+    plain: list[tuple[str, int]] = []
+    converted: list[tuple[str, int, Callable[[Any], Any]]] = []
+    defaults: dict[str, Callable[[], Any]] = {}
+    for f in fields(Job):
+        if f.name in ("retry", "depends_on"):
+            continue
+        index = at.get(_COLUMN_OF.get(f.name, f.name))
+        if index is None:
+            if f.default_factory is not MISSING:
+                defaults[f.name] = f.default_factory
+            elif f.default is not MISSING:
+                defaults[f.name] = functools.partial(copy.copy, f.default)
+            else:
+                raise KeyError(f"no column for the job's {f.name}")
+        elif f.name in convert:
+            converted.append((f.name, index, convert[f.name]))
+        else:
+            plain.append((f.name, index))
+    retry_at = operator.itemgetter(*(at[c] for c in _RETRY_COLUMNS))
+    # A frozen dataclass's __init__ sets each of its ~45 fields through object.__setattr__;
+    # filling the instance's __dict__ at once gives the same object (Job has no
+    # __post_init__ or slots to run).
+    direct = not hasattr(Job, "__post_init__") and not hasattr(Job, "__slots__")
+
+    def build(values: tuple[Any, ...], depends_on: tuple[int, ...]) -> Job:
+        kw = {name: values[i] for name, i in plain}
+        for name, i, conv in converted:
+            kw[name] = conv(values[i])
+        kw["retry"] = _retry(retry_at(values))
+        kw["depends_on"] = depends_on
+        for name, make in defaults.items():
+            kw[name] = make()
+        if not direct:
+            return Job(**kw)
+        job = object.__new__(Job)
+        job.__dict__.update(kw)
+        return job
+
+    _LAYOUTS[keys] = build
+    return build
 
 
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:

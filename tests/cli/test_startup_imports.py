@@ -118,3 +118,54 @@ def test_the_lazy_table_matches_what_the_modules_register() -> None:
     for name, typer_instance in groups:
         module = {i.callback.__module__ for i in typer_instance.registered_commands}
         assert module == {COMMAND_MODULES[name]}, name
+
+
+# Runs the CLI with the cyclic collector on, as Python starts; then writes whether it is on.
+GC_RUNNER = """
+import gc, os, sys
+from jobctl.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+with open(os.environ["GC_OUT"], "w") as out:
+    out.write(str(gc.isenabled()))
+sys.exit(code)
+"""
+GC_HANDLER = """
+import gc
+
+
+def check(payload):
+    with open(payload["out"], "w") as out:
+        out.write(str(gc.isenabled()))
+"""
+
+
+def test_commands_run_with_the_cyclic_collector_on(tmp_path: Path) -> None:
+    """main() pauses the collector while the CLI loads, never while a command runs (a
+    daemon's handler sees it on) nor after main() returns."""
+    (tmp_path / "gcmod.py").write_text(GC_HANDLER)
+    config = tmp_path / "config.yaml"
+    config.write_text('job_types:\n  - {name: check, handler: "gcmod:check"}\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBCTL_")}
+    env.update(
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+        JOBCTL_DB=str(tmp_path / "jobs.db"),
+        JOBCTL_CONFIG=str(config),
+        PYTHONPATH=str(tmp_path),
+        GC_OUT=str(tmp_path / "gc.out"),
+    )
+    handler_out = tmp_path / "handler.out"
+    payload = json.dumps({"out": str(handler_out)})
+    for args in (
+        ["enqueue", "--type", "check", "--payload", payload],
+        ["daemon", "--burst", "--concurrency", "1"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", GC_RUNNER, *args], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / "gc.out").read_text() == "True", args
+    assert handler_out.read_text() == "True"

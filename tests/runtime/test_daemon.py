@@ -6,18 +6,22 @@ import io
 import random
 import socket
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from jobctl.config.model import Config, QueueConfig
 from jobctl.domain.job import State
+from jobctl.domain.job_record import Job
 from jobctl.domain.retry import RetryPolicy
 from jobctl.runtime.daemon import Daemon, DaemonOptions
 from jobctl.runtime.eventlog import EventLog
+from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext
 from jobctl.runtime.systemd import Notifier
 from jobctl.store import Store
+from jobctl.store.repos.dispatch import Finish
 from tests.support.clock import ManualClock
 from tests.support.factories import claim, job_spec
 
@@ -210,3 +214,44 @@ def test_disabled_by_config_the_daemon_stays_up_and_claims_nothing(
     finally:
         daemon.drain()
         daemon.close()
+
+
+class _Recording(Hook):
+    name = "recording"
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    def on_claimed(self, job: Job, now: datetime) -> None:
+        self.seen.append(f"claimed {job.id}")
+
+
+class _Failing(Hook):
+    name = "failing"
+
+    def on_finished(self, job: Job, finish: Finish, now: datetime) -> None:
+        raise RuntimeError("observer broke")
+
+
+def test_each_hook_hears_what_it_overrides_and_a_failing_one_is_logged(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Hooks are called for the events they define (a subclass's method or one set on the
+    instance), the no-op base ones are skipped, and a raising hook is logged, not fatal."""
+    seen: list[str] = []
+    plain = Hook()  # overrides nothing
+    instance = Hook()
+    instance.on_finished = lambda job, finish, now: seen.append(f"finished {job.id}")  # type: ignore[method-assign]
+    daemon = make_daemon(store, clock, tmp_path)
+    daemon.hooks = [plain, _Recording(seen), _Failing(), instance]
+    stream = io.StringIO()
+    daemon.log = EventLog("logfmt", stream)
+    job_id = store.jobs.enqueue([job_spec(["true"])], clock.now())[0].id
+    try:
+        daemon.start()
+        daemon.run_until_idle()
+    finally:
+        daemon.close()
+    assert seen == [f"claimed {job_id}", f"finished {job_id}"]
+    assert store.jobs.get(job_id).state is State.SUCCEEDED
+    assert "event=hook.failed" in stream.getvalue() and "hook=failing" in stream.getvalue()

@@ -68,6 +68,31 @@ def test_held_lines_are_written_when_the_tick_fails() -> None:
     assert "event=job.started" in stream.getvalue()
 
 
+def test_remembered_stamps_and_heads_follow_each_line() -> None:
+    """Lines share the formatted time of their `now` (a tick's), never a previous line's."""
+    stream = io.StringIO()
+    log = EventLog("logfmt", stream)
+    later = NOW.replace(microsecond=250_000)
+    log.emit(NOW, "job.started", job_id=1)
+    log.emit(later, "job.started", job_id=2)
+    log.emit(later, "odd event", level="warn ing", job_id=3)
+    log.emit(NOW, "job.started", job_id=4)
+    assert stream.getvalue().splitlines() == [
+        "ts=2026-01-02T03:04:05Z level=info event=job.started job_id=1",
+        "ts=2026-01-02T03:04:05.250Z level=info event=job.started job_id=2",
+        'ts=2026-01-02T03:04:05.250Z level="warn ing" event="odd event" job_id=3',
+        "ts=2026-01-02T03:04:05Z level=info event=job.started job_id=4",
+    ]
+    stream = io.StringIO()
+    log = EventLog("json", stream)
+    log.emit(NOW, "job.started", job_id=1)
+    log.emit(later, "job.started", job_id=2)
+    assert stream.getvalue().splitlines() == [
+        '{"ts": "2026-01-02T03:04:05Z", "level": "info", "event": "job.started", "job_id": 1}',
+        '{"ts": "2026-01-02T03:04:05.250Z", "level": "info", "event": "job.started", "job_id": 2}',
+    ]
+
+
 def test_a_daemons_lines_carry_its_node_once_in_both_formats() -> None:
     stream = io.StringIO()
     log = EventLog("logfmt", stream, node="n2")

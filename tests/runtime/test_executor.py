@@ -208,8 +208,9 @@ def test_a_non_executable_file_on_path_is_named(
     assert collect(executor, 1)["k"].spawn_error == f"not executable: {script}"
 
 
+@pytest.mark.parametrize("use_cwd", [False, True], ids=["posix_spawn", "popen"])
 def test_a_command_that_moved_on_path_is_found_again(
-    executor: Executor, logs: Path, tmp_path: Path
+    executor: Executor, logs: Path, tmp_path: Path, use_cwd: bool
 ) -> None:
     # Given a command found (and remembered) in one PATH directory
     first, second = tmp_path / "first", tmp_path / "second"
@@ -218,11 +219,16 @@ def test_a_command_that_moved_on_path_is_found_again(
         (directory / "jobctl-cmd").write_text(f"#!/bin/sh\necho {word}\n")
         (directory / "jobctl-cmd").chmod(0o755)
     env = {**ENV, "PATH": f"{first}:{second}:{ENV['PATH']}"}
-    assert run(executor, job(logs, ["jobctl-cmd"], env=env)).output_tail == b"one\n"
+    cwd = str(tmp_path) if use_cwd else None
+    assert run(executor, job(logs, ["jobctl-cmd"], env=env, cwd=cwd)).output_tail == b"one\n"
     # When it disappears from there, the next lookup finds the other one
     (first / "jobctl-cmd").unlink()
-    executor.start("k2", job(logs, ["jobctl-cmd"], "b", env=env))
+    executor.start("k2", job(logs, ["jobctl-cmd"], "b", env=env, cwd=cwd))
     assert collect(executor, 1)["k2"].output_tail == b"two\n"
+    # And one gone from everywhere is not found (not the remembered path's error)
+    (second / "jobctl-cmd").unlink()
+    executor.start("k3", job(logs, ["jobctl-cmd"], "c", env=env, cwd=cwd))
+    assert collect(executor, 1)["k3"].spawn_error == "command not found: jobctl-cmd"
 
 
 def test_a_key_in_flight_cannot_be_started_twice(executor: Executor, logs: Path) -> None:
@@ -272,6 +278,29 @@ def test_pid_and_start_ticks_identify_the_process(executor: Executor, logs: Path
     assert (result.pid, result.pid_start) == (pid, pid_start)
     assert executor.running() == {} and len(executor) == 0
     assert process_start_ticks(2**22 + 1) is None  # above any pid_max
+
+
+def test_begin_reads_the_start_ticks_later_even_once_the_process_is_reaped(
+    executor: Executor, logs: Path
+) -> None:
+    """begin() does not wait on /proc for a child still starting; pid_start(key) reads it
+    later: in flight, or (a short job) from before its reaping, after poll() returned it."""
+    tag = unique_sleep()
+    long_pid = executor.begin("long", job(logs, ["sleep", tag], "long"))
+    short_pid = executor.begin("short", job(logs, ["true"], "short"))
+    assert long_pid and short_pid
+    alive = process_start_ticks(short_pid)  # unreaped (maybe a zombie): still readable
+    results = collect(executor, 1)
+    assert results["short"].pid_start == alive and alive
+    assert executor.pid_start("short") == alive  # asked after poll() returned it
+    assert executor.pid_start("short") is None  # once: nothing kept for it any more
+    long_ticks = process_start_ticks(long_pid)
+    assert executor.pid_start("long") == long_ticks and long_ticks
+    assert executor.running() == {"long": (long_pid, long_ticks)}
+    assert executor.begin("bad", job(logs, ["jobctl-no-such-command"], "bad")) is None
+    executor.cancel("long")
+    ended = collect(executor, 2)
+    assert ended["long"].pid_start == long_ticks and ended["bad"].spawn_error
 
 
 # --- timeouts, cancels, leftovers -------------------------------------------------------------

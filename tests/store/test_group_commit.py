@@ -8,7 +8,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -52,6 +52,32 @@ def test_a_group_writes_each_enqueue_on_its_own(store: Store) -> None:
     assert sorted(j.command[0] for j in jobs if j.command) == ["a", "c", "e", "f", "true"]
     audited = [e.request_id for e in store.audit.list()]
     assert audited == ["ra"]  # b was rolled back with its audit entry
+
+
+def test_a_group_of_plain_enqueues_keeps_each_ones_jobs_time_and_audit(store: Store) -> None:
+    """Enqueues with nothing to refuse (no key, dependency, gang or backpressure) are
+    written together: each still gets its own jobs (in order), created_at and audit entry."""
+    later = NOW + timedelta(seconds=5)
+    outcomes = store.jobs.enqueue_group(
+        [
+            ([job_spec(["a"])], NOW, None, entry(request_id="ra")),
+            ([job_spec(["b"]), job_spec(["c"])], later, {}, entry(request_id="rbc")),
+            ([job_spec(["d"])], NOW, None, None),
+        ]
+    )
+    assert all(isinstance(o, list) for o in outcomes)
+    a, bc, d = (o for o in outcomes if isinstance(o, list))
+    assert [len(a), len(bc), len(d)] == [1, 2, 1]
+    assert all(e.created for e in (*a, *bc, *d))
+    ids = [e.id for e in (*a, *bc, *d)]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    jobs = [store.jobs.get(i) for i in ids]
+    assert [j.command for j in jobs] == [["a"], ["b"], ["c"], ["d"]]
+    assert [j.created_at for j in jobs] == [NOW, later, later, NOW]
+    targets = {e.request_id: e.target for e in store.audit.list()}
+    assert set(targets) == {"ra", "rbc"}
+    assert str(ids[0]) in str(targets["ra"])
+    assert all(str(i) in str(targets["rbc"]) for i in ids[1:3])
 
 
 def test_a_rejecting_queue_fails_only_the_enqueue_over_its_limit(store: Store) -> None:

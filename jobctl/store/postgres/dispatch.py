@@ -5,7 +5,7 @@ from __future__ import annotations
 from jobctl.domain.job import Job
 from jobctl.store.database import Conn
 from jobctl.store.postgres.claim import CLAIM, claim_params
-from jobctl.store.records import job_from_row
+from jobctl.store.records import jobs_from_rows
 from jobctl.store.repos import rates
 from jobctl.store.repos.dispatch import Claim, DispatchRepo
 
@@ -61,4 +61,4 @@ class PgDispatchRepo(DispatchRepo):
             before=before,
         )
         rows = conn.raw.execute(CLAIM, params).fetchall()  # type: ignore[attr-defined]
-        return [job_from_row(r) for r in rows]
+        return jobs_from_rows(rows)

@@ -15,7 +15,7 @@ from jobctl.domain.failure import Decision
 from jobctl.domain.job import Job, State
 from jobctl.domain.queues import RateLimit
 from jobctl.store.database import Conn, Database, Row
-from jobctl.store.records import job_from_row
+from jobctl.store.records import job_from_row, jobs_from_rows
 from jobctl.store.repos import gangs, rates
 from jobctl.store.repos.gangs import INSERT_ATTEMPT, Head
 from jobctl.store.repos.jobs import cascade_cancel, release_dependants
@@ -247,7 +247,7 @@ class DispatchRepo:
                 for r in rows
             ],
         )  # fmt: skip
-        return [job_from_row(r) for r in rows]
+        return jobs_from_rows(rows)
 
     @staticmethod
     def _pick(

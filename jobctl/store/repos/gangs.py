@@ -61,10 +61,12 @@ _LIVE_SLOTS = (
     f" AND d.heartbeat_at >= ? - {SILENT_INTERVALS} * d.heartbeat_interval"
     " AND n.draining = 0 AND n.forgotten_at IS NULL"
 )
+# CROSS JOIN: SQLite walks the (few) waiting gangs and looks each one's job up; left to
+# choose, it walked every ready job of the jobs table on each daemon tick instead.
 _WAITING = (
     "SELECT g.id, g.size, g.priority, g.run_at, j.queue, j.on_node, j.on_tag"
-    " FROM gangs g JOIN jobs j ON j.id = g.id"
-    f" WHERE g.state = 'waiting' AND g.run_at <= ? AND j.state IN {READY}"
+    " FROM gangs g CROSS JOIN jobs j"
+    f" WHERE j.id = g.id AND g.state = 'waiting' AND g.run_at <= ? AND j.state IN {READY}"
     " AND NOT EXISTS (SELECT 1 FROM queues p WHERE p.name = j.queue AND p.paused = 1)"
     " ORDER BY g.priority DESC, g.run_at, g.id LIMIT 50"
 )

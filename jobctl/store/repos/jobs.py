@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,8 @@ class JobsRepo:
         out: list[list[Enqueued] | JobctlError] = []
         with self.db.write() as conn:
             conn.notify("jobs")
+            if all(_plain(request) for request in requests):
+                return list(_insert_plain_group(conn, requests))
             for specs, now, backpressure, audit in requests:
                 try:
                     out.append(self._enqueue_saved(conn, specs, now, backpressure, audit))
@@ -456,6 +458,28 @@ INSERT_QUEUED = (
     f"INSERT INTO jobs (state, {', '.join(SPEC_COLUMNS)})"
     f" VALUES ('queued', {_placeholders(SPEC_COLUMNS)})"
 )
+
+
+def _plain(request: EnqueueRequest) -> bool:
+    """An enqueue that can only insert its jobs (no key, dependency, gang or backpressure
+    to check): nothing of it can be refused on its own."""
+    specs, _now, backpressure, _audit = request
+    return not backpressure and all(
+        s.key is None and not s.depends_on and s.gang_size is None for s in specs
+    )
+
+
+def _insert_plain_group(conn: Conn, requests: Sequence[EnqueueRequest]) -> Iterator[list[Enqueued]]:
+    """Plain enqueues of a group (_plain): every job in one prepared statement, with no
+    savepoint each (there is nothing to roll back alone); each request's own jobs and
+    audit entry, in order."""
+    rows = [spec_values(spec, now.timestamp()) for specs, now, _, _ in requests for spec in specs]
+    ids = iter(conn.insert_ids(INSERT_QUEUED, rows))
+    for specs, _now, _backpressure, audit in requests:
+        mine = [next(ids) for _ in specs]
+        if audit is not None and mine:
+            AuditRepo.record_in(conn, replace(audit, target=ids_target(mine)))
+        yield [Enqueued(job_id, True) for job_id in mine]
 
 
 def _insert_plain(conn: Conn, specs: Sequence[JobSpec], now: datetime) -> list[Enqueued]:

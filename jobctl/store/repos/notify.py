@@ -108,8 +108,7 @@ def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
             (job["schedule"],),
         ).fetchone()
     subject = subject_of(job["schedule"], job["name"], job["job_type"])
-    body = _job_body(f, job, sched, subject)
-    if state is State.SUCCEEDED:
+    if state is State.SUCCEEDED:  # the common ending: most write no event (no body built)
         if subject is not None:
             found = conn.execute(
                 "SELECT failures FROM notify_streaks WHERE subject = ?", (subject,)
@@ -119,13 +118,16 @@ def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
                     "UPDATE notify_streaks SET failures = 0, updated_at = ? WHERE subject = ?",
                     (now.timestamp(), subject),
                 )
+                body = _job_body(f, job, sched, subject)
                 record_in(conn, "recovered", now, {**body, "streak": found[0]})
         if sched is not None and sched["mailto"] and f.output_tail:
-            record_in(conn, "output", now, body)
+            record_in(conn, "output", now, _job_body(f, job, sched, subject))
         floor = sched["min_runtime"] if sched is not None else None
         if floor and f.duration is not None and f.duration < floor:
+            body = _job_body(f, job, sched, subject)
             record_in(conn, "too_short", now, {**body, "min_runtime": floor})
         return
+    body = _job_body(f, job, sched, subject)
     if state is State.RETRYING:
         streak = 1
         if subject is not None:

@@ -32,6 +32,7 @@ IN_MOVED_TO = 0x00000080
 IN_CLOEXEC = 0o2000000
 # seconds after a WAL write to wake the daemon again (then its idle poll takes over)
 RECHECKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
+COALESCE = 0.001  # seconds the watcher pauses after a wake-up, letting a burst's events merge
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then `len` bytes of name
 
 
@@ -85,6 +86,9 @@ class WalWatcher:
                 self.wake()
                 now = time.monotonic()
                 due = [now + delay for delay in RECHECKS]
+                # One commit writes many frames, one event each: while this thread pauses,
+                # the kernel merges the rest into one (the wake is out; a recheck follows).
+                time.sleep(COALESCE)
 
     def _mentions_wal(self, data: bytes) -> bool:
         offset = 0
