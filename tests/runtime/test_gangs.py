@@ -385,3 +385,30 @@ def test_retry_of_a_dead_gang_runs_it_again_as_one_and_a_replay_is_a_new_gang(
 
     assert dead.dlq_id is not None
     assert spec_of(dead).gang_size == 2
+
+
+def test_a_daemon_running_a_member_still_gives_way_to_a_new_first_gang(
+    store: Store, clock: ManualClock, db_url: str, tmp_path: Path
+) -> None:
+    # Given n1 (two slots) running a member of gang A, and holding a reservation of gang B
+    stores = [open_store(db_url) for _ in range(2)]
+    n1 = node_daemon(stores[0], clock, tmp_path, "n1", concurrency=2)
+    n2 = node_daemon(stores[1], clock, tmp_path, "n2", concurrency=1)
+    try:
+        for d in (n1, n2):
+            d.start()
+        a = gang_of(store, clock, 1, ["sleep", "30"])
+        spin([n1], lambda: states(store, a) == [State.RUNNING], "gang A")
+        b = gang_of(store, clock, 3, ["true"])
+        spin([n1], lambda: n1.reserved == 1, "n1's reservation of B")
+        # When a gang of higher priority arrives, n1 gives B's reservation up for it
+        c = gang_of(store, clock, 2, ["true"], priority=5)
+        spin([n1, n2], lambda: states(store, c) == [State.SUCCEEDED] * 2, "gang C")
+        assert store.gangs.get(b).state == "waiting"  # type: ignore[union-attr]
+    finally:
+        for d in (n1, n2):
+            d.stopping = True
+            d.drain()
+            d.close()
+        for s in stores:
+            s.close()

@@ -172,8 +172,6 @@ class DispatchRepo:
             if claim.reserved:
                 gangs.release(conn, claim.runner)
             return started, 0
-        if started and claim.slots <= 0:  # only this: launch them now, claim at the next tick
-            return started, gangs.held(conn, claim.runner, ts)
         first = gangs.head(conn, ts)
         if first is None or not _serves(claim, first):
             if claim.reserved:
@@ -192,7 +190,7 @@ class DispatchRepo:
             )
         slots -= taken
         behind = self._claim_jobs(conn, replace(claim, slots=slots), ts) if slots > 0 else []
-        reserved = 0 if launched else gangs.held(conn, claim.runner, ts)
+        reserved = 0 if launched else gangs.held(conn, first.id, claim.runner, ts)
         return started + ahead + launched + behind, reserved
 
     def _claim_jobs(

@@ -168,12 +168,13 @@ def head(conn: Conn, ts: float) -> Head | None:
     return None
 
 
-def held(conn: Conn, runner: str, ts: float) -> int:
-    """The live reservations `runner` holds."""
+def held(conn: Conn, gang_id: int, runner: str, ts: float) -> int:
+    """The live reservations `runner` holds of gang `gang_id` (a runner reserves for one
+    gang at a time: the first waiting one)."""
     return conn.execute(
-        f"SELECT count(*) FROM jobs WHERE lease_owner = ? AND state IN {READY}"
-        " AND gang_id IS NOT NULL AND lease_expires_at >= ?",
-        (runner, ts),
+        f"SELECT count(*) FROM jobs WHERE gang_id = ? AND lease_owner = ? AND state IN {READY}"
+        " AND lease_expires_at >= ?",
+        (gang_id, runner, ts),
     ).fetchone()[0]
 
 
