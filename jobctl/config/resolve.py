@@ -66,7 +66,7 @@ def build_spec(options: EnqueueOptions, config: Config) -> JobSpec:
     _check_env(options)
     _check_gang(options, handler, queue_config)
     where = _placement(options, job_type, queue_config)
-    values = _own_fields(options, command)
+    values = _own_fields(options, command, {})
     values.update(
         job_type=options.job_type,
         handler=handler,
@@ -154,17 +154,20 @@ class SpecBuilder:
             command = type_command
         else:
             command = _argv(options)
-        _check_priority(options)
-        _check_env(options)
-        values = _own_fields(options, command)
-        values.update(fields_)
-        return spec_of(values)
+        if options.priority is not None:
+            _check_priority(options)
+        if options.env:
+            _check_env(options)
+        return spec_of(_own_fields(options, command, fields_))
 
 
-def _own_fields(options: EnqueueOptions, command: list[str] | None) -> dict[str, Any]:
-    """The spec's fields that are the job's own (its payload checked), not resolved from
-    its job type, queue or shared options."""
+def _own_fields(
+    options: EnqueueOptions, command: list[str] | None, shared: dict[str, Any]
+) -> dict[str, Any]:
+    """`shared` and the spec's fields that are the job's own (its payload checked), not
+    resolved from its job type, queue or shared options."""
     return {
+        **shared,
         "command": command,
         "payload": check_payload(options.payload),
         "name": options.name,
@@ -274,7 +277,7 @@ _COMMAND_AND_TYPE = "give either a command or --type, not both"
 def _argv(options: EnqueueOptions) -> list[str]:
     """The argv of a command job (not a job type's): non-empty; `--shell` runs its one
     string with /bin/sh."""
-    if not options.command or not any(part.strip() for part in options.command):
+    if not options.command or not _something(options.command):
         raise InvalidInput("empty command: give one after --, or use --type NAME")
     argv = list(options.command)
     if options.shell:
@@ -282,6 +285,14 @@ def _argv(options: EnqueueOptions) -> list[str]:
             raise InvalidInput("--shell takes the command as one string: -- 'cmd | other'")
         argv = ["/bin/sh", "-c", argv[0]]
     return argv
+
+
+def _something(command: list[str]) -> bool:
+    """Whether a part of the command is more than white space."""
+    try:
+        return bool("".join(command).strip())  # one C call, not a generator's steps
+    except TypeError:  # a part that is not a string: what the parts' own strip() does
+        return any(part.strip() for part in command)
 
 
 _DEFAULT_RETRY = RetryPolicy()

@@ -104,11 +104,12 @@ _DIRECT = not hasattr(JobSpec, "__post_init__") and not hasattr(JobSpec, "__slot
 
 
 def spec_of(values: dict[str, Any]) -> JobSpec:
-    """`JobSpec(**values)` where `values` names every field (SPEC_FIELDS), built at once."""
+    """`JobSpec(**values)` where `values` names every field (SPEC_FIELDS), built at once;
+    `values` becomes the spec's own (the caller keeps no hold of it)."""
     if not _DIRECT:
         return JobSpec(**values)
     spec = object.__new__(JobSpec)
-    spec.__dict__.update(values)
+    object.__setattr__(spec, "__dict__", values)
     return spec
 
 

@@ -74,7 +74,9 @@ def test_a_batch_gets_the_specs_build_spec_gives(config: Config, tmp_path: Path)
         got, expected = build(o), build_spec(o, config)
         assert got == expected
         assert vars(got) == vars(expected), o  # every field, none from the class defaults
-        assert [type(v) for v in vars(got).values()] == [type(v) for v in vars(expected).values()]
+        assert {k: type(v) for k, v in vars(got).items()} == {
+            k: type(v) for k, v in vars(expected).items()
+        }
     # A job's own mutable fields are its own
     first, second = build(options[0]), build(options[0])
     assert first.command is not second.command and first.env is not second.env
