@@ -13,6 +13,7 @@ from jobctl.domain.job import JobSpec, check_payload, spec_of
 from jobctl.domain.placement import Placement, placement
 from jobctl.domain.queues import check_queue_name
 from jobctl.domain.retry import Backoff, RetryPolicy
+from jobctl.domain.values import at_once
 from jobctl.errors import InvalidInput
 
 
@@ -349,11 +350,15 @@ BULK_KEYS = {
 
 
 def options_from_dict(
-    obj: Any, now: datetime, where: str = "job", enqueued_from: str | None = None
+    obj: Any,
+    now: datetime,
+    where: str = "job",
+    enqueued_from: str | None = None,
+    request_id: str | None = None,
 ) -> EnqueueOptions:
     """One bulk line (`enqueue --from`) or API body → EnqueueOptions; InvalidInput names
     `where` and the bad field. A line's `cwd` (relative: to `enqueued_from`) must exist;
-    without one the job runs where the enqueue ran."""
+    without one the job runs where the enqueue ran. `request_id`: the enqueue's."""
     from jobctl.domain.durations import parse_duration, parse_seconds, parse_time
     from jobctl.domain.retry import parse_backoff
 
@@ -394,29 +399,39 @@ def options_from_dict(
         k: parse_seconds(obj[k], f"{where}: {k}") if obj.get(k) is not None else None
         for k in ("timeout", "backoff_base", "backoff_max")
     }
-    return EnqueueOptions(
-        command=command,
-        shell=bool(obj.get("shell")),
-        job_type=field_("job_type", str) or field_("type", str),
-        payload=check_payload(obj.get("payload"), where=where),
-        queue=field_("queue", str),
-        name=field_("name", str),
-        priority=field_("priority", int),
-        run_at=run_at,
-        max_attempts=field_("max_attempts", int),
-        backoff=parse_backoff(obj["backoff"]) if obj.get("backoff") else None,
-        backoff_base=seconds["backoff_base"],
-        backoff_max=seconds["backoff_max"],
-        timeout=seconds["timeout"],
-        key=field_("key", str),
-        ordering_key=field_("ordering_key", str),
-        depends_on=tuple(deps),
-        tenant=field_("tenant", str),
-        env={str(k): str(v) for k, v in env.items()},
-        cwd=None if cwd is None else directory(cwd, enqueued_from, f"{where}: "),
-        enqueued_from=enqueued_from,
-        on_node=field_("on_node", str),
-        on_tag=field_("on_tag", str),
+    # every field given, built at once (values.at_once): ~0.5 us, not the 3.5 us of the
+    # frozen __init__ (the order of the checks below is the order of the bad values named)
+    return at_once(
+        EnqueueOptions,
+        dict(
+            command=command,
+            shell=bool(obj.get("shell")),
+            job_type=field_("job_type", str) or field_("type", str),
+            payload=check_payload(obj.get("payload"), where=where),
+            queue=field_("queue", str),
+            name=field_("name", str),
+            priority=field_("priority", int),
+            run_at=run_at,
+            max_attempts=field_("max_attempts", int),
+            backoff=parse_backoff(obj["backoff"]) if obj.get("backoff") else None,
+            backoff_base=seconds["backoff_base"],
+            backoff_max=seconds["backoff_max"],
+            timeout=seconds["timeout"],
+            key=field_("key", str),
+            ordering_key=field_("ordering_key", str),
+            depends_on=tuple(deps),
+            tenant=field_("tenant", str),
+            env={str(k): str(v) for k, v in env.items()},
+            cwd=None if cwd is None else directory(cwd, enqueued_from, f"{where}: "),
+            enqueued_from=enqueued_from,
+            user=None,
+            schedule=None,
+            nominal_at=None,
+            request_id=request_id,
+            on_node=field_("on_node", str),
+            on_tag=field_("on_tag", str),
+            gang=None,
+        ),
     )
 
 

@@ -12,9 +12,11 @@ import pytest
 from jobctl.config.check import load_config
 from jobctl.config.model import Config
 from jobctl.config.resolve import EnqueueOptions, SpecBuilder, build_spec
-from jobctl.domain.job import SPEC_FIELDS, JobSpec, spec_of
+from jobctl.domain.job import JobSpec, spec_of
 from jobctl.domain.retry import Backoff, RetryPolicy
+from jobctl.domain.values import at_once, field_names
 from jobctl.errors import InvalidInput
+from jobctl.ops.bulk import read_bulk
 
 CONFIG = """\
 job_types:
@@ -150,7 +152,7 @@ def test_a_builder_that_forgot_resolves_again(config: Config) -> None:
 
 
 def test_spec_of_builds_what_the_dataclass_builds() -> None:
-    values: dict[str, Any] = dict.fromkeys(SPEC_FIELDS)
+    values: dict[str, Any] = dict.fromkeys(field_names(JobSpec))
     values.update(
         command=["x"], queue="q", priority=3, retry=RetryPolicy(max_attempts=2), env={"A": "1"}
     )
@@ -160,3 +162,28 @@ def test_spec_of_builds_what_the_dataclass_builds() -> None:
     assert hash(built.retry) == hash(expected.retry)
     with pytest.raises(AttributeError):
         built.queue = "other"  # type: ignore[misc]
+
+
+def test_at_once_runs_the_init_of_a_class_that_checks_itself() -> None:
+    with pytest.raises(InvalidInput, match="invalid max attempts 0"):
+        at_once(RetryPolicy, {"max_attempts": 0, "backoff": Backoff.FIXED, "base": 1.0,
+                              "max": 2.0, "jitter": RetryPolicy().jitter})  # fmt: skip
+    assert at_once(EnqueueOptions, vars(EnqueueOptions(command=["x"]))) == EnqueueOptions(
+        command=["x"]
+    )
+
+
+def test_bulk_lines_carry_the_enqueues_request_id(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    lines = [
+        '{"command": ["true"]}',
+        '{"command": "echo hi", "queue": "q", "priority": 3, "env": {"A": 1}, "cwd": "."}',
+        '{"type": "t", "payload": {"a": 1}, "in": "5m", "after": 4, "backoff": "fixed"}',
+    ]
+    src = tmp_path / "jobs.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    plain = read_bulk(str(src), AT, str(tmp_path))
+    tagged = read_bulk(str(src), AT, str(tmp_path), "req-1")
+    assert tagged == [replace(o, request_id="req-1") for o in plain]
+    assert [field_names(EnqueueOptions) == set(vars(o)) for o in tagged] == [True] * 3
