@@ -159,7 +159,7 @@ class SpecBuilder:
             _check_priority(options)
         if options.env:
             _check_env(options)
-        return spec_of(_own_fields(options, command, fields_))
+        return at_once(JobSpec, _own_fields(options, command, fields_))
 
 
 def _own_fields(
@@ -170,14 +170,14 @@ def _own_fields(
     return {
         **shared,
         "command": command,
-        "payload": check_payload(options.payload),
+        "payload": None if options.payload is None else check_payload(options.payload),
         "name": options.name,
         "priority": options.priority or 0,
         "run_at": options.run_at,
         "key": options.key,
         "depends_on": tuple(dict.fromkeys(options.depends_on)) if options.depends_on else (),
         "tenant": options.tenant,
-        "env": dict(options.env),
+        "env": dict(options.env) if options.env else {},
         "schedule": options.schedule,
         "nominal_at": options.nominal_at,
         "request_id": options.request_id,
@@ -278,7 +278,8 @@ _COMMAND_AND_TYPE = "give either a command or --type, not both"
 def _argv(options: EnqueueOptions) -> list[str]:
     """The argv of a command job (not a job type's): non-empty; `--shell` runs its one
     string with /bin/sh."""
-    if not options.command or not _something(options.command):
+    command = options.command
+    if not command or not _something(command):
         raise InvalidInput("empty command: give one after --, or use --type NAME")
     argv = list(options.command)
     if options.shell:
