@@ -281,7 +281,7 @@ def _argv(options: EnqueueOptions) -> list[str]:
     command = options.command
     if not command or not _something(command):
         raise InvalidInput("empty command: give one after --, or use --type NAME")
-    argv = list(options.command)
+    argv = list(command)
     if options.shell:
         if len(argv) != 1:
             raise InvalidInput("--shell takes the command as one string: -- 'cmd | other'")
