@@ -151,3 +151,28 @@ def test_bad_gangs_are_refused_at_enqueue(cluster: Cluster) -> None:
     job = res.out.strip()
     why = cluster.any.json("explain", job)
     assert "No live daemon matches its placement" in why["reason"], why
+
+
+def test_gangs_interleaved_with_single_jobs_all_start_promptly(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    # A daemon whose reservation was completed by another daemon while its own claim pass
+    # ran must still launch its member (a pass that saw the gang started but not the
+    # member running left it unlaunched until its lease ran out)
+    cluster.start_all("--concurrency", "1")
+    from jobctl.client import Client
+    from jobctl.config.model import Config
+    from jobctl.config.resolve import EnqueueOptions
+
+    with Client(cluster.db_url, Config()) as client:
+        for n in range(40):
+            for gang in (None, 3):
+                out = tmp_path / f"starts-{n}-{gang}"
+                command = ["sh", "-c", f"echo x >> {out}"]
+                client.enqueue_options([EnqueueOptions(command=command, gang=gang)])
+                wait_until(
+                    lambda o=out, g=gang: o.exists() and len(o.read_text().split()) == (g or 1),
+                    10,
+                    0.002,
+                    f"round {n}: {gang or 1} start(s)",
+                )

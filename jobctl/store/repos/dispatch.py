@@ -166,18 +166,22 @@ class DispatchRepo:
         (starting it when they make N), then jobs after it with the slots left. Returns the
         jobs to launch and the reservations this runner holds. A draining or forgotten node
         claims nothing and gives up its reservations (members already started for it are
-        still returned: the daemon puts them back or runs them, as its drain says)."""
-        started = gangs.started_for(conn, claim.runner) if claim.reserved else []
+        still returned: the daemon puts them back or runs them, as its drain says).
+
+        Members started for this runner by another daemon are looked up last: on PostgreSQL
+        each statement sees what committed before it, so a start that an earlier statement
+        saw (the gang no longer waiting, the reservations no longer held) is seen there too.
+        """
         if not may_claim(conn, claim.node):
             if claim.reserved:
                 gangs.release(conn, claim.runner)
-            return started, 0
+            return self._started(conn, claim), 0
         first = gangs.head(conn, ts)
         if first is None or not _serves(claim, first):
             if claim.reserved:
                 gangs.release(conn, claim.runner)
             jobs = self._claim_jobs(conn, claim, ts) if claim.slots > 0 else []
-            return started + jobs, 0
+            return jobs + self._started(conn, claim), 0
         if claim.reserved:
             gangs.release(conn, claim.runner, keep=first.id)
         slots = claim.slots
@@ -191,7 +195,14 @@ class DispatchRepo:
         slots -= taken
         behind = self._claim_jobs(conn, replace(claim, slots=slots), ts) if slots > 0 else []
         reserved = 0 if launched else gangs.held(conn, first.id, claim.runner, ts)
-        return started + ahead + launched + behind, reserved
+        return ahead + launched + behind + self._started(conn, claim), reserved
+
+    @staticmethod
+    def _started(conn: Conn, claim: Claim) -> list[Job]:
+        """Running gang members of the claiming runner (some perhaps started by another
+        daemon's reservation), when it held reservations: the daemon launches those it does
+        not run yet."""
+        return gangs.started_for(conn, claim.runner) if claim.reserved else []
 
     def _claim_jobs(
         self,
