@@ -12,7 +12,7 @@
     Target >= 0.3 of raw; "schema" again shows the ceiling. The CLI subprocess wall time
     for the same 1000-line file is reported too (informational, against the same raw).
 
-    /tmp/devvenv/bin/python bench/enqueue.py [--quick]
+    /tmp/devvenv/bin/python bench/enqueue.py [--quick] [--only a,b]
 """
 
 from __future__ import annotations
@@ -156,10 +156,20 @@ def _per_op(fn: Callable[[], object], n: int) -> float:
 
 
 def main() -> None:
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--only", default="a,b", help="comma-separated parts to run")
+    args = p.parse_args()
+    parts = set(args.only.split(","))
     rounds, n_single, n_bulk = (2, 200, 1000) if args.quick else (9, 1000, 1000)
     say(machine_line())
+    if "a" in parts:
+        single(rounds, n_single)
+    if "b" in parts:
+        bulk(rounds, n_bulk)
+    say(machine_line())
 
+
+def single(rounds: int, n_single: int) -> None:
     section(f"(a) single-job transactions: {n_single} per round, {rounds} rounds (us per job)")
     for durability, sync in SYNC.items():
         res = interleave(
@@ -184,6 +194,8 @@ def main() -> None:
         say(ratio_line(f"synchronous={sync} client/raw throughput", res["client"], res["raw"], 0.5))
         say(ceiling_line(CEILING, res["schema"], res["raw"]))
 
+
+def bulk(rounds: int, n_bulk: int) -> None:
     section(f"(b) bulk: {n_bulk} jobs in one transaction, {rounds} rounds (ms per batch)")
     res = interleave(
         rounds,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobctl.clock import utcnow
 from jobctl.config.model import Config
-from jobctl.config.resolve import EnqueueOptions, build_spec
+from jobctl.config.resolve import EnqueueOptions, SpecBuilder, build_spec
 from jobctl.domain.audit import AuditEntry
 from jobctl.domain.job import TERMINAL, JobSpec
 from jobctl.domain.queues import Backpressure
@@ -157,7 +157,8 @@ class Client:
         self, options: Sequence[EnqueueOptions], audit: AuditEntry | None = None
     ) -> list[Enqueued]:
         """Validate every option set first, then enqueue all in one transaction."""
-        return self.enqueue_specs([build_spec(o, self.config) for o in options], audit=audit)
+        build = SpecBuilder(self.config)
+        return self.enqueue_specs([build(o) for o in options], audit=audit)
 
     def enqueue_specs(
         self,

@@ -70,8 +70,6 @@ def enqueue(
     output: Output = None,
 ) -> None:
     """Enqueue a command or a job type; prints the new job id."""
-    from dataclasses import replace
-
     from jobctl.cli.audit import audited, ids_target
     from jobctl.clock import utcnow
     from jobctl.config.resolve import EnqueueOptions, directory
@@ -91,8 +89,7 @@ def enqueue(
             )
         from jobctl.ops.bulk import read_bulk
 
-        bulk = read_bulk(from_file, now, here)
-        options = [replace(o, request_id=app_state.request_id) for o in bulk]
+        options = read_bulk(from_file, now, here, app_state.request_id)
     else:
         if at and in_:
             raise InvalidInput("give --at or --in, not both")

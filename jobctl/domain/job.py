@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from jobctl.domain.retry import RetryPolicy
+from jobctl.domain.values import at_once
 from jobctl.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -94,6 +95,13 @@ class JobSpec:
     on_node: str | None = None  # placement: only this node's daemon claims it
     on_tag: str | None = None  # placement: only a daemon with this tag claims it
     gang_size: int | None = None  # a gang of N members started all together (repos/gangs.py)
+
+
+def spec_of(values: dict[str, Any]) -> JobSpec:
+    """`JobSpec(**values)` where `values` names every field, built at once (values.at_once:
+    the frozen __init__'s 24 object.__setattr__ calls cost ~3 us); `values` becomes the
+    spec's own."""
+    return at_once(JobSpec, values)
 
 
 def key_held(key: str, holder: int) -> str:

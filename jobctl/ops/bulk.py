@@ -12,9 +12,12 @@ from jobctl.domain.job import json_problem
 from jobctl.errors import InvalidInput
 
 
-def read_bulk(source: str, now: datetime, enqueued_from: str | None = None) -> list[EnqueueOptions]:
+def read_bulk(
+    source: str, now: datetime, enqueued_from: str | None = None, request_id: str | None = None
+) -> list[EnqueueOptions]:
     """Parse every line (blank lines skipped); the first bad line is InvalidInput naming it.
-    A job runs in its line's `cwd`, else in `enqueued_from` (the enqueue's directory)."""
+    A job runs in its line's `cwd`, else in `enqueued_from` (the enqueue's directory); each
+    carries `request_id` (the enqueue's)."""
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -30,7 +33,7 @@ def read_bulk(source: str, now: datetime, enqueued_from: str | None = None) -> l
             obj = json.loads(line)
         except (ValueError, RecursionError) as exc:
             raise InvalidInput(f"{where}: invalid JSON: {json_problem(exc)}") from None
-        out.append(options_from_dict(obj, now, where, enqueued_from))
+        out.append(options_from_dict(obj, now, where, enqueued_from, request_id))
     if not out:
         raise InvalidInput(f"--from {name}: no jobs in the file")
     return out

@@ -65,13 +65,25 @@ SPEC_COLUMNS = (
 )
 
 
+def argv_text(argv: list[str]) -> str:
+    """`dumps(argv)` of a list of strings, with the encoder's string function alone (the
+    encoder's Python layers cost 0.6 us a call); anything else, as dumps encodes it."""
+    try:
+        return "[" + ",".join(map(_STRING, argv)) + "]"
+    except TypeError:  # not a list of strings: the encoder's own text (or error)
+        return _ENCODE(argv)
+
+
+_STRING = json.encoder.encode_basestring_ascii  # what _ENCODE writes a string as
+
+
 def spec_values(spec: JobSpec, now: float) -> tuple[Any, ...]:
     """Column values of a new job in SPEC_COLUMNS order; `now` in epoch seconds."""
     command, payload, retry = spec.command, spec.payload, spec.retry
     return (
         spec.queue,
         spec.name,
-        None if command is None else _ENCODE(command),
+        None if command is None else argv_text(command),
         spec.job_type,
         spec.handler,
         None if payload is None else _ENCODE(payload),
@@ -79,10 +91,10 @@ def spec_values(spec: JobSpec, now: float) -> tuple[Any, ...]:
         now if spec.run_at is None else spec.run_at.timestamp(),
         now,
         retry.max_attempts,
-        retry.backoff.value,
+        retry.backoff._value_,  # .value is a descriptor of the enum class: 0.3 us a read
         retry.base,
         retry.max,
-        retry.jitter.value,
+        retry.jitter._value_,
         spec.timeout,
         spec.key,
         spec.ordering_key,

@@ -7,10 +7,18 @@ from typing import Any
 import pytest
 
 from jobctl.domain.durations import from_epoch
-from jobctl.domain.job import State
+from jobctl.domain.job import JobSpec, State
 from jobctl.domain.job_record import Job
 from jobctl.domain.retry import Backoff, Jitter, RetryPolicy
-from jobctl.store.records import job_from_row, jobs_from_rows, loads
+from jobctl.store.records import (
+    SPEC_COLUMNS,
+    argv_text,
+    dumps,
+    job_from_row,
+    jobs_from_rows,
+    loads,
+    spec_values,
+)
 
 
 class BackendRow:
@@ -114,3 +122,30 @@ def test_a_missing_column_fails_loudly() -> None:
     row = {k: v for k, v in QUEUED.items() if k != "queue"}
     with pytest.raises(KeyError):
         job_from_row(BackendRow(row))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["true"],
+        [],
+        ["a b", "é", '"q"', "back\\slash", "\x00\x1f\u2028", "😀", "/bin/sh", "-c", "x | y"],
+        ("tuple", "argv"),
+        ["a", 1, None],  # not all strings: what the encoder makes of it
+    ],
+)
+def test_argv_text_is_the_json_dumps_writes(argv: Any) -> None:
+    assert argv_text(argv) == dumps(argv)
+    assert loads(argv_text(argv)) == list(argv)
+
+
+def test_argv_text_refuses_what_dumps_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        argv_text(["a", object()])
+
+
+def test_spec_values_write_the_retry_policys_values() -> None:
+    retry = RetryPolicy(max_attempts=3, backoff=Backoff.LINEAR, base=2.0, max=8.0)
+    values = spec_values(JobSpec(command=["x"], retry=retry), 1.0)
+    row = dict(zip(SPEC_COLUMNS, values, strict=True))
+    assert (row["backoff"], row["jitter"], row["command"]) == ("linear", "full", '["x"]')

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 LIVE_SQL = "('waiting', 'queued', 'running', 'retrying')"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no __dict__ a job (bulk enqueues make many)
 class Enqueued:
     id: int
     created: bool  # False: an existing live job held the idempotency key
