@@ -219,7 +219,9 @@ def test_logs_of_a_job_whose_node_was_killed_and_forgotten(cluster: Cluster) -> 
     )
     cluster.start("n1")
     try:
-        wait_until(lambda: cluster.any.ok("logs", str(job_id)) == "one\ntwo\n", 20, 0.1,
+        # (in the store, not only in n2's file, which `logs` on this one machine could read)
+        stored = "SELECT string_agg(data, '' ORDER BY seq) FROM attempt_output WHERE job_id = %s"
+        wait_until(lambda: cluster.sql(stored, (job_id,))[0][0] == b"one\ntwo\n", 20, 0.1,
                    "its output in the store")  # fmt: skip
         # When n2's host dies (kill -9, its files gone) and the operator forgets it
         cluster.kill9("n2")
