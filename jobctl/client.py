@@ -318,12 +318,16 @@ class Client:
     def wait(
         self, ids: Sequence[int], timeout: float | None = None, poll: float = 0.05
     ) -> builtins.list[Job]:
-        """Block until every job is terminal; Unavailable when `timeout` passes first.
-        Looks at the store's change feed (cheap) and re-reads only when the DB changed."""
+        """Block until every job is terminal (a gang member's whole gang: its members are
+        returned too); Unavailable when `timeout` passes first. Looks at the store's change
+        feed (cheap) and re-reads only when the DB changed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pending = list(dict.fromkeys(ids))
-        for job_id in pending:
-            self.get(job_id)  # NotFound early
+        for job_id in list(pending):
+            job = self.get(job_id)  # NotFound early
+            if job.gang_id is not None:  # a gang ends as one: a member may end before it
+                members = [m.job_id for m in self.gang(job.gang_id).members]
+                pending += [m for m in members if m not in pending]
         feed = self.store.changes()
         while True:
             if feed.changed():

@@ -176,3 +176,16 @@ def test_gangs_interleaved_with_single_jobs_all_start_promptly(
                     0.002,
                     f"round {n}: {gang or 1} start(s)",
                 )
+
+
+def test_enqueue_wait_of_a_gang_returns_when_the_whole_gang_has_ended(cluster: Cluster) -> None:
+    # Given rank 0 ending at once and rank 1 a moment later
+    cluster.start("n1", "--concurrency", "2")
+    res = cluster.any.run(
+        "enqueue", "--gang", "2", "--wait", "--",
+        "sh", "-c", '[ "$JOBCTL_GANG_RANK" = 1 ] && sleep 1; exit 0',
+    )  # fmt: skip
+    # Then --wait returned only once both had succeeded
+    assert res.rc == 0, res
+    gang_id = int(res.out.split()[0])
+    assert [m["state"] for m in gang(cluster, gang_id)["members"]] == ["succeeded"] * 2
