@@ -123,19 +123,17 @@ def main() -> None:
     c.say(c.machine_line())
     server = PgServer(args.pg) if args.pg else None
     try:
-        for backend in ("sqlite", "postgres") if server else ("sqlite",):
+        for pg in (False, True) if server else (False,):
             for shape, slots in (("spread", 1), ("packed", 4)):
                 with c.fresh_dir() as tmp:
-                    db = str(tmp / "jobctl.db") if server is None or backend == "sqlite" else ""
-                    if not db:
-                        assert server is not None
-                        db = server.fresh()
+                    db = server.fresh() if pg and server else str(tmp / "jobctl.db")
+                    backend = "postgres" if pg else "sqlite"
                     c.section(f"{backend}, {shape}: enqueue → last start, {rounds} rounds")
                     phases: list[float] = []
                     try:
                         single, gang = measure(tmp, db, slots, rounds, phases)
                     finally:
-                        if backend == "postgres" and server is not None:
+                        if pg and server:
                             server.drop(db)
                     report(shape, single, gang, phases)
     finally:

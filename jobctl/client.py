@@ -187,10 +187,11 @@ class Client:
 
         where = Placement(spec.on_node, spec.on_tag)
         room = self.store.gangs.capacity(now, where)
-        if room.nodes and spec.gang_size is not None and spec.gang_size > room.slots:
+        size = spec.gang_size or 0
+        if room.nodes and size > room.slots:
             on = "" if not where else f" ({where.describe()})"
             raise InvalidInput(
-                f"--gang {spec.gang_size}: larger than the cluster's capacity of {room.slots}"
+                f"--gang {size}: larger than the cluster's capacity of {room.slots}"
                 f" slots on {room.nodes} live node{'s' if room.nodes != 1 else ''}{on}"
             )
 

@@ -556,14 +556,10 @@ def _gang_member_ended(conn: Conn, f: Finish, row: Row, ts: float, now: datetime
         finish_events(conn, f, row, now)
     if ending.outcome not in ("succeeded", "dead", "cancelled"):
         return
-    parents = [
-        r[0]
-        for r in conn.execute(
-            "SELECT id FROM jobs WHERE gang_id = ? AND has_dependants = 1", (gang_id,)
-        )
-    ]
-    for parent in parents:
-        if ending.outcome == "succeeded":
-            release_dependants(conn, parent, now)
-    if parents and ending.outcome != "succeeded":
+    sql = "SELECT id FROM jobs WHERE gang_id = ? AND has_dependants = 1"
+    parents = [r[0] for r in conn.execute(sql, (gang_id,))]
+    if ending.outcome != "succeeded":
         cascade_cancel(conn, parents, now)
+        return
+    for parent in parents:
+        release_dependants(conn, parent, now)

@@ -395,18 +395,10 @@ def resolve(conn: Conn, gang_id: int, ts: float) -> str | None:
 def member_ids(conn: Conn, ids: Sequence[int]) -> list[int]:
     """`ids` with every member of each gang among them (a gang is cancelled or retried as
     one), in order, without repeats."""
-    if not ids:
-        return []
     out = dict.fromkeys(ids)
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        for r in conn.execute(
-            "SELECT m.id FROM jobs m WHERE m.gang_id IN (SELECT j.gang_id FROM jobs j"
-            f" WHERE j.id IN ({marks}) AND j.gang_id IS NOT NULL) ORDER BY m.id",
-            chunk,
-        ):
-            out.setdefault(r[0])
+    for gang_id in _gangs_of(conn, ids):
+        rows = conn.execute("SELECT id FROM jobs WHERE gang_id = ? ORDER BY id", (gang_id,))
+        out.update(dict.fromkeys(r[0] for r in rows))
     return list(out)
 
 
@@ -440,6 +432,7 @@ def cancel_requested(conn: Conn, ids: Sequence[int], ts: float) -> None:
 
 
 def _gangs_of(conn: Conn, ids: Sequence[int]) -> list[int]:
+    """The gangs the jobs `ids` are members of."""
     found: set[int] = set()
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
@@ -473,11 +466,13 @@ class GangsRepo:
             g = conn.execute("SELECT * FROM gangs WHERE id = ?", (gang_id,)).fetchone()
             if g is None:
                 return None
-            reserved = conn.execute(
-                f"SELECT count(*) FROM jobs WHERE gang_id = ? AND state IN {READY}"
-                " AND lease_owner IS NOT NULL AND lease_expires_at >= ?",
-                (gang_id, now.timestamp() if now else float("inf")),
-            ).fetchone()[0]
+            reserved = 0
+            if now is not None:
+                reserved = conn.execute(
+                    f"SELECT count(*) FROM jobs WHERE gang_id = ? AND state IN {READY}"
+                    " AND lease_owner IS NOT NULL AND lease_expires_at >= ?",
+                    (gang_id, now.timestamp()),
+                ).fetchone()[0]
             rows = conn.execute(
                 "SELECT j.id, j.gang_rank, j.state, j.attempts, (SELECT a.node FROM attempts a"
                 " WHERE a.job_id = j.id ORDER BY a.attempt DESC LIMIT 1) AS node"
