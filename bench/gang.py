@@ -71,16 +71,21 @@ def cluster(tmp: Path, db: str, slots: int) -> Iterator[None]:
 
 
 def start_latency(
-    client: Client, tmp: Path, gang: int | None, phases: list[float] | None = None
+    client: Client,
+    tmp: Path,
+    gang: int | None,
+    phases: list[float] | None = None,
+    jobs: int = 1,
 ) -> float:
-    """Seconds from the enqueue's return to the last start (of `gang` members, or the job).
-    For a gang, `phases` gets the time from the enqueue to the transaction that started it
-    (the reservations), the rest being the daemons' launches."""
+    """Seconds from the enqueue's return to the last start (of `gang` members, or of the
+    `jobs` single jobs enqueued together). For a gang, `phases` gets the time from the
+    enqueue to the transaction that started it (the reservations), the rest being the
+    daemons' launches."""
     out = tmp / f"starts-{time.monotonic_ns()}"
     command = ["sh", "-c", f"date +%s.%N >> {out}"]
-    (entry,) = client.enqueue_options([EnqueueOptions(command=command, gang=gang)])
+    entry, *_ = client.enqueue_options([EnqueueOptions(command=command, gang=gang)] * jobs)
     enqueued = time.time()
-    want = gang or 1
+    want = gang or jobs
     if not c.wait_for(lambda: out.exists() and len(out.read_text().split()) == want, 30):
         raise SystemExit(f"{want} start(s) not seen in 30 s")
     if gang is not None and phases is not None:
@@ -92,7 +97,7 @@ def start_latency(
 
 def measure(
     tmp: Path, db: str, slots: int, rounds: int, phases: list[float]
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     with cluster(tmp, db, slots), Client(db, Config()) as client:
         start_latency(client, tmp, None)  # warm
         res = c.interleave(
@@ -100,19 +105,25 @@ def measure(
             {
                 "single": lambda: start_latency(client, tmp, None),
                 "gang": lambda: start_latency(client, tmp, 3, phases),
+                "three": lambda: start_latency(client, tmp, None, jobs=3),
             },
             f"{slots} slot(s)/node ",
         )
-    return res["single"], res["gang"]
+    return res["single"], res["gang"], res["three"]
 
 
-def report(name: str, single: list[float], gang: list[float], phases: list[float]) -> None:
+def report(
+    name: str, single: list[float], gang: list[float], three: list[float], phases: list[float]
+) -> None:
     c.say(f"  {name}: single job {c.spread(single, 1000, '.1f')} ms")
     c.say(f"  {name}: gang of 3  {c.spread(gang, 1000, '.1f')} ms")
+    c.say(f"  {name}: 3 single jobs enqueued together {c.spread(three, 1000, '.1f')} ms")
     c.say(f"  {name}:   of which enqueue → the starting transaction (reservations)"
           f" {c.spread(phases, 1000, '.1f')} ms")  # fmt: skip
     ratio = statistics.median(gang) / statistics.median(single)
     c.say(f"  {name}: gang/single {ratio:.2f}  {c.verdict(ratio, 2.0, higher_is_better=False)}")
+    launches = statistics.median(gang) / statistics.median(three)
+    c.say(f"  {name}: gang/(3 single jobs together) {launches:.2f} (the gang's own cost)")
 
 
 def main() -> None:
@@ -131,11 +142,11 @@ def main() -> None:
                     c.section(f"{backend}, {shape}: enqueue → last start, {rounds} rounds")
                     phases: list[float] = []
                     try:
-                        single, gang = measure(tmp, db, slots, rounds, phases)
+                        single, gang, three = measure(tmp, db, slots, rounds, phases)
                     finally:
                         if pg and server:
                             server.drop(db)
-                    report(shape, single, gang, phases)
+                    report(shape, single, gang, three, phases)
     finally:
         if server is not None:
             server.close()

@@ -1,8 +1,10 @@
 """PostgreSQL connections: jobctl's URL, a small pool, transactions, errors.
 
 Nothing here relies on session state, so jobctl works through PgBouncer in transaction mode:
-every transaction sets its own `search_path` (SET LOCAL, in the BEGIN round trip), no
-statement is prepared by name (`prepare_threshold=None`) and locks are transaction-scoped.
+every transaction sets its own `search_path` (SET LOCAL, in the BEGIN round trip) and locks
+are transaction-scoped. Statements a connection runs often are prepared (the server parses
+and plans them once), except with `?poll=`, the URL of a transaction-mode pooler, where the
+next transaction may get another server connection that does not know them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from jobctl.errors import InvalidInput, StoreError, Unavailable
 from jobctl.store.database import Conflict, Cursor
 
 CONNECT_TIMEOUT_S = 10
+PREPARE_AFTER = 5  # executions of one statement on a connection before it is prepared
 MIN_SERVER = 130000  # PostgreSQL 13
 IDLE_CONNECTIONS = 4  # kept open per pool; more may be open while busy
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
@@ -173,7 +176,7 @@ def connect(url: PgUrl) -> psycopg.Connection[Any]:
         raw = psycopg.connect(
             url.conninfo,
             autocommit=True,
-            prepare_threshold=None,
+            prepare_threshold=None if url.poll is not None else PREPARE_AFTER,
             connect_timeout=CONNECT_TIMEOUT_S,
             row_factory=_row_factory,
         )
@@ -362,6 +365,11 @@ class PgDatabase:
                 )
                 raw.execute(notify + "COMMIT")
             except psycopg.Error as exc:
+                if isinstance(exc, pgerrors.FeatureNotSupported) and not raw.closed:
+                    # "cached plan must not change result type": a table changed (a newer
+                    # jobctl migrated it) under a statement this connection prepared. The
+                    # pool opens a new connection next time, which prepares afresh.
+                    raw.close()
                 raise describe(exc, self.url.display) from exc
         if begin is self._begin:
             self.commits += 1

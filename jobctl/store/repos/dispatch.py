@@ -128,7 +128,7 @@ class DispatchRepo:
         if claim.slots <= 0 and not claim.reserved:
             return []
         with self.db.write() as conn:
-            return self._claim_in(conn, claim, now.timestamp())[0]
+            return self._claim_in(conn, claim, now.timestamp(), due=False).claimed
 
     def tick(
         self,
@@ -154,48 +154,51 @@ class DispatchRepo:
             OutputRepo.write_in(conn, [f.output for f in finishes if f.output is not None])
             if claim is None:
                 return Tick(applied, [])
-            claimed, reserved = self._claim_in(conn, claim, ts)
-            due = None
-            if len(claimed) < claim.slots:
-                due = self._next_due_in(conn, ts, claim.queues)
-        return Tick(applied, claimed, due, reserved)
+            return replace(self._claim_in(conn, claim, ts, due=True), applied=applied)
 
-    def _claim_in(self, conn: Conn, claim: Claim, ts: float) -> tuple[list[Job], int]:
+    def _claim_in(self, conn: Conn, claim: Claim, ts: float, due: bool) -> Tick:
         """The claim inside the caller's write transaction, gangs first (repos/gangs.py):
         jobs before the first waiting gang in claim order, then reservations for that gang
         (starting it when they make N), then jobs after it with the slots left. Returns the
-        jobs to launch and the reservations this runner holds. A draining or forgotten node
-        claims nothing and gives up its reservations (members already started for it are
-        still returned: the daemon puts them back or runs them, as its drain says).
+        jobs to launch, the reservations this runner holds and (with `due`, when fewer than
+        the free slots were claimed) when the next job not yet due becomes due. A draining
+        or forgotten node claims nothing and gives up its reservations (members already
+        started for it are still returned: the daemon puts them back or runs them, as its
+        drain says).
 
         Members started for this runner by another daemon are looked up last: on PostgreSQL
         each statement sees what committed before it, so a start that an earlier statement
         saw (the gang no longer waiting, the reservations no longer held) is seen there too.
+        A reservation takes the gang's lock until the commit, so what can be read before it
+        (the next due time: a claim or a start changes no job not yet due) is read before.
         """
         if not may_claim(conn, claim.node):
             if claim.reserved:
                 gangs.release(conn, claim.runner)
-            return self._started(conn, claim), 0
+            return Tick([], self._started(conn, claim))
         first = gangs.head(conn, ts)
         if first is None or not _serves(claim, first):
             if claim.reserved:
                 gangs.release(conn, claim.runner)
             jobs = self._claim_jobs(conn, claim, ts) if claim.slots > 0 else []
-            return jobs + self._started(conn, claim), 0
+            more = due and len(jobs) < claim.slots
+            next_due = self._next_due_in(conn, ts, claim.queues) if more else None
+            return Tick([], jobs + self._started(conn, claim), next_due)
         if claim.reserved:
             gangs.release(conn, claim.runner, keep=first.id)
         slots = claim.slots
         ahead = self._claim_jobs(conn, claim, ts, first.key) if slots > 0 else []
         slots -= len(ahead)
-        taken, launched = 0, list[Job]()
+        next_due = self._next_due_in(conn, ts, claim.queues) if due and slots > 0 else None
         if slots > 0:
-            taken, launched = gangs.reserve(
-                conn, first, claim.runner, claim.node, ts, claim.lease, slots
-            )
-        slots -= taken
+            got = gangs.reserve(conn, first, claim.runner, ts, claim.lease, slots)
+            slots -= got.taken
+            launched, held = got.launched, got.held
+        else:
+            launched, held = [], gangs.held(conn, first.id, claim.runner, ts)
         behind = self._claim_jobs(conn, replace(claim, slots=slots), ts) if slots > 0 else []
-        reserved = 0 if launched else gangs.held(conn, first.id, claim.runner, ts)
-        return ahead + launched + behind + self._started(conn, claim), reserved
+        claimed = ahead + launched + behind + self._started(conn, claim)
+        return Tick([], claimed, next_due, held)
 
     @staticmethod
     def _started(conn: Conn, claim: Claim) -> list[Job]:

@@ -191,18 +191,29 @@ def release(conn: Conn, runner: str, keep: int | None = None) -> None:
     conn.execute(sql, args)
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """What `reserve` did: the slots it `taken`, the members this runner is to launch now
+    (`launched`: those it reserved, when the gang started in this transaction), and the
+    reservations it `held` afterwards (0 once the gang started)."""
+
+    taken: int
+    launched: list[Job]
+    held: int
+
+
 def reserve(
-    conn: Conn, gang: Head, runner: str, node: str, ts: float, lease: float, slots: int
-) -> tuple[int, list[Job]]:
+    conn: Conn, gang: Head, runner: str, ts: float, lease: float, slots: int
+) -> Reservation:
     """Reserve up to `slots` more members of `gang` for `runner`; when that makes N, start
-    them all. Returns the slots taken and the members this runner is to launch now (those
-    it reserved, when the gang started in this transaction). Serialised per gang."""
+    them all. Serialised per gang."""
     conn.serialise(f"gang:{gang.id}")
-    live = conn.execute(
-        f"SELECT count(*) FROM jobs WHERE gang_id = ? AND state IN {READY}"
+    live, mine = conn.execute(
+        "SELECT count(*), coalesce(sum(CASE WHEN lease_owner = ? THEN 1 ELSE 0 END), 0)"
+        f" FROM jobs WHERE gang_id = ? AND state IN {READY}"
         " AND lease_owner IS NOT NULL AND lease_expires_at >= ?",
-        (gang.id, ts),
-    ).fetchone()[0]
+        (runner, gang.id, ts),
+    ).fetchone()
     take, got = min(slots, gang.size - live), 0
     if take > 0:
         got = conn.execute(
@@ -212,14 +223,13 @@ def reserve(
             (runner, ts + lease, gang.id, ts, take),
         ).rowcount
     if live + got < gang.size:
-        return got, []
-    return got, _start(conn, gang.id, runner, node, ts, lease)
+        return Reservation(got, [], mine + got)
+    return Reservation(got, _start(conn, gang.id, runner, ts, lease), 0)
 
 
-def _start(conn: Conn, gang_id: int, runner: str, node: str, ts: float, lease: float) -> list[Job]:
-    """Every member to running at once, each for the runner that reserved it; the epoch and
-    every member's attempt number go up by one."""
-    conn.notify("jobs")  # the other reserving daemons launch their members
+def _start(conn: Conn, gang_id: int, runner: str, ts: float, lease: float) -> list[Job]:
+    """Every member to running at once, each for the runner that reserved it (the others are
+    woken to launch theirs); the epoch and every member's attempt number go up by one."""
     rows = conn.execute(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
         " lease_expires_at = ?, retry_after = NULL, cancel_requested = 0, finished_at = NULL"
@@ -231,22 +241,16 @@ def _start(conn: Conn, gang_id: int, runner: str, node: str, ts: float, lease: f
         " stop_state = NULL, stop_rank = NULL, stop_retry_at = NULL WHERE id = ?",
         (ts, gang_id),
     )
-    owners = sorted({r["lease_owner"] for r in rows if r["lease_owner"] != runner})
-    nodes = {runner: node}
-    if owners:
-        marks = ",".join("?" * len(owners))
-        nodes.update(
-            (r["id"], r["node"])
-            for r in conn.execute(f"SELECT id, node FROM daemons WHERE id IN ({marks})", owners)
-        )
-    conn.executemany(
-        INSERT_ATTEMPT,
-        [
-            (r["id"], r["attempts"], r["queue"], nodes.get(r["lease_owner"]), r["lease_owner"],
-             max(r["run_at"], r["created_at"]), ts)
-            for r in rows
-        ],
-    )  # fmt: skip
+    conn.execute(  # each attempt on its runner's node; due: the later of run_at and enqueue
+        "INSERT INTO attempts (job_id, attempt, queue, node, runner, due_at, started_at)"
+        " SELECT j.id, j.attempts, j.queue, d.node, j.lease_owner,"
+        " CASE WHEN j.run_at > j.created_at THEN j.run_at ELSE j.created_at END, ?"
+        " FROM jobs j LEFT JOIN daemons d ON d.id = j.lease_owner"
+        " WHERE j.gang_id = ? AND j.state = 'running'" + ATTEMPT_UPSERT,
+        (ts, gang_id),
+    )
+    if any(r["lease_owner"] != runner for r in rows):
+        conn.notify("jobs")
     return [job_from_row(r) for r in rows if r["lease_owner"] == runner]
 
 
