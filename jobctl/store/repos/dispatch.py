@@ -171,7 +171,15 @@ class DispatchRepo:
         saw (the gang no longer waiting, the reservations no longer held) is seen there too.
         A reservation takes the gang's lock until the commit, so what can be read before it
         (the next due time: a claim or a start changes no job not yet due) is read before.
+
+        A runner with no free slot that holds no reservation any more (the gang it reserved
+        for has started: woken by that start, it is to launch its members) has nothing else
+        to do here, and is answered with one statement.
         """
+        if claim.slots <= 0:
+            started, held = gangs.kept(conn, claim.runner, ts)
+            if not held:
+                return Tick([], started)
         if not may_claim(conn, claim.node):
             if claim.reserved:
                 gangs.release(conn, claim.runner)

@@ -264,6 +264,19 @@ def started_for(conn: Conn, runner: str) -> list[Job]:
     return [job_from_row(r) for r in rows]
 
 
+def kept(conn: Conn, runner: str, ts: float) -> tuple[list[Job], int]:
+    """`started_for` and how many live reservations `runner` still holds, in one statement:
+    a runner with none left has nothing of a gang's to look after but the members started
+    for it."""
+    rows = conn.execute(
+        "SELECT * FROM jobs WHERE lease_owner = ? AND gang_id IS NOT NULL AND (state = 'running'"
+        f" OR (state IN {READY} AND lease_expires_at >= ?))",
+        (runner, ts),
+    ).fetchall()
+    started = [job_from_row(r) for r in rows if r["state"] == "running"]
+    return started, len(rows) - len(started)
+
+
 def renew(conn: Conn, runner: str, until: float) -> None:
     """Extend `runner`'s reservations."""
     conn.execute(
