@@ -19,8 +19,8 @@ from jobctl.store.records import job_from_row, jobs_from_rows
 from jobctl.store.repos import gangs, rates
 from jobctl.store.repos.gangs import INSERT_ATTEMPT, Head
 from jobctl.store.repos.jobs import cascade_cancel, release_dependants
-from jobctl.store.repos.nodes import may_claim
-from jobctl.store.repos.notify import finish_events
+from jobctl.store.repos.nodes import claim_gate
+from jobctl.store.repos.notify import STREAK, finish_events
 from jobctl.store.repos.output import OutputRepo, OutputWrite
 
 
@@ -113,6 +113,12 @@ def _serves(claim: Claim, gang: Head) -> bool:
     return served and gang.placement.matches(claim.node, claim.tags)
 
 
+END_ATTEMPT = (
+    "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
+    " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?"
+)
+
+
 def _ph(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
@@ -150,7 +156,10 @@ class DispatchRepo:
         with self.db.write() as conn:
             if spawns:
                 self._record_spawns(conn, spawns)
-            applied = [f for f in finishes if self._finish_one(conn, f, ts, now)]
+            ended: list[tuple[object, ...]] = []  # attempt rows, updated together
+            applied = [f for f in finishes if self._finish_one(conn, f, ts, now, ended)]
+            if ended:
+                conn.executemany(END_ATTEMPT, ended)
             OutputRepo.write_in(conn, [f.output for f in finishes if f.output is not None])
             if claim is None:
                 return Tick(applied, [])
@@ -172,11 +181,12 @@ class DispatchRepo:
         each statement sees what committed before it, so a start that an earlier statement
         saw (the gang no longer waiting, the reservations no longer held) is seen there too.
         """
-        if not may_claim(conn, claim.node):
+        allowed, gangs_waiting = claim_gate(conn, claim.node, ts)
+        if not allowed:
             if claim.reserved:
                 gangs.release(conn, claim.runner)
             return self._started(conn, claim), 0
-        first = gangs.head(conn, ts)
+        first = gangs.head(conn, ts) if gangs_waiting else None
         if first is None or not _serves(claim, first):
             if claim.reserved:
                 gangs.release(conn, claim.runner)
@@ -220,7 +230,7 @@ class DispatchRepo:
                     "SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue"
                 ).fetchall()
             )
-        excluded = {r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 1")}
+        excluded: set[str] = set()  # paused queues: left out by _pick's statement itself
         room = {}
         for queue, limit in (claim.limits or {}).items():
             room[queue] = limit - running.get(queue, 0)
@@ -281,6 +291,7 @@ class DispatchRepo:
                     args += [queue, tenant]
                 else:
                     excluded.add(queue)
+        where.append("queue NOT IN (SELECT name FROM queues WHERE paused = 1)")
         if excluded:
             where.append(f"queue NOT IN ({_ph(list(excluded))})")
             args += sorted(excluded)
@@ -372,7 +383,12 @@ class DispatchRepo:
         return self.tick(finishes, None, now, spawns).applied
 
     @staticmethod
-    def _finish_one(conn: Conn, f: Finish, ts: float, now: datetime) -> bool:
+    def _finish_one(
+        conn: Conn, f: Finish, ts: float, now: datetime, ended: list[tuple[object, ...]]
+    ) -> bool:
+        """Apply one ending (False: its lease was lost). Its attempt row's ending goes to
+        `ended`, for the caller to write with the tick's others in one statement; a gang
+        member's is written at once (the gang's own bookkeeping updates that row next)."""
         d = f.decision
         state = d.state
         failure = d.failure_class.value if d.failure_class else None
@@ -386,7 +402,7 @@ class DispatchRepo:
             " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?"
             + lease_guard
             + " RETURNING queue, payload, has_dependants, schedule, name, job_type, tenant,"
-            " max_attempts, command, nominal_at, gang_id, gang_rank",
+            " max_attempts, command, nominal_at, gang_id, gang_rank, " + STREAK,
             (
                 state.value,
                 f.exit_code,
@@ -407,24 +423,15 @@ class DispatchRepo:
             return False
         if state is State.RETRYING:
             conn.notify("jobs")
-        conn.execute(
-            "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
-            " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?",
-            (
-                ts,
-                f.exit_code,
-                f.signal,
-                failure,
-                f.duration,
-                f.max_rss,
-                f.cpu_seconds,
-                f.job_id,
-                f.attempt,
-            ),
-        )
+        attempt = (
+            ts, f.exit_code, f.signal, failure, f.duration, f.max_rss, f.cpu_seconds,
+            f.job_id, f.attempt,
+        )  # fmt: skip
         if row["gang_id"] is not None:
+            conn.execute(END_ATTEMPT, attempt)
             _gang_member_ended(conn, f, row, ts, now)
             return True
+        ended.append(attempt)
         if d.to_dlq:
             dlq_id = conn.execute(
                 "INSERT INTO dlq (job_id, queue, failure_class, error, payload, output_tail,"
