@@ -41,7 +41,7 @@ def _statements(store: Store) -> Iterator[list[str]]:
         raw.set_trace_callback(None)
 
 
-def test_a_tick_of_one_finish_and_one_claim_is_eight_statements(
+def test_a_tick_of_one_finish_and_one_claim_is_six_statements(
     db_path: Path, clock: ManualClock
 ) -> None:
     store = open_store(str(db_path))  # a real SQLite file
@@ -54,14 +54,55 @@ def test_a_tick_of_one_finish_and_one_claim_is_eight_statements(
         with _statements(store) as seen:
             tick = store.dispatch.tick([finish], claim(), clock.now())
         # Then: BEGIN, the jobs update (its streak read folded in), the attempt's ending,
-        # the node check with the gang probe, the pick (paused queues left out in it), the
-        # claim's update and its attempts row, COMMIT
+        # the claim's update (the pick, paused queues, node and gang checks in it) and its
+        # attempts row, COMMIT
         assert len(tick.applied) == 1 and len(tick.claimed) == 1
-        assert len(seen) == 8, seen
-        assert not [s for s in seen if s.startswith("SELECT failures FROM notify_streaks")]
-        assert not [s for s in seen if s.startswith("SELECT name FROM queues")]
+        assert [s.split()[0] for s in seen] == [
+            "BEGIN", "UPDATE", "UPDATE", "UPDATE", "INSERT", "COMMIT",
+        ], seen  # fmt: skip
+        assert tick.claimed[0].id == job.id + 1
     finally:
         store.close()
+
+
+def test_a_claim_that_finds_nothing_ready_looks_no_further_than_the_full_claim(
+    db_path: Path, clock: ManualClock
+) -> None:
+    store = open_store(str(db_path))
+    try:
+        with _statements(store) as seen:
+            assert store.dispatch.claim(claim(), clock.now()) == []
+        # the one-statement claim, then the full one: node and gang check, pick
+        assert [s.split()[0] for s in seen] == ["BEGIN", "UPDATE", "SELECT", "SELECT", "COMMIT"]
+    finally:
+        store.close()
+
+
+def test_claims_come_in_claim_order(store: Store, clock: ManualClock) -> None:
+    now = clock.now()
+    specs = [job_spec(priority=p) for p in (0, 5, 0, 9, 5)]
+    ids = [e.id for e in store.jobs.enqueue(specs, now)]
+    early = store.jobs.enqueue([job_spec(priority=5, run_at=now.replace(year=2000))], now)[0].id
+    got = [j.id for j in store.dispatch.claim(claim(slots=4), clock.now())]
+    assert got == [ids[3], early, ids[1], ids[4]]  # priority, then due time, then id
+    got = [j.id for j in store.dispatch.claim(claim(slots=4), clock.now())]
+    assert got == [ids[0], ids[2]]
+
+
+def test_with_a_gang_waiting_or_a_limit_the_full_claim_decides(
+    store: Store, clock: ManualClock
+) -> None:
+    now = clock.now()
+    # Given a waiting gang first in claim order that no live node can hold (none is live)
+    gang = store.jobs.enqueue([job_spec(priority=9, gang_size=2)], now)[0].id
+    (plain,) = store.jobs.enqueue([job_spec(queue="q")], now)
+    # Then it blocks nothing: the job after it is claimed, the gang keeps waiting
+    assert [j.id for j in store.dispatch.claim(claim(slots=2), now)] == [plain.id]
+    assert store.jobs.get(gang).state is State.QUEUED
+    # And a queue at its concurrency limit gives nothing
+    (full,) = store.jobs.enqueue([job_spec(queue="q")], now)
+    assert store.dispatch.claim(claim(slots=1, limits={"q": 1}), now) == []
+    assert [j.id for j in store.dispatch.claim(claim(slots=1, limits={"q": 2}), now)] == [full.id]
 
 
 def test_a_success_after_deaths_in_the_same_tick_is_recovered_with_their_streak(

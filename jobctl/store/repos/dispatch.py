@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.failure import Decision
@@ -113,6 +114,10 @@ def _serves(claim: Claim, gang: Head) -> bool:
     return served and gang.placement.matches(claim.node, claim.tags)
 
 
+_TAKE = (
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
+    " lease_owner = ?, lease_expires_at = ?, retry_after = NULL"
+)
 END_ATTEMPT = (
     "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
     " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?"
@@ -181,6 +186,10 @@ class DispatchRepo:
         each statement sees what committed before it, so a start that an earlier statement
         saw (the gang no longer waiting, the reservations no longer held) is seen there too.
         """
+        if claim.slots > 0 and not claim.reserved:
+            jobs = self._claim_plain(conn, claim, ts)
+            if jobs:
+                return jobs, 0
         allowed, gangs_waiting = claim_gate(conn, claim.node, ts)
         if not allowed:
             if claim.reserved:
@@ -241,12 +250,37 @@ class DispatchRepo:
         if not picked:
             return []
         rows = conn.execute(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
-            " lease_owner = ?, lease_expires_at = ?, retry_after = NULL"
-            f" WHERE id IN ({_ph(picked)}) RETURNING *",
+            f"{_TAKE} WHERE id IN ({_ph(picked)}) RETURNING *",
             [ts, claim.runner, ts + claim.lease, *picked],
         ).fetchall()
         rows.sort(key=lambda r: picked.index(r["id"]))
+        return self._taken(conn, claim, rows, ts)
+
+    def _claim_plain(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
+        """The common claim in one statement (SQLite; [] on PostgreSQL, whose claim is one
+        statement already): no queue of the claim has a concurrency or rate limit, and the
+        node may claim and no gang waits due (checked in the statement). [] when it claimed
+        nothing: then the full claim runs (it tells those cases apart)."""
+        if claim.limits or claim.rates:
+            return []
+        where, args = self._ready_where(claim, ts)
+        rows = conn.execute(
+            f"{_TAKE} WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_claim WHERE "
+            + " AND ".join(where)
+            + " AND NOT EXISTS (SELECT 1 FROM nodes WHERE name = ?"
+            " AND (draining = 1 OR forgotten_at IS NOT NULL))"
+            " AND NOT EXISTS (SELECT 1 FROM gangs WHERE state = 'waiting' AND run_at <= ?)"
+            " ORDER BY priority DESC, run_at, id LIMIT ?) RETURNING *",
+            [ts, claim.runner, ts + claim.lease, *args, claim.node, ts, claim.slots],
+        ).fetchall()
+        if not rows:
+            return []
+        rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))  # claim order
+        return self._taken(conn, claim, rows, ts)
+
+    @staticmethod
+    def _taken(conn: Conn, claim: Claim, rows: list[Any], ts: float) -> list[Job]:
+        """The claimed rows (in claim order): their rate-limit claims and attempt rows."""
         if claim.rates:
             limited = claim.rates
             rates.record(
@@ -269,32 +303,22 @@ class DispatchRepo:
         return jobs_from_rows(rows)
 
     @staticmethod
-    def _pick(
-        conn: Conn,
-        claim: Claim,
-        excluded: set[str],
-        room: dict[str, int],
-        ts: float,
-        used: dict[rates.Bucket, int] | None = None,
-        before: tuple[int, float, int] | None = None,
-    ) -> list[int]:
-        where = ["state IN ('queued', 'retrying')", "run_at <= ?", "gang_id IS NULL"]
+    def _ready_where(
+        claim: Claim, ts: float, before: tuple[int, float, int] | None = None
+    ) -> tuple[list[str], list[object]]:
+        """What makes a job claimable by `claim` (limits and rates aside): ready and due, no
+        gang's member, in a queue it serves that is not paused, placed where it may run,
+        first of its ordering key; with `before`, ahead of that place in claim order."""
+        where = [
+            "state IN ('queued', 'retrying')",
+            "run_at <= ?",
+            "gang_id IS NULL",
+            "queue NOT IN (SELECT name FROM queues WHERE paused = 1)",
+        ]
         args: list[object] = [ts]
         if before is not None:
             where.append("(-priority, run_at, id) < (?, ?, ?)")
             args += before
-        limited = claim.rates or {}
-        if used is not None:
-            for queue, tenant in rates.exhausted(limited, used):
-                if limited[queue].per_tenant:
-                    where.append("NOT (queue = ? AND coalesce(tenant, '') = ?)")
-                    args += [queue, tenant]
-                else:
-                    excluded.add(queue)
-        where.append("queue NOT IN (SELECT name FROM queues WHERE paused = 1)")
-        if excluded:
-            where.append(f"queue NOT IN ({_ph(list(excluded))})")
-            args += sorted(excluded)
         if claim.queues is not None:
             where.append(f"queue IN ({_ph(list(claim.queues))})")
             args += sorted(claim.queues)
@@ -308,6 +332,30 @@ class DispatchRepo:
             " WHERE o.ordering_key = jobs.ordering_key"
             " AND o.state IN ('waiting', 'queued', 'running', 'retrying')))"
         )
+        return where, args
+
+    @staticmethod
+    def _pick(
+        conn: Conn,
+        claim: Claim,
+        excluded: set[str],
+        room: dict[str, int],
+        ts: float,
+        used: dict[rates.Bucket, int] | None = None,
+        before: tuple[int, float, int] | None = None,
+    ) -> list[int]:
+        limited = claim.rates or {}
+        where, args = DispatchRepo._ready_where(claim, ts, before)
+        if used is not None:
+            for queue, tenant in rates.exhausted(limited, used):
+                if limited[queue].per_tenant:
+                    where.append("NOT (queue = ? AND coalesce(tenant, '') = ?)")
+                    args += [queue, tenant]
+                else:
+                    excluded.add(queue)
+        if excluded:
+            where.append(f"queue NOT IN ({_ph(list(excluded))})")
+            args += sorted(excluded)
         sql = (
             # INDEXED BY: left alone, SQLite may sort every ready job on each claim
             f"SELECT id, queue{', tenant' if limited else ''}"
