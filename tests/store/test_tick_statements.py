@@ -41,7 +41,7 @@ def _statements(store: Store) -> Iterator[list[str]]:
         raw.set_trace_callback(None)
 
 
-def test_a_tick_of_one_finish_and_one_claim_is_six_statements(
+def test_a_tick_of_one_finish_and_one_claim_is_seven_statements(
     db_path: Path, clock: ManualClock
 ) -> None:
     store = open_store(str(db_path))  # a real SQLite file
@@ -54,11 +54,11 @@ def test_a_tick_of_one_finish_and_one_claim_is_six_statements(
         with _statements(store) as seen:
             tick = store.dispatch.tick([finish], claim(), clock.now())
         # Then: BEGIN, the jobs update (its streak read folded in), the attempt's ending,
-        # the claim's update (the pick, paused queues, node and gang checks in it) and its
+        # the pick (paused queues, node and gang checks in it), the claim's update and its
         # attempts row, COMMIT
         assert len(tick.applied) == 1 and len(tick.claimed) == 1
         assert [s.split()[0] for s in seen] == [
-            "BEGIN", "UPDATE", "UPDATE", "UPDATE", "INSERT", "COMMIT",
+            "BEGIN", "UPDATE", "UPDATE", "SELECT", "UPDATE", "INSERT", "COMMIT",
         ], seen  # fmt: skip
         assert tick.claimed[0].id == job.id + 1
     finally:
@@ -72,8 +72,8 @@ def test_a_claim_that_finds_nothing_ready_looks_no_further_than_the_full_claim(
     try:
         with _statements(store) as seen:
             assert store.dispatch.claim(claim(), clock.now()) == []
-        # the one-statement claim, then the full one: node and gang check, pick
-        assert [s.split()[0] for s in seen] == ["BEGIN", "UPDATE", "SELECT", "SELECT", "COMMIT"]
+        # the plain pick, then the full claim's: node and gang check, pick
+        assert [s.split()[0] for s in seen] == ["BEGIN", "SELECT", "SELECT", "SELECT", "COMMIT"]
     finally:
         store.close()
 

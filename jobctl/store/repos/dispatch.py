@@ -257,25 +257,33 @@ class DispatchRepo:
         return self._taken(conn, claim, rows, ts)
 
     def _claim_plain(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
-        """The common claim in one statement (SQLite; [] on PostgreSQL, whose claim is one
-        statement already): no queue of the claim has a concurrency or rate limit, and the
-        node may claim and no gang waits due (checked in the statement). [] when it claimed
-        nothing: then the full claim runs (it tells those cases apart)."""
+        """The common claim (SQLite; [] on PostgreSQL, whose claim is one statement
+        already): no queue of the claim has a concurrency or rate limit; one pick that also
+        checks that the node may claim and that no gang waits due, then the update. [] when
+        it picked nothing: then the full claim runs (it tells those cases apart). (One
+        UPDATE ... WHERE id IN (the pick) costs SQLite more than the two.)"""
         if claim.limits or claim.rates:
             return []
         where, args = self._ready_where(claim, ts)
-        rows = conn.execute(
-            f"{_TAKE} WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_claim WHERE "
-            + " AND ".join(where)
-            + " AND NOT EXISTS (SELECT 1 FROM nodes WHERE name = ?"
-            " AND (draining = 1 OR forgotten_at IS NOT NULL))"
-            " AND NOT EXISTS (SELECT 1 FROM gangs WHERE state = 'waiting' AND run_at <= ?)"
-            " ORDER BY priority DESC, run_at, id LIMIT ?) RETURNING *",
-            [ts, claim.runner, ts + claim.lease, *args, claim.node, ts, claim.slots],
-        ).fetchall()
-        if not rows:
+        picked = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM jobs INDEXED BY jobs_claim WHERE "
+                + " AND ".join(where)
+                + " AND NOT EXISTS (SELECT 1 FROM nodes WHERE name = ?"
+                " AND (draining = 1 OR forgotten_at IS NOT NULL))"
+                " AND NOT EXISTS (SELECT 1 FROM gangs WHERE state = 'waiting' AND run_at <= ?)"
+                " ORDER BY priority DESC, run_at, id LIMIT ?",
+                [*args, claim.node, ts, claim.slots],
+            )
+        ]
+        if not picked:
             return []
-        rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))  # claim order
+        rows = conn.execute(
+            f"{_TAKE} WHERE id IN ({_ph(picked)}) RETURNING *",
+            [ts, claim.runner, ts + claim.lease, *picked],
+        ).fetchall()
+        rows.sort(key=lambda r: picked.index(r["id"]))  # claim order
         return self._taken(conn, claim, rows, ts)
 
     @staticmethod
