@@ -99,7 +99,14 @@ class EventLog:
             line = json.dumps(record, default=str)
         else:
             parts = [self._head(self._stamp(now), level, event)]
-            parts += [f"{k}={_logfmt_value(v)}" for k, v in fields.items() if v is not None]
+            for k, v in fields.items():  # numbers and plain strings inline: most fields
+                if v is None:
+                    continue
+                kind = type(v)
+                if kind is int or kind is float or (kind is str and v and not _QUOTE.search(v)):
+                    parts.append(f"{k}={v}")
+                else:
+                    parts.append(f"{k}={_logfmt_value(v)}")
             line = " ".join(parts)
         if self._holder is not None and self._holder == threading.get_ident():
             self._held.append(line + "\n")

@@ -108,3 +108,32 @@ def test_a_daemons_lines_carry_its_node_once_in_both_formats() -> None:
         '{"ts": "2026-01-02T03:04:05Z", "level": "info", "node": "n2", "event": "job.started",'
         ' "job_id": 7}\n'
     )
+
+
+def test_every_kind_of_field_value_is_written_as_logfmt_value_writes_it() -> None:
+    """Numbers and plain strings are written inline, the rest as before: the same text."""
+    from enum import Enum
+
+    from jobctl.runtime.eventlog import _logfmt_value
+
+    class Kind(Enum):
+        EXIT = "exit"
+
+    class Count(int):
+        def __str__(self) -> str:
+            return "many"
+
+    values: list[object] = [
+        0, -3, 12345678901234567890, 0.000123, 1e-07, 2.5e20, float("inf"), True, False,
+        "default", "", "two words", 'a"quote', "a=b", "back\\slash", "tab\there", "é",
+        Kind.EXIT, Count(4), NOW, [1, "x"], {"k": 1},
+    ]  # fmt: skip
+    stream = io.StringIO()
+    log = EventLog("logfmt", stream)
+    for n, value in enumerate(values):
+        log.emit(NOW, "e", n=n, value=value, skipped=None)
+    expected = [
+        f"ts=2026-01-02T03:04:05Z level=info event=e n={n} value={_logfmt_value(v)}"
+        for n, v in enumerate(values)
+    ]
+    assert stream.getvalue().splitlines() == expected

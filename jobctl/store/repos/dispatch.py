@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.failure import Decision
@@ -19,8 +20,8 @@ from jobctl.store.records import job_from_row, jobs_from_rows
 from jobctl.store.repos import gangs, rates
 from jobctl.store.repos.gangs import INSERT_ATTEMPT, Head
 from jobctl.store.repos.jobs import cascade_cancel, release_dependants
-from jobctl.store.repos.nodes import may_claim
-from jobctl.store.repos.notify import finish_events
+from jobctl.store.repos.nodes import claim_gate
+from jobctl.store.repos.notify import STREAK, finish_events
 from jobctl.store.repos.output import OutputRepo, OutputWrite
 
 
@@ -113,6 +114,16 @@ def _serves(claim: Claim, gang: Head) -> bool:
     return served and gang.placement.matches(claim.node, claim.tags)
 
 
+_TAKE = (
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
+    " lease_owner = ?, lease_expires_at = ?, retry_after = NULL"
+)
+END_ATTEMPT = (
+    "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
+    " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?"
+)
+
+
 def _ph(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
@@ -150,7 +161,10 @@ class DispatchRepo:
         with self.db.write() as conn:
             if spawns:
                 self._record_spawns(conn, spawns)
-            applied = [f for f in finishes if self._finish_one(conn, f, ts, now)]
+            ended: list[tuple[object, ...]] = []  # attempt rows, updated together
+            applied = [f for f in finishes if self._finish_one(conn, f, ts, now, ended)]
+            if ended:
+                conn.executemany(END_ATTEMPT, ended)
             OutputRepo.write_in(conn, [f.output for f in finishes if f.output is not None])
             if claim is None:
                 return Tick(applied, [])
@@ -180,17 +194,21 @@ class DispatchRepo:
             started, held = gangs.kept(conn, claim.runner, ts)
             if not held:
                 return Tick([], started)
-        if not may_claim(conn, claim.node):
+        elif not claim.reserved:
+            jobs = self._claim_plain(conn, claim, ts)
+            if jobs:
+                return Tick([], jobs, self._due_after(conn, claim, ts, jobs, due))
+        allowed, gangs_waiting = claim_gate(conn, claim.node, ts)
+        if not allowed:
             if claim.reserved:
                 gangs.release(conn, claim.runner)
             return Tick([], self._started(conn, claim))
-        first = gangs.head(conn, ts)
+        first = gangs.head(conn, ts) if gangs_waiting else None
         if first is None or not _serves(claim, first):
             if claim.reserved:
                 gangs.release(conn, claim.runner)
             jobs = self._claim_jobs(conn, claim, ts) if claim.slots > 0 else []
-            more = due and len(jobs) < claim.slots
-            next_due = self._next_due_in(conn, ts, claim.queues) if more else None
+            next_due = self._due_after(conn, claim, ts, jobs, due)
             return Tick([], jobs + self._started(conn, claim), next_due)
         if claim.reserved:
             gangs.release(conn, claim.runner, keep=first.id)
@@ -207,6 +225,14 @@ class DispatchRepo:
         behind = self._claim_jobs(conn, replace(claim, slots=slots), ts) if slots > 0 else []
         claimed = ahead + launched + behind + self._started(conn, claim)
         return Tick([], claimed, next_due, held)
+
+    def _due_after(
+        self, conn: Conn, claim: Claim, ts: float, jobs: list[Job], due: bool
+    ) -> float | None:
+        """With `due`, when fewer than the free slots were claimed: when the next job not
+        yet due becomes due."""
+        more = due and len(jobs) < claim.slots
+        return self._next_due_in(conn, ts, claim.queues) if more else None
 
     @staticmethod
     def _started(conn: Conn, claim: Claim) -> list[Job]:
@@ -231,7 +257,7 @@ class DispatchRepo:
                     "SELECT queue, count(*) FROM jobs WHERE state = 'running' GROUP BY queue"
                 ).fetchall()
             )
-        excluded = {r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 1")}
+        excluded: set[str] = set()  # paused queues: left out by _pick's statement itself
         room = {}
         for queue, limit in (claim.limits or {}).items():
             room[queue] = limit - running.get(queue, 0)
@@ -242,12 +268,45 @@ class DispatchRepo:
         if not picked:
             return []
         rows = conn.execute(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
-            " lease_owner = ?, lease_expires_at = ?, retry_after = NULL"
-            f" WHERE id IN ({_ph(picked)}) RETURNING *",
+            f"{_TAKE} WHERE id IN ({_ph(picked)}) RETURNING *",
             [ts, claim.runner, ts + claim.lease, *picked],
         ).fetchall()
         rows.sort(key=lambda r: picked.index(r["id"]))
+        return self._taken(conn, claim, rows, ts)
+
+    def _claim_plain(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
+        """The common claim (SQLite; [] on PostgreSQL, whose claim is one statement
+        already): no queue of the claim has a concurrency or rate limit; one pick that also
+        checks that the node may claim and that no gang waits due, then the update. [] when
+        it picked nothing: then the full claim runs (it tells those cases apart). (One
+        UPDATE ... WHERE id IN (the pick) costs SQLite more than the two.)"""
+        if claim.limits or claim.rates:
+            return []
+        where, args = self._ready_where(claim, ts)
+        picked = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM jobs INDEXED BY jobs_claim WHERE "
+                + " AND ".join(where)
+                + " AND NOT EXISTS (SELECT 1 FROM nodes WHERE name = ?"
+                " AND (draining = 1 OR forgotten_at IS NOT NULL))"
+                " AND NOT EXISTS (SELECT 1 FROM gangs WHERE state = 'waiting' AND run_at <= ?)"
+                " ORDER BY priority DESC, run_at, id LIMIT ?",
+                [*args, claim.node, ts, claim.slots],
+            )
+        ]
+        if not picked:
+            return []
+        rows = conn.execute(
+            f"{_TAKE} WHERE id IN ({_ph(picked)}) RETURNING *",
+            [ts, claim.runner, ts + claim.lease, *picked],
+        ).fetchall()
+        rows.sort(key=lambda r: picked.index(r["id"]))  # claim order
+        return self._taken(conn, claim, rows, ts)
+
+    @staticmethod
+    def _taken(conn: Conn, claim: Claim, rows: list[Any], ts: float) -> list[Job]:
+        """The claimed rows (in claim order): their rate-limit claims and attempt rows."""
         if claim.rates:
             limited = claim.rates
             rates.record(
@@ -270,31 +329,22 @@ class DispatchRepo:
         return jobs_from_rows(rows)
 
     @staticmethod
-    def _pick(
-        conn: Conn,
-        claim: Claim,
-        excluded: set[str],
-        room: dict[str, int],
-        ts: float,
-        used: dict[rates.Bucket, int] | None = None,
-        before: tuple[int, float, int] | None = None,
-    ) -> list[int]:
-        where = ["state IN ('queued', 'retrying')", "run_at <= ?", "gang_id IS NULL"]
+    def _ready_where(
+        claim: Claim, ts: float, before: tuple[int, float, int] | None = None
+    ) -> tuple[list[str], list[object]]:
+        """What makes a job claimable by `claim` (limits and rates aside): ready and due, no
+        gang's member, in a queue it serves that is not paused, placed where it may run,
+        first of its ordering key; with `before`, ahead of that place in claim order."""
+        where = [
+            "state IN ('queued', 'retrying')",
+            "run_at <= ?",
+            "gang_id IS NULL",
+            "queue NOT IN (SELECT name FROM queues WHERE paused = 1)",
+        ]
         args: list[object] = [ts]
         if before is not None:
             where.append("(-priority, run_at, id) < (?, ?, ?)")
             args += before
-        limited = claim.rates or {}
-        if used is not None:
-            for queue, tenant in rates.exhausted(limited, used):
-                if limited[queue].per_tenant:
-                    where.append("NOT (queue = ? AND coalesce(tenant, '') = ?)")
-                    args += [queue, tenant]
-                else:
-                    excluded.add(queue)
-        if excluded:
-            where.append(f"queue NOT IN ({_ph(list(excluded))})")
-            args += sorted(excluded)
         if claim.queues is not None:
             where.append(f"queue IN ({_ph(list(claim.queues))})")
             args += sorted(claim.queues)
@@ -308,6 +358,30 @@ class DispatchRepo:
             " WHERE o.ordering_key = jobs.ordering_key"
             " AND o.state IN ('waiting', 'queued', 'running', 'retrying')))"
         )
+        return where, args
+
+    @staticmethod
+    def _pick(
+        conn: Conn,
+        claim: Claim,
+        excluded: set[str],
+        room: dict[str, int],
+        ts: float,
+        used: dict[rates.Bucket, int] | None = None,
+        before: tuple[int, float, int] | None = None,
+    ) -> list[int]:
+        limited = claim.rates or {}
+        where, args = DispatchRepo._ready_where(claim, ts, before)
+        if used is not None:
+            for queue, tenant in rates.exhausted(limited, used):
+                if limited[queue].per_tenant:
+                    where.append("NOT (queue = ? AND coalesce(tenant, '') = ?)")
+                    args += [queue, tenant]
+                else:
+                    excluded.add(queue)
+        if excluded:
+            where.append(f"queue NOT IN ({_ph(list(excluded))})")
+            args += sorted(excluded)
         sql = (
             # INDEXED BY: left alone, SQLite may sort every ready job on each claim
             f"SELECT id, queue{', tenant' if limited else ''}"
@@ -383,7 +457,12 @@ class DispatchRepo:
         return self.tick(finishes, None, now, spawns).applied
 
     @staticmethod
-    def _finish_one(conn: Conn, f: Finish, ts: float, now: datetime) -> bool:
+    def _finish_one(
+        conn: Conn, f: Finish, ts: float, now: datetime, ended: list[tuple[object, ...]]
+    ) -> bool:
+        """Apply one ending (False: its lease was lost). Its attempt row's ending goes to
+        `ended`, for the caller to write with the tick's others in one statement; a gang
+        member's is written at once (the gang's own bookkeeping updates that row next)."""
         d = f.decision
         state = d.state
         failure = d.failure_class.value if d.failure_class else None
@@ -397,7 +476,7 @@ class DispatchRepo:
             " WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?"
             + lease_guard
             + " RETURNING queue, payload, has_dependants, schedule, name, job_type, tenant,"
-            " max_attempts, command, nominal_at, gang_id, gang_rank",
+            " max_attempts, command, nominal_at, gang_id, gang_rank, " + STREAK,
             (
                 state.value,
                 f.exit_code,
@@ -418,24 +497,15 @@ class DispatchRepo:
             return False
         if state is State.RETRYING:
             conn.notify("jobs")
-        conn.execute(
-            "UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?, failure_class = ?,"
-            " duration = ?, max_rss = ?, cpu_seconds = ? WHERE job_id = ? AND attempt = ?",
-            (
-                ts,
-                f.exit_code,
-                f.signal,
-                failure,
-                f.duration,
-                f.max_rss,
-                f.cpu_seconds,
-                f.job_id,
-                f.attempt,
-            ),
-        )
+        attempt = (
+            ts, f.exit_code, f.signal, failure, f.duration, f.max_rss, f.cpu_seconds,
+            f.job_id, f.attempt,
+        )  # fmt: skip
         if row["gang_id"] is not None:
+            conn.execute(END_ATTEMPT, attempt)
             _gang_member_ended(conn, f, row, ts, now)
             return True
+        ended.append(attempt)
         if d.to_dlq:
             dlq_id = conn.execute(
                 "INSERT INTO dlq (job_id, queue, failure_class, error, payload, output_tail,"

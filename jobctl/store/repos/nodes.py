@@ -1,6 +1,6 @@
 """The registry of nodes: each daemon registers its node (host, tags, version) and keeps its
 heartbeat; an operator drains, resumes or forgets a node. A node claims nothing while it is
-draining or forgotten (`may_claim`, read inside every claim transaction)."""
+draining or forgotten (`claim_gate`, read inside every claim transaction)."""
 
 from __future__ import annotations
 
@@ -31,13 +31,17 @@ class NodeInfo:
     running: int = 0  # jobs its daemons run now (filled in by `list`)
 
 
-def may_claim(conn: Conn, node: str) -> bool:
-    """Inside a claim transaction: False when `node` is draining or forgotten."""
+def claim_gate(conn: Conn, node: str, ts: float) -> tuple[bool, bool]:
+    """Inside a claim transaction, in one statement: whether `node` may claim (False when
+    it is draining or forgotten), and whether any gang waits due at `ts` (repos/gangs.py:
+    only then is the first waiting gang looked for)."""
     row = conn.execute(
-        "SELECT 1 FROM nodes WHERE name = ? AND (draining = 1 OR forgotten_at IS NOT NULL)",
-        (node,),
+        "SELECT EXISTS (SELECT 1 FROM nodes WHERE name = ?"
+        " AND (draining = 1 OR forgotten_at IS NOT NULL)),"
+        " EXISTS (SELECT 1 FROM gangs WHERE state = 'waiting' AND run_at <= ?)",
+        (node, ts),
     ).fetchone()
-    return row is None
+    return not row[0], bool(row[1])
 
 
 _LIVE_DAEMON = (

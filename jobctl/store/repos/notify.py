@@ -92,11 +92,22 @@ def subject_of(schedule: str | None, name: str | None, job_type: str | None) -> 
     return None
 
 
+# The job's streak subject (subject_of) in SQL, and its failures so far: read by the finish's
+# own jobs update (RETURNING ..., STREAK), not by a statement of its own per finish.
+SUBJECT_SQL = (
+    "coalesce('schedule:' || nullif(schedule, ''), 'name:' || nullif(name, ''),"
+    " 'type:' || nullif(job_type, ''))"
+)
+STREAK = f"(SELECT failures FROM notify_streaks WHERE subject = {SUBJECT_SQL}) AS streak"
+
+
 def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
     """Inside dispatch.finish's transaction, for one applied attempt ending: `failed`
     (a retry remains), `dead` (counted in the subject's streak; `pause_after` reached →
     the schedule is paused and `paused` written), `recovered` (the first success after a
-    streak), `too_short` (a success under the schedule's min_runtime)."""
+    streak), `too_short` (a success under the schedule's min_runtime). `job`: the row the
+    finish's update returned, with the subject's failures so far as `streak` (STREAK), read
+    in the same transaction before this ending."""
     state = f.decision.state
     if state not in (State.RETRYING, State.DEAD, State.SUCCEEDED):
         return
@@ -109,17 +120,14 @@ def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
         ).fetchone()
     subject = subject_of(job["schedule"], job["name"], job["job_type"])
     if state is State.SUCCEEDED:  # the common ending: most write no event (no body built)
-        if subject is not None:
-            found = conn.execute(
-                "SELECT failures FROM notify_streaks WHERE subject = ?", (subject,)
-            ).fetchone()
-            if found is not None and found[0] > 0:
-                conn.execute(
-                    "UPDATE notify_streaks SET failures = 0, updated_at = ? WHERE subject = ?",
-                    (now.timestamp(), subject),
-                )
-                body = _job_body(f, job, sched, subject)
-                record_in(conn, "recovered", now, {**body, "streak": found[0]})
+        failures = job["streak"]
+        if subject is not None and failures:
+            conn.execute(
+                "UPDATE notify_streaks SET failures = 0, updated_at = ? WHERE subject = ?",
+                (now.timestamp(), subject),
+            )
+            body = _job_body(f, job, sched, subject)
+            record_in(conn, "recovered", now, {**body, "streak": failures})
         if sched is not None and sched["mailto"] and f.output_tail:
             record_in(conn, "output", now, _job_body(f, job, sched, subject))
         floor = sched["min_runtime"] if sched is not None else None
@@ -129,12 +137,7 @@ def finish_events(conn: Conn, f: Finish, job: Row, now: datetime) -> None:
         return
     body = _job_body(f, job, sched, subject)
     if state is State.RETRYING:
-        streak = 1
-        if subject is not None:
-            found = conn.execute(
-                "SELECT failures FROM notify_streaks WHERE subject = ?", (subject,)
-            ).fetchone()
-            streak += found[0] if found else 0
+        streak = 1 + ((job["streak"] or 0) if subject is not None else 0)
         record_in(conn, "failed", now, {**body, "retrying": True, "streak": streak})
         return
     streak = 1
