@@ -4,7 +4,6 @@ signal mask and dispositions) and fails with the same one-line errors."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -54,6 +53,7 @@ class Child:
         self.popen = proc  # reaped by outputs(): its returncode is set there
         for fd in (self.stdin, self.out_w, self.err_w):
             os.close(fd)
+        self.stdin = self.out_w = self.err_w = -1  # never closed twice: threads reuse numbers
         return pid
 
     def outputs(self, pid: int) -> tuple[bytes, bytes, int]:
@@ -66,7 +66,7 @@ class Child:
 
     def close(self) -> None:
         for fd in (self.stdin, self.out_r, self.out_w, self.err_r, self.err_w):
-            with contextlib.suppress(OSError):  # some are closed already
+            if fd >= 0:
                 os.close(fd)
 
 
