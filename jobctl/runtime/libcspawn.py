@@ -22,6 +22,7 @@ _SETSIGDEF, _SETSIGMASK, _SETSID = 0x04, 0x08, 0x80  # glibc's POSIX_SPAWN_* fla
 DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 # Opaque glibc types, sized with room to spare (x86-64: 80 and 336 bytes).
 _ACTIONS_SIZE, _ATTR_SIZE, _SIGSET_SIZE = 256, 1024, 256
+_ENCODING, _ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
 def _load() -> ctypes.CDLL | None:
@@ -83,10 +84,16 @@ class _Entries(dict[tuple[str, str], int]):
         self._keep: list[ctypes.c_char_p] = []
 
     def __missing__(self, item: tuple[str, str]) -> int:
-        name, value = os.fsencode(item[0]), os.fsencode(item[1])
-        if not name or b"=" in name:
-            raise ValueError("illegal environment variable name")
-        raw = name + b"=" + value
+        name, value = item
+        if type(name) is str and type(value) is str:
+            if not name or "=" in name:
+                raise ValueError("illegal environment variable name")
+            raw = f"{name}={value}".encode(_ENCODING, _ERRORS)
+        else:  # bytes or path-likes (TypeError for anything else)
+            raw_name = os.fsencode(name)
+            if not raw_name or b"=" in raw_name:
+                raise ValueError("illegal environment variable name")
+            raw = raw_name + b"=" + os.fsencode(value)
         if b"\0" in raw:
             raise ValueError("embedded null byte")
         pointer = ctypes.c_char_p(raw)

@@ -1,9 +1,10 @@
 """Start one attempt's process in a new session, cheaply, with one-line spawn errors.
 
-The common case uses glibc's posix_spawn (vfork + exec, reports exec errors synchronously):
-through ctypes (runtime/libcspawn.py), which also sets the cwd; os.posix_spawn without a cwd
-where those glibc extensions are missing. A user to switch to, a parent-death signal, or a
-cwd without them fall back to subprocess.Popen (vfork too, but for the last), given the
+The common case uses glibc's posix_spawn (vfork + exec, reports exec errors synchronously)
+through ctypes (runtime/libcspawn.py), which also sets the cwd and closes every other fd:
+~130 against Popen's ~180 us of CPU a spawn with a cwd (bench/RESULTS-16.md). Without those glibc
+extensions, os.posix_spawn when there is no cwd. A user to switch to, a parent-death signal,
+or a cwd without them fall back to subprocess.Popen (vfork too, but for the last), given the
 executable already looked up when no user is switched to.
 The command is looked up on the PATH of the *child's* environment, as execvpe would.
 """
@@ -86,7 +87,7 @@ def _posix_spawn(
     argv: list[str], env: dict[str, str], cwd: str | None, fds: tuple[int, int, int]
 ) -> int:
     def run(path: str) -> int:
-        if libcspawn.AVAILABLE:
+        if libcspawn.AVAILABLE:  # also closes any inheritable fd, as Popen's close_fds
             return libcspawn.spawn(path, argv, env, cwd, fds)
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
         return os.posix_spawn(
