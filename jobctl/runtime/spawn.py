@@ -1,8 +1,10 @@
 """Start one attempt's process in a new session, cheaply, with one-line spawn errors.
 
-The common case (no cwd) uses os.posix_spawn (vfork + exec in glibc, reports exec errors
-synchronously). A cwd, which posix_spawn cannot set in Python, a user to switch to, or a
-parent-death signal fall back to subprocess.Popen (vfork too, but for the last), given the
+The common case uses glibc's posix_spawn (vfork + exec, reports exec errors synchronously)
+through ctypes (runtime/libcspawn.py), which also sets the cwd and closes every other fd:
+~130 against Popen's ~180 us of CPU a spawn with a cwd (bench/RESULTS-16.md). Without those glibc
+extensions, os.posix_spawn when there is no cwd. A user to switch to, a parent-death signal,
+or a cwd without them fall back to subprocess.Popen (vfork too, but for the last), given the
 executable already looked up when no user is switched to.
 The command is looked up on the PATH of the *child's* environment, as execvpe would.
 """
@@ -19,9 +21,8 @@ import time
 from collections.abc import Callable
 
 from jobctl.config.identity import Identity, IdentityError, resolve_identity
+from jobctl.runtime import libcspawn
 
-# Python ignores these; a child must start with the default actions (as Popen restores them).
-_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _PR_SET_PDEATHSIG = 1
 # PATH lookups are remembered briefly, as a shell's `hash` does: a dozen stat() calls per spawn
 # are a measurable share of a short job. A vanished file is looked up again at once.
@@ -60,8 +61,12 @@ def spawn(
         if die_with_parent:
             arm = _death_signal(os.getpid())
             return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err, arm)
-        if cwd is None and identity is None and min(stdin_fd, out_fd, err) > 2:
-            return _posix_spawn(argv, env, stdin_fd, out_fd, err), None
+        if (
+            (cwd is None or libcspawn.AVAILABLE)
+            and identity is None
+            and min(stdin_fd, out_fd, err) > 2
+        ):
+            return _posix_spawn(argv, env, cwd, (stdin_fd, out_fd, err)), None
         if identity is not None or "/" in argv[0]:
             return _popen(argv, env, cwd, stdin_fd, out_fd, identity, err)
         # Looked up here (remembered, as for posix_spawn), not by Popen on every spawn:
@@ -79,18 +84,15 @@ def spawn(
 
 
 def _posix_spawn(
-    argv: list[str], env: dict[str, str], stdin_fd: int, out_fd: int, err_fd: int
+    argv: list[str], env: dict[str, str], cwd: str | None, fds: tuple[int, int, int]
 ) -> int:
-    actions = [
-        (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
-        (os.POSIX_SPAWN_DUP2, out_fd, 1),
-        (os.POSIX_SPAWN_DUP2, err_fd, 2),
-    ]
-
     def run(path: str) -> int:
+        if libcspawn.AVAILABLE:  # also closes any inheritable fd, as Popen's close_fds
+            return libcspawn.spawn(path, argv, env, cwd, fds)
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
         return os.posix_spawn(
             path, argv, env, file_actions=actions, setsid=True,
-            setsigdef=_DEFAULT_SIGNALS, setsigmask=(),
+            setsigdef=libcspawn.DEFAULT_SIGNALS, setsigmask=(),
         )  # fmt: skip
 
     path = resolve(argv[0], env)
@@ -98,12 +100,26 @@ def _posix_spawn(
         try:
             return run(path)
         except FileNotFoundError:
-            if path == argv[0]:
+            if path == argv[0] or not _enterable(cwd):
                 raise
             path = resolve(argv[0], env, fresh=True)  # the remembered lookup went stale
             return run(path)
     except OSError as exc:
-        raise SpawnError(describe(exc, argv[0], path)) from None
+        if cwd is not None and not _enterable(cwd):  # the child's chdir failed, not its exec
+            raise _cwd_error(cwd, exc.errno) from None
+        raise SpawnError(describe(exc, argv[0], path, cwd)) from None
+
+
+def _enterable(cwd: str | None) -> bool:
+    """Whether a child can chdir to `cwd` (asked after a failed spawn: which step failed)."""
+    return cwd is None or (os.path.isdir(cwd) and os.access(cwd, os.X_OK))
+
+
+def _cwd_error(cwd: str, code: int | None) -> SpawnError:
+    """The error of a child that could not chdir to `cwd` (errno `code`)."""
+    if code in (errno.ENOENT, errno.ENOTDIR):
+        return SpawnError(f"no such directory: {cwd}")
+    return SpawnError(f"cannot enter directory {cwd}: {os.strerror(code or errno.EACCES)}")
 
 
 def _popen(
@@ -132,10 +148,8 @@ def _popen(
         )  # fmt: skip
     except OSError as exc:
         if cwd is not None and exc.filename == cwd:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                raise SpawnError(f"no such directory: {cwd}") from None
-            raise SpawnError(f"cannot enter directory {cwd}: {exc.strerror}") from None
-        raise SpawnError(describe(exc, argv[0], exc.filename or argv[0])) from None
+            raise _cwd_error(cwd, exc.errno) from None
+        raise SpawnError(describe(exc, argv[0], exc.filename or argv[0], cwd)) from None
     return popen.pid, popen
 
 
@@ -187,10 +201,11 @@ def _search(name: str, search: str) -> str:
     raise SpawnError(f"command not found: {name}")
 
 
-def describe(exc: OSError, name: str, path: str) -> str:
-    """One line for a failed exec of `name` (found at `path`)."""
+def describe(exc: OSError, name: str, path: str, cwd: str | None = None) -> str:
+    """One line for a failed exec of `name` (found at `path`, relative to `cwd` if given)."""
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        if "/" in path and os.path.isfile(path):  # the file is there: its #! interpreter is not
+        # the file is there: its #! interpreter is not
+        if "/" in path and os.path.isfile(os.path.join(cwd or "", path)):
             return f"cannot execute {path}: bad interpreter"
         return f"command not found: {name}"
     if exc.errno == errno.EACCES:

@@ -208,7 +208,7 @@ def test_a_non_executable_file_on_path_is_named(
     assert collect(executor, 1)["k"].spawn_error == f"not executable: {script}"
 
 
-@pytest.mark.parametrize("use_cwd", [False, True], ids=["posix_spawn", "popen"])
+@pytest.mark.parametrize("use_cwd", [False, True], ids=["no-cwd", "cwd"])
 def test_a_command_that_moved_on_path_is_found_again(
     executor: Executor, logs: Path, tmp_path: Path, use_cwd: bool
 ) -> None:
@@ -239,7 +239,7 @@ def test_a_key_in_flight_cannot_be_started_twice(executor: Executor, logs: Path)
 
 
 # --- what the job is given ------------------------------------------------------------------
-@pytest.mark.parametrize("use_cwd", [False, True], ids=["posix_spawn", "popen"])
+@pytest.mark.parametrize("use_cwd", [False, True], ids=["no-cwd", "cwd"])
 def test_payload_on_stdin_environment_and_cwd_are_honoured(
     executor: Executor, logs: Path, tmp_path: Path, use_cwd: bool
 ) -> None:
