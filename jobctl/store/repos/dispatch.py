@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.failure import Decision
@@ -265,14 +264,7 @@ class DispatchRepo:
                 excluded.add(queue)
         used = rates.usage(conn, claim.rates, ts) if claim.rates else None
         picked = self._pick(conn, claim, excluded, room, ts, used, before)
-        if not picked:
-            return []
-        rows = conn.execute(
-            f"{_TAKE} WHERE id IN ({_ph(picked)}) RETURNING *",
-            [ts, claim.runner, ts + claim.lease, *picked],
-        ).fetchall()
-        rows.sort(key=lambda r: picked.index(r["id"]))
-        return self._taken(conn, claim, rows, ts)
+        return self._take(conn, claim, picked, ts) if picked else []
 
     def _claim_plain(self, conn: Conn, claim: Claim, ts: float) -> list[Job]:
         """The common claim (SQLite; [] on PostgreSQL, whose claim is one statement
@@ -295,18 +287,17 @@ class DispatchRepo:
                 [*args, claim.node, ts, claim.slots],
             )
         ]
-        if not picked:
-            return []
+        return self._take(conn, claim, picked, ts) if picked else []
+
+    @staticmethod
+    def _take(conn: Conn, claim: Claim, picked: list[int], ts: float) -> list[Job]:
+        """The `picked` jobs to running for the claim, in pick (claim) order, with their
+        rate-limit claims and attempt rows."""
         rows = conn.execute(
             f"{_TAKE} WHERE id IN ({_ph(picked)}) RETURNING *",
             [ts, claim.runner, ts + claim.lease, *picked],
         ).fetchall()
-        rows.sort(key=lambda r: picked.index(r["id"]))  # claim order
-        return self._taken(conn, claim, rows, ts)
-
-    @staticmethod
-    def _taken(conn: Conn, claim: Claim, rows: list[Any], ts: float) -> list[Job]:
-        """The claimed rows (in claim order): their rate-limit claims and attempt rows."""
+        rows.sort(key=lambda r: picked.index(r["id"]))
         if claim.rates:
             limited = claim.rates
             rates.record(
