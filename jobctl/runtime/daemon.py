@@ -97,7 +97,10 @@ class Daemon:
         self.idle_poll = IDLE_POLL
         self.rescan = min(RESCAN, self.feed.rescan or RESCAN)
         self.handlers = HandlerPool(options.concurrency, self.executor.wake)
-        self.reaper = Reaper(store, log, self.rng, self.runner, options.node, options.kill_grace)
+        self.reaper = Reaper(
+            store, log, self.rng, self.runner, options.node, options.kill_grace,
+            runs=lambda job_id: job_id in self.running,
+        )  # fmt: skip
         self.scheduler = Scheduler(
             store,
             clock,

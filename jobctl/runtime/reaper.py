@@ -4,6 +4,7 @@ processes a dead predecessor on this node left running)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -22,13 +23,21 @@ class Reaper:
     store: Store
     log: EventLog
     rng: random.Random
-    runner: str  # this daemon: its own leases are never reaped here
+    runner: str  # this daemon
     node: str
     kill_grace: float
+    runs: Callable[[int], bool]  # whether this daemon runs the job (by id) now
 
     def reap(self, now: datetime) -> bool:
-        """Re-queue jobs whose runner stopped renewing its lease; True if any were."""
-        expired = [e for e in self.store.dispatch.expired(now) if e.job.lease_owner != self.runner]
+        """Re-queue jobs whose runner stopped renewing its lease; True if any were. This
+        daemon's own expired leases are reaped only for jobs it does not run: a claim whose
+        commit landed although the daemon saw it fail (the connection died in COMMIT) is
+        nobody's, and would otherwise wait for this daemon to stop."""
+        expired = [
+            e
+            for e in self.store.dispatch.expired(now)
+            if e.job.lease_owner != self.runner or not self.runs(e.job.id)
+        ]
         if expired:
             finishes = [outcomes.from_lost(e.job, now, self.rng) for e in expired]
             self._requeue_lost(finishes, {e.job.id: e.job for e in expired}, now)

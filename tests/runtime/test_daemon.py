@@ -94,6 +94,24 @@ def test_expired_lease_of_a_dead_runner_is_requeued_as_lost(
     assert [a.failure_class for a in store.jobs.attempts(job_id)] == ["lost", None]
 
 
+def test_a_claim_the_daemon_never_learned_of_is_requeued_when_its_lease_expires(
+    store: Store, daemon: Daemon, clock: ManualClock
+) -> None:
+    # Given a job claimed for this very daemon in a transaction whose COMMIT landed although
+    # the daemon saw it fail (its connection died in COMMIT): the daemon does not run it
+    job_id = store.jobs.enqueue([job_spec()], clock.now())[0].id
+    store.dispatch.claim(claim(runner=daemon.runner, lease=30), clock.now())
+    assert job_id not in daemon.running
+    # When its lease has expired, it is re-queued as lost, even by the daemon it names
+    clock.advance(31)
+    daemon.tick()
+    job = store.jobs.get(job_id)
+    assert (job.state, job.failure_class) == (State.RETRYING, "lost")
+    clock.advance(job.retry.max + 1)
+    daemon.run_until_idle()
+    assert store.jobs.get(job_id).state is State.SUCCEEDED
+
+
 def test_lost_with_no_attempts_left_is_dead(
     store: Store, daemon: Daemon, clock: ManualClock
 ) -> None:
