@@ -264,7 +264,10 @@ def test_daemon_records_samples_of_configured_queues(
     long_ago = datetime(2000, 1, 1, tzinfo=UTC)
 
     def span() -> float:
-        [window] = store.kafka.windows(broker.bootstrap, group, long_ago, long_ago, 0).values()
+        windows = list(store.kafka.windows(broker.bootstrap, group, long_ago, long_ago, 0).values())
+        if not windows:  # the daemon has not sampled yet (a slow start)
+            return 0.0
+        [window] = windows
         return (window[-1].at - window[0].at).total_seconds() if len(window) >= 3 else 0.0
 
     try:
