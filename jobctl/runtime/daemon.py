@@ -32,12 +32,13 @@ from jobctl.runtime.hooks import Hook
 from jobctl.runtime.launch import LaunchContext, build_launch
 from jobctl.runtime.logcap import OnDisk
 from jobctl.runtime.nodewatch import NodeWatch
-from jobctl.runtime.output import PUSH_INTERVAL, OutputKeeper, discard
+from jobctl.runtime.output import PUSH_INTERVAL, OutputKeeper, discard, leftover_write
 from jobctl.runtime.reaper import Reaper
 from jobctl.runtime.scheduler import Scheduler
 from jobctl.runtime.systemd import Notifier
 from jobctl.store.repos.daemons import DaemonInfo
-from jobctl.store.repos.dispatch import Claim, Finish, Spawn, Tick
+from jobctl.store.repos.dispatch import Claim, Finish, Orphan, Spawn, Tick
+from jobctl.store.repos.output import OutputWrite
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
@@ -152,7 +153,7 @@ class Daemon:
         self.node_watch.register(now, self.heartbeat_interval)
         if self.feed.start(self.executor.wake):
             self.idle_poll = WATCHED_POLL
-        self.reaper.recover_orphans(now)
+        self.reaper.recover_orphans(now, self._orphan_output if self.output else None)
         self._store_leftover_output(now)
         self._reconcile_schedules(now)
         if self.scheduler.start(now):
@@ -506,6 +507,11 @@ class Daemon:
             self.output.push()
         except JobctlError as exc:
             self.log.emit(now, "output.push_failed", level="warning", error=str(exc))
+
+    def _orphan_output(self, orphan: Orphan) -> OutputWrite | None:
+        """What a dead predecessor's attempt printed here, stored with its ending."""
+        job = orphan.job
+        return leftover_write(self.launch_ctx.log_dir, job.id, job.attempts, orphan.log_path)
 
     def _store_leftover_output(self, now: datetime) -> None:
         """Spool files of dead predecessors on this node (orphan recovery ended their

@@ -11,9 +11,12 @@ is the spool; the daemon drives an OutputKeeper from its one thread:
   (dispatch.finish); once that commits, `discard()` removes the local files.
 - A crash before that commit leaves the attempt running in the store and its spool files on
   the node: the next daemon there ends the orphan and re-queues its job (orphan recovery),
-  then `store_leftovers()` stores each spool file a predecessor left, replacing what was
-  pushed, and removes it. A crash after the commit and before the removal loses nothing:
-  `store_leftovers()` finds the bytes stored already and only removes the file.
+  storing the spool's bytes (`leftover_write()`) with the attempt's ending, in place of what
+  was pushed: nobody sees the attempt ended without its output. Then `store_leftovers()`
+  stores each spool file a predecessor left that is not stored yet (an attempt another
+  node's daemon ended when its lease expired), and removes it. A crash after the commit and
+  before the removal loses nothing: `store_leftovers()` finds the bytes stored already and
+  only removes the file.
 - An attempt that printed nothing has no file: nothing is read, written or removed.
 """
 
@@ -144,8 +147,7 @@ class OutputKeeper:
                 continue
             if record.log_path != str(base):
                 continue
-            old = files.get(".1")
-            data = (_read(old, 0, -1) if old else b"") + _read(base, 0, -1)
+            data = _spooled(base)
             if self.store.output.total_bytes(job_id, attempt) != len(data):
                 self.store.output.replace(job_id, attempt, data)
             for path in files.values():
@@ -153,6 +155,29 @@ class OutputKeeper:
                     path.unlink()
             done.append((job_id, attempt))
         return done
+
+
+def leftover_write(
+    log_dir: Path, job_id: int, attempt: int, log_path: str | None
+) -> OutputWrite | None:
+    """The spool a dead predecessor left of this attempt (its log on record, under
+    `log_dir`) as the write that makes it all of the attempt's stored output, for orphan
+    recovery to store with the attempt's ending; None when it left none."""
+    if log_path is None:
+        return None
+    base = Path(log_path)
+    match = _SPOOL_NAME.fullmatch(base.name)
+    if base.parent.parent != log_dir or not match or match[3]:
+        return None
+    if (int(match[1]), int(match[2])) != (job_id, attempt):
+        return None
+    data = _spooled(base)
+    return OutputWrite(job_id, attempt, chunked(data, 1), replace=True) if data else None
+
+
+def _spooled(base: Path) -> bytes:
+    """All a spool holds: its older part (".1"), then the log itself."""
+    return _read(base.with_name(base.name + ".1"), 0, -1) + _read(base, 0, -1)
 
 
 def discard(disks: Iterable[OnDisk]) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from jobctl.domain.job import Job
 from jobctl.runtime import orphans, outcomes
 from jobctl.runtime.eventlog import EventLog
-from jobctl.store.repos.dispatch import Finish
+from jobctl.store.repos.dispatch import Finish, Orphan
+from jobctl.store.repos.output import OutputWrite
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
@@ -43,12 +44,15 @@ class Reaper:
             self._requeue_lost(finishes, {e.job.id: e.job for e in expired}, now)
         return bool(expired)
 
-    def recover_orphans(self, now: datetime) -> None:
+    def recover_orphans(
+        self, now: datetime, spooled: Callable[[Orphan], OutputWrite | None] | None = None
+    ) -> None:
         """End the job processes dead predecessors on this node left running (found by their
         JOBCTL_RUN marker or the pid on record: runtime/orphans.py), then re-queue their jobs
         as lost at once: no lease wait is needed (one daemon per node holds the node's lock,
         so every other runner on this node is dead). A job whose process was not spawned yet
-        simply runs again."""
+        simply runs again. `spooled` gives an attempt's output left on this node, stored with
+        its ending (a store that keeps output)."""
         rows = self.store.dispatch.orphans(self.node, self.runner)
         runners = set(self.store.daemons.runners(self.node))
         runners |= {o.job.lease_owner for o in rows if o.job.lease_owner}
@@ -65,7 +69,13 @@ class Reaper:
             job = jobs.get((run.job_id, run.attempt))
             pid = min(p.pid for p in procs)
             self._warn(now, "job.orphan_killed", run.job_id, run.attempt, job, pid=pid)
-        finishes = [outcomes.from_lost(o.job, now, self.rng, lease_expired=False) for o in rows]
+        finishes = [
+            replace(
+                outcomes.from_lost(o.job, now, self.rng, lease_expired=False),
+                output=spooled(o) if spooled else None,
+            )
+            for o in rows
+        ]
         self._requeue_lost(finishes, {o.job.id: o.job for o in rows}, now)
 
     def _requeue_lost(self, finishes: list[Finish], jobs: dict[int, Job], now: datetime) -> None:

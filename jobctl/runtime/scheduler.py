@@ -38,7 +38,7 @@ from jobctl.errors import JobctlError
 from jobctl.ops.nodes import fire_nodes
 from jobctl.runtime.boot import boot_id as current_boot_id
 from jobctl.runtime.eventlog import EventLog
-from jobctl.store.repos.schedules import LiveJob
+from jobctl.store.repos.schedules import LiveJob, ScheduleChanged
 
 if TYPE_CHECKING:
     from jobctl.store.protocol import Store
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 MAX_FIRES_PER_PASS = 1000  # a long outage of a per-second schedule is recorded in part
 REFRESH = 1.0  # seconds between checks for changed schedules
+FIRE_TRIES = 3  # decisions of one pass made afresh on a schedule edited meanwhile
 
 
 @dataclass
@@ -153,11 +154,10 @@ class Scheduler:
         self.refresh(force=True)
         booted = self.store.schedules.record_boot(self.boot_id, self.node, now)
         enqueued = 0
-        for entry in self.entries.values():
+        for entry in list(self.entries.values()):
             s = entry.schedule
             if entry.expr.kind == "reboot" and (s.created_at is None or s.created_at <= booted):
-                decisions, cancel = self._decide(s, [booted], now)
-                enqueued += self._record(entry, decisions, now, cancel)
+                enqueued += self._settled(entry, lambda e: self._record_at(e, [booted], now))
         return enqueued
 
     def tick(self, now: datetime) -> int:
@@ -169,7 +169,26 @@ class Scheduler:
                 enqueued += self._fire(entry, now)
         return enqueued
 
+    def _settled(self, entry: _Entry, fire: Callable[[_Entry], int | None]) -> int:
+        """`fire(entry)`, and while it finds the schedule edited since it was read (paused,
+        demoted, removed: nothing was recorded), again on the schedule read afresh, a few
+        times at most (a fire still due is tried again by the next tick). Jobs enqueued."""
+        for _ in range(FIRE_TRIES):
+            count = fire(entry)
+            if count is not None:
+                return count
+            self.refresh(force=True)
+            fresh = self.entries.get(entry.schedule.name)
+            if fresh is None:
+                return 0
+            entry = fresh
+        return 0
+
     def _fire(self, entry: _Entry, now: datetime) -> int:
+        return self._settled(entry, lambda e: self._fire_due(e, now))
+
+    def _fire_due(self, entry: _Entry, now: datetime) -> int | None:
+        """Record the entry's due fires and move it on; None when its schedule changed."""
         s = entry.schedule
         cursor = s.cursor_at or now
         fires = deque(
@@ -185,6 +204,8 @@ class Scheduler:
                 for n in dst_skipped(entry.expr, entry.tz, cursor, now)
             ]
         count = self._record(entry, decisions, now, cancel)
+        if count is None:
+            return None
         entry.schedule = _with_cursor(s, now)
         entry.next_at = self._next_after(entry, now)
         return count
@@ -240,13 +261,20 @@ class Scheduler:
         """The fire's start: its time plus `--jitter` drawn at random."""
         return at + timedelta(seconds=self.rng.uniform(0, s.jitter) if s.jitter else 0.0)
 
+    def _record_at(self, entry: _Entry, nominal: list[datetime], now: datetime) -> int | None:
+        """Decide and record the entry's fires at `nominal`; None when its schedule changed."""
+        decisions, cancel = self._decide(entry.schedule, nominal, now)
+        return self._record(entry, decisions, now, cancel)
+
     def _record(
         self,
         entry: _Entry,
         decisions: list[FireDecision],
         now: datetime,
         cancel: list[int] | None = None,
-    ) -> int:
+    ) -> int | None:
+        """Record decided fires (their jobs enqueued); None, nothing recorded, when the
+        schedule was edited since it was read. Jobs enqueued."""
         s = entry.schedule
         planned: list[tuple[FireDecision, list[JobSpec]]] = []
         for decision in decisions:
@@ -260,7 +288,12 @@ class Scheduler:
                     )
                     continue
             planned.append((decision, specs))
-        recorded = self.store.schedules.record_fires(s.name, planned, now, now, cancel or ())
+        try:
+            recorded = self.store.schedules.record_fires(
+                s.name, planned, now, now, cancel or (), seen=s
+            )
+        except ScheduleChanged:
+            return None
         count = sum(len(d.nodes) or 1 for d, job_id in recorded if job_id is not None)
         self._replaced = self._replaced or bool(cancel and count)
         request_ids = {d.nominal_at: specs[0].request_id for d, specs in planned if specs}

@@ -263,12 +263,14 @@ class Schedules(Protocol):
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
+        seen: Schedule | None = None,
     ) -> builtins.list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not yet recorded (exactly once per schedule
         and nominal time, however many daemons race), enqueue its job when it has a spec
         (an `--on-every-node` fire: its several jobs, all or none with the fire), cancel
         `cancel_ids`, advance the cursor. Returns the fires this call recorded, each with
-        its (first) job id."""
+        its (first) job id. With `seen`, the schedule as the fires were decided: nothing is
+        recorded, ScheduleChanged, when it was edited or removed since."""
         ...
 
     def record_boot(self, boot_id: str, node: str, now: datetime) -> datetime:

@@ -5,6 +5,7 @@ included; leftover spool files of a dead predecessor are stored and removed."""
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -12,8 +13,11 @@ import pytest
 
 from jobctl.domain.failure import Decision
 from jobctl.domain.job import State
+from jobctl.domain.retry import RetryPolicy
+from jobctl.runtime.eventlog import EventLog
 from jobctl.runtime.logcap import CappedLog, OnDisk
-from jobctl.runtime.output import OutputKeeper, discard
+from jobctl.runtime.output import OutputKeeper, discard, leftover_write
+from jobctl.runtime.reaper import Reaper
 from jobctl.store import Store
 from jobctl.store.repos.dispatch import Finish, Spawn
 from tests.support.clock import ManualClock
@@ -159,3 +163,50 @@ def test_leftover_spool_files_of_this_node_are_stored_and_removed(
     assert not files[done].exists()
     assert files[other].read_bytes() == b"not mine\n"
     assert _stored(store, other) == b""
+
+
+def test_an_orphans_spool_is_stored_with_its_ending(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Orphan recovery ends the attempt and stores what its spool holds in one transaction:
+    a reader never finds the attempt ended without its output (it used to be stored by a
+    later pass)."""
+    logs = tmp_path / "logs"
+    # Given a job of one attempt whose daemon died while it ran; its spool, rotated once,
+    # holds more than was pushed
+    (entry,) = store.jobs.enqueue([job_spec(retry=RetryPolicy(max_attempts=1))], clock.now())
+    store.dispatch.claim(claim(runner=RUNNER), clock.now())
+    path = logs / f"{entry.id // 1000:06d}" / f"{entry.id}.1.log"
+    path.parent.mkdir(parents=True)
+    store.dispatch.record_spawns([Spawn(entry.id, 1, None, None, str(path))])
+    path.with_name(path.name + ".1").write_bytes(b"before ")
+    path.write_bytes(b"the crash\n")
+    store.output.append(entry.id, 1, 1, b"bef")
+    # When the node's next daemon recovers its orphans
+    reaper = Reaper(store, EventLog(stream=io.StringIO()), random.Random(1), "node-a:2:y",
+                    "node-a", 0.1, lambda _: False)  # fmt: skip
+    reaper.recover_orphans(
+        clock.now(), lambda o: leftover_write(logs, o.job.id, o.job.attempts, o.log_path)
+    )
+    # Then the job is dead and its whole spool is its stored output, before any other pass
+    assert store.jobs.get(entry.id).state is State.DEAD
+    assert _stored(store, entry.id) == b"before the crash\n"
+    # And the leftover pass finds it stored and only removes the files
+    assert OutputKeeper(store, lambda _: None).store_leftovers(logs, "node-a") == [(entry.id, 1)]
+    assert _stored(store, entry.id) == b"before the crash\n"
+    assert not path.exists() and not path.with_name(path.name + ".1").exists()
+
+
+def test_a_spool_outside_the_log_directory_or_of_another_attempt_is_not_read(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    path = logs / "000000" / "7.1.log"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"out\n")
+    assert leftover_write(logs, 7, 1, str(path)) is not None
+    assert leftover_write(logs, 7, 2, str(path)) is None
+    assert leftover_write(logs, 8, 1, str(path)) is None
+    assert leftover_write(tmp_path / "elsewhere", 7, 1, str(path)) is None
+    assert leftover_write(logs, 7, 1, None) is None
+    assert leftover_write(logs, 7, 1, str(path.with_name("7.1.log.1"))) is None

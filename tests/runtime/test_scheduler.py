@@ -154,6 +154,32 @@ def test_shadow_records_without_running_and_promote_activates(store: Store, cloc
     assert outcomes(store) == ["shadow", "enqueued"]
 
 
+@pytest.mark.parametrize(
+    "edit,ledger",
+    [({"shadow": 1}, ["shadow"]), ({"enabled": 0}, ["paused"]), (None, [])],
+    ids=["demoted", "paused", "removed"],
+)
+def test_a_fire_decided_before_an_edit_of_its_schedule_is_decided_again(
+    store: Store, clock, edit, ledger
+) -> None:
+    add(store, clock)
+    sched = scheduler(store, clock)
+    sched.start(clock.now())
+    clock.advance(60)
+    # Given a scheduler that has read the schedule just before an operator edits it (its
+    # own re-read comes at most once a second)
+    sched.refresh()
+    if edit is None:
+        store.schedules.remove("s")
+    else:
+        store.schedules.update("s", clock.now(), **edit)
+    # When its due fire is handled
+    assert sched.tick(clock.now()) == 0
+    # Then it is decided on the schedule as edited: no job, recorded as such
+    assert store.jobs.list(clock.now()) == []
+    assert (outcomes(store) if edit else []) == ledger
+
+
 def test_paused_schedule_and_paused_queue_record_paused(store: Store, clock) -> None:
     add(store, clock)
     add(store, clock, "q", queue="held")

@@ -91,6 +91,7 @@ class Orphan:
     job: Job
     pid: int | None
     pid_start: int | None
+    log_path: str | None = None  # the attempt's log file (its spool on a store that keeps output)
 
 
 @dataclass(frozen=True)
@@ -592,13 +593,17 @@ class DispatchRepo:
         node holds the node's instance lock, so such a runner is a dead predecessor."""
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT j.*, a.pid AS attempt_pid, a.pid_start AS attempt_pid_start"
+                "SELECT j.*, a.pid AS attempt_pid, a.pid_start AS attempt_pid_start,"
+                " a.log_path AS attempt_log_path"
                 " FROM attempts a JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt"
                 " WHERE a.finished_at IS NULL AND a.node = ? AND j.state = 'running'"
                 " AND j.lease_owner != ?",
                 (node, runner),
             ).fetchall()
-        return [Orphan(job_from_row(r), r["attempt_pid"], r["attempt_pid_start"]) for r in rows]
+        return [
+            Orphan(job_from_row(r), r["attempt_pid"], r["attempt_pid_start"], r["attempt_log_path"])
+            for r in rows
+        ]
 
     def ready_count(self, now: datetime) -> int:
         """Jobs due and waiting for a slot (for systemd's STATUS= line)."""

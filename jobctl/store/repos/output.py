@@ -29,7 +29,9 @@ class OutputWrite:
     """What one attempt's stored output gains in one transaction, in this order: with
     `replace` every stored chunk is deleted, else those with 1 <= seq < `drop_before` (output
     the cap no longer keeps); `marker` (when given) becomes chunk 0; `chunks` (seq, data)
-    are added."""
+    are added. With `replace` the chunks keep their order and are numbered on after the
+    highest seq the attempt had: a follower never sees a seq it already printed (though it
+    sees the output afresh)."""
 
     job_id: int
     attempt: int
@@ -84,7 +86,9 @@ class OutputRepo:
         seq is stored already is left as it is (a write retried after a lost commit changes
         nothing), and the output of a job that no longer exists is not written."""
         for w in writes:
+            chunks = w.chunks
             if w.replace:
+                chunks = OutputRepo._renumbered(conn, w)
                 OutputRepo.delete_in(conn, w.job_id, w.attempt)
             elif w.drop_before > 1:
                 conn.execute(
@@ -99,21 +103,27 @@ class OutputRepo:
                 )
             conn.executemany(
                 _INSERT + " DO NOTHING",
-                [(w.attempt, seq, data, w.job_id) for seq, data in w.chunks if data],
+                [(w.attempt, seq, data, w.job_id) for seq, data in chunks if data],
             )
+
+    @staticmethod
+    def _renumbered(conn: Conn, w: OutputWrite) -> tuple[tuple[int, bytes], ...]:
+        """`w`'s chunks, in order, numbered on after the highest seq the attempt has."""
+        row = conn.execute(
+            "SELECT max(seq) FROM attempt_output WHERE job_id = ? AND attempt = ?",
+            (w.job_id, w.attempt),
+        ).fetchone()
+        return chunked(b"".join(data for _, data in w.chunks), (row[0] or 0) + 1)
 
     def replace(self, job_id: int, attempt: int, data: bytes) -> int:
         """Make `data` all of the attempt's stored output, in one transaction: what was stored
         is deleted, `data` is stored in chunks numbered on after the highest seq it had (a
         follower never sees a seq it already printed, though it sees `data` afresh). Returns
         the last seq (0 when `data` is empty)."""
+        write = OutputWrite(job_id, attempt, chunked(data, 1), replace=True)
         with self.db.write() as conn:
-            row = conn.execute(
-                "SELECT max(seq) FROM attempt_output WHERE job_id = ? AND attempt = ?",
-                (job_id, attempt),
-            ).fetchone()
-            chunks = chunked(data, (row[0] or 0) + 1)
-            self.write_in(conn, [OutputWrite(job_id, attempt, chunks, replace=True)])
+            chunks = self._renumbered(conn, write)
+            self.write_in(conn, [write])
         return chunks[-1][0] if chunks else 0
 
     @staticmethod

@@ -13,7 +13,7 @@ from typing import Any
 from jobctl.domain.durations import from_epoch
 from jobctl.domain.job import JobSpec
 from jobctl.domain.schedule import FireDecision, Misfire, Overlap, Schedule
-from jobctl.errors import InvalidInput, NotFound
+from jobctl.errors import InvalidInput, NotFound, WrongState
 from jobctl.store.database import Conn, Database, Row
 from jobctl.store.records import dumps, loads
 from jobctl.store.repos.jobs import JobsRepo, request_cancel
@@ -54,6 +54,11 @@ COLUMNS = (
     "pause_after",
     "mailto",
 )
+
+
+class ScheduleChanged(WrongState):
+    """`record_fires` was refused: the schedule was edited (paused, demoted, removed, ...)
+    since the fires were decided from it. Nothing was recorded; decide again."""
 
 
 @dataclass(frozen=True)
@@ -306,15 +311,21 @@ class SchedulesRepo:
         cursor: datetime,
         now: datetime,
         cancel_ids: Sequence[int] = (),
+        seen: Schedule | None = None,
     ) -> builtins.list[tuple[FireDecision, int | None]]:
         """In one transaction: record each fire not recorded yet, enqueue its job (or, for
         an `--on-every-node` fire, its jobs: one per node) when it has specs, cancel
         `cancel_ids` (overlap: replace) when a job was enqueued, advance the cursor. Returns
         the fires this call recorded (another daemon, or an earlier start in the same boot,
-        may have recorded the rest) with their (first) job ids."""
+        may have recorded the rest) with their (first) job ids. With `seen` (the schedule
+        the fires were decided from) it is ScheduleChanged, and nothing is recorded, when
+        the schedule was edited or removed since: a `schedule pause` or `demote` that has
+        returned is never followed by a job decided before it."""
         jobs = JobsRepo(self.db)
         recorded: list[tuple[FireDecision, int | None]] = []
         with self.db.write() as conn:
+            if seen is not None:
+                _still_as_seen(conn, name, seen)
             for decision, specs in decisions:
                 inserted = conn.execute(
                     "INSERT INTO fires (schedule, nominal_at, handled_at, outcome,"
@@ -433,3 +444,17 @@ class SchedulesRepo:
             )
             for r in rows
         ]
+
+
+def _still_as_seen(conn: Conn, name: str, seen: Schedule) -> None:
+    """ScheduleChanged unless the schedule's row is still the one `seen` was read from (its
+    `updated_at`, to the microsecond `seen` carries). The statement locks the row on
+    PostgreSQL, so an edit either committed before (and is seen here) or waits for these
+    fires to commit."""
+    sql = "UPDATE schedules SET updated_at = updated_at WHERE name = ?"
+    params: tuple[object, ...] = (name,)
+    if seen.updated_at is not None:
+        sql += " AND abs(updated_at - ?) < 0.00001"
+        params = (name, seen.updated_at.timestamp())
+    if not conn.execute(sql, params).rowcount:
+        raise ScheduleChanged(f"schedule {name!r} changed while its fires were decided")
