@@ -324,8 +324,7 @@ class SchedulesRepo:
         jobs = JobsRepo(self.db)
         recorded: list[tuple[FireDecision, int | None]] = []
         with self.db.write() as conn:
-            if seen is not None:
-                _still_as_seen(conn, name, seen)
+            _advance_cursor(conn, name, cursor, seen)
             for decision, specs in decisions:
                 inserted = conn.execute(
                     "INSERT INTO fires (schedule, nominal_at, handled_at, outcome,"
@@ -350,10 +349,6 @@ class SchedulesRepo:
             fire_events(conn, name, [(d.outcome.value, d.nominal_at) for d, _ in recorded], now)
             if cancel_ids and any(job_id is not None for _, job_id in recorded):
                 request_cancel(conn, cancel_ids, now, f"replaced by a newer fire of {name}")
-            conn.execute(
-                "UPDATE schedules SET cursor_at = ? WHERE name = ? AND cursor_at < ?",
-                (cursor.timestamp(), name, cursor.timestamp()),
-            )
         return recorded
 
     def live_jobs(self, name: str) -> builtins.list[LiveJob]:
@@ -446,15 +441,19 @@ class SchedulesRepo:
         ]
 
 
-def _still_as_seen(conn: Conn, name: str, seen: Schedule) -> None:
-    """ScheduleChanged unless the schedule's row is still the one `seen` was read from (its
-    `updated_at`, to the microsecond `seen` carries). The statement locks the row on
-    PostgreSQL, so an edit either committed before (and is seen here) or waits for these
-    fires to commit."""
-    sql = "UPDATE schedules SET updated_at = updated_at WHERE name = ?"
-    params: tuple[object, ...] = (name,)
-    if seen.updated_at is not None:
+def _advance_cursor(conn: Conn, name: str, cursor: datetime, seen: Schedule | None) -> None:
+    """Move the schedule's cursor on to `cursor` (never back). With `seen`, only while the
+    row is still the one `seen` was read from (its `updated_at`, to the microsecond `seen`
+    carries), else ScheduleChanged. The statement locks the row on PostgreSQL, so an edit
+    either committed before (and is seen here) or waits for the caller's commit."""
+    ts = cursor.timestamp()
+    sql = (
+        "UPDATE schedules SET cursor_at = CASE WHEN cursor_at < ? THEN ? ELSE cursor_at END"
+        " WHERE name = ?"
+    )
+    params: list[object] = [ts, ts, name]
+    if seen is not None and seen.updated_at is not None:
         sql += " AND abs(updated_at - ?) < 0.00001"
-        params = (name, seen.updated_at.timestamp())
-    if not conn.execute(sql, params).rowcount:
+        params.append(seen.updated_at.timestamp())
+    if not conn.execute(sql, params).rowcount and seen is not None:
         raise ScheduleChanged(f"schedule {name!r} changed while its fires were decided")
