@@ -86,44 +86,45 @@ class OutputRepo:
         seq is stored already is left as it is (a write retried after a lost commit changes
         nothing), and the output of a job that no longer exists is not written."""
         for w in writes:
-            chunks = w.chunks
-            if w.replace:
-                chunks = OutputRepo._renumbered(conn, w)
-                OutputRepo.delete_in(conn, w.job_id, w.attempt)
-            elif w.drop_before > 1:
-                conn.execute(
-                    "DELETE FROM attempt_output WHERE job_id = ? AND attempt = ?"
-                    " AND seq >= 1 AND seq < ?",
-                    (w.job_id, w.attempt, w.drop_before),
-                )
-            if w.marker is not None:
-                conn.execute(
-                    _INSERT + " DO UPDATE SET data = excluded.data",
-                    (w.attempt, MARKER_SEQ, w.marker, w.job_id),
-                )
-            conn.executemany(
-                _INSERT + " DO NOTHING",
-                [(w.attempt, seq, data, w.job_id) for seq, data in chunks if data],
-            )
+            OutputRepo._write_one(conn, w)
 
     @staticmethod
-    def _renumbered(conn: Conn, w: OutputWrite) -> tuple[tuple[int, bytes], ...]:
-        """`w`'s chunks, in order, numbered on after the highest seq the attempt has."""
-        row = conn.execute(
-            "SELECT max(seq) FROM attempt_output WHERE job_id = ? AND attempt = ?",
-            (w.job_id, w.attempt),
-        ).fetchone()
-        return chunked(b"".join(data for _, data in w.chunks), (row[0] or 0) + 1)
+    def _write_one(conn: Conn, w: OutputWrite) -> tuple[tuple[int, bytes], ...]:
+        """Apply one write (see OutputWrite); the chunks it stored, as numbered."""
+        chunks = w.chunks
+        if w.replace:
+            (top,) = conn.execute(
+                "SELECT max(seq) FROM attempt_output WHERE job_id = ? AND attempt = ?",
+                (w.job_id, w.attempt),
+            ).fetchone()
+            chunks = tuple(((top or 0) + n, data) for n, (_, data) in enumerate(chunks, 1))
+            OutputRepo.delete_in(conn, w.job_id, w.attempt)
+        elif w.drop_before > 1:
+            conn.execute(
+                "DELETE FROM attempt_output WHERE job_id = ? AND attempt = ?"
+                " AND seq >= 1 AND seq < ?",
+                (w.job_id, w.attempt, w.drop_before),
+            )
+        if w.marker is not None:
+            conn.execute(
+                _INSERT + " DO UPDATE SET data = excluded.data",
+                (w.attempt, MARKER_SEQ, w.marker, w.job_id),
+            )
+        conn.executemany(
+            _INSERT + " DO NOTHING",
+            [(w.attempt, seq, data, w.job_id) for seq, data in chunks if data],
+        )
+        return chunks
 
     def replace(self, job_id: int, attempt: int, data: bytes) -> int:
         """Make `data` all of the attempt's stored output, in one transaction: what was stored
         is deleted, `data` is stored in chunks numbered on after the highest seq it had (a
         follower never sees a seq it already printed, though it sees `data` afresh). Returns
         the last seq (0 when `data` is empty)."""
-        write = OutputWrite(job_id, attempt, chunked(data, 1), replace=True)
         with self.db.write() as conn:
-            chunks = self._renumbered(conn, write)
-            self.write_in(conn, [write])
+            chunks = self._write_one(
+                conn, OutputWrite(job_id, attempt, chunked(data, 1), replace=True)
+            )
         return chunks[-1][0] if chunks else 0
 
     @staticmethod
